@@ -1,0 +1,115 @@
+"""Small parsers shared by adapters: progress from logs, dotted JSON paths, output URLs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any, TypeGuard
+
+# A percentage as tqdm and most model loggers print it: " 45%|████▌     | 9/20", "progress: 12.5%".
+_PERCENT = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d+)?)\s?%")
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+|\*)\]")
+
+
+def progress_from_logs(logs: str | Iterable[str] | None) -> float | None:
+    """The last percentage (0-100) printed in the logs, or None when none was printed.
+
+    The *last* one wins because tqdm rewrites its bar with carriage returns into the same log.
+    """
+    if logs is None:
+        return None
+    text = logs if isinstance(logs, str) else "\n".join(logs)
+    last: float | None = None
+    for match in _PERCENT.finditer(text):
+        value = float(match.group(1))
+        if 0.0 <= value <= 100.0:
+            last = value
+    return last
+
+
+def clamp_progress(value: Any) -> float | None:
+    """A number coerced to 0-100, or None when the provider gave nothing numeric."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return None
+    number = float(value)
+    if number != number:  # NaN
+        return None
+    return max(0.0, min(100.0, number))
+
+
+def get_path(document: Any, path: str) -> list[Any]:
+    """Values at a dotted path such as "result.images[*].url" or "data.outputs[0]".
+
+    Returns every match (a wildcard can match many); a missing key yields no match, never an error.
+    """
+    current: list[Any] = [document]
+    for name, index in _PATH_TOKEN.findall(path):
+        following: list[Any] = []
+        for value in current:
+            if name:
+                if isinstance(value, dict) and name in value:
+                    following.append(value[name])
+            elif isinstance(value, list):
+                if index == "*":
+                    following.extend(value)
+                elif int(index) < len(value):
+                    following.append(value[int(index)])
+        current = following
+    return current
+
+
+def first_at(document: Any, path: str | None) -> Any:
+    if not path:
+        return None
+    values = get_path(document, path)
+    return values[0] if values else None
+
+
+def is_url(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
+
+
+def urls_in(value: Any) -> list[str]:
+    """Every http(s) URL string in a nested output (string, list, dict), in order, without repeats."""
+    found: list[str] = []
+
+    def walk(item: Any) -> None:
+        if is_url(item):
+            if item not in found:
+                found.append(item)
+        elif isinstance(item, list):
+            for child in item:
+                walk(child)
+        elif isinstance(item, dict):
+            for child in item.values():
+                walk(child)
+
+    walk(value)
+    return found
+
+
+def file_urls_in(value: Any) -> list[str]:
+    """URLs of file objects ({"url": ..., "content_type": ...}) anywhere in a result payload.
+
+    fal returns every output file this way (images[].url, image.url, video.url, audio_file.url,
+    model_mesh.url, ...). Only `url` keys are read so input echoes such as `image_url` are skipped.
+    """
+    found: list[str] = []
+
+    def walk(item: Any) -> None:
+        if isinstance(item, dict):
+            url = item.get("url")
+            if is_url(url) and url not in found:
+                found.append(url)
+            for key, child in item.items():
+                if key != "url":
+                    walk(child)
+        elif isinstance(item, list):
+            for child in item:
+                walk(child)
+
+    walk(value)
+    return found

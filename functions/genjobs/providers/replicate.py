@@ -1,0 +1,155 @@
+"""Replicate predictions API adapter (https://replicate.com/docs/reference/http).
+
+- submit: POST /v1/predictions {version, input, webhook, webhook_events_filter}; a bare
+  "owner/name" model (no version) goes to POST /v1/models/{owner}/{name}/predictions.
+- status: GET /v1/predictions/{id}. There is no progress field: progress is the last percentage
+  in `logs` (tqdm bars). Outputs are every URL in `output` (a string, a list or an object).
+- cancel: POST /v1/predictions/{id}/cancel, which answers with the prediction.
+- webhooks: the body is the prediction, signed Standard-Webhooks style with the account secret.
+
+Replicate has no idempotency key: a create whose response was lost (ProviderUnavailable with
+`request_sent=True`) may have started a prediction; the error says so and the caller decides.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+
+from genjobs.providers import transport, webhooks
+from genjobs.providers.base import (
+    CancelOutcome,
+    ProviderRejected,
+    ProviderStatus,
+    Submission,
+    SubmitRequest,
+    TaskState,
+    WebhookDelivery,
+    WebhookRejected,
+    map_status,
+)
+from genjobs.providers.parsing import progress_from_logs, urls_in
+
+DEFAULT_BASE_URL = "https://api.replicate.com"
+# Start (progress shows it left the queue) and completed; logs/output events would flood the webhook.
+DEFAULT_WEBHOOK_EVENTS = ("start", "completed")
+
+STATUS_TABLE: Mapping[str, TaskState] = {
+    "starting": TaskState.QUEUED,
+    "processing": TaskState.RUNNING,
+    "succeeded": TaskState.SUCCEEDED,
+    "failed": TaskState.FAILED,
+    "canceled": TaskState.CANCELED,
+    # Deadline (Cancel-After) hit before the prediction started; not charged. Terminal.
+    "aborted": TaskState.FAILED,
+}
+_TERMINAL_ERRORS = {"aborted": "aborted by Replicate: deadline reached before it started (not charged)"}
+
+
+def to_status(prediction: Mapping[str, Any]) -> ProviderStatus:
+    """Our view of a Replicate prediction object (API response or webhook body)."""
+    raw = str(prediction.get("status") or "")
+    state, mapping_error = map_status(STATUS_TABLE, raw)
+    error = prediction.get("error")
+    error_text = (error if isinstance(error, str) else json.dumps(error)) if error else None
+    if state is TaskState.FAILED:
+        error_text = error_text or _TERMINAL_ERRORS.get(raw) or mapping_error or f"prediction {raw}"
+    progress = 100.0 if state is TaskState.SUCCEEDED else progress_from_logs(prediction.get("logs"))
+    return ProviderStatus(
+        provider_id=str(prediction.get("id") or ""),
+        state=state,
+        progress=progress,
+        # Only a succeeded prediction's outputs are results; partial `output` while processing is not.
+        outputs=urls_in(prediction.get("output")) if state is TaskState.SUCCEEDED else [],
+        error=error_text,
+        raw_status=raw,
+    )
+
+
+class ReplicateProvider:
+    name = "replicate"
+    supports_webhooks = True
+
+    def __init__(
+        self,
+        api_token: str,
+        webhook_secret: str | list[str] | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        webhook_events: tuple[str, ...] = DEFAULT_WEBHOOK_EVENTS,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = transport.DEFAULT_TIMEOUT,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_token}", "Content-Type": "application/json"}
+        self._webhook_secret = webhook_secret
+        self._webhook_events = list(webhook_events)
+        self._session = session or transport.SHARED_SESSION
+        self._timeout = timeout
+        self.supports_webhooks = webhook_secret is not None
+
+    def submit(self, req: SubmitRequest) -> Submission:
+        body: dict[str, Any] = {"input": req.input}
+        if req.webhook_url:
+            body["webhook"] = req.webhook_url
+            body["webhook_events_filter"] = self._webhook_events
+        owner_name, _, version = req.model.partition(":")
+        if version or "/" not in req.model:
+            body["version"] = req.model  # "owner/name:version" or a bare 64-hex version id
+            url = f"{self._base}/v1/predictions"
+        else:
+            url = f"{self._base}/v1/models/{owner_name}/predictions"
+        headers = dict(self._headers)
+        if req.cancel_after_seconds:
+            headers["Cancel-After"] = f"{req.cancel_after_seconds}s"
+        response = transport.send(
+            self._session, "POST", url, headers=headers, json_body=body, timeout=self._timeout
+        )
+        status = to_status(transport.json_object(response))
+        if not status.provider_id:
+            raise ProviderRejected("Replicate create answered without a prediction id")
+        return Submission(provider_id=status.provider_id, status=status)
+
+    def status(self, provider_id: str) -> ProviderStatus:
+        response = transport.send(
+            self._session,
+            "GET",
+            f"{self._base}/v1/predictions/{provider_id}",
+            headers=self._headers,
+            timeout=self._timeout,
+        )
+        return to_status(transport.json_object(response))
+
+    def cancel(self, provider_id: str) -> CancelOutcome:
+        try:
+            response = transport.send(
+                self._session,
+                "POST",
+                f"{self._base}/v1/predictions/{provider_id}/cancel",
+                headers=self._headers,
+                timeout=self._timeout,
+            )
+        except ProviderRejected as exc:
+            if exc.status_code == 404:
+                return CancelOutcome.NOT_FOUND
+            raise
+        status = to_status(transport.json_object(response))
+        if status.raw_status == "canceled":
+            return CancelOutcome.CANCELED
+        if status.state.is_terminal:
+            return CancelOutcome.ALREADY_FINISHED
+        return CancelOutcome.REQUESTED
+
+    def verify_webhook(
+        self, headers: Mapping[str, str], body: bytes, now: float | None = None
+    ) -> WebhookDelivery:
+        if self._webhook_secret is None:
+            raise WebhookRejected("no Replicate webhook secret configured")
+        verified = webhooks.verify(self._webhook_secret, headers, body, now)
+        prediction = webhooks.json_body(body)
+        status = to_status(prediction)
+        if not status.provider_id:
+            raise WebhookRejected("webhook body has no prediction id")
+        return WebhookDelivery(delivery_id=verified.webhook_id, provider_id=status.provider_id, status=status)
