@@ -1,0 +1,75 @@
+"""Providers and models that jobs may use, with their price per task and how we wait for them.
+
+Loaded once per cold start from catalog.json next to this module (shipped with the code, so a
+price change is a deployment, reviewed like code).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+
+class WaitBy(StrEnum):
+    POLL = "poll"
+    WEBHOOK = "webhook"
+
+
+class ModelEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    price: PositiveInt = 1
+    expected_seconds: PositiveInt = Field(default=30, alias="expectedSeconds")
+    wait_by: WaitBy | None = Field(default=None, alias="waitBy")
+
+
+class ProviderEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+    base_url: str = Field(default="", alias="baseUrl")
+    wait_by: WaitBy = Field(default=WaitBy.POLL, alias="waitBy")
+    options: dict[str, Any] = Field(default_factory=dict)
+    models: dict[str, ModelEntry]
+
+
+class ResolvedModel(BaseModel):
+    """Everything the workflow needs to know about one provider/model pair."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    kind: str
+    model: str
+    price: int
+    expected_seconds: int
+    wait_by: WaitBy
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    providers: dict[str, ProviderEntry]
+
+    def resolve(self, provider: str, model: str) -> ResolvedModel | None:
+        entry = self.providers.get(provider)
+        if entry is None or model not in entry.models:
+            return None
+        m = entry.models[model]
+        return ResolvedModel(
+            provider=provider,
+            kind=entry.kind,
+            model=model,
+            price=m.price,
+            expected_seconds=m.expected_seconds,
+            wait_by=m.wait_by or entry.wait_by,
+        )
+
+
+@lru_cache(maxsize=1)
+def get_catalog() -> Catalog:
+    return Catalog.model_validate_json((Path(__file__).parent / "catalog.json").read_text())

@@ -1,0 +1,27 @@
+"""boto3 clients, created lazily and cached per process (cold start pays only for what it uses)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+@cache
+def dynamodb_resource() -> Any:
+    return boto3.resource("dynamodb", config=_CONFIG)
+
+
+def reset() -> None:
+    """Forget cached clients (tests that switch endpoints or credentials)."""
+    client.cache_clear()
+    dynamodb_resource.cache_clear()

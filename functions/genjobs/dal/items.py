@@ -1,0 +1,92 @@
+"""Conversions between pydantic models and DynamoDB items, and the table's key layout."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from genjobs.models.domain import Job, JobCredits, Task, TaskCounts, TaskStatus
+
+
+def job_key(job_id: str) -> dict[str, str]:
+    return {"pk": f"JOB#{job_id}", "sk": "JOB"}
+
+
+def task_key(job_id: str, index: int) -> dict[str, str]:
+    return {"pk": f"JOB#{job_id}", "sk": f"TASK#{index:06d}"}
+
+
+def account_key(user_id: str) -> dict[str, str]:
+    return {"pk": f"USER#{user_id}", "sk": "CREDITS"}
+
+
+def ledger_key(user_id: str, entry_id: str) -> dict[str, str]:
+    return {"pk": f"USER#{user_id}", "sk": f"LEDGER#{entry_id}"}
+
+
+def device_key(user_id: str, device_id: str) -> dict[str, str]:
+    return {"pk": f"USER#{user_id}", "sk": f"DEVICE#{device_id}"}
+
+
+COUNT_ATTR = {status: f"count{status.value.capitalize()}" for status in TaskStatus}
+SWEEP_JOBS = "SWEEP#JOB"
+SWEEP_TASKS = "SWEEP#TASK"
+
+
+def to_dynamo(value: Any) -> Any:
+    """Python JSON-like value -> DynamoDB value (floats become Decimals, None values are dropped)."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: to_dynamo(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [to_dynamo(v) for v in value]
+    return value
+
+
+def from_dynamo(value: Any) -> Any:
+    """DynamoDB value -> plain JSON-like Python (Decimals become int or float)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [from_dynamo(v) for v in value]
+    return value
+
+
+def job_to_item(job: Job) -> dict[str, Any]:
+    data = job.model_dump(mode="json", by_alias=True, exclude={"counts", "credits"}, exclude_none=True)
+    for status in TaskStatus:
+        data[COUNT_ATTR[status]] = job.counts.get(status)
+    data["unitPrice"] = job.credits.unit_price
+    data["creditsReserved"] = job.credits.reserved
+    data["creditsCharged"] = job.credits.charged
+    data["creditsRefunded"] = job.credits.refunded
+    item = to_dynamo(data)
+    item.update(job_key(job.job_id))
+    item["gsi1pk"] = f"USER#{job.user_id}"
+    item["gsi1sk"] = f"{data['createdAt']}#{job.job_id}"
+    return item
+
+
+def job_from_item(item: dict[str, Any]) -> Job:
+    data = from_dynamo(item)
+    data["counts"] = TaskCounts(**{status.value.lower(): data.get(COUNT_ATTR[status], 0) for status in TaskStatus})
+    data["credits"] = JobCredits(
+        unitPrice=data.get("unitPrice", 1),
+        reserved=data.get("creditsReserved", 0),
+        charged=data.get("creditsCharged", 0),
+        refunded=data.get("creditsRefunded", 0),
+    )
+    return Job.model_validate(data)
+
+
+def task_to_item(task: Task) -> dict[str, Any]:
+    item = to_dynamo(task.model_dump(mode="json", by_alias=True, exclude_none=True))
+    item.update(task_key(task.job_id, task.index))
+    return item
+
+
+def task_from_item(item: dict[str, Any]) -> Task:
+    return Task.model_validate(from_dynamo(item))

@@ -1,0 +1,52 @@
+"""SNS: the job events topic and mobile push endpoints."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from genjobs.dal import aws
+
+
+class EndpointGone(Exception):
+    """The device's push endpoint is disabled or deleted: the device should be forgotten."""
+
+
+class Notifications:
+    def __init__(self, topic_arn: str) -> None:
+        self.topic_arn = topic_arn
+
+    @property
+    def _sns(self) -> Any:
+        return aws.client("sns")
+
+    def publish_job_event(self, event: dict[str, Any], *, event_type: str) -> str:
+        response = self._sns.publish(
+            TopicArn=self.topic_arn,
+            Message=json.dumps(event),
+            MessageAttributes={"eventType": {"DataType": "String", "StringValue": event_type}},
+        )
+        return str(response["MessageId"])
+
+    def create_endpoint(self, platform_application_arn: str, token: str, user_id: str) -> str:
+        response = self._sns.create_platform_endpoint(
+            PlatformApplicationArn=platform_application_arn, Token=token, CustomUserData=user_id
+        )
+        return str(response["EndpointArn"])
+
+    def delete_endpoint(self, endpoint_arn: str) -> None:
+        self._sns.delete_endpoint(EndpointArn=endpoint_arn)
+
+    def push(self, endpoint_arn: str, message: dict[str, str]) -> str:
+        """Sends a platform-specific push; raises EndpointGone for disabled or deleted endpoints."""
+        try:
+            response = self._sns.publish(
+                TargetArn=endpoint_arn, Message=json.dumps(message), MessageStructure="json"
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"EndpointDisabled", "NotFound", "InvalidParameter"}:
+                raise EndpointGone(endpoint_arn) from error
+            raise
+        return str(response["MessageId"])

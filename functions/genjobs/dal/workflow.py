@@ -1,0 +1,59 @@
+"""Step Functions: starting a job's execution and answering waiting task tokens."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from genjobs.dal import aws
+
+
+class Workflow:
+    def __init__(self, state_machine_arn: str) -> None:
+        self.state_machine_arn = state_machine_arn
+
+    @property
+    def _sfn(self) -> Any:
+        return aws.client("stepfunctions")
+
+    def start(self, job_id: str) -> bool:
+        """Starts the job's execution, named after the job so that a second start is a no-op."""
+        try:
+            self._sfn.start_execution(
+                stateMachineArn=self.state_machine_arn, name=job_id, input=json.dumps({"jobId": job_id})
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+                return False
+            raise
+        return True
+
+    def succeed(self, token: str, output: dict[str, Any]) -> bool:
+        """False when the token is no longer waiting (answered before, timed out, execution ended)."""
+        try:
+            self._sfn.send_task_success(taskToken=token, output=json.dumps(output))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}:
+                return False
+            raise
+        return True
+
+    def heartbeat(self, token: str) -> bool:
+        try:
+            self._sfn.send_task_heartbeat(taskToken=token)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}:
+                return False
+            raise
+        return True
+
+    def fail(self, token: str, error: str, cause: str) -> bool:
+        try:
+            self._sfn.send_task_failure(taskToken=token, error=error[:256], cause=cause[:32768])
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}:
+                return False
+            raise
+        return True

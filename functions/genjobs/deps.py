@@ -1,0 +1,58 @@
+"""The process's collaborators, built once on first use (so an import never touches AWS).
+
+Tests replace them with `override(...)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from genjobs.catalog import Catalog, get_catalog
+from genjobs.dal.notifications import Notifications
+from genjobs.dal.storage import Storage
+from genjobs.dal.table import JobsTable
+from genjobs.dal.workflow import Workflow
+from genjobs.settings import Settings, get_settings
+
+
+@dataclass
+class Deps:
+    settings: Settings = field(default_factory=get_settings)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return get_catalog()
+
+    @cached_property
+    def table(self) -> JobsTable:
+        return JobsTable(self.settings.table_name)
+
+    @cached_property
+    def storage(self) -> Storage:
+        return Storage(self.settings.output_bucket)
+
+    @cached_property
+    def workflow(self) -> Workflow:
+        return Workflow(self.settings.state_machine_arn)
+
+    @cached_property
+    def notifications(self) -> Notifications:
+        return Notifications(self.settings.job_events_topic_arn)
+
+
+_deps: Deps | None = None
+
+
+def deps() -> Deps:
+    global _deps
+    if _deps is None:
+        _deps = Deps()
+    return _deps
+
+
+def override(value: Deps | None) -> None:
+    """Replaces (or with None, forgets) the process's collaborators."""
+    global _deps
+    _deps = value
+    get_settings.cache_clear()

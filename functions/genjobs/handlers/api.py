@@ -1,0 +1,248 @@
+"""The public HTTP API (API Gateway HTTP API, payload v2, JWT authorizer)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from genjobs.deps import deps
+from genjobs.logic import credits, devices, jobs
+from genjobs.logic.errors import DomainError, Forbidden, InvalidRequest
+from genjobs.models.api import (
+    CreateJobRequest,
+    CreditsBalanceView,
+    DeviceView,
+    EventListView,
+    GrantCreditsRequest,
+    GrantView,
+    JobDetailView,
+    JobListView,
+    RegisterDeviceRequest,
+    TaskListView,
+)
+from genjobs.observability import logger, metrics, tracer
+
+PROBLEM_JSON = "application/problem+json"
+TITLE = "genjobs API"
+VERSION = "1.0.0"
+
+app = APIGatewayHttpResolver(enable_validation=True)
+
+JobId = Annotated[str, Path(description="The job's id.", min_length=1, max_length=64)]
+Limit = Annotated[int, Query(ge=1, le=100, description="Most items in one page.")]
+Cursor = Annotated[str | None, Query(max_length=2048, description="`cursor` of the previous page.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retries with the same key and body return the same job and reserve nothing more.",
+    ),
+]
+
+
+# ------------------------------------------------------------------------------------- errors
+def problem(status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None) -> Response[str]:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body))
+
+
+@app.exception_handler(DomainError)
+def handle_domain_error(error: DomainError) -> Response[str]:
+    return problem(error.status, error.title, error.detail, error.errors)
+
+
+@app.exception_handler(RequestValidationError)
+def handle_validation_error(error: RequestValidationError) -> Response[str]:
+    problems = []
+    for e in error.errors():
+        location = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
+        if e.get("type") in {"json_invalid", "json_type"}:
+            return problem(400, "Malformed JSON", "the request body is not valid JSON", [{"field": "body", "reason": str(e.get("msg"))}])
+        field = ".".join(location[1:] if location and location[0] in ("query", "path", "header") else location)
+        problems.append({"field": field or "body", "reason": str(e.get("msg", "invalid"))})
+    detail = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
+    return problem(422, "Invalid request", detail, problems)
+
+
+@app.exception_handler(IdempotencyValidationError)
+def handle_idempotency_mismatch(_: IdempotencyValidationError) -> Response[str]:
+    return problem(
+        422,
+        "Idempotency-Key reused",
+        "this Idempotency-Key was used before with a different request body",
+        [{"field": "Idempotency-Key", "reason": "already used with a different body"}],
+    )
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def handle_idempotency_in_progress(_: IdempotencyAlreadyInProgressError) -> Response[str]:
+    return problem(409, "Request in progress", "a request with this Idempotency-Key is still being processed")
+
+
+@app.not_found
+def handle_not_found(_: Exception) -> Response[str]:
+    return problem(404, "Not found", "no such route")
+
+
+# ------------------------------------------------------------------------------------- caller
+def caller() -> str:
+    claims = app.current_event.request_context.authorizer.jwt_claim or {}
+    sub = claims.get("sub")
+    if not sub:
+        raise Forbidden("the token has no subject")
+    return str(sub)
+
+
+def require_admin() -> None:
+    claims = app.current_event.request_context.authorizer.jwt_claim or {}
+    raw = claims.get("cognito:groups", "")
+    groups = raw if isinstance(raw, list) else str(raw).strip("[]").replace(",", " ").split()
+    if deps().settings.admin_group not in groups:
+        raise Forbidden("this route is for operators")
+
+
+def check_body_size() -> None:
+    body = app.current_event.body or ""
+    if len(body.encode()) > deps().settings.max_body_bytes:
+        raise DomainError("body", errors=[{"field": "body", "reason": "too large"}])
+
+
+# ------------------------------------------------------------------------------------- jobs
+@cache
+def _create_idempotently() -> Any:
+    settings = deps().settings
+    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name)
+    config = IdempotencyConfig(
+        event_key_jmespath="[user, key]", payload_validation_jmespath="bodyHash", expires_after_seconds=24 * 3600
+    )
+
+    @idempotent_function(data_keyword_argument="data", persistence_store=persistence, config=config)
+    def create(data: dict[str, Any]) -> dict[str, Any]:
+        request = CreateJobRequest.model_validate(data["request"])
+        view = jobs.create_job(deps(), data["user"], request, data["key"])
+        return view.model_dump(mode="json", by_alias=True)
+
+    return create, config
+
+
+@app.post("/jobs", summary="Create a job", responses={202: {"description": "The job, planned and started."}})
+@tracer.capture_method
+def create_job(request: CreateJobRequest, idempotency_key: IdempotencyKey = None) -> Response[JobDetailView]:
+    check_body_size()
+    user = caller()
+    if idempotency_key is None:
+        view = jobs.create_job(deps(), user, request, None)
+    else:
+        create, config = _create_idempotently()
+        config.register_lambda_context(app.lambda_context)
+        canonical = json.dumps(request.model_dump(mode="json", by_alias=True), sort_keys=True)
+        data = {
+            "user": user,
+            "key": idempotency_key,
+            "bodyHash": hashlib.sha256(canonical.encode()).hexdigest(),
+            "request": request.model_dump(mode="json", by_alias=True),
+        }
+        view = JobDetailView.model_validate(create(data=data))
+    metrics.add_metric(name="JobsCreated", unit="Count", value=1)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
+
+
+@app.get("/jobs", summary="List the caller's jobs, newest first")
+def list_jobs(
+    status: Annotated[
+        str | None, Query(max_length=200, description="`active`, `finished` or job statuses, comma separated.")
+    ] = None,
+    collection_id: Annotated[str | None, Query(alias="collectionId", max_length=128)] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> JobListView:
+    return jobs.list_jobs(deps(), caller(), status=status, collection_id=collection_id, limit=limit, cursor=cursor)
+
+
+@app.get("/jobs/<jobId>", summary="A job with its counts, credits, progress and first page of tasks")
+def get_job(jobId: JobId) -> JobDetailView:  # noqa: N803 - the path parameter's public name
+    return jobs.get_job(deps(), caller(), jobId)
+
+
+@app.get("/jobs/<jobId>/tasks", summary="A page of a job's tasks")
+def list_tasks(jobId: JobId, limit: Limit = 100, cursor: Cursor = None) -> TaskListView:  # noqa: N803
+    return jobs.list_tasks(deps(), caller(), jobId, limit, cursor)
+
+
+@app.get("/jobs/<jobId>/events", summary="A job's timeline, oldest first")
+def list_events(jobId: JobId, limit: Limit = 100, cursor: Cursor = None) -> EventListView:  # noqa: N803
+    return EventListView.model_validate(jobs.list_events(deps(), caller(), jobId, limit, cursor))
+
+
+@app.post("/jobs/<jobId>/cancel", summary="Cancel a job", responses={202: {"description": "Cancelling."}})
+def cancel_job(jobId: JobId) -> Response[JobDetailView]:  # noqa: N803
+    view = jobs.cancel_job(deps(), caller(), jobId)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
+
+
+# ------------------------------------------------------------------------------------- credits
+@app.get("/credits", summary="The caller's credit balance")
+def get_credits() -> CreditsBalanceView:
+    return credits.balance(deps(), caller())
+
+
+@app.post("/admin/credits", summary="Grant credits to a user (operators only)")
+def grant_credits(request: GrantCreditsRequest, idempotency_key: IdempotencyKey = None) -> GrantView:
+    check_body_size()
+    require_admin()
+    grant_id = request.grant_id or idempotency_key
+    if grant_id is None:
+        raise InvalidRequest.field("grantId", "give a grantId or an Idempotency-Key so the grant is applied once")
+    return credits.grant(deps(), request, grant_id)
+
+
+# ------------------------------------------------------------------------------------- devices
+@app.post("/devices", summary="Register a device for completion pushes")
+def register_device(request: RegisterDeviceRequest) -> Response[DeviceView]:
+    check_body_size()
+    view = devices.register(deps(), caller(), request)
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=view)
+
+
+@app.delete("/devices/<deviceId>", summary="Forget a device")
+def delete_device(deviceId: Annotated[str, Path(min_length=1, max_length=64)]) -> Response[str]:  # noqa: N803
+    devices.unregister(deps(), caller(), deviceId)
+    return Response(status_code=204, body="")
+
+
+# ------------------------------------------------------------------------------------- document
+def openapi_document() -> str:
+    return app.get_openapi_json_schema(title=TITLE, version=VERSION)
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def serve_openapi() -> Response[str]:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_document())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

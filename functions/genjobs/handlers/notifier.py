@@ -1,0 +1,30 @@
+"""NotifyQueue consumer (subscribed to the job events topic): one push per finished job and device."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from genjobs.deps import deps
+from genjobs.logic.notify import send_job_push
+from genjobs.observability import logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def notify_record(record: SQSRecord) -> None:
+    event = json.loads(record.body)  # raw message delivery: the body is the job event itself
+    logger.append_keys(jobId=event.get("jobId"))
+    sent = send_job_push(deps(), event)
+    metrics.add_metric(name="PushesSent", unit="Count", value=sent)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=notify_record, processor=processor, context=context)

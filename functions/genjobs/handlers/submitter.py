@@ -1,0 +1,79 @@
+"""SubmitQueue consumer: submits tasks to their provider. Throttling and transient errors are retried
+by the message's visibility timeout (no task fails, no state transition is spent); the DLQ consumer
+fails a poison submission's task and releases its credits."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from genjobs.dal import aws
+from genjobs.deps import deps
+from genjobs.logic import tasks
+from genjobs.observability import logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS)
+dead_letter_processor = BatchProcessor(event_type=EventType.SQS)
+MAX_VISIBILITY_SECONDS = 12 * 3600
+
+
+def _queue_url(record: SQSRecord) -> str:
+    # arn:aws:sqs:region:account:name -> the queue's URL, resolved by name (works on AWS and locally).
+    name = record.event_source_arn.rsplit(":", 1)[-1]
+    return str(aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
+
+
+def submit_record(record: SQSRecord) -> None:
+    message = json.loads(record.body)
+    ref = tasks.TaskRef.model_validate(message)
+    logger.append_keys(jobId=ref.job_id, taskIndex=ref.task_index)
+    token = message["taskToken"]
+    receive_count = int(record.attributes.approximate_receive_count)
+    d = deps()
+    try:
+        answer = tasks.submit(d, ref, token, receive_count)
+    except tasks.TaskGone:
+        d.workflow.fail(token, "TaskGone", "the task no longer exists")
+        return
+    except tasks.RetryLater as retry:
+        # Full jitter so a burst of throttled tasks does not come back at the same instant.
+        delay = d.settings.wall(retry.delay_seconds * (1 + random.random() * 0.2))  # noqa: S311
+        aws.client("sqs").change_message_visibility(
+            QueueUrl=_queue_url(record),
+            ReceiptHandle=record.receipt_handle,
+            VisibilityTimeout=max(1, min(MAX_VISIBILITY_SECONDS, round(delay))),
+        )
+        raise
+    if answer is not None:
+        d.workflow.succeed(token, answer.model_dump())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=submit_record, processor=processor, context=context)
+
+
+def dead_letter_record(record: SQSRecord) -> None:
+    message = json.loads(record.body)
+    ref = tasks.TaskRef.model_validate(message)
+    d = deps()
+    try:
+        tasks.give_up_submission(d, ref, "the submission kept failing and was moved to the dead-letter queue")
+    except tasks.TaskGone:
+        pass
+    d.workflow.succeed(message["taskToken"], tasks.DONE.model_dump())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def dead_letter_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=dead_letter_record, processor=dead_letter_processor, context=context
+    )

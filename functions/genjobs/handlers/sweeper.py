@@ -1,0 +1,20 @@
+"""Scheduled safety net (see logic.sweeper)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from genjobs.deps import deps
+from genjobs.logic.sweeper import sweep
+from genjobs.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    result = sweep(deps())
+    logger.info("sweep done", extra=result)
+    return result

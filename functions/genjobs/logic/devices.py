@@ -1,0 +1,40 @@
+"""Devices that receive a push when a job ends (SNS mobile platform endpoints)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from genjobs.deps import Deps
+from genjobs.logic.errors import InvalidRequest, NotFound
+from genjobs.models.api import DeviceView, Platform, RegisterDeviceRequest
+from genjobs.models.domain import Device, utcnow
+
+
+def register(deps: Deps, user_id: str, request: RegisterDeviceRequest) -> DeviceView:
+    """Idempotent per (user, token): registering the same token again returns the same device."""
+    settings = deps.settings
+    application = (
+        settings.fcm_platform_application_arn
+        if request.platform == Platform.FCM
+        else settings.apns_platform_application_arn
+    )
+    if not application:
+        raise InvalidRequest.field("platform", f"{request.platform.value} pushes are not configured")
+    device_id = hashlib.sha256(f"{user_id}:{request.platform.value}:{request.token}".encode()).hexdigest()[:32]
+    existing = deps.table.get_device(user_id, device_id)
+    if existing is not None:
+        return DeviceView(deviceId=existing.device_id, platform=Platform(existing.platform), createdAt=existing.created_at)
+    endpoint = deps.notifications.create_endpoint(application, request.token, user_id)
+    device = Device(
+        userId=user_id, deviceId=device_id, platform=request.platform.value, endpointArn=endpoint, createdAt=utcnow()
+    )
+    deps.table.put_device(device)
+    return DeviceView(deviceId=device_id, platform=request.platform, createdAt=device.created_at)
+
+
+def unregister(deps: Deps, user_id: str, device_id: str) -> None:
+    device = deps.table.get_device(user_id, device_id)
+    if device is None:
+        raise NotFound(f"no device '{device_id}'")
+    deps.notifications.delete_endpoint(device.endpoint_arn)
+    deps.table.delete_device(user_id, device_id)

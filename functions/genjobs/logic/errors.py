@@ -1,0 +1,42 @@
+"""Domain errors; the API maps each to an RFC 9457 problem (see handlers.api)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class InvalidRequest(DomainError):
+    status = 422
+    title = "Invalid request"
+
+    @classmethod
+    def field(cls, field: str, reason: str) -> InvalidRequest:
+        return cls(f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Conflict"
+
+
+class PaymentRequired(DomainError):
+    status = 402
+    title = "Insufficient credits"
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"

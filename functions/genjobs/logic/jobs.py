@@ -1,0 +1,178 @@
+"""Use cases of the public API: create, read, list and cancel jobs."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from genjobs.dal.table import InsufficientCredits, decode_cursor
+from genjobs.deps import Deps
+from genjobs.logic import planning, views
+from genjobs.logic.errors import Conflict, InvalidRequest, NotFound, PaymentRequired
+from genjobs.models.api import CreateJobRequest, JobDetailView, JobListView, ListJobsQuery, TaskListView
+from genjobs.models.domain import (
+    TERMINAL_JOB_STATUSES,
+    Job,
+    JobCredits,
+    JobStatus,
+    Plan,
+    TaskCounts,
+    TimelineEvent,
+    utcnow,
+)
+
+INLINE_PLAN_BYTES = 64 * 1024
+TASKS_PAGE = 100
+
+
+def create_job(deps: Deps, user_id: str, request: CreateJobRequest, idempotency_key: str | None) -> JobDetailView:
+    """Plans the job exactly, reserves its credits with it atomically, and starts its workflow.
+
+    O(1) in the number of tasks: the plan is stored as given and expanded by the workflow.
+    """
+    settings = deps.settings
+    model = deps.catalog.resolve(request.provider, request.model)
+    if model is None:
+        if deps.catalog.providers.get(request.provider) is None:
+            raise InvalidRequest.field("provider", f"unknown provider '{request.provider}'")
+        raise InvalidRequest.field("model", f"unknown model '{request.model}' of provider '{request.provider}'")
+    if request.provider == "simulator" and not settings.simulator_base_url:
+        raise InvalidRequest.field("provider", "the simulator is not enabled in this deployment")
+    plan = Plan(tasks=request.tasks, matrix=request.matrix, count=request.count)
+    try:
+        task_count = planning.validate(plan, settings.max_tasks_per_job)
+    except planning.PlanError as error:
+        raise InvalidRequest.field(error.field, error.reason) from error
+    concurrency = min(request.concurrency or settings.default_job_concurrency, settings.max_job_concurrency)
+
+    now = utcnow()
+    job_id = str(uuid.uuid4())
+    plan_key = None
+    if len(json.dumps(plan.model_dump(exclude_none=True))) > INLINE_PLAN_BYTES:
+        plan_key = f"plans/{job_id}.json"
+        deps.storage.put_json(plan_key, plan.model_dump(exclude_none=True))
+    job = Job(
+        jobId=job_id,
+        userId=user_id,
+        status=JobStatus.PENDING,
+        provider=request.provider,
+        model=request.model,
+        input=request.input,
+        plan=None if plan_key else plan,
+        planKey=plan_key,
+        taskCount=task_count,
+        concurrency=concurrency,
+        collectionId=request.collection_id,
+        metadata=request.metadata,
+        counts=TaskCounts(pending=task_count),
+        credits=JobCredits(unitPrice=model.price, reserved=model.price * task_count),
+        idempotencyKey=idempotency_key,
+        createdAt=now,
+        updatedAt=now,
+    )
+    event = TimelineEvent(
+        jobId=job_id,
+        at=now,
+        kind="job.created",
+        detail={"taskCount": task_count, "unitPrice": model.price, "creditsReserved": job.credits.reserved},
+    )
+    try:
+        deps.table.create_job(job, event)
+    except InsufficientCredits as error:
+        raise PaymentRequired(
+            f"this job needs {error.needed} credits; {error.available} are available",
+            errors=[{"field": "credits", "reason": f"needs {error.needed}, available {error.available}"}],
+        ) from error
+    # A failure here leaves the job PENDING; the sweeper starts it (the start is idempotent by name).
+    try:
+        deps.workflow.start(job_id)
+    except Exception:  # noqa: BLE001 - the job is safe; the sweeper retries the start
+        from genjobs.observability import logger
+
+        logger.exception("start of the job's workflow failed; the sweeper will start it", extra={"jobId": job_id})
+    return views.job_detail_view(job, [], None, deps.storage, settings.output_url_ttl_seconds)
+
+
+def _owned_job(deps: Deps, user_id: str, job_id: str) -> Job:
+    job = deps.table.get_job(job_id) if _looks_like_id(job_id) else None
+    if job is None or job.user_id != user_id:  # another user's job does not exist for this caller
+        raise NotFound(f"no job '{job_id}'")
+    return job
+
+
+def _looks_like_id(job_id: str) -> bool:
+    try:
+        uuid.UUID(job_id)
+    except ValueError:
+        return False
+    return True
+
+
+def get_job(deps: Deps, user_id: str, job_id: str) -> JobDetailView:
+    job = _owned_job(deps, user_id, job_id)
+    page = deps.table.list_tasks(job_id, limit=TASKS_PAGE, cursor=None)
+    return views.job_detail_view(job, page.items, page.cursor, deps.storage, deps.settings.output_url_ttl_seconds)
+
+
+def _checked_cursor(cursor: str | None) -> str | None:
+    try:
+        decode_cursor(cursor)
+    except ValueError as error:
+        raise InvalidRequest.field("cursor", str(error)) from error
+    return cursor
+
+
+def list_tasks(deps: Deps, user_id: str, job_id: str, limit: int, cursor: str | None) -> TaskListView:
+    _owned_job(deps, user_id, job_id)
+    page = deps.table.list_tasks(job_id, limit=limit, cursor=_checked_cursor(cursor))
+    ttl = deps.settings.output_url_ttl_seconds
+    return TaskListView(items=[views.task_view(t, deps.storage, ttl) for t in page.items], cursor=page.cursor)
+
+
+def list_jobs(
+    deps: Deps,
+    user_id: str,
+    *,
+    status: str | None,
+    collection_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> JobListView:
+    statuses: frozenset[JobStatus] | None = None
+    if status:
+        statuses = frozenset()
+        for word in status.split(","):
+            word = word.strip()
+            if word == ListJobsQuery.ACTIVE:
+                statuses |= frozenset(s for s in JobStatus if s.active)
+            elif word == ListJobsQuery.FINISHED:
+                statuses |= TERMINAL_JOB_STATUSES
+            elif word.upper() in JobStatus.__members__:
+                statuses |= {JobStatus(word.upper())}
+            else:
+                raise InvalidRequest.field(
+                    "status", f"'{word}' is not one of active, finished, {', '.join(s.value for s in JobStatus)}"
+                )
+    page = deps.table.list_jobs(
+        user_id, limit=limit, cursor=_checked_cursor(cursor), statuses=statuses, collection_id=collection_id
+    )
+    return JobListView(items=[views.job_view(j) for j in page.items], cursor=page.cursor)
+
+
+def cancel_job(deps: Deps, user_id: str, job_id: str) -> JobDetailView:
+    """Idempotent: an active job becomes CANCELLING; a job already cancelling or cancelled is returned as is."""
+    job = _owned_job(deps, user_id, job_id)
+    if job.status in {JobStatus.PENDING, JobStatus.PROCESSING}:
+        event = TimelineEvent(jobId=job_id, at=utcnow(), kind="job.cancel_requested", detail={"by": user_id})
+        deps.table.request_cancel(job_id, event)
+        job = _owned_job(deps, user_id, job_id)
+    if job.status in {JobStatus.COMPLETED, JobStatus.FAILED}:
+        raise Conflict(f"job '{job_id}' already ended {job.status.value}; there is nothing to cancel")
+    return get_job(deps, user_id, job_id)
+
+
+def list_events(deps: Deps, user_id: str, job_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    _owned_job(deps, user_id, job_id)
+    page = deps.table.list_events(job_id, limit=limit, cursor=_checked_cursor(cursor))
+    return {"items": [e.model_dump(mode="json", by_alias=True, exclude={"job_id"}) for e in page.items], "cursor": page.cursor}

@@ -1,0 +1,46 @@
+"""Output custody: every finished output is copied into our bucket before its task is COMPLETED
+(providers delete theirs, Replicate after one hour)."""
+
+from __future__ import annotations
+
+import mimetypes
+from urllib.parse import urlparse
+
+import requests
+
+from genjobs.deps import Deps
+from genjobs.models.domain import Job, Output
+from genjobs.providers.base import ProviderUnavailable
+
+_session = requests.Session()
+
+
+def _extension(url: str, content_type: str) -> str:
+    suffix = urlparse(url).path.rsplit("/", 1)[-1]
+    if "." in suffix:
+        return "." + suffix.rsplit(".", 1)[-1][:8]
+    return mimetypes.guess_extension(content_type) or ""
+
+
+def keep_outputs(deps: Deps, job: Job, task_index: int, urls: list[str]) -> list[Output]:
+    """Downloads each output URL and stores it; idempotent (same keys on a retry).
+
+    A failed or truncated download raises ProviderUnavailable, so the caller retries later instead
+    of completing a task without its output.
+    """
+    kept: list[Output] = []
+    for n, url in enumerate(urls):
+        try:
+            with _session.get(url, stream=True, timeout=(5, 120)) as response:
+                response.raise_for_status()
+                content_type = response.headers.get("Content-Type", "application/octet-stream").split(";")[0]
+                expected = response.headers.get("Content-Length")
+                key = f"outputs/{job.user_id}/{job.job_id}/{task_index:06d}/{n}{_extension(url, content_type)}"
+                response.raw.decode_content = True
+                size = deps.storage.put_stream(key, response.raw, content_type)
+        except requests.RequestException as error:
+            raise ProviderUnavailable(f"download of output {n} failed: {error}") from error
+        if expected is not None and int(expected) != size:
+            raise ProviderUnavailable(f"output {n} was truncated: {size} of {expected} bytes")
+        kept.append(Output(key=key, contentType=content_type, size=size, sourceUrl=url))
+    return kept

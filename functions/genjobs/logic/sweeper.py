@@ -1,0 +1,64 @@
+"""The safety net, run on a schedule: starts jobs whose workflow never started, and polls tasks whose
+webhook is overdue so a lost webhook never leaves a task or a job hanging."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from genjobs.deps import Deps
+from genjobs.logic.tasks import DONE, TaskGone, TaskRef, apply_status, cancel_at_provider, load, model_of
+from genjobs.logic.providers import provider_for
+from genjobs.models.domain import TimelineEvent, utcnow
+from genjobs.observability import logger
+from genjobs.providers.base import CancelOutcome, ProviderError, ProviderStatus, TaskState
+
+
+def sweep(deps: Deps) -> dict[str, int]:
+    settings = deps.settings
+    now = utcnow()
+    started = 0
+    for job_id in deps.table.jobs_not_started(now - timedelta(seconds=settings.wall(settings.sweeper_interval_seconds))):
+        if deps.workflow.start(job_id):
+            started += 1
+            deps.table.add_event(TimelineEvent(jobId=job_id, at=now, kind="job.started_by_sweeper"))
+    rescued = 0
+    for job_id, index in deps.table.tasks_waiting_on_webhooks(now):
+        try:
+            if rescue_task(deps, TaskRef(jobId=job_id, taskIndex=index)):
+                rescued += 1
+        except Exception:  # noqa: BLE001 - one bad task must not stop the sweep
+            logger.exception("sweep of a task failed", extra={"jobId": job_id, "taskIndex": index})
+    return {"jobsStarted": started, "tasksRescued": rescued}
+
+
+def rescue_task(deps: Deps, ref: TaskRef) -> bool:
+    """Polls an overdue webhook task once; answers its token when it has ended. True if it ended."""
+    try:
+        job, task = load(deps, ref)
+    except TaskGone:
+        return False
+    token = task.task_token
+    if not task.status.terminal and task.provider_id:
+        model = model_of(deps, job)
+        try:
+            outcome = cancel_at_provider(deps, job, task)
+            if outcome in {CancelOutcome.CANCELED, CancelOutcome.NOT_FOUND}:
+                status = ProviderStatus(provider_id=task.provider_id, state=TaskState.CANCELED, raw_status="canceled")
+            else:
+                status = provider_for(deps, job.provider).status(task.provider_id)
+            deps.table.add_event(TimelineEvent(jobId=job.job_id, at=utcnow(), kind="task.swept", taskIndex=task.index,
+                                               detail={"providerStatus": status.raw_status}))
+            result = apply_status(deps, job, task, status, model)
+        except ProviderError as error:
+            logger.warning("sweeper could not poll", extra={"jobId": job.job_id, "error": str(error)})
+            result = None
+        if result is not DONE:
+            settings = deps.settings
+            due = utcnow() + timedelta(seconds=settings.wall(settings.sweeper_interval_seconds))
+            deps.table.update_task(job.job_id, task.index, set_fields={"gsi2sk": due.isoformat().replace("+00:00", "Z")})
+            if token:
+                deps.workflow.heartbeat(token)
+            return False
+    if token:
+        deps.workflow.succeed(token, DONE.model_dump())
+    return True

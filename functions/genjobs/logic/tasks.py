@@ -1,0 +1,314 @@
+"""The life of a task: start (cancellation check), submit, wait (poll or webhook), custody, end.
+
+Every step re-reads the task and the job and moves the task only through conditional
+transitions (dal.table.JobsTable.transition_task), so replays, duplicate deliveries and
+concurrent webhooks/polls/cancels change nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from genjobs.catalog import ResolvedModel, WaitBy
+from genjobs.dal.items import SWEEP_TASKS
+from genjobs.deps import Deps
+from genjobs.logic.outputs import keep_outputs
+from genjobs.logic.providers import provider_for
+from genjobs.models.domain import Job, Task, TaskStatus, TimelineEvent, utcnow
+from genjobs.observability import logger, metrics
+from genjobs.providers.base import (
+    CancelOutcome,
+    ProviderError,
+    ProviderRejected,
+    ProviderStatus,
+    ProviderThrottled,
+    SubmitRequest,
+    TaskState,
+)
+
+
+class Mode(StrEnum):
+    POLL = "POLL"
+    DONE = "DONE"
+
+
+class Wait(BaseModel):
+    """What the state machine does next for a task: poll again after waitSeconds, or stop."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    mode: Mode
+    wait_seconds: int = Field(default=0, alias="waitSeconds")
+
+
+DONE = Wait(mode=Mode.DONE)
+
+
+class TaskRef(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    job_id: str = Field(alias="jobId")
+    task_index: int = Field(alias="taskIndex", ge=0)
+
+
+class StartDecision(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    job_id: str = Field(alias="jobId")
+    task_index: int = Field(alias="taskIndex")
+    action: str
+    heartbeat_seconds: int = Field(alias="heartbeatSeconds")
+    deadline_seconds: int = Field(alias="deadlineSeconds")
+
+
+class RetryLater(Exception):
+    """The submission must be retried after `delay_seconds` (schedule seconds)."""
+
+    def __init__(self, delay_seconds: float, reason: str) -> None:
+        super().__init__(reason)
+        self.delay_seconds = delay_seconds
+
+
+class TaskGone(Exception):
+    """The job or task does not exist (a replayed event of a deleted job, or a forged reference)."""
+
+
+def _event(job_id: str, kind: str, index: int | None, **detail: Any) -> TimelineEvent:
+    return TimelineEvent(jobId=job_id, at=utcnow(), kind=kind, taskIndex=index, detail=detail)
+
+
+def load(deps: Deps, ref: TaskRef) -> tuple[Job, Task]:
+    job = deps.table.get_job(ref.job_id)
+    task = deps.table.get_task(ref.job_id, ref.task_index) if job else None
+    if job is None or task is None:
+        raise TaskGone(f"job {ref.job_id} task {ref.task_index} does not exist")
+    return job, task
+
+
+def model_of(deps: Deps, job: Job) -> ResolvedModel:
+    model = deps.catalog.resolve(job.provider, job.model)
+    if model is None:
+        raise ProviderRejected(f"{job.provider}/{job.model} is no longer in the catalog")
+    return model
+
+
+def end_task(deps: Deps, job: Job, task: Task, to: TaskStatus, kind: str, **fields: Any) -> bool:
+    """Moves a task to a terminal status (charging or releasing its credits) once."""
+    detail = {k: v for k, v in fields.items() if k in {"error", "reason"} and v is not None}
+    if to == TaskStatus.COMPLETED:
+        detail["charged"] = job.credits.unit_price
+    else:
+        detail["refunded"] = job.credits.unit_price
+    moved = deps.table.transition_task(
+        job,
+        task.index,
+        from_status=task.status,
+        to_status=to,
+        event=_event(job.job_id, kind, task.index, **detail),
+        set_fields={k: v for k, v in fields.items() if k != "reason"},
+    )
+    if moved:
+        metrics.add_metric(name=f"Tasks{to.value.capitalize()}", unit="Count", value=1)
+    return moved
+
+
+# ----------------------------------------------------------------------------- start
+def start(deps: Deps, ref: TaskRef) -> StartDecision:
+    job, task = load(deps, ref)
+    settings = deps.settings
+    action = "SUBMIT"
+    if task.status.terminal:
+        action = "SKIP"
+    elif job.cancel_requested and task.status == TaskStatus.PENDING:
+        end_task(deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="job cancelled before it started")
+        action = "SKIP"
+    return StartDecision(
+        jobId=job.job_id,
+        taskIndex=task.index,
+        action=action,
+        heartbeatSeconds=settings.heartbeat_seconds,
+        deadlineSeconds=settings.task_deadline_seconds,
+    )
+
+
+# ----------------------------------------------------------------------------- submit
+def first_wait(model: ResolvedModel, deps: Deps) -> int:
+    """The first status check comes near the model's expected latency, not every few seconds."""
+    return max(deps.settings.poll_min_interval_seconds, model.expected_seconds)
+
+
+def next_wait(deps: Deps, model: ResolvedModel, polls_so_far: int, cancelling: bool) -> int:
+    """Backs off from a quarter of the expected latency, doubling, up to the cap."""
+    settings = deps.settings
+    if cancelling:
+        return settings.poll_min_interval_seconds
+    base = max(settings.poll_min_interval_seconds, model.expected_seconds // 4)
+    return int(min(settings.poll_max_interval_seconds, base * 2 ** max(0, polls_so_far - 1)))
+
+
+def webhook_url(deps: Deps, job: Job, index: int) -> str:
+    return f"{deps.settings.public_base_url.rstrip('/')}/webhooks/{job.provider}?job={job.job_id}&task={index}"
+
+
+def submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | None:
+    """Submits a task once (the idempotency key makes a redelivered submit return the same
+    prediction). Returns the answer for the waiting token, or None when a webhook will answer it.
+    Raises RetryLater for throttling and transient errors."""
+    job, task = load(deps, ref)
+    if task.status.terminal:
+        return DONE
+    if job.cancel_requested and task.status == TaskStatus.PENDING:
+        end_task(deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="job cancelled before submission")
+        return DONE
+    model = model_of(deps, job)
+    deps.workflow.heartbeat(token)
+    if task.status == TaskStatus.PROCESSING and task.provider_id:
+        # Already submitted (a redelivery after the record was written): answer again.
+        return Wait(mode=Mode.POLL, waitSeconds=first_wait(model, deps)) if model.wait_by == WaitBy.POLL else None
+
+    provider = provider_for(deps, job.provider)
+    by_webhook = model.wait_by == WaitBy.WEBHOOK and provider.supports_webhooks
+    request = SubmitRequest(
+        model=job.model,
+        input=task.input,
+        idempotency_key=f"{job.job_id}:{task.index}",
+        webhook_url=webhook_url(deps, job, task.index) if by_webhook else None,
+    )
+    deps.table.update_task(job.job_id, task.index, add={"submitAttempts": 1})
+    try:
+        submission = provider.submit(request)
+    except ProviderThrottled as error:
+        deps.table.add_event(_event(job.job_id, "task.throttled", task.index, retryAfter=error.retry_after_seconds))
+        metrics.add_metric(name="ProviderThrottles", unit="Count", value=1)
+        raise RetryLater(error.retry_after_seconds, str(error)) from error
+    except ProviderRejected as error:
+        end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=f"provider rejected the task: {error}")
+        return DONE
+    except ProviderError as error:
+        delay = min(900.0, 5.0 * 2 ** max(0, receive_count - 1))
+        deps.table.add_event(_event(job.job_id, "task.submit_retry", task.index, error=str(error), retryIn=delay))
+        raise RetryLater(delay, str(error)) from error
+
+    now = utcnow()
+    fields: dict[str, Any] = {"providerId": submission.provider_id, "submittedAt": now.isoformat()}
+    if by_webhook:
+        due = now + timedelta(
+            seconds=deps.settings.wall(model.expected_seconds + deps.settings.webhook_grace_seconds)
+        )
+        fields.update({"taskToken": token, "gsi2pk": SWEEP_TASKS, "gsi2sk": due.isoformat().replace("+00:00", "Z")})
+    moved = deps.table.transition_task(
+        job,
+        task.index,
+        from_status=TaskStatus.PENDING,
+        to_status=TaskStatus.PROCESSING,
+        event=_event(job.job_id, "task.submitted", task.index, providerId=submission.provider_id, by=model.wait_by),
+        set_fields=fields,
+    )
+    if not moved:
+        _, task = load(deps, ref)
+        return DONE if task.status.terminal else None
+    if submission.status is not None and submission.status.state.is_terminal:
+        job, task = load(deps, ref)
+        return apply_status(deps, job, task, submission.status, model)
+    return Wait(mode=Mode.POLL, waitSeconds=first_wait(model, deps)) if not by_webhook else None
+
+
+def give_up_submission(deps: Deps, ref: TaskRef, reason: str) -> None:
+    """A poison submission (its message reached the DLQ): the task fails and its credits are released."""
+    job, task = load(deps, ref)
+    if not task.status.terminal:
+        end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=reason)
+
+
+# ----------------------------------------------------------------------------- wait
+def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus, model: ResolvedModel) -> Wait:
+    """Acts on one observation of the provider (a poll, a webhook, the sweeper)."""
+    if task.status.terminal:
+        return DONE
+    if status.state == TaskState.SUCCEEDED:
+        outputs = keep_outputs(deps, job, task.index, status.outputs)
+        deps.table.add_event(_event(job.job_id, "task.outputs_stored", task.index, count=len(outputs)))
+        end_task(
+            deps,
+            job,
+            task,
+            TaskStatus.COMPLETED,
+            "task.completed",
+            outputs=[o.model_dump(mode="json", by_alias=True) for o in outputs],
+            progress=100.0,
+        )
+        return DONE
+    if status.state == TaskState.FAILED:
+        end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=status.error or status.raw_status)
+        return DONE
+    if status.state == TaskState.CANCELED:
+        end_task(deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="cancelled at the provider")
+        return DONE
+    deps.table.update_task(
+        job.job_id,
+        task.index,
+        set_fields={"progress": status.progress, "pollErrors": 0} if status.progress is not None else {"pollErrors": 0},
+        add={"pollCount": 1},
+        only_if=TaskStatus.PROCESSING,
+    )
+    return Wait(mode=Mode.POLL, waitSeconds=next_wait(deps, model, task.poll_count + 1, job.cancel_requested))
+
+
+def cancel_at_provider(deps: Deps, job: Job, task: Task) -> CancelOutcome | None:
+    """Asks the provider to stop a task of a cancelled job, once."""
+    if not job.cancel_requested or task.provider_cancelled_at is not None or not task.provider_id:
+        return None
+    outcome = provider_for(deps, job.provider).cancel(task.provider_id)
+    deps.table.update_task(job.job_id, task.index, set_fields={"providerCancelledAt": utcnow().isoformat()})
+    deps.table.add_event(_event(job.job_id, "task.cancel_sent", task.index, outcome=outcome.value))
+    return outcome
+
+
+def poll(deps: Deps, ref: TaskRef) -> Wait:
+    """One wake-up of a polling task: cancellation check, one status read, next interval."""
+    job, task = load(deps, ref)
+    if task.status.terminal:
+        return DONE
+    model = model_of(deps, job)
+    assert task.provider_id is not None
+    try:
+        if cancel_at_provider(deps, job, task) in {CancelOutcome.CANCELED, CancelOutcome.NOT_FOUND}:
+            end_task(deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="cancelled at the provider")
+            return DONE
+        status = provider_for(deps, job.provider).status(task.provider_id)
+        return apply_status(deps, job, task, status, model)
+    except ProviderError as error:
+        return _poll_error(deps, job, task, model, error)
+
+
+def _poll_error(deps: Deps, job: Job, task: Task, model: ResolvedModel, error: ProviderError) -> Wait:
+    errors = task.poll_errors + 1
+    limit = deps.settings.max_consecutive_poll_errors
+    logger.warning("poll failed", extra={"jobId": job.job_id, "taskIndex": task.index, "error": str(error)})
+    if errors >= limit:
+        end_task(
+            deps, job, task, TaskStatus.FAILED, "task.failed", error=f"{errors} consecutive poll errors; last: {error}"
+        )
+        return DONE
+    deps.table.update_task(job.job_id, task.index, add={"pollErrors": 1, "pollCount": 1}, only_if=TaskStatus.PROCESSING)
+    deps.table.add_event(_event(job.job_id, "task.poll_error", task.index, error=str(error), consecutive=errors))
+    return Wait(mode=Mode.POLL, waitSeconds=next_wait(deps, model, task.poll_count + 1, job.cancel_requested))
+
+
+def fail(deps: Deps, ref: TaskRef, error: Any) -> None:
+    """The state machine caught an error for this task: it ends FAILED unless it already ended."""
+    try:
+        job, task = load(deps, ref)
+    except TaskGone:
+        return
+    if task.status.terminal:
+        return
+    if isinstance(error, dict):
+        message = f"{error.get('Error', 'Error')}: {error.get('Cause', '')}".strip(": ")
+    else:
+        message = str(error)
+    end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=message[:1000])

@@ -1,0 +1,78 @@
+"""Domain objects -> API views (short-lived output URLs, percent progress)."""
+
+from __future__ import annotations
+
+from genjobs.dal.storage import Storage
+from genjobs.models.api import (
+    CountsView,
+    CreditsView,
+    JobDetailView,
+    JobView,
+    OutputView,
+    PlanView,
+    TaskView,
+)
+from genjobs.models.domain import Job, Task, TaskStatus
+
+
+def progress(job: Job, tasks: list[Task] | None = None) -> float:
+    """Percent done: ended tasks count whole; running tasks add their provider progress when known."""
+    if job.task_count == 0:
+        return 100.0
+    done = float(job.counts.terminal)
+    if tasks is not None and len(tasks) == job.task_count:
+        done += sum((t.progress or 0.0) / 100.0 for t in tasks if t.status == TaskStatus.PROCESSING)
+    return round(min(100.0, 100.0 * done / job.task_count), 1)
+
+
+def job_view(job: Job) -> JobView:
+    return JobView.model_validate(_job_fields(job, None))
+
+
+def job_detail_view(job: Job, tasks: list[Task], cursor: str | None, storage: Storage, ttl: int) -> JobDetailView:
+    fields = _job_fields(job, tasks)
+    fields["tasks"] = [task_view(t, storage, ttl) for t in tasks]
+    fields["tasksCursor"] = cursor
+    return JobDetailView.model_validate(fields)
+
+
+def _job_fields(job: Job, tasks: list[Task] | None) -> dict[str, object]:
+    return {
+        "jobId": job.job_id,
+        "status": job.status,
+        "provider": job.provider,
+        "model": job.model,
+        "collectionId": job.collection_id,
+        "metadata": job.metadata,
+        "plan": PlanView(taskCount=job.task_count, unitPrice=job.credits.unit_price, creditsReserved=job.credits.reserved),
+        "concurrency": job.concurrency,
+        "counts": CountsView(**{s.value: job.counts.get(s) for s in TaskStatus}),
+        "progress": progress(job, tasks),
+        "credits": CreditsView(
+            unitPrice=job.credits.unit_price,
+            reserved=job.credits.reserved,
+            charged=job.credits.charged,
+            refunded=job.credits.refunded,
+        ),
+        "createdAt": job.created_at,
+        "updatedAt": job.updated_at,
+        "startedAt": job.started_at,
+        "cancelRequestedAt": job.cancel_requested_at,
+        "finishedAt": job.finished_at,
+    }
+
+
+def task_view(task: Task, storage: Storage, ttl: int) -> TaskView:
+    return TaskView(
+        index=task.index,
+        status=task.status,
+        input=task.input,
+        progress=100.0 if task.status == TaskStatus.COMPLETED else task.progress,
+        error=task.error,
+        providerId=task.provider_id,
+        outputs=[
+            OutputView(url=storage.presign(o.key, ttl), contentType=o.content_type, size=o.size) for o in task.outputs
+        ],
+        submittedAt=task.submitted_at,
+        finishedAt=task.finished_at,
+    )

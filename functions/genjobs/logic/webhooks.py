@@ -1,0 +1,50 @@
+"""Provider webhooks: verified, deduplicated, then applied like a poll; the waiting task is answered."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from genjobs.deps import Deps
+from genjobs.logic.errors import DomainError, NotFound
+from genjobs.logic.providers import provider_for
+from genjobs.logic.tasks import DONE, TaskGone, TaskRef, apply_status, load, model_of
+from genjobs.models.domain import TimelineEvent, utcnow
+from genjobs.providers.base import WebhookRejected
+
+DEDUPE_TTL_SECONDS = 7 * 24 * 3600
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = "Unauthorized"
+
+
+def receive(deps: Deps, provider: str, job_id: str, task_index: int, headers: Mapping[str, str], body: bytes) -> str:
+    if provider not in deps.catalog.providers:
+        raise NotFound(f"no provider '{provider}'")
+    try:
+        delivery = provider_for(deps, provider).verify_webhook(headers, body)
+    except WebhookRejected as error:
+        raise Unauthorized(f"webhook rejected: {error.reason}") from error
+    if not deps.table.remember_delivery(provider, delivery.delivery_id, DEDUPE_TTL_SECONDS):
+        return "duplicate"
+    try:
+        job, task = load(deps, TaskRef(jobId=job_id, taskIndex=task_index))
+    except TaskGone as error:
+        raise NotFound(str(error)) from error
+    if job.provider != provider or not task.provider_id or not delivery.matches(task.provider_id):
+        raise NotFound("the delivery is not about this task")
+    deps.table.add_event(
+        TimelineEvent(
+            jobId=job_id,
+            at=utcnow(),
+            kind="task.webhook_received",
+            taskIndex=task_index,
+            detail={"deliveryId": delivery.delivery_id, "providerStatus": delivery.status.raw_status},
+        )
+    )
+    token = task.task_token
+    result = apply_status(deps, job, task, delivery.status, model_of(deps, job))
+    if result is DONE and token:
+        deps.workflow.succeed(token, DONE.model_dump())
+    return "applied"
