@@ -1,0 +1,626 @@
+"""A simulated asynchronous generation API, served over real HTTP, for local runs and tests.
+
+It behaves like a paid provider (Replicate-like) so the whole system can be exercised without one:
+predictions are queued, run with stepwise progress, then succeed, fail or get canceled; creates can
+be throttled or fail; status calls can fail; webhooks are signed (Standard Webhooks) and can be
+dropped, duplicated or reordered; outputs are downloadable files. Counters at /_sim/stats prove
+properties such as "no duplicate paid prediction" or "no submission after cancel".
+
+    server = SimulatorServer(time_scale=0.05).start()
+    ... SimulatorProvider(server.base_url, webhook_secret=server.webhook_secret) ...
+    server.stop()
+
+API (JSON)
+    POST /v1/predictions            {model, input, webhook?}; header Idempotency-Key (same key and
+                                    same body -> the same prediction, never a second one; same key
+                                    with another body -> 409) -> 201 prediction
+    GET  /v1/predictions/{id}       -> prediction
+    POST /v1/predictions/{id}/cancel -> prediction (status "canceled" unless it already ended)
+    GET  /files/{id}/{n}.{ext}      output n of a succeeded prediction; `?size=N` serves N bytes
+                                    (also for an unknown id, to test downloads of any size)
+    GET  /_sim/stats                counters; POST /_sim/reset clears predictions and counters
+
+    A prediction is {id, model, input, status: queued|running|succeeded|failed|canceled,
+    progress 0-100, outputs [urls], error, queue_position, created_at, started_at, completed_at,
+    urls {get, cancel}}.
+
+Per-task behaviour: options under the key "sim" of the prediction's input (all optional).
+Durations are in schedule seconds; wall seconds = schedule seconds * time_scale.
+    queueSeconds   float  time queued before running (default 0.5)
+    latency        float  running time (default 2)
+    progressSteps  int    progress moves in this many equal steps while running (default 4)
+    fail           str    end as failed with this error message instead of succeeding
+    neverFinish    bool   stay running forever (progress stops below 100)
+    rawStatus      str    report this status string instead of the real one (unknown statuses)
+    outputs        int    number of output files (default 1)
+    outputFormat   str    output file extension (default "png"; a real PNG unless outputBytes)
+    outputBytes    int    each output is this many deterministic bytes
+    truncateOutput bool   file responses announce the full Content-Length but send half, then close
+    expireOutputs  float  outputs answer 404 this long after completion (Replicate deletes at 1 h)
+    throttle       int    the first N creates of this idempotency key get 429 + Retry-After
+    retryAfter     float  the throttle's reset time (default 30; scaled; in header and body text)
+    serverErrors   int    the next N creates of this key (after throttling) get 500
+    dropResponses  int    the next N creates are *processed* but the connection is closed without an
+                          answer (the ambiguous case that idempotency keys exist for)
+    statusErrors   int    the first N status calls of this prediction get 500
+    unreachable    bool   every create of this task has its connection closed: a connection error
+    webhook        {drop: bool (send none), duplicate: bool (send each delivery twice, same
+                    webhook-id), outOfOrder: bool (hold "running" until after the terminal one)}
+
+Webhooks: when `webhook` was given, a background thread POSTs the prediction (JSON) on every status
+change (running, then the terminal one), signed with `webhook_secret`; a failed delivery is tried 3
+times in all.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import mimetypes
+import re
+import struct
+import threading
+import time
+import uuid
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from genjobs.providers.webhooks import signed_headers
+
+DEFAULT_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"genjobs-simulator-webhook-key!!").decode()
+_WEBHOOK_ATTEMPT_DELAYS = (0.0, 1.0, 5.0)  # schedule seconds after the first attempt
+
+
+class WebhookOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    drop: bool = False
+    duplicate: bool = False
+    out_of_order: bool = Field(default=False, alias="outOfOrder")
+
+
+class SimOptions(BaseModel):
+    """The documented "sim" options; unknown keys are rejected so a typo does not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    queue_seconds: float = Field(default=0.5, alias="queueSeconds", ge=0)
+    latency: float = Field(default=2.0, ge=0)
+    progress_steps: int = Field(default=4, alias="progressSteps", ge=1)
+    fail: str | None = None
+    never_finish: bool = Field(default=False, alias="neverFinish")
+    raw_status: str | None = Field(default=None, alias="rawStatus")
+    outputs: int = Field(default=1, ge=0, le=100)
+    output_format: str = Field(default="png", alias="outputFormat", pattern=r"^[a-z0-9]{1,8}$")
+    output_bytes: int | None = Field(default=None, alias="outputBytes", ge=0, le=512 * 1024 * 1024)
+    truncate_output: bool = Field(default=False, alias="truncateOutput")
+    expire_outputs: float | None = Field(default=None, alias="expireOutputs", ge=0)
+    throttle: int = Field(default=0, ge=0)
+    retry_after: float = Field(default=30.0, alias="retryAfter", ge=0)
+    server_errors: int = Field(default=0, alias="serverErrors", ge=0)
+    drop_responses: int = Field(default=0, alias="dropResponses", ge=0)
+    status_errors: int = Field(default=0, alias="statusErrors", ge=0)
+    unreachable: bool = False
+    webhook: WebhookOptions = Field(default_factory=WebhookOptions)
+
+
+@dataclass
+class _Delivery:
+    prediction_id: str
+    webhook_id: str
+    body: bytes
+    terminal: bool
+    attempts: int = 0
+    due: float = 0.0
+
+
+@dataclass
+class _Prediction:
+    id: str
+    model: str
+    input: dict[str, Any]
+    sim: SimOptions
+    webhook: str | None
+    body_hash: str
+    created_mono: float
+    created_epoch: float
+    canceled_mono: float | None = None
+    status_calls: int = 0
+    notified: list[str] = field(default_factory=list)
+    held: list[_Delivery] = field(default_factory=list)
+    outbox: list[_Delivery] = field(default_factory=list)
+
+
+class _SimState:
+    """All mutable state, guarded by one lock (the HTTP server and the webhook thread share it)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.predictions: dict[str, _Prediction] = {}
+        self.by_key: dict[str, str] = {}
+        self.counters: Counter[str] = Counter()
+        self.attempts_per_key: Counter[str] = Counter()
+        self.creates_per_key: Counter[str] = Counter()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.predictions.clear()
+            self.by_key.clear()
+            self.counters.clear()
+            self.attempts_per_key.clear()
+            self.creates_per_key.clear()
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            names = (
+                "predictions_created",
+                "create_calls",
+                "cancels",
+                "status_calls",
+                "throttled",
+                "server_errors",
+                "dropped_responses",
+                "unreachable",
+                "webhook_deliveries",
+                "webhook_failures",
+                "webhooks_dropped",
+                "file_downloads",
+            )
+            stats: dict[str, Any] = {name: self.counters[name] for name in names}
+            stats["creates_per_key"] = dict(self.creates_per_key)
+            stats["submit_attempts_per_key"] = dict(self.attempts_per_key)
+            return stats
+
+
+class SimulatorServer:
+    """The simulator on a background thread. `port=0` picks a free port; see `base_url`."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        time_scale: float = 1.0,
+        webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
+        api_token: str | None = None,
+    ) -> None:
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        self.time_scale = time_scale
+        self.webhook_secret = webhook_secret
+        self.api_token = api_token
+        self.state = _SimState()
+        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
+        self._httpd.daemon_threads = True
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._webhook_session = requests.Session()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> SimulatorServer:
+        self._threads = [
+            threading.Thread(target=self._httpd.serve_forever, name="sim-http", daemon=True),
+            threading.Thread(target=self._webhook_loop, name="sim-webhooks", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._webhook_session.close()
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def stats(self) -> dict[str, Any]:
+        return self.state.stats()
+
+    def reset(self) -> None:
+        self.state.reset()
+
+    # ---- prediction model -------------------------------------------------------------
+
+    def wall(self, schedule_seconds: float) -> float:
+        return schedule_seconds * self.time_scale
+
+    def view(self, p: _Prediction, now: float | None = None, report_raw: bool = True) -> dict[str, Any]:
+        """The prediction as the API shows it at `now` (monotonic); state is derived from time.
+
+        `report_raw=False` gives the true status even when `rawStatus` overrides what is reported.
+        """
+        now = time.monotonic() if now is None else now
+        at = min(now, p.canceled_mono) if p.canceled_mono is not None else now
+        elapsed = (at - p.created_mono) / self.time_scale
+        sim = p.sim
+        started: float | None = None
+        completed: float | None = None
+        error: str | None = None
+        outputs: list[str] = []
+        if elapsed < sim.queue_seconds:
+            status, progress = "queued", 0.0
+        elif sim.never_finish or elapsed < sim.queue_seconds + sim.latency:
+            status = "running"
+            started = sim.queue_seconds
+            fraction = (elapsed - sim.queue_seconds) / sim.latency if sim.latency > 0 else 1.0
+            step = min(math.floor(fraction * sim.progress_steps), sim.progress_steps - 1)
+            progress = round(100.0 * step / sim.progress_steps, 2)
+        else:
+            started = sim.queue_seconds
+            completed = sim.queue_seconds + sim.latency
+            if sim.fail:
+                status, error = "failed", sim.fail
+                progress = round(100.0 * (sim.progress_steps - 1) / sim.progress_steps, 2)
+            else:
+                status, progress = "succeeded", 100.0
+                outputs = [
+                    f"{self.base_url}/files/{p.id}/{n}.{sim.output_format}" for n in range(sim.outputs)
+                ]
+        if p.canceled_mono is not None and status in ("queued", "running"):
+            status = "canceled"
+            completed = (p.canceled_mono - p.created_mono) / self.time_scale
+        queue_position = None
+        if status == "queued":
+            queue_position = sum(
+                1
+                for other in self.state.predictions.values()
+                if other.created_mono < p.created_mono and self._is_queued(other, now)
+            )
+        return {
+            "id": p.id,
+            "model": p.model,
+            "input": p.input,
+            "status": (sim.raw_status or status) if report_raw else status,
+            "progress": progress,
+            "outputs": outputs,
+            "error": error,
+            "queue_position": queue_position,
+            "created_at": _iso(p.created_epoch),
+            "started_at": _iso(p.created_epoch + self.wall(started)) if started is not None else None,
+            "completed_at": _iso(p.created_epoch + self.wall(completed)) if completed is not None else None,
+            "urls": {
+                "get": f"{self.base_url}/v1/predictions/{p.id}",
+                "cancel": f"{self.base_url}/v1/predictions/{p.id}/cancel",
+            },
+        }
+
+    def _is_queued(self, p: _Prediction, now: float) -> bool:
+        return p.canceled_mono is None and (now - p.created_mono) / self.time_scale < p.sim.queue_seconds
+
+    def real_status(self, p: _Prediction, now: float | None = None) -> str:
+        """The status ignoring `rawStatus` (which only changes what is reported)."""
+        return str(self.view(p, now, report_raw=False)["status"])
+
+    def completed_mono(self, p: _Prediction) -> float:
+        return p.created_mono + self.wall(p.sim.queue_seconds + p.sim.latency)
+
+    # ---- webhooks -------------------------------------------------------------------------
+
+    def _webhook_loop(self) -> None:
+        while not self._stopping.wait(0.01):
+            for url, delivery in self._collect_due_deliveries():
+                self._deliver(url, delivery)
+
+    def _collect_due_deliveries(self) -> list[tuple[str, _Delivery]]:
+        due: list[tuple[str, _Delivery]] = []
+        now = time.monotonic()
+        with self.state.lock:
+            for p in self.state.predictions.values():
+                if not p.webhook:
+                    continue
+                status = self.real_status(p, now)
+                if status != "queued" and (not p.notified or p.notified[-1] != status):
+                    self._queue_delivery(p, status, now)
+                for delivery in [d for d in p.outbox if d.due <= now]:
+                    p.outbox.remove(delivery)
+                    due.append((p.webhook, delivery))
+        return due
+
+    def _queue_delivery(self, p: _Prediction, status: str, now: float) -> None:
+        p.notified.append(status)
+        terminal = status in ("succeeded", "failed", "canceled")
+        body = json.dumps(self.view(p, now)).encode()
+        options = p.sim.webhook
+        if options.drop:
+            self.state.counters["webhooks_dropped"] += 1
+            return
+        webhook_id = f"msg_{p.id}_{len(p.notified)}"
+        copies = [
+            _Delivery(p.id, webhook_id, body, terminal, due=now) for _ in range(2 if options.duplicate else 1)
+        ]
+        if options.out_of_order and not terminal:
+            p.held.extend(copies)
+            return
+        p.outbox.extend(copies)
+        if terminal:
+            for held in p.held:  # released only after the terminal delivery
+                held.due = now + 0.001
+            p.outbox.extend(p.held)
+            p.held.clear()
+
+    def _deliver(self, url: str, delivery: _Delivery) -> None:
+        delivery.attempts += 1
+        headers = signed_headers(self.webhook_secret, delivery.webhook_id, delivery.body)
+        try:
+            response = self._webhook_session.post(url, data=delivery.body, headers=headers, timeout=(2, 5))
+            ok = response.ok
+        except requests.RequestException:
+            ok = False
+        with self.state.lock:
+            self.state.counters["webhook_deliveries"] += 1
+            if ok:
+                return
+            self.state.counters["webhook_failures"] += 1
+            if delivery.attempts < len(_WEBHOOK_ATTEMPT_DELAYS):
+                delivery.due = time.monotonic() + self.wall(_WEBHOOK_ATTEMPT_DELAYS[delivery.attempts])
+                prediction = self.state.predictions.get(delivery.prediction_id)
+                if prediction is not None:
+                    prediction.outbox.append(delivery)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _png(seed: bytes, size: int = 8) -> bytes:
+    """A small real PNG whose colour depends on `seed`, so different outputs differ."""
+    r, g, b = hashlib.sha256(seed).digest()[:3]
+    row = b"\x00" + bytes([r, g, b]) * size
+    raw = row * size
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _bytes(seed: bytes, size: int) -> bytes:
+    """`size` deterministic bytes derived from `seed`."""
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(seed + counter.to_bytes(8, "big")).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
+_PREDICTION = re.compile(r"^/v1/predictions/([^/]+)$")
+_CANCEL = re.compile(r"^/v1/predictions/([^/]+)/cancel$")
+_FILE = re.compile(r"^/files/([^/]+)/(\d+)\.([a-z0-9]{1,8})$")
+
+
+def _make_handler(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
+    state = sim.state
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, so adapters' connection reuse is exercised
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        # ---- plumbing -------------------------------------------------------------------
+
+        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _drop_connection(self) -> None:
+            # No status line at all: the client sees the connection closed under it.
+            self.close_connection = True
+
+        def _read_json(self) -> tuple[bytes, Any]:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                return raw, json.loads(raw) if raw else None
+            except ValueError:
+                return raw, None
+
+        def _authorized(self) -> bool:
+            if sim.api_token is None or self.headers.get("Authorization") == f"Bearer {sim.api_token}":
+                return True
+            self._send(401, {"detail": "Invalid token."})
+            return False
+
+        # ---- routes ---------------------------------------------------------------------
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            if url.path == "/_sim/stats":
+                self._send(200, sim.stats())
+            elif match := _PREDICTION.match(url.path):
+                if self._authorized():
+                    self._get_prediction(match.group(1))
+            elif match := _FILE.match(url.path):
+                self._get_file(match.group(1), int(match.group(2)), match.group(3), parse_qs(url.query))
+            else:
+                self._send(404, {"detail": "Not found."})
+
+        def do_POST(self) -> None:
+            path = urlsplit(self.path).path
+            if path == "/_sim/reset":
+                self._read_json()
+                sim.reset()
+                self._send(200, {"reset": True})
+            elif not self._authorized():
+                return
+            elif path == "/v1/predictions":
+                self._create()
+            elif match := _CANCEL.match(path):
+                self._read_json()
+                self._cancel(match.group(1))
+            else:
+                self._send(404, {"detail": "Not found."})
+
+        def _create(self) -> None:
+            _, body = self._read_json()
+            if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+                self._send(400, {"detail": "body must be a JSON object with 'model' and 'input'"})
+                return
+            model_input = body.get("input")
+            if not isinstance(model_input, dict):
+                self._send(400, {"detail": "'input' must be a JSON object"})
+                return
+            try:
+                options = SimOptions.model_validate(model_input.get("sim") or {})
+            except ValidationError as exc:
+                self._send(422, {"detail": f"invalid sim options: {exc.errors(include_url=False)}"})
+                return
+            body_hash = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+            key = self.headers.get("Idempotency-Key") or ""
+            counting_key = key or f"body:{body_hash}"
+            with state.lock:
+                state.counters["create_calls"] += 1
+                state.attempts_per_key[counting_key] += 1
+                attempt = state.attempts_per_key[counting_key]
+                if options.unreachable:
+                    state.counters["unreachable"] += 1
+                    self._drop_connection()
+                    return
+                if attempt <= options.throttle:
+                    state.counters["throttled"] += 1
+                    wait = sim.wall(options.retry_after)
+                    self._send(
+                        429,
+                        {"detail": f"Request was throttled. Your rate limit resets in ~{wait:g}s."},
+                        {"Retry-After": f"{wait:g}"},
+                    )
+                    return
+                if attempt <= options.throttle + options.server_errors:
+                    state.counters["server_errors"] += 1
+                    self._send(500, {"detail": "Internal server error (simulated)"})
+                    return
+                existing = state.predictions.get(state.by_key.get(key, "")) if key else None
+                if existing is not None and existing.body_hash != body_hash:
+                    self._send(409, {"detail": "Idempotency-Key was already used with a different request"})
+                    return
+                replayed = existing is not None
+                prediction = existing or self._new_prediction(body, model_input, options, body_hash, key)
+                if attempt <= options.throttle + options.server_errors + options.drop_responses:
+                    state.counters["dropped_responses"] += 1
+                    self._drop_connection()
+                    return
+                view = sim.view(prediction)
+            self._send(201, view, {"Idempotent-Replayed": "true"} if replayed else None)
+
+        def _new_prediction(
+            self,
+            body: dict[str, Any],
+            model_input: dict[str, Any],
+            options: SimOptions,
+            body_hash: str,
+            key: str,
+        ) -> _Prediction:
+            webhook = body.get("webhook")
+            prediction = _Prediction(
+                id=uuid.uuid4().hex[:20],
+                model=body["model"],
+                input=model_input,
+                sim=options,
+                webhook=webhook if isinstance(webhook, str) and webhook else None,
+                body_hash=body_hash,
+                created_mono=time.monotonic(),
+                created_epoch=time.time(),
+            )
+            state.predictions[prediction.id] = prediction
+            state.counters["predictions_created"] += 1
+            if key:
+                state.by_key[key] = prediction.id
+                state.creates_per_key[key] += 1
+            return prediction
+
+        def _get_prediction(self, prediction_id: str) -> None:
+            with state.lock:
+                state.counters["status_calls"] += 1
+                prediction = state.predictions.get(prediction_id)
+                if prediction is None:
+                    self._send(404, {"detail": "Not found."})
+                    return
+                prediction.status_calls += 1
+                if prediction.status_calls <= prediction.sim.status_errors:
+                    self._send(500, {"detail": "Internal server error (simulated)"})
+                    return
+                view = sim.view(prediction)
+            self._send(200, view)
+
+        def _cancel(self, prediction_id: str) -> None:
+            with state.lock:
+                state.counters["cancels"] += 1
+                prediction = state.predictions.get(prediction_id)
+                if prediction is None:
+                    self._send(404, {"detail": "Not found."})
+                    return
+                now = time.monotonic()
+                cancelable = sim.real_status(prediction, now) in ("queued", "running")
+                if prediction.canceled_mono is None and cancelable:
+                    prediction.canceled_mono = now
+                view = sim.view(prediction, now)
+            self._send(200, view)
+
+        def _get_file(self, prediction_id: str, index: int, ext: str, query: dict[str, list[str]]) -> None:
+            size_param = query.get("size", [None])[0]
+            with state.lock:
+                prediction = state.predictions.get(prediction_id)
+                available = prediction is not None and self._file_available(prediction, index)
+                options = prediction.sim if prediction else None
+                state.counters["file_downloads"] += 1
+            if not available and size_param is None:
+                self._send(404, {"detail": "Not found (no such output, or it expired)."})
+                return
+            seed = f"{prediction_id}/{index}".encode()
+            if size_param is not None:
+                data = _bytes(seed, max(0, int(size_param)))
+            elif options is not None and options.output_bytes is not None:
+                data = _bytes(seed, options.output_bytes)
+            else:
+                data = _png(seed)
+            content_type = mimetypes.types_map.get(f".{ext}", "application/octet-stream")
+            truncate = options is not None and options.truncate_output
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest()[:32] + '"')
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2] if truncate else data)
+            if truncate:
+                self.close_connection = True
+
+        def _file_available(self, prediction: _Prediction, index: int) -> bool:
+            if sim.real_status(prediction) != "succeeded" or index >= prediction.sim.outputs:
+                return False
+            expire = prediction.sim.expire_outputs
+            return expire is None or time.monotonic() < sim.completed_mono(prediction) + sim.wall(expire)
+
+    return Handler
