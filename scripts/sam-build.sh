@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 runs() { "$1" -c pass >/dev/null 2>&1; }
 
 if ! runs python3.13 && command -v pyenv >/dev/null; then
-    # pyenv may have 3.13 installed but not active (its shim then refuses to run): activate it too.
+    # pyenv may have 3.13 installed but not active (its shim then refuses to run): use its bin.
     version=$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-9]+)?$' | sort -V | tail -n 1 || true)
     if [ -n "$version" ]; then
-        export PYENV_VERSION="$(pyenv version-name):$version"
+        PATH="$(pyenv prefix "$version")/bin:$PATH"
+        export PATH
     fi
 fi
 if ! runs python3.13; then
