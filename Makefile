@@ -1,0 +1,89 @@
+# genjobs: `make help` lists the targets. Needs only python3, pip, make and git; `make setup`
+# installs uv (user site) and everything else from uv.lock.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# pip --user puts uv in the user base's bin (~/.local/bin on Linux, elsewhere on macOS).
+USER_BIN := $(shell python3 -c 'import site; print(site.USER_BASE)' 2>/dev/null)/bin
+export PATH := $(USER_BIN):$(HOME)/.local/bin:$(PATH)
+# uv.lock is the source of truth: `uv run` must not rewrite it (run `uv lock` after editing deps).
+export UV_FROZEN := 1
+export SAM_CLI_TELEMETRY := 0
+
+ARGS ?=
+PYTHON_SOURCES := .
+ASL_FILES := $(wildcard statemachine/*.asl.json)
+LAYER_REQUIREMENTS := layers/dependencies/requirements.txt
+
+.PHONY: help setup demo test lint ruff fmt typecheck cfn-lint statelint validate build layer-requirements \
+	start token bench clean
+
+help: ## List the targets
+	@echo "Usage: make <target> [ARGS=...]"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' \
+		$(MAKEFILE_LIST)
+
+setup: ## Install uv if missing, then the locked virtualenv (.venv)
+	@command -v uv >/dev/null || { \
+		echo "Installing uv with pip (user site)"; \
+		python3 -m pip install --user --quiet uv \
+		|| python3 -m pip install --user --quiet --break-system-packages uv \
+		|| python3 -m pip install --quiet uv; \
+	}
+	@command -v uv >/dev/null || { echo "uv is installed but not on PATH ($(USER_BIN))" >&2; exit 1; }
+	uv sync --frozen
+
+demo: setup ## Run the whole product locally and show a job from plan to push (README's first command)
+	uv run genjobs-local demo $(ARGS)
+
+test: setup lint ## Lint, then every test incl. end to end (README's second command)
+	uv run pytest $(ARGS)
+
+# `make -k lint` reports every linter's findings instead of stopping at the first.
+lint: ruff typecheck cfn-lint validate statelint ## All linters: ruff, mypy, cfn-lint, sam validate --lint, statelint
+
+ruff: setup ## ruff format --check and ruff check
+	uv run ruff format --check $(PYTHON_SOURCES)
+	uv run ruff check $(PYTHON_SOURCES)
+
+fmt: setup ## Format and autofix the Python code
+	uv run ruff format $(PYTHON_SOURCES)
+	uv run ruff check --fix $(PYTHON_SOURCES)
+
+typecheck: setup ## mypy (files and options in pyproject.toml)
+	uv run mypy
+
+cfn-lint: setup ## cfn-lint with the serverless rules (options in .cfnlintrc)
+	uv run cfn-lint template.yaml
+
+statelint: setup ## statelint on the state machine definitions
+	uv run python scripts/statelint_asl.py $(ASL_FILES)
+
+validate: setup ## sam validate --lint (offline; reads .cfnlintrc)
+	uv run sam validate --lint
+
+build: setup ## sam build (arm64, python3.13), then check every .so is aarch64
+	scripts/sam-build.sh $(ARGS)
+
+layer-requirements: setup ## Regenerate the layer's requirements.txt from uv.lock
+	scripts/layer-requirements.sh > $(LAYER_REQUIREMENTS)
+	@echo "wrote $(LAYER_REQUIREMENTS)"
+
+start: setup ## Start the local stack (HTTP API, workflow, queues) and keep it running
+	uv run genjobs-local start $(ARGS)
+
+token: setup ## Print a JWT for the local stack (ARGS passed to genjobs-local token)
+	uv run genjobs-local token $(ARGS)
+
+bench: setup ## (comes later) Benchmarks: uv run python -m bench
+	@test -e bench/__main__.py || test -e bench.py \
+		|| { echo "make bench: the benchmarks are not written yet (comes later)" >&2; exit 1; }
+	uv run python -m bench $(ARGS)
+
+clean: ## Remove build output and tool caches (keeps .venv and local stack data)
+	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache .hypothesis dist
+	find layers/dependencies -mindepth 1 ! -name requirements.txt -exec rm -rf {} +
+	find . -name __pycache__ -type d -not -path './.venv/*' -prune -exec rm -rf {} +
