@@ -1,0 +1,87 @@
+"""EventBridge Scheduler for rate() schedules with a Lambda target, in scaled time."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from genjobs_local.clock import wall_seconds
+from genjobs_local.intrinsics import ACCOUNT_ID, REGION
+
+log = logging.getLogger(__name__)
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    arn: str
+    period_s: int  # schedule seconds
+    target_arn: str
+    input: str | None  # Target.Input, passed as the event when set
+
+
+def rate_seconds(expression: str) -> int:
+    match = _RATE.match(expression.strip())
+    if match is None:
+        raise NotImplementedError(f"only rate(N unit) schedules are emulated, not {expression!r}")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
+
+
+def schedule_event(schedule: Schedule) -> Any:
+    """Target.Input if the schedule has one, else Scheduler's default notification."""
+    if schedule.input is not None:
+        return json.loads(schedule.input)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.scheduler",
+        "account": ACCOUNT_ID,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": REGION,
+        "resources": [schedule.arn],
+        "detail": "{}",
+    }
+
+
+class Scheduler:
+    def __init__(self, schedules: list[Schedule], run: Callable[[str, Any], tuple[str, bool]]) -> None:
+        self.schedules = schedules
+        self._run = run
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._loop, args=(s,), name=f"schedule-{s.name}", daemon=True)
+            for s in schedules
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def fire(self, schedule: Schedule) -> tuple[str, bool]:
+        # Scheduler invokes Lambda asynchronously; an error is logged (the template retries 0 times).
+        payload, errored = self._run(schedule.target_arn, schedule_event(schedule))
+        if errored:
+            log.error("schedule %s: %s", schedule.name, payload)
+        return payload, errored
+
+    def run_all_now(self) -> list[tuple[str, bool]]:
+        return [self.fire(s) for s in self.schedules]
+
+    def _loop(self, schedule: Schedule) -> None:
+        while not self._stop.wait(wall_seconds(schedule.period_s)):
+            self.fire(schedule)

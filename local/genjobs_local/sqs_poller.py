@@ -1,0 +1,148 @@
+"""Lambda's SQS event source mapping: poll, invoke with batches, delete what succeeded.
+
+Timing: moto's visibility timeouts and delays run in schedule seconds scaled by TIME_SCALE (see
+moto_adjustments), so the poller receives with the queue's own visibility timeout, as Lambda
+does, and a failed message comes back after (visibility timeout x TIME_SCALE) wall seconds, or
+after whatever the function set with ChangeMessageVisibility. moto moves a message to the
+queue's DLQ on the receive after its maxReceiveCount-th, as SQS does.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from moto.sqs.models import sqs_backends
+
+from genjobs_local.intrinsics import ACCOUNT_ID, REGION
+
+log = logging.getLogger(__name__)
+DEFAULT_CONCURRENCY = 5  # Lambda starts with five pollers; locally that is the cap without ScalingConfig
+
+
+@dataclass(frozen=True)
+class Mapping:
+    function: str
+    queue_arn: str
+    batch_size: int
+    report_batch_item_failures: bool
+    max_concurrency: int
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """A ReceiveMessage message in the shape of a record of Lambda's SQS event."""
+    message_attributes = {}
+    for name, attr in message.get("MessageAttributes", {}).items():
+        value: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": attr["DataType"]}
+        if "StringValue" in attr:
+            value["stringValue"] = attr["StringValue"]
+        if "BinaryValue" in attr:
+            value["binaryValue"] = base64.b64encode(attr["BinaryValue"]).decode()
+        message_attributes[name] = value
+    record = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": message_attributes,
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
+
+
+def failed_message_ids(result: Any, batch_ids: set[str]) -> set[str] | None:
+    """ReportBatchItemFailures: the ids to retry, or None when the response fails the whole batch."""
+    if not isinstance(result, dict) or not result.get("batchItemFailures"):
+        return set()  # null, {} or an empty list: all succeeded
+    failures = result["batchItemFailures"]
+    ids = {f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures}
+    if not isinstance(failures, list) or None in ids or "" in ids or not ids <= batch_ids:
+        return None  # Lambda treats a malformed response as a failure of the whole batch
+    return {str(i) for i in ids}
+
+
+class SqsPoller:
+    def __init__(self, mapping: Mapping, sqs: Any, run: Callable[[str, Any], tuple[str, bool]]) -> None:
+        self.mapping = mapping
+        self._sqs = sqs
+        self._run = run
+        queue_name = mapping.queue_arn.rsplit(":", 1)[1]
+        self._queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+        self._queue = sqs_backends[ACCOUNT_ID][REGION].get_queue(queue_name)
+        self._slots = threading.Semaphore(mapping.max_concurrency)
+        self._pool = ThreadPoolExecutor(mapping.max_concurrency, thread_name_prefix=f"sqs-{queue_name}")
+        self._stop = threading.Event()
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name=f"poll-{queue_name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._pool.shutdown(wait=True)
+
+    @property
+    def busy(self) -> bool:
+        """A batch is being handled, or the queue holds a message that is visible now."""
+        return self._busy > 0 or bool(self._queue.messages)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            if not self._slots.acquire(timeout=0.1):
+                continue
+            # Cheap in-process wait: wakes at once on SendMessage, else re-checks visibility every 20 ms.
+            self._queue.wait_for_messages(0.02)  # type: ignore[arg-type]  # Condition.wait_for takes floats
+            try:
+                messages = self._sqs.receive_message(
+                    QueueUrl=self._queue_url,
+                    MaxNumberOfMessages=self.mapping.batch_size,
+                    MessageSystemAttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                ).get("Messages", [])
+            except Exception:  # Lambda keeps polling through transient errors
+                log.exception("receive from %s failed", self._queue_url)
+                messages = []
+            if not messages:
+                self._slots.release()
+                continue
+            with self._busy_lock:
+                self._busy += 1
+            self._pool.submit(self._handle, messages)
+
+    def _handle(self, messages: list[dict[str, Any]]) -> None:
+        try:
+            event = {"Records": [sqs_record(m, self.mapping.queue_arn) for m in messages]}
+            payload, errored = self._run(self.mapping.function, event)
+            if errored:
+                return  # the whole batch comes back after its visibility timeout
+            retry: set[str] | None = set()
+            if self.mapping.report_batch_item_failures:
+                retry = failed_message_ids(json.loads(payload), {m["MessageId"] for m in messages})
+            if retry is None:
+                return
+            done = [m for m in messages if m["MessageId"] not in retry]
+            if done:
+                self._sqs.delete_message_batch(
+                    QueueUrl=self._queue_url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                )
+        except Exception:  # a poller never dies of one batch
+            log.exception("batch from %s failed", self._queue_url)
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
+            self._slots.release()

@@ -1,0 +1,451 @@
+"""The whole local stack in this process: moto server, template resources, functions, pollers, HTTP API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+import requests
+from moto.server import ThreadedMotoServer
+
+from genjobs_local import moto_adjustments
+from genjobs_local.http_api import HttpApiFront, HttpServer, authorizers_from_openapi, routes_from_openapi
+from genjobs_local.intrinsics import REGION
+from genjobs_local.lambda_runtime import FunctionSpec, Handler, LambdaRunner
+from genjobs_local.provisioner import Provisioner
+from genjobs_local.schedules import Schedule, Scheduler, rate_seconds
+from genjobs_local.sqs_poller import DEFAULT_CONCURRENCY, Mapping, SqsPoller
+from genjobs_local.template import Translated, translate
+from genjobs_local.tokens import Jwk
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
+DEFAULT_STATE_DIR = REPO_ROOT / ".genjobs" / "local"
+STACK_NAME = "genjobs-local"
+AUDIENCE = "genjobs-local"
+
+log = logging.getLogger(__name__)
+
+
+def state_dir_from_env() -> Path:
+    return Path(os.environ.get("GENJOBS_LOCAL_STATE_DIR", str(DEFAULT_STATE_DIR)))
+
+
+class LocalStack:
+    """Use `LocalStack.start(...)`, as a context manager or with an explicit `stop()`."""
+
+    def __init__(self) -> None:
+        self._saved_env: dict[str, str | None] = {}
+        self._moto: ThreadedMotoServer | None = None
+        self._http: HttpServer | None = None
+        self._simulator: Any = None
+        self._pollers: list[SqsPoller] = []
+        self._scheduler: Scheduler | None = None
+        self.moto_url = ""
+        self.api_url = ""
+        self.issuer = ""
+        self.simulator_url = ""
+        self.parameters: dict[str, Any] = {}
+        self.outputs: dict[str, Any] = {}
+        self.resources: dict[str, str] = {}
+        self.resource_types: dict[str, str] = {}
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    @classmethod
+    def start(
+        cls,
+        *,
+        port: int = 0,
+        time_scale: float | None = None,
+        template_path: Path = DEFAULT_TEMPLATE,
+        state_dir: Path | None = None,
+        parameters: dict[str, str] | None = None,
+        handlers: dict[str, Handler] | None = None,
+        simulator: bool = True,
+        schedules: bool = True,
+    ) -> LocalStack:
+        """Start everything; `handlers` replaces functions' code (by logical id or name) for tests.
+
+        `schedules=False` keeps the schedule threads off (use `run_schedules_now()`).
+        """
+        stack = cls()
+        try:
+            stack._start(
+                port,
+                time_scale,
+                template_path,
+                state_dir or state_dir_from_env(),
+                parameters or {},
+                handlers or {},
+                simulator,
+                schedules,
+            )
+        except BaseException:
+            stack.stop()
+            raise
+        return stack
+
+    def _start(
+        self,
+        port: int,
+        time_scale: float | None,
+        template_path: Path,
+        state_dir: Path,
+        overrides: dict[str, str],
+        handlers: dict[str, Handler],
+        with_simulator: bool,
+        with_schedules: bool,
+    ) -> None:
+        self.state_dir = state_dir
+        self.jwk = Jwk.from_state_dir(state_dir)
+        self._set_env(
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_SESSION_TOKEN=None,
+            AWS_PROFILE=None,
+            AWS_REGION=REGION,
+            AWS_DEFAULT_REGION=REGION,
+        )
+        if time_scale is not None:
+            self._set_env(TIME_SCALE=str(time_scale))
+        moto_adjustments.install()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per moto request otherwise
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        host, moto_port = self._moto.get_host_and_port()
+        self.moto_url = f"http://{host}:{moto_port}"
+        # The ASL interpreter calls services at localhost:MOTO_PORT; handlers' boto3 at AWS_ENDPOINT_URL.
+        self._set_env(MOTO_PORT=str(moto_port), AWS_ENDPOINT_URL=self.moto_url)
+        requests.post(f"{self.moto_url}/moto-api/reset", timeout=10)  # a stack earlier in this process
+
+        self._http = HttpServer(port=port)  # bound now: its URL is a template parameter
+        self.issuer = self._http.base_url
+        if with_simulator:
+            self._start_simulator()
+
+        template_parameters = self._template_parameters(template_path, overrides)
+        translated = translate(template_path, {k: str(v) for k, v in template_parameters.items()})
+        self.parameters = _typed_parameters(translated.cfn, template_parameters)
+        provisioner = Provisioner(translated.cfn, self.parameters, self.moto_url, STACK_NAME)
+        created = provisioner.deploy()
+        self.resources = {logical_id: c.physical_id for logical_id, c in created.items()}
+        self.resource_types = {lid: translated.cfn["Resources"][lid]["Type"] for lid in created}
+        self._fill_provider_secret(provisioner)
+
+        self.runner = LambdaRunner(self._function_specs(translated, provisioner))
+        self._apply_environment(provisioner)
+        for function, handler in handlers.items():
+            self.runner.override(function, handler)
+        moto_adjustments.use_runner(self.runner)
+
+        self._start_http_front(provisioner)
+        self.outputs = self._local_outputs(provisioner)
+        self._pollers = [SqsPoller(m, self.client("sqs"), self.runner.run) for m in _mappings(provisioner)]
+        for poller in self._pollers:
+            poller.start()
+        self._scheduler = Scheduler(_schedules(provisioner), self.runner.run)
+        if with_schedules:
+            self._scheduler.start()
+
+    def stop(self) -> None:
+        for poller in self._pollers:
+            poller.stop()
+        self._pollers = []
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
+        if self._simulator is not None:
+            self._simulator.stop()
+            self._simulator = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        moto_adjustments.use_runner(None)
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = {}
+
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ---- API for tests and tools ----------------------------------------------------------------
+    def resource(self, logical_id: str) -> str:
+        """Physical id (what Ref returns) of a resource of the translated template."""
+        return self.resources[logical_id]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=self.moto_url)  # type: ignore[call-overload]
+
+    def mint_token(self, user: str, *, admin: bool = False, ttl_seconds: int = 3600, **claims: Any) -> str:
+        groups = [str(self.parameters["AdminGroup"])] if admin else None
+        return self.jwk.mint(
+            issuer=self.issuer,
+            audience=AUDIENCE,
+            user=user,
+            groups=groups,
+            ttl_seconds=ttl_seconds,
+            extra_claims=claims,
+        )
+
+    def invoke(self, function: str, event: Any) -> Any:
+        """Invoke a function (logical id, name or ARN) in-process; raises FunctionError when it fails."""
+        return self.runner.invoke(function, event)
+
+    def override_handler(self, function: str, handler: Handler | None) -> None:
+        """Replace a function's code (None restores the template's handler)."""
+        self.runner.override(function, handler)
+
+    def run_schedules_now(self) -> list[Any]:
+        """Fire every schedule once, synchronously; returns each invocation's (payload, errored)."""
+        assert self._scheduler is not None
+        return self._scheduler.run_all_now()
+
+    def wait_idle(self, timeout: float = 30.0, settle: float = 0.1) -> None:
+        """Until no queue has a visible message, no batch runs and no execution is RUNNING."""
+        sfn = self.client("stepfunctions")
+        machines = [
+            arn
+            for lid, arn in self.resources.items()
+            if self.resource_types[lid] == "AWS::StepFunctions::StateMachine"
+        ]
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            busy = any(p.busy for p in self._pollers) or any(
+                sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+                for arn in machines
+            )
+            now = time.monotonic()
+            quiet_since = None if busy else (quiet_since or now)
+            if quiet_since is not None and now - quiet_since >= settle:
+                return
+            time.sleep(0.02)
+        raise TimeoutError(f"local stack still busy after {timeout} s")
+
+    def describe(self) -> dict[str, Any]:
+        """What other processes need (written to <state dir>/stack.json by `genjobs-local start`)."""
+        return {
+            "api_url": self.api_url,
+            "moto_url": self.moto_url,
+            "simulator_url": self.simulator_url,
+            "issuer": self.issuer,
+            "audience": AUDIENCE,
+            "admin_group": self.parameters.get("AdminGroup"),
+            "outputs": self.outputs,
+            "resources": self.resources,
+            "pid": os.getpid(),
+        }
+
+    # ---- steps of start -------------------------------------------------------------------------
+    def _set_env(self, **values: str | None) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def _start_simulator(self) -> None:
+        try:
+            from genjobs_local.simulator import SimulatorServer
+        except ImportError:  # the simulator is optional: the stack runs without it
+            log.warning("genjobs_local.simulator is not importable; starting without the simulator")
+            return
+        time_scale = float(os.environ.get("TIME_SCALE", "1.0"))
+        self._simulator = SimulatorServer("127.0.0.1", 0, time_scale=time_scale)
+        self._simulator.start()
+        self.simulator_url = str(self._simulator.base_url)
+
+    def _template_parameters(self, template_path: Path, overrides: dict[str, str]) -> dict[str, Any]:
+        assert self._http is not None
+        sns = self.client("sns")
+        # Push platforms accept fake credentials in moto; the template takes their ARNs as parameters.
+        fcm = sns.create_platform_application(
+            Name=f"{STACK_NAME}-fcm", Platform="GCM", Attributes={"PlatformCredential": "local-fcm-key"}
+        )
+        apns = sns.create_platform_application(
+            Name=f"{STACK_NAME}-apns",
+            Platform="APNS_SANDBOX",
+            Attributes={"PlatformCredential": "local-apns-key", "PlatformPrincipal": "local-apns-cert"},
+        )
+        stage = overrides.get("Stage", "local")
+        self.api_url = f"{self._http.base_url}/{stage}"
+        return {
+            "Stage": stage,
+            "JwtIssuer": self.issuer,
+            "JwtAudience": AUDIENCE,
+            "SimulatorBaseUrl": self.simulator_url,
+            "FcmPlatformApplicationArn": fcm["PlatformApplicationArn"],
+            "ApnsPlatformApplicationArn": apns["PlatformApplicationArn"],
+            "PublicBaseUrl": self.api_url,
+        } | overrides
+
+    def _fill_provider_secret(self, provisioner: Provisioner) -> None:
+        # On AWS an operator puts provider keys in the secret; locally the simulator's go there.
+        if self._simulator is None:
+            return
+        for logical_id, resource in provisioner.cfn["Resources"].items():
+            if resource["Type"] == "AWS::SecretsManager::Secret" and logical_id in self.resources:
+                secret = {"simulator": {"webhookSecret": self._simulator.webhook_secret}}
+                self.client("secretsmanager").put_secret_value(
+                    SecretId=self.resources[logical_id], SecretString=json.dumps(secret)
+                )
+
+    def _function_specs(self, translated: Translated, provisioner: Provisioner) -> list[FunctionSpec]:
+        specs = []
+        for logical_id, code_dir in translated.code_dirs.items():
+            props = provisioner.properties[logical_id]
+            created = provisioner.created[logical_id]
+            specs.append(
+                FunctionSpec(
+                    logical_id=logical_id,
+                    name=created.physical_id,
+                    arn=created.attributes["Arn"],
+                    handler=props["Handler"],
+                    code_dir=code_dir,
+                    memory_mb=int(props.get("MemorySize", 128)),
+                    timeout_s=int(props.get("Timeout", 3)),
+                    log_group=props.get("LoggingConfig", {}).get(
+                        "LogGroup", f"/aws/lambda/{created.physical_id}"
+                    ),
+                )
+            )
+        return specs
+
+    def _apply_environment(self, provisioner: Provisioner) -> None:
+        # One process, one os.environ: every function's variables must agree (the template's Globals).
+        merged: dict[str, str] = {}
+        for logical_id, resource in provisioner.cfn["Resources"].items():
+            if resource["Type"] != "AWS::Lambda::Function" or logical_id not in provisioner.properties:
+                continue
+            variables = provisioner.properties[logical_id].get("Environment", {}).get("Variables", {})
+            for name, value in variables.items():
+                if name in merged and merged[name] != str(value):
+                    raise ValueError(
+                        f"{logical_id} sets {name}={value!r} but another function sets {merged[name]!r}"
+                    )
+                merged[name] = str(value)
+        # No X-Ray daemon locally; the functions' Tracer would only log errors.
+        self._set_env(POWERTOOLS_TRACE_DISABLED="true", **merged)
+
+    def _start_http_front(self, provisioner: Provisioner) -> None:
+        assert self._http is not None
+        apis = [
+            lid for lid, r in provisioner.cfn["Resources"].items() if r["Type"] == "AWS::ApiGatewayV2::Api"
+        ]
+        if len(apis) != 1:
+            raise NotImplementedError(f"the local front serves exactly one HTTP API, the template has {apis}")
+        api = provisioner.created[apis[0]]
+        stages = [
+            p["StageName"]
+            for lid, p in provisioner.properties.items()
+            if self.resource_types[lid] == "AWS::ApiGatewayV2::Stage" and p["ApiId"] == api.physical_id
+        ]
+        body = api.attributes["Body"]
+        routes = routes_from_openapi(body, authorizers_from_openapi(body, self.jwk.jwks()))
+        front = HttpApiFront(
+            api_id=api.physical_id,
+            stage=stages[0] if stages else "$default",
+            routes=routes,
+            invoke=self.runner.run,
+            extra_paths={
+                "/.well-known/jwks.json": self.jwk.jwks,
+                "/.well-known/openid-configuration": lambda: {
+                    "issuer": self.issuer,
+                    "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
+                },
+            },
+        )
+        self._http.start(front)
+
+    def _local_outputs(self, provisioner: Provisioner) -> dict[str, Any]:
+        # The one value with no local equivalent: the API's AWS URL becomes the local one.
+        api_ids = [
+            c.physical_id
+            for lid, c in provisioner.created.items()
+            if self.resource_types[lid] == "AWS::ApiGatewayV2::Api"
+        ]
+        outputs = provisioner.outputs()
+        for api_id in api_ids:
+            aws_url = f"https://{api_id}.execute-api.{REGION}.amazonaws.com"
+            assert self._http is not None
+            outputs = {
+                k: v.replace(aws_url, self._http.base_url) if isinstance(v, str) else v
+                for k, v in outputs.items()
+            }
+        return outputs
+
+
+def _typed_parameters(cfn: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """Template defaults + given values; CommaDelimitedList parameters become lists, as for Ref."""
+    parameters: dict[str, Any] = {}
+    for name, spec in cfn.get("Parameters", {}).items():
+        value = values.get(name, spec.get("Default"))
+        if value is None:
+            raise ValueError(f"template parameter {name} has no value")
+        parameters[name] = str(value).split(",") if spec.get("Type") == "CommaDelimitedList" else str(value)
+    return parameters
+
+
+def _mappings(provisioner: Provisioner) -> list[Mapping]:
+    mappings = []
+    for logical_id, resource in provisioner.cfn["Resources"].items():
+        props = provisioner.properties.get(logical_id)
+        if resource["Type"] != "AWS::Lambda::EventSourceMapping" or props is None:
+            continue
+        if not str(props["EventSourceArn"]).startswith("arn:aws:sqs:") or props.get("Enabled") is False:
+            continue
+        mappings.append(
+            Mapping(
+                function=str(props["FunctionName"]),
+                queue_arn=str(props["EventSourceArn"]),
+                batch_size=int(props.get("BatchSize", 10)),
+                report_batch_item_failures="ReportBatchItemFailures"
+                in props.get("FunctionResponseTypes", []),
+                max_concurrency=int(
+                    props.get("ScalingConfig", {}).get("MaximumConcurrency", DEFAULT_CONCURRENCY)
+                ),
+            )
+        )
+    return mappings
+
+
+def _schedules(provisioner: Provisioner) -> list[Schedule]:
+    schedules = []
+    for logical_id, resource in provisioner.cfn["Resources"].items():
+        props = provisioner.properties.get(logical_id)
+        if (
+            resource["Type"] != "AWS::Scheduler::Schedule"
+            or props is None
+            or props.get("State") == "DISABLED"
+        ):
+            continue
+        created = provisioner.created[logical_id]
+        target = props["Target"]
+        schedules.append(
+            Schedule(
+                created.physical_id,
+                created.attributes["Arn"],
+                rate_seconds(props["ScheduleExpression"]),
+                target["Arn"],
+                target.get("Input"),
+            )
+        )
+    return schedules
