@@ -86,4 +86,4 @@ bench: setup ## (comes later) Benchmarks: uv run python -m bench
 clean: ## Remove build output and tool caches (keeps .venv and local stack data)
 	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache .hypothesis dist
 	find layers/dependencies -mindepth 1 ! -name requirements.txt -exec rm -rf {} +
-	find . -name __pycache__ -type d -not -path './.venv/*' -prune -exec rm -rf {} +
+	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
