@@ -70,7 +70,8 @@ class Scheduler:
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
-            thread.join()
+            if thread.is_alive():
+                thread.join()
 
     def fire(self, schedule: Schedule) -> tuple[str, bool]:
         # Scheduler invokes Lambda asynchronously; an error is logged (the template retries 0 times).

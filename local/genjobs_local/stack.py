@@ -330,20 +330,13 @@ class LocalStack:
         return specs
 
     def _apply_environment(self, provisioner: Provisioner) -> None:
-        # One process, one os.environ: every function's variables must agree (the template's Globals).
-        merged: dict[str, str] = {}
-        for logical_id, resource in provisioner.cfn["Resources"].items():
-            if resource["Type"] != "AWS::Lambda::Function" or logical_id not in provisioner.properties:
-                continue
-            variables = provisioner.properties[logical_id].get("Environment", {}).get("Variables", {})
-            for name, value in variables.items():
-                if name in merged and merged[name] != str(value):
-                    raise ValueError(
-                        f"{logical_id} sets {name}={value!r} but another function sets {merged[name]!r}"
-                    )
-                merged[name] = str(value)
+        variables = {
+            logical_id: props.get("Environment", {}).get("Variables", {})
+            for logical_id, props in provisioner.properties.items()
+            if self.resource_types[logical_id] == "AWS::Lambda::Function"
+        }
         # No X-Ray daemon locally; the functions' Tracer would only log errors.
-        self._set_env(POWERTOOLS_TRACE_DISABLED="true", **merged)
+        self._set_env(POWERTOOLS_TRACE_DISABLED="true", **merge_environments(variables))
 
     def _start_http_front(self, provisioner: Provisioner) -> None:
         assert self._http is not None
@@ -391,6 +384,21 @@ class LocalStack:
                 for k, v in outputs.items()
             }
         return outputs
+
+
+def merge_environments(variables: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """One process, one os.environ: every function's variables must agree (as the template's Globals do)."""
+    merged: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for function, values in variables.items():
+        for name, value in values.items():
+            if name in merged and merged[name] != str(value):
+                raise ValueError(
+                    f"{function} sets {name}={value!r} but {owner[name]} sets {merged[name]!r}: "
+                    "functions share os.environ in the local runtime"
+                )
+            merged[name], owner[name] = str(value), function
+    return merged
 
 
 def _typed_parameters(cfn: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
