@@ -147,7 +147,6 @@ def _create_idempotently() -> Any:
 
 
 @app.post("/jobs", summary="Create a job", responses={202: {"description": "The job, planned and started."}})
-@tracer.capture_method
 def create_job(request: CreateJobRequest, idempotency_key: IdempotencyKey = None) -> Response[JobDetailView]:
     check_body_size()
     user = caller()
