@@ -92,6 +92,12 @@ def invoke(args: argparse.Namespace) -> int:
     return 1 if response.get("FunctionError") else 0
 
 
+def demo(args: argparse.Namespace) -> int:
+    from genjobs_local.demo import run
+
+    return run(time_scale=args.time_scale, outputs_dir=args.outputs)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="genjobs-local", description=__doc__)
     parser.add_argument("--state-dir", type=Path, default=state_dir_from_env(), help="key and stack.json")
@@ -116,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     invoke_cmd.add_argument("function", help="logical id (ApiFunction) or function name")
     invoke_cmd.add_argument("-e", "--event", help="JSON event file, e.g. events/api/get-credits.json")
     invoke_cmd.set_defaults(run=invoke)
+
+    demo_cmd = commands.add_parser("demo", help="start a stack and run the product end to end on it")
+    demo_cmd.add_argument("--time-scale", type=float, default=0.25, help="wall s per schedule s")
+    demo_cmd.add_argument("--outputs", type=Path, default=Path("outputs"), help="where outputs are saved")
+    demo_cmd.set_defaults(run=demo)
 
     args = parser.parse_args(argv)
     result: int = args.run(args)

@@ -69,11 +69,14 @@ def watch(api: Api, job_id: str, *, cancel_at: int | None = None, timeout: float
 
 
 def pushes_received(stack: LocalStack) -> list[str]:
-    """What SNS delivered to the demo phone's platform endpoint (moto keeps sent messages)."""
-    data = requests.get(f"{stack.moto_url}/moto-api/data.json", timeout=10).json()
+    """What SNS delivered to the demo phone's platform endpoint (moto, in this process, keeps them)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    backend = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
     messages: list[str] = []
-    for endpoint in data.get("sns", {}).get("PlatformEndpoint", []):
-        messages.extend(str(m) for m in endpoint.get("messages", []))
+    for endpoint in backend.platform_endpoints.values():
+        messages.extend(str(m) for m in endpoint.messages.values())
     return messages
 
 
@@ -97,7 +100,9 @@ def run(*, time_scale: float = 0.25, outputs_dir: Path = Path("outputs")) -> int
         admin = Api(stack.api_url, stack.mint_token("operator", admin=True))
         user_token = stack.mint_token("demo-user")
         app = Api(stack.api_url, user_token)
-        admin.call("POST", "/admin/credits", json={"userId": "demo-user", "amount": 20, "grantId": "demo-welcome"})
+        admin.call(
+            "POST", "/admin/credits", json={"userId": "demo-user", "amount": 20, "grantId": "demo-welcome"}
+        )
         device = app.call("POST", "/devices", json={"platform": "FCM", "token": "demo-phone-fcm-token-0001"})
         say(f"  granted 20 credits to demo-user; registered phone {device['deviceId'][:8]}")
 
@@ -115,14 +120,18 @@ def run(*, time_scale: float = 0.25, outputs_dir: Path = Path("outputs")) -> int
         }
         job = app.call("POST", "/jobs", json=body, headers={"Idempotency-Key": "demo-album-1"})
         plan = job["plan"]
-        say(f"  POST /jobs -> {job['status']} at once: {plan['taskCount']} tasks x {plan['unitPrice']} credit, "
-            f"{plan['creditsReserved']} reserved")
+        say(
+            f"  POST /jobs -> {job['status']} at once: {plan['taskCount']} tasks x {plan['unitPrice']} credit, "
+            f"{plan['creditsReserved']} reserved"
+        )
         active = app.call("GET", "/jobs?status=active&collectionId=album-1")
         say(f"  (an app coming back finds its active job: {active['items'][0]['jobId'] == job['jobId']})")
         final = watch(app, job["jobId"])
         saved = save_outputs(final, outputs_dir / final["jobId"])
-        say(f"  {final['status']}: charged {final['credits']['charged']}, refunded {final['credits']['refunded']}; "
-            f"{saved} images saved to {outputs_dir / final['jobId']}")
+        say(
+            f"  {final['status']}: charged {final['credits']['charged']}, refunded {final['credits']['refunded']}; "
+            f"{saved} images saved to {outputs_dir / final['jobId']}"
+        )
 
         say("\n2) A batch of 6 images, cancelled after 2 are done (finished ones are kept and charged)")
         body = {
@@ -135,12 +144,16 @@ def run(*, time_scale: float = 0.25, outputs_dir: Path = Path("outputs")) -> int
         job = app.call("POST", "/jobs", json=body)
         final = watch(app, job["jobId"], cancel_at=2)
         c = final["counts"]
-        say(f"  {final['status']}: {c['COMPLETED']} kept, {c['CANCELLED']} cancelled, {c['FAILED']} failed; "
-            f"charged {final['credits']['charged']}, refunded {final['credits']['refunded']}")
+        say(
+            f"  {final['status']}: {c['COMPLETED']} kept, {c['CANCELLED']} cancelled, {c['FAILED']} failed; "
+            f"charged {final['credits']['charged']}, refunded {final['credits']['refunded']}"
+        )
 
         credits = app.call("GET", "/credits")
-        say(f"\nCredits now: available {credits['available']}, reserved {credits['reserved']}, "
-            f"charged {credits['charged']} (granted {credits['granted']})")
+        say(
+            f"\nCredits now: available {credits['available']}, reserved {credits['reserved']}, "
+            f"charged {credits['charged']} (granted {credits['granted']})"
+        )
         deadline = time.monotonic() + 20
         while len(pushes_received(stack)) < 2 and time.monotonic() < deadline:
             time.sleep(0.5)

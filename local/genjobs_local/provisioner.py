@@ -8,6 +8,7 @@ template gains but this file does not know fails loudly instead of being skipped
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import zipfile
@@ -55,9 +56,10 @@ class Provisioner:
         session = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
         )
-        self._client: Callable[[str], Any] = lambda service: session.client(
-            service, endpoint_url=endpoint_url
-        )  # type: ignore[call-overload]
+        # One client per service: creating boto3 clients is the slow part of a start.
+        self._client: Callable[[str], Any] = functools.cache(
+            lambda service: session.client(service, endpoint_url=endpoint_url)
+        )
         self._zip = _placeholder_zip()
 
     # ---- resolution -------------------------------------------------------------------------
@@ -202,7 +204,16 @@ class Provisioner:
         )
 
     def _s3_bucket_policy(self, logical_id: str, p: dict[str, Any]) -> Created:
-        self._client("s3").put_bucket_policy(Bucket=p["Bucket"], Policy=json.dumps(p["PolicyDocument"]))
+        # AWS clients reach S3 over TLS; the local endpoint is plain HTTP, so a statement denying
+        # aws:SecureTransport=false would deny every local request. Every other statement applies.
+        document = dict(p["PolicyDocument"])
+        document["Statement"] = [
+            s
+            for s in document["Statement"]
+            if "aws:SecureTransport" not in json.dumps(s.get("Condition", {}))
+        ]
+        if document["Statement"]:
+            self._client("s3").put_bucket_policy(Bucket=p["Bucket"], Policy=json.dumps(document))
         return Created(p["Bucket"])
 
     def _secret(self, logical_id: str, p: dict[str, Any]) -> Created:
