@@ -212,7 +212,9 @@ class SimulatorServer:
 
     def start(self) -> SimulatorServer:
         self._threads = [
-            threading.Thread(target=self._httpd.serve_forever, name="sim-http", daemon=True),
+            threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="sim-http", daemon=True
+            ),
             threading.Thread(target=self._webhook_loop, name="sim-webhooks", daemon=True),
         ]
         for thread in self._threads:
@@ -420,6 +422,7 @@ def _make_handler(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, so adapters' connection reuse is exercised
+        _body: tuple[bytes, Any] = (b"", None)
 
         def log_message(self, format: str, *args: Any) -> None:
             return
@@ -470,8 +473,9 @@ def _make_handler(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             path = urlsplit(self.path).path
+            # Read the body first, whatever the answer: unread bytes would corrupt the kept-alive connection.
+            self._body = self._read_json()
             if path == "/_sim/reset":
-                self._read_json()
                 sim.reset()
                 self._send(200, {"reset": True})
             elif not self._authorized():
@@ -479,13 +483,12 @@ def _make_handler(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
             elif path == "/v1/predictions":
                 self._create()
             elif match := _CANCEL.match(path):
-                self._read_json()
                 self._cancel(match.group(1))
             else:
                 self._send(404, {"detail": "Not found."})
 
         def _create(self) -> None:
-            _, body = self._read_json()
+            _, body = self._body
             if not isinstance(body, dict) or not isinstance(body.get("model"), str):
                 self._send(400, {"detail": "body must be a JSON object with 'model' and 'input'"})
                 return

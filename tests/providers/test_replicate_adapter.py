@@ -7,7 +7,6 @@ import time
 
 import pytest
 import requests
-from conftest import Reply, StubServer, fixture_bytes, fixture_json
 
 from genjobs.providers import (
     CancelOutcome,
@@ -21,14 +20,16 @@ from genjobs.providers import (
 from genjobs.providers.replicate import ReplicateProvider
 from genjobs.providers.webhooks import signed_headers
 
+from .provider_test_servers import Reply, StubServer, fixture_bytes, fixture_json
+
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 VERSIONED = "replicate/hello-world:5c7d5dc6dd8bf75c1acaa8565735e7986bc5b66206b55cca93cb72c9bf15ccaa"
 
 
-def provider(stub: StubServer, **kwargs: object) -> ReplicateProvider:
+def provider(stub: StubServer) -> ReplicateProvider:
     return ReplicateProvider(
-        api_token="r8_test", webhook_secret=SECRET, base_url=stub.url, session=requests.Session(), **kwargs
-    )  # type: ignore[arg-type]
+        api_token="r8_test", webhook_secret=SECRET, base_url=stub.url, session=requests.Session()
+    )
 
 
 def request(model: str = VERSIONED, **kwargs: object) -> SubmitRequest:
