@@ -70,7 +70,7 @@ def watch(api: Api, job_id: str, *, cancel_at: int | None = None, timeout: float
 
 def pushes_received(stack: LocalStack) -> list[str]:
     """What SNS delivered to the demo phone's platform endpoint (moto, in this process, keeps them)."""
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
     from moto.sns.models import sns_backends
 
     backend = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]

@@ -328,7 +328,9 @@ class HttpServer:
 
     def start(self, front: HttpApiFront) -> None:
         self._server.front = front
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http-api", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="http-api", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

@@ -47,6 +47,7 @@ class LocalStack:
         self._simulator: Any = None
         self._pollers: list[SqsPoller] = []
         self._scheduler: Scheduler | None = None
+        self._clients: dict[str, Any] = {}
         self.moto_url = ""
         self.api_url = ""
         self.issuer = ""
@@ -191,7 +192,10 @@ class LocalStack:
         return self.resources[logical_id]
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION, endpoint_url=self.moto_url)  # type: ignore[call-overload]
+        """A boto3 client of moto (kept per service: creating clients is slow)."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=REGION, endpoint_url=self.moto_url)  # type: ignore[call-overload]
+        return self._clients[service]
 
     def mint_token(self, user: str, *, admin: bool = False, ttl_seconds: int = 3600, **claims: Any) -> str:
         groups = [str(self.parameters["AdminGroup"])] if admin else None

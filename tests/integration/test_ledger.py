@@ -44,7 +44,9 @@ def test_creation_reserves_the_whole_plan(deps: Deps) -> None:
     account = deps.table.get_account("alice")
     assert (account.available, account.reserved, account.charged) == (1, 9, 0)
     job = deps.table.get_job(job_id)
-    assert job is not None and job.credits.reserved == 9 and job.counts.pending == 3
+    assert job is not None
+    assert job.credits.reserved == 9
+    assert job.counts.pending == 3
     assert_invariant(deps, "alice")
 
 
@@ -65,7 +67,8 @@ def test_completed_task_is_charged_once_even_when_replayed(deps: Deps) -> None:
     prepare(deps, job_id)
     job = deps.table.get_job(job_id)
     task = deps.table.get_task(job_id, 0)
-    assert job and task
+    assert job
+    assert task
     # WHEN the same completion is applied twice (a replayed step)
     assert end_task(deps, job, task, TaskStatus.COMPLETED, "task.completed")
     assert not end_task(deps, job, task, TaskStatus.COMPLETED, "task.completed")
@@ -89,7 +92,8 @@ def test_settlement_charges_finished_work_and_refunds_the_rest_once(deps: Deps) 
     settlement.settle(deps, job_id)
     # THEN 1 charged, 3 refunded, the job CANCELLED
     job = deps.table.get_job(job_id)
-    assert job and job.status.value == "CANCELLED"
+    assert job
+    assert job.status.value == "CANCELLED"
     assert (job.credits.charged, job.credits.refunded) == (1, 3)
     account = deps.table.get_account("dan")
     assert (account.available, account.reserved, account.charged) == (9, 0, 1)
@@ -105,14 +109,19 @@ def test_settling_a_job_whose_tasks_never_existed_releases_everything(deps: Deps
 
 
 OPS = st.lists(
-    st.tuples(st.sampled_from(["complete", "fail", "cancel_task", "cancel_job", "settle", "submit"]), st.integers(0, 5)),
+    st.tuples(
+        st.sampled_from(["complete", "fail", "cancel_task", "cancel_job", "settle", "submit"]),
+        st.integers(0, 5),
+    ),
     max_size=25,
 )
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sizes=st.lists(st.integers(1, 6), min_size=1, max_size=3), ops=OPS, replays=st.booleans())
-def test_random_histories_keep_the_ledger_invariant(deps: Deps, sizes: list[int], ops: list, replays: bool) -> None:
+def test_random_histories_keep_the_ledger_invariant(
+    deps: Deps, sizes: list[int], ops: list, replays: bool
+) -> None:
     # GIVEN a user with a few jobs
     user = f"u-{uuid.uuid4()}"
     grant(deps, user, 100)
@@ -135,11 +144,16 @@ def test_random_histories_keep_the_ledger_invariant(deps: Deps, sizes: list[int]
                 continue
             elif op == "submit" and task.status == TaskStatus.PENDING:
                 deps.table.transition_task(
-                    job, task.index, from_status=task.status, to_status=TaskStatus.PROCESSING,
+                    job,
+                    task.index,
+                    from_status=task.status,
+                    to_status=TaskStatus.PROCESSING,
                     event=TimelineEvent(jobId=job_id, at=utcnow(), kind="x"),
                 )
             elif op in {"complete", "fail", "cancel_task"}:
-                to = {"complete": TaskStatus.COMPLETED, "fail": TaskStatus.FAILED}.get(op, TaskStatus.CANCELLED)
+                to = {"complete": TaskStatus.COMPLETED, "fail": TaskStatus.FAILED}.get(
+                    op, TaskStatus.CANCELLED
+                )
                 end_task(deps, job, task, to, "x")
         # THEN the invariant holds after every step
         assert_invariant(deps, user)

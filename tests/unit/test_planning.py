@@ -53,7 +53,10 @@ def test_object_values_are_merged_into_the_common_input() -> None:
 
 def test_explicit_tasks_are_merged_over_the_common_input() -> None:
     plan = Plan(tasks=[{"seed": 1}, {"seed": 2, "prompt": "other"}])
-    assert list(planning.expand(plan, {"prompt": "p"})) == [{"prompt": "p", "seed": 1}, {"prompt": "other", "seed": 2}]
+    assert list(planning.expand(plan, {"prompt": "p"})) == [
+        {"prompt": "p", "seed": 1},
+        {"prompt": "other", "seed": 2},
+    ]
 
 
 @pytest.mark.parametrize(

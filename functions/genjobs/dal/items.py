@@ -72,7 +72,9 @@ def job_to_item(job: Job) -> dict[str, Any]:
 
 def job_from_item(item: dict[str, Any]) -> Job:
     data = from_dynamo(item)
-    data["counts"] = TaskCounts(**{status.value.lower(): data.get(COUNT_ATTR[status], 0) for status in TaskStatus})
+    data["counts"] = TaskCounts(
+        **{status.value.lower(): data.get(COUNT_ATTR[status], 0) for status in TaskStatus}
+    )
     data["credits"] = JobCredits(
         unitPrice=data.get("unitPrice", 1),
         reserved=data.get("creditsReserved", 0),

@@ -46,7 +46,11 @@ class Notifications:
                 TargetArn=endpoint_arn, Message=json.dumps(message), MessageStructure="json"
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"EndpointDisabled", "NotFound", "InvalidParameter"}:
+            if error.response.get("Error", {}).get("Code") in {
+                "EndpointDisabled",
+                "NotFound",
+                "InvalidParameter",
+            }:
                 raise EndpointGone(endpoint_arn) from error
             raise
         return str(response["MessageId"])

@@ -137,7 +137,12 @@ class JobsTable:
         """Adds credits once per grant_id; False when that grant was already applied."""
         now = utcnow()
         entry = LedgerEntry(
-            userId=user_id, entryId=f"GRANT#{grant_id}", kind=LedgerKind.GRANT, amount=amount, reason=reason, at=now
+            userId=user_id,
+            entryId=f"GRANT#{grant_id}",
+            kind=LedgerKind.GRANT,
+            amount=amount,
+            reason=reason,
+            at=now,
         )
         try:
             self._client.transact_write_items(
@@ -171,7 +176,8 @@ class JobsTable:
 
     def list_ledger(self, user_id: str, limit: int = 100) -> list[LedgerEntry]:
         response = self._table.query(
-            KeyConditionExpression=Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("LEDGER#"), Limit=limit
+            KeyConditionExpression=Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("LEDGER#"),
+            Limit=limit,
         )
         return [LedgerEntry.model_validate(from_dynamo(i)) for i in response["Items"]]
 
@@ -241,7 +247,7 @@ class JobsTable:
         collection_id: str | None = None,
     ) -> Page[Job]:
         """The user's jobs, newest first, filtered; pages hold up to `limit` matching jobs."""
-        condition = None
+        condition: Any = None
         if statuses:
             condition = Attr("status").is_in([s.value for s in statuses])
         if collection_id is not None:
@@ -410,7 +416,9 @@ class JobsTable:
         if start:
             kwargs["ExclusiveStartKey"] = start
         response = self._table.query(**kwargs)
-        return Page([task_from_item(i) for i in response["Items"]], _encode_cursor(response.get("LastEvaluatedKey")))
+        return Page(
+            [task_from_item(i) for i in response["Items"]], _encode_cursor(response.get("LastEvaluatedKey"))
+        )
 
     def iter_tasks(self, job_id: str) -> Iterator[Task]:
         cursor = None

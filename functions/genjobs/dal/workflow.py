@@ -35,7 +35,11 @@ class Workflow:
         try:
             self._sfn.send_task_success(taskToken=token, output=json.dumps(output))
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}:
+            if error.response.get("Error", {}).get("Code") in {
+                "TaskTimedOut",
+                "InvalidToken",
+                "TaskDoesNotExist",
+            }:
                 return False
             raise
         return True
@@ -44,7 +48,11 @@ class Workflow:
         try:
             self._sfn.send_task_heartbeat(taskToken=token)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}:
+            if error.response.get("Error", {}).get("Code") in {
+                "TaskTimedOut",
+                "InvalidToken",
+                "TaskDoesNotExist",
+            }:
                 return False
             raise
         return True
@@ -53,7 +61,11 @@ class Workflow:
         try:
             self._sfn.send_task_failure(taskToken=token, error=error[:256], cause=cause[:32768])
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}:
+            if err.response.get("Error", {}).get("Code") in {
+                "TaskTimedOut",
+                "InvalidToken",
+                "TaskDoesNotExist",
+            }:
                 return False
             raise
         return True

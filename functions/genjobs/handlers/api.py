@@ -60,7 +60,9 @@ IdempotencyKey = Annotated[
 
 
 # ------------------------------------------------------------------------------------- errors
-def problem(status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None) -> Response[str]:
+def problem(
+    status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> Response[str]:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = errors
@@ -78,8 +80,15 @@ def handle_validation_error(error: RequestValidationError) -> Response[str]:
     for e in error.errors():
         location = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
         if e.get("type") in {"json_invalid", "json_type"}:
-            return problem(400, "Malformed JSON", "the request body is not valid JSON", [{"field": "body", "reason": str(e.get("msg"))}])
-        field = ".".join(location[1:] if location and location[0] in ("query", "path", "header") else location)
+            return problem(
+                400,
+                "Malformed JSON",
+                "the request body is not valid JSON",
+                [{"field": "body", "reason": str(e.get("msg"))}],
+            )
+        field = ".".join(
+            location[1:] if location and location[0] in ("query", "path", "header") else location
+        )
         problems.append({"field": field or "body", "reason": str(e.get("msg", "invalid"))})
     detail = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
     return problem(422, "Invalid request", detail, problems)
@@ -134,7 +143,9 @@ def _create_idempotently() -> Any:
     settings = deps().settings
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name)
     config = IdempotencyConfig(
-        event_key_jmespath="[user, key]", payload_validation_jmespath="bodyHash", expires_after_seconds=24 * 3600
+        event_key_jmespath="[user, key]",
+        payload_validation_jmespath="bodyHash",
+        expires_after_seconds=24 * 3600,
     )
 
     @idempotent_function(data_keyword_argument="data", persistence_store=persistence, config=config)
@@ -170,13 +181,16 @@ def create_job(request: CreateJobRequest, idempotency_key: IdempotencyKey = None
 @app.get("/jobs", summary="List the caller's jobs, newest first")
 def list_jobs(
     status: Annotated[
-        str | None, Query(max_length=200, description="`active`, `finished` or job statuses, comma separated.")
+        str | None,
+        Query(max_length=200, description="`active`, `finished` or job statuses, comma separated."),
     ] = None,
     collection_id: Annotated[str | None, Query(alias="collectionId", max_length=128)] = None,
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> JobListView:
-    return jobs.list_jobs(deps(), caller(), status=status, collection_id=collection_id, limit=limit, cursor=cursor)
+    return jobs.list_jobs(
+        deps(), caller(), status=status, collection_id=collection_id, limit=limit, cursor=cursor
+    )
 
 
 @app.get("/jobs/<jobId>", summary="A job with its counts, credits, progress and first page of tasks")
@@ -212,7 +226,9 @@ def grant_credits(request: GrantCreditsRequest, idempotency_key: IdempotencyKey 
     require_admin()
     grant_id = request.grant_id or idempotency_key
     if grant_id is None:
-        raise InvalidRequest.field("grantId", "give a grantId or an Idempotency-Key so the grant is applied once")
+        raise InvalidRequest.field(
+            "grantId", "give a grantId or an Idempotency-Key so the grant is applied once"
+        )
     return credits.grant(deps(), request, grant_id)
 
 

@@ -4,6 +4,7 @@ fails a poison submission's task and releases its credits."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from typing import Any
@@ -42,7 +43,7 @@ def submit_record(record: SQSRecord) -> None:
         return
     except tasks.RetryLater as retry:
         # Full jitter so a burst of throttled tasks does not come back at the same instant.
-        delay = d.settings.wall(retry.delay_seconds * (1 + random.random() * 0.2))  # noqa: S311
+        delay = d.settings.wall(retry.delay_seconds * (1 + random.random() * 0.2))
         aws.client("sqs").change_message_visibility(
             QueueUrl=_queue_url(record),
             ReceiptHandle=record.receipt_handle,
@@ -56,24 +57,24 @@ def submit_record(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=submit_record, processor=processor, context=context)
+def handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    return process_partial_response(
+        event=event, record_handler=submit_record, processor=processor, context=context
+    )
 
 
 def dead_letter_record(record: SQSRecord) -> None:
     message = json.loads(record.body)
     ref = tasks.TaskRef.model_validate(message)
     d = deps()
-    try:
+    with contextlib.suppress(tasks.TaskGone):
         tasks.give_up_submission(d, ref, "the submission kept failing and was moved to the dead-letter queue")
-    except tasks.TaskGone:
-        pass
     d.workflow.succeed(message["taskToken"], tasks.DONE.model_dump())
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def dead_letter_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def dead_letter_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(
         event=event, record_handler=dead_letter_record, processor=dead_letter_processor, context=context
     )

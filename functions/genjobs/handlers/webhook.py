@@ -30,7 +30,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         task_index = int(query.get("task", ""))
         job_id = query["job"]
     except (KeyError, ValueError):
-        return _answer(400, {"title": "Bad request", "detail": "the job and task query parameters are required"})
+        return _answer(
+            400, {"title": "Bad request", "detail": "the job and task query parameters are required"}
+        )
     logger.append_keys(jobId=job_id, taskIndex=task_index, provider=provider)
     try:
         outcome = webhooks.receive(deps(), provider, job_id, task_index, event.get("headers") or {}, body)

@@ -9,10 +9,15 @@ from genjobs.models.api import CreditsBalanceView, GrantCreditsRequest, GrantVie
 def balance(deps: Deps, user_id: str) -> CreditsBalanceView:
     account = deps.table.get_account(user_id)
     return CreditsBalanceView(
-        available=account.available, reserved=account.reserved, charged=account.charged, granted=account.granted
+        available=account.available,
+        reserved=account.reserved,
+        charged=account.charged,
+        granted=account.granted,
     )
 
 
 def grant(deps: Deps, request: GrantCreditsRequest, grant_id: str) -> GrantView:
     applied = deps.table.grant(request.user_id, request.amount, grant_id, request.reason)
-    return GrantView(userId=request.user_id, grantId=grant_id, applied=applied, balance=balance(deps, request.user_id))
+    return GrantView(
+        userId=request.user_id, grantId=grant_id, applied=applied, balance=balance(deps, request.user_id)
+    )

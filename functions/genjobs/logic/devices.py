@@ -20,13 +20,21 @@ def register(deps: Deps, user_id: str, request: RegisterDeviceRequest) -> Device
     )
     if not application:
         raise InvalidRequest.field("platform", f"{request.platform.value} pushes are not configured")
-    device_id = hashlib.sha256(f"{user_id}:{request.platform.value}:{request.token}".encode()).hexdigest()[:32]
+    device_id = hashlib.sha256(f"{user_id}:{request.platform.value}:{request.token}".encode()).hexdigest()[
+        :32
+    ]
     existing = deps.table.get_device(user_id, device_id)
     if existing is not None:
-        return DeviceView(deviceId=existing.device_id, platform=Platform(existing.platform), createdAt=existing.created_at)
+        return DeviceView(
+            deviceId=existing.device_id, platform=Platform(existing.platform), createdAt=existing.created_at
+        )
     endpoint = deps.notifications.create_endpoint(application, request.token, user_id)
     device = Device(
-        userId=user_id, deviceId=device_id, platform=request.platform.value, endpointArn=endpoint, createdAt=utcnow()
+        userId=user_id,
+        deviceId=device_id,
+        platform=request.platform.value,
+        endpointArn=endpoint,
+        createdAt=utcnow(),
     )
     deps.table.put_device(device)
     return DeviceView(deviceId=device_id, platform=request.platform, createdAt=device.created_at)

@@ -26,7 +26,9 @@ INLINE_PLAN_BYTES = 64 * 1024
 TASKS_PAGE = 100
 
 
-def create_job(deps: Deps, user_id: str, request: CreateJobRequest, idempotency_key: str | None) -> JobDetailView:
+def create_job(
+    deps: Deps, user_id: str, request: CreateJobRequest, idempotency_key: str | None
+) -> JobDetailView:
     """Plans the job exactly, reserves its credits with it atomically, and starts its workflow.
 
     O(1) in the number of tasks: the plan is stored as given and expanded by the workflow.
@@ -36,7 +38,9 @@ def create_job(deps: Deps, user_id: str, request: CreateJobRequest, idempotency_
     if model is None:
         if deps.catalog.providers.get(request.provider) is None:
             raise InvalidRequest.field("provider", f"unknown provider '{request.provider}'")
-        raise InvalidRequest.field("model", f"unknown model '{request.model}' of provider '{request.provider}'")
+        raise InvalidRequest.field(
+            "model", f"unknown model '{request.model}' of provider '{request.provider}'"
+        )
     if request.provider == "simulator" and not settings.simulator_base_url:
         raise InvalidRequest.field("provider", "the simulator is not enabled in this deployment")
     plan = Plan(tasks=request.tasks, matrix=request.matrix, count=request.count)
@@ -90,7 +94,9 @@ def create_job(deps: Deps, user_id: str, request: CreateJobRequest, idempotency_
     except Exception:  # noqa: BLE001 - the job is safe; the sweeper retries the start
         from genjobs.observability import logger
 
-        logger.exception("start of the job's workflow failed; the sweeper will start it", extra={"jobId": job_id})
+        logger.exception(
+            "start of the job's workflow failed; the sweeper will start it", extra={"jobId": job_id}
+        )
     return views.job_detail_view(job, [], None, deps.storage, settings.output_url_ttl_seconds)
 
 
@@ -112,7 +118,9 @@ def _looks_like_id(job_id: str) -> bool:
 def get_job(deps: Deps, user_id: str, job_id: str) -> JobDetailView:
     job = _owned_job(deps, user_id, job_id)
     page = deps.table.list_tasks(job_id, limit=TASKS_PAGE, cursor=None)
-    return views.job_detail_view(job, page.items, page.cursor, deps.storage, deps.settings.output_url_ttl_seconds)
+    return views.job_detail_view(
+        job, page.items, page.cursor, deps.storage, deps.settings.output_url_ttl_seconds
+    )
 
 
 def _checked_cursor(cursor: str | None) -> str | None:
@@ -152,7 +160,8 @@ def list_jobs(
                 statuses |= {JobStatus(word.upper())}
             else:
                 raise InvalidRequest.field(
-                    "status", f"'{word}' is not one of active, finished, {', '.join(s.value for s in JobStatus)}"
+                    "status",
+                    f"'{word}' is not one of active, finished, {', '.join(s.value for s in JobStatus)}",
                 )
     page = deps.table.list_jobs(
         user_id, limit=limit, cursor=_checked_cursor(cursor), statuses=statuses, collection_id=collection_id
@@ -175,4 +184,7 @@ def cancel_job(deps: Deps, user_id: str, job_id: str) -> JobDetailView:
 def list_events(deps: Deps, user_id: str, job_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     _owned_job(deps, user_id, job_id)
     page = deps.table.list_events(job_id, limit=limit, cursor=_checked_cursor(cursor))
-    return {"items": [e.model_dump(mode="json", by_alias=True, exclude={"job_id"}) for e in page.items], "cursor": page.cursor}
+    return {
+        "items": [e.model_dump(mode="json", by_alias=True, exclude={"job_id"}) for e in page.items],
+        "cursor": page.cursor,
+    }

@@ -45,6 +45,8 @@ def send_job_push(deps: Deps, event: dict[str, Any]) -> int:
             continue
         sent += 1
         deps.table.add_event(
-            TimelineEvent(jobId=event["jobId"], at=utcnow(), kind="job.push_sent", detail={"deviceId": device.device_id})
+            TimelineEvent(
+                jobId=event["jobId"], at=utcnow(), kind="job.push_sent", detail={"deviceId": device.device_id}
+            )
         )
     return sent

@@ -35,9 +35,11 @@ def keep_outputs(deps: Deps, job: Job, task_index: int, urls: list[str]) -> list
                 response.raise_for_status()
                 content_type = response.headers.get("Content-Type", "application/octet-stream").split(";")[0]
                 expected = response.headers.get("Content-Length")
-                key = f"outputs/{job.user_id}/{job.job_id}/{task_index:06d}/{n}{_extension(url, content_type)}"
+                key = (
+                    f"outputs/{job.user_id}/{job.job_id}/{task_index:06d}/{n}{_extension(url, content_type)}"
+                )
                 response.raw.decode_content = True
-                size = deps.storage.put_stream(key, response.raw, content_type)
+                size = deps.storage.put_stream(key, response.raw, content_type)  # type: ignore[arg-type]
         except requests.RequestException as error:
             raise ProviderUnavailable(f"download of output {n} failed: {error}") from error
         if expected is not None and int(expected) != size:

@@ -60,7 +60,9 @@ def validate(plan: Plan, max_tasks: int) -> int:
             )
     n = task_count(plan)
     if n > max_tasks:
-        raise PlanError("count" if plan.count is not None else "tasks", f"{n} tasks is over the limit of {max_tasks}")
+        raise PlanError(
+            "count" if plan.count is not None else "tasks", f"{n} tasks is over the limit of {max_tasks}"
+        )
     if n < 1:
         raise PlanError("count", "must be at least 1")
     return n

@@ -26,17 +26,36 @@ def prepare(deps: Deps, job_id: str) -> dict[str, Any]:
         batch: list[Task] = []
         for index, task_input in enumerate(planning.expand(plan, job.input)):
             batch.append(
-                Task(jobId=job_id, index=index, status=TaskStatus.PENDING, input=task_input, createdAt=now, updatedAt=now)
+                Task(
+                    jobId=job_id,
+                    index=index,
+                    status=TaskStatus.PENDING,
+                    input=task_input,
+                    createdAt=now,
+                    updatedAt=now,
+                )
             )
             if len(batch) == BATCH:
                 deps.table.put_tasks(batch)
                 batch = []
         if batch:
             deps.table.put_tasks(batch)
-        deps.storage.put_json(manifest_key(job_id), [{"jobId": job_id, "taskIndex": i} for i in range(job.task_count)])
+        deps.storage.put_json(
+            manifest_key(job_id), [{"jobId": job_id, "taskIndex": i} for i in range(job.task_count)]
+        )
         started = deps.table.mark_job_started(job_id)
-        deps.table.add_event(TimelineEvent(jobId=job_id, at=utcnow(), kind="job.started",
-                                           detail={"taskCount": job.task_count, "concurrency": job.concurrency}))
+        deps.table.add_event(
+            TimelineEvent(
+                jobId=job_id,
+                at=utcnow(),
+                kind="job.started",
+                detail={"taskCount": job.task_count, "concurrency": job.concurrency},
+            )
+        )
         job = started or job
-    return {"jobId": job_id, "manifestKey": manifest_key(job_id), "concurrency": job.concurrency,
-            "taskCount": job.task_count}
+    return {
+        "jobId": job_id,
+        "manifestKey": manifest_key(job_id),
+        "concurrency": job.concurrency,
+        "taskCount": job.task_count,
+    }

@@ -30,7 +30,11 @@ def provider_for(deps: Deps, name: str) -> Provider:
     base_url = deps.settings.simulator_base_url if entry.kind == "simulator" else entry.base_url
     if base_url:
         config["base_url"] = base_url
-    for secret_name, arg in (("apiToken", "api_token"), ("apiKey", "api_token"), ("webhookSecret", "webhook_secret")):
+    for secret_name, arg in (
+        ("apiToken", "api_token"),
+        ("apiKey", "api_token"),
+        ("webhookSecret", "webhook_secret"),
+    ):
         if secret_name in secrets:
             config[arg] = secrets[secret_name]
     provider = build_provider(entry.kind, **config)

@@ -30,7 +30,9 @@ def _close_open_tasks(deps: Deps, job: Job) -> None:
             except Exception:  # noqa: BLE001 - best effort; the task is closed either way
                 pass
         to = TaskStatus.CANCELLED if job.cancel_requested else TaskStatus.FAILED
-        end_task(deps, job, task, to, f"task.{to.value.lower()}", reason="the job's workflow ended before the task")
+        end_task(
+            deps, job, task, to, f"task.{to.value.lower()}", reason="the job's workflow ended before the task"
+        )
 
 
 def job_event(job: Job) -> dict[str, Any]:

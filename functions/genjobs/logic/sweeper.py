@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from genjobs.deps import Deps
-from genjobs.logic.tasks import DONE, TaskGone, TaskRef, apply_status, cancel_at_provider, load, model_of
 from genjobs.logic.providers import provider_for
+from genjobs.logic.tasks import DONE, TaskGone, TaskRef, apply_status, cancel_at_provider, load, model_of
 from genjobs.models.domain import TimelineEvent, utcnow
 from genjobs.observability import logger
 from genjobs.providers.base import CancelOutcome, ProviderError, ProviderStatus, TaskState
@@ -17,7 +17,9 @@ def sweep(deps: Deps) -> dict[str, int]:
     settings = deps.settings
     now = utcnow()
     started = 0
-    for job_id in deps.table.jobs_not_started(now - timedelta(seconds=settings.wall(settings.sweeper_interval_seconds))):
+    for job_id in deps.table.jobs_not_started(
+        now - timedelta(seconds=settings.wall(settings.sweeper_interval_seconds))
+    ):
         if deps.workflow.start(job_id):
             started += 1
             deps.table.add_event(TimelineEvent(jobId=job_id, at=now, kind="job.started_by_sweeper"))
@@ -43,11 +45,20 @@ def rescue_task(deps: Deps, ref: TaskRef) -> bool:
         try:
             outcome = cancel_at_provider(deps, job, task)
             if outcome in {CancelOutcome.CANCELED, CancelOutcome.NOT_FOUND}:
-                status = ProviderStatus(provider_id=task.provider_id, state=TaskState.CANCELED, raw_status="canceled")
+                status = ProviderStatus(
+                    provider_id=task.provider_id, state=TaskState.CANCELED, raw_status="canceled"
+                )
             else:
                 status = provider_for(deps, job.provider).status(task.provider_id)
-            deps.table.add_event(TimelineEvent(jobId=job.job_id, at=utcnow(), kind="task.swept", taskIndex=task.index,
-                                               detail={"providerStatus": status.raw_status}))
+            deps.table.add_event(
+                TimelineEvent(
+                    jobId=job.job_id,
+                    at=utcnow(),
+                    kind="task.swept",
+                    taskIndex=task.index,
+                    detail={"providerStatus": status.raw_status},
+                )
+            )
             result = apply_status(deps, job, task, status, model)
         except ProviderError as error:
             logger.warning("sweeper could not poll", extra={"jobId": job.job_id, "error": str(error)})
@@ -55,7 +66,9 @@ def rescue_task(deps: Deps, ref: TaskRef) -> bool:
         if result is not DONE:
             settings = deps.settings
             due = utcnow() + timedelta(seconds=settings.wall(settings.sweeper_interval_seconds))
-            deps.table.update_task(job.job_id, task.index, set_fields={"gsi2sk": due.isoformat().replace("+00:00", "Z")})
+            deps.table.update_task(
+                job.job_id, task.index, set_fields={"gsi2sk": due.isoformat().replace("+00:00", "Z")}
+            )
             if token:
                 deps.workflow.heartbeat(token)
             return False

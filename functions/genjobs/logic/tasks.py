@@ -124,7 +124,9 @@ def start(deps: Deps, ref: TaskRef) -> StartDecision:
     if task.status.terminal:
         action = "SKIP"
     elif job.cancel_requested and task.status == TaskStatus.PENDING:
-        end_task(deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="job cancelled before it started")
+        end_task(
+            deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="job cancelled before it started"
+        )
         action = "SKIP"
     return StartDecision(
         jobId=job.job_id,
@@ -151,7 +153,9 @@ def next_wait(deps: Deps, model: ResolvedModel, polls_so_far: int, cancelling: b
 
 
 def webhook_url(deps: Deps, job: Job, index: int) -> str:
-    return f"{deps.settings.public_base_url.rstrip('/')}/webhooks/{job.provider}?job={job.job_id}&task={index}"
+    return (
+        f"{deps.settings.public_base_url.rstrip('/')}/webhooks/{job.provider}?job={job.job_id}&task={index}"
+    )
 
 
 def submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | None:
@@ -162,13 +166,19 @@ def submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | N
     if task.status.terminal:
         return DONE
     if job.cancel_requested and task.status == TaskStatus.PENDING:
-        end_task(deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="job cancelled before submission")
+        end_task(
+            deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="job cancelled before submission"
+        )
         return DONE
     model = model_of(deps, job)
     deps.workflow.heartbeat(token)
     if task.status == TaskStatus.PROCESSING and task.provider_id:
         # Already submitted (a redelivery after the record was written): answer again.
-        return Wait(mode=Mode.POLL, waitSeconds=first_wait(model, deps)) if model.wait_by == WaitBy.POLL else None
+        return (
+            Wait(mode=Mode.POLL, waitSeconds=first_wait(model, deps))
+            if model.wait_by == WaitBy.POLL
+            else None
+        )
 
     provider = provider_for(deps, job.provider)
     by_webhook = model.wait_by == WaitBy.WEBHOOK and provider.supports_webhooks
@@ -182,15 +192,21 @@ def submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | N
     try:
         submission = provider.submit(request)
     except ProviderThrottled as error:
-        deps.table.add_event(_event(job.job_id, "task.throttled", task.index, retryAfter=error.retry_after_seconds))
+        deps.table.add_event(
+            _event(job.job_id, "task.throttled", task.index, retryAfter=error.retry_after_seconds)
+        )
         metrics.add_metric(name="ProviderThrottles", unit="Count", value=1)
         raise RetryLater(error.retry_after_seconds, str(error)) from error
     except ProviderRejected as error:
-        end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=f"provider rejected the task: {error}")
+        end_task(
+            deps, job, task, TaskStatus.FAILED, "task.failed", error=f"provider rejected the task: {error}"
+        )
         return DONE
     except ProviderError as error:
         delay = min(900.0, 5.0 * 2 ** max(0, receive_count - 1))
-        deps.table.add_event(_event(job.job_id, "task.submit_retry", task.index, error=str(error), retryIn=delay))
+        deps.table.add_event(
+            _event(job.job_id, "task.submit_retry", task.index, error=str(error), retryIn=delay)
+        )
         raise RetryLater(delay, str(error)) from error
 
     now = utcnow()
@@ -199,13 +215,17 @@ def submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | N
         due = now + timedelta(
             seconds=deps.settings.wall(model.expected_seconds + deps.settings.webhook_grace_seconds)
         )
-        fields.update({"taskToken": token, "gsi2pk": SWEEP_TASKS, "gsi2sk": due.isoformat().replace("+00:00", "Z")})
+        fields.update(
+            {"taskToken": token, "gsi2pk": SWEEP_TASKS, "gsi2sk": due.isoformat().replace("+00:00", "Z")}
+        )
     moved = deps.table.transition_task(
         job,
         task.index,
         from_status=TaskStatus.PENDING,
         to_status=TaskStatus.PROCESSING,
-        event=_event(job.job_id, "task.submitted", task.index, providerId=submission.provider_id, by=model.wait_by),
+        event=_event(
+            job.job_id, "task.submitted", task.index, providerId=submission.provider_id, by=model.wait_by
+        ),
         set_fields=fields,
     )
     if not moved:
@@ -251,7 +271,9 @@ def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus, model
     deps.table.update_task(
         job.job_id,
         task.index,
-        set_fields={"progress": status.progress, "pollErrors": 0} if status.progress is not None else {"pollErrors": 0},
+        set_fields={"progress": status.progress, "pollErrors": 0}
+        if status.progress is not None
+        else {"pollErrors": 0},
         add={"pollCount": 1},
         only_if=TaskStatus.PROCESSING,
     )
@@ -277,7 +299,9 @@ def poll(deps: Deps, ref: TaskRef) -> Wait:
     assert task.provider_id is not None
     try:
         if cancel_at_provider(deps, job, task) in {CancelOutcome.CANCELED, CancelOutcome.NOT_FOUND}:
-            end_task(deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="cancelled at the provider")
+            end_task(
+                deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="cancelled at the provider"
+            )
             return DONE
         status = provider_for(deps, job.provider).status(task.provider_id)
         return apply_status(deps, job, task, status, model)
@@ -291,11 +315,20 @@ def _poll_error(deps: Deps, job: Job, task: Task, model: ResolvedModel, error: P
     logger.warning("poll failed", extra={"jobId": job.job_id, "taskIndex": task.index, "error": str(error)})
     if errors >= limit:
         end_task(
-            deps, job, task, TaskStatus.FAILED, "task.failed", error=f"{errors} consecutive poll errors; last: {error}"
+            deps,
+            job,
+            task,
+            TaskStatus.FAILED,
+            "task.failed",
+            error=f"{errors} consecutive poll errors; last: {error}",
         )
         return DONE
-    deps.table.update_task(job.job_id, task.index, add={"pollErrors": 1, "pollCount": 1}, only_if=TaskStatus.PROCESSING)
-    deps.table.add_event(_event(job.job_id, "task.poll_error", task.index, error=str(error), consecutive=errors))
+    deps.table.update_task(
+        job.job_id, task.index, add={"pollErrors": 1, "pollCount": 1}, only_if=TaskStatus.PROCESSING
+    )
+    deps.table.add_event(
+        _event(job.job_id, "task.poll_error", task.index, error=str(error), consecutive=errors)
+    )
     return Wait(mode=Mode.POLL, waitSeconds=next_wait(deps, model, task.poll_count + 1, job.cancel_requested))
 
 

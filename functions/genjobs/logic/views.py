@@ -29,7 +29,9 @@ def job_view(job: Job) -> JobView:
     return JobView.model_validate(_job_fields(job, None))
 
 
-def job_detail_view(job: Job, tasks: list[Task], cursor: str | None, storage: Storage, ttl: int) -> JobDetailView:
+def job_detail_view(
+    job: Job, tasks: list[Task], cursor: str | None, storage: Storage, ttl: int
+) -> JobDetailView:
     fields = _job_fields(job, tasks)
     fields["tasks"] = [task_view(t, storage, ttl) for t in tasks]
     fields["tasksCursor"] = cursor
@@ -44,7 +46,9 @@ def _job_fields(job: Job, tasks: list[Task] | None) -> dict[str, object]:
         "model": job.model,
         "collectionId": job.collection_id,
         "metadata": job.metadata,
-        "plan": PlanView(taskCount=job.task_count, unitPrice=job.credits.unit_price, creditsReserved=job.credits.reserved),
+        "plan": PlanView(
+            taskCount=job.task_count, unitPrice=job.credits.unit_price, creditsReserved=job.credits.reserved
+        ),
         "concurrency": job.concurrency,
         "counts": CountsView(**{s.value: job.counts.get(s) for s in TaskStatus}),
         "progress": progress(job, tasks),
@@ -71,7 +75,8 @@ def task_view(task: Task, storage: Storage, ttl: int) -> TaskView:
         error=task.error,
         providerId=task.provider_id,
         outputs=[
-            OutputView(url=storage.presign(o.key, ttl), contentType=o.content_type, size=o.size) for o in task.outputs
+            OutputView(url=storage.presign(o.key, ttl), contentType=o.content_type, size=o.size)
+            for o in task.outputs
         ],
         submittedAt=task.submitted_at,
         finishedAt=task.finished_at,

@@ -19,7 +19,9 @@ class Unauthorized(DomainError):
     title = "Unauthorized"
 
 
-def receive(deps: Deps, provider: str, job_id: str, task_index: int, headers: Mapping[str, str], body: bytes) -> str:
+def receive(
+    deps: Deps, provider: str, job_id: str, task_index: int, headers: Mapping[str, str], body: bytes
+) -> str:
     if provider not in deps.catalog.providers:
         raise NotFound(f"no provider '{provider}'")
     try:

@@ -24,7 +24,9 @@ class _Response(BaseModel):
 class CreateJobRequest(_Request):
     """Either `tasks` (one input per task) or `matrix` (named value lists, optionally with `count`)."""
 
-    provider: Name = Field(description="Provider name from the catalog, e.g. `simulator`, `replicate`, `fal`.")
+    provider: Name = Field(
+        description="Provider name from the catalog, e.g. `simulator`, `replicate`, `fal`."
+    )
     model: Name = Field(description="Model of that provider, e.g. `sim-image`.")
     input: dict[str, Any] = Field(default_factory=dict, description="Input common to every task.")
     tasks: list[dict[str, Any]] | None = Field(
@@ -38,12 +40,16 @@ class CreateJobRequest(_Request):
     )
     count: int | None = Field(default=None, ge=1, description="Exactly this many tasks from the matrix.")
     collection_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
-        default=None, alias="collectionId", description="Groups jobs, e.g. an album; filter with `collectionId`."
+        default=None,
+        alias="collectionId",
+        description="Groups jobs, e.g. an album; filter with `collectionId`.",
     )
-    metadata: dict[Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=512)]] = (
-        Field(default_factory=dict, max_length=32, description="Free-form labels returned with the job.")
+    metadata: dict[
+        Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=512)]
+    ] = Field(default_factory=dict, max_length=32, description="Free-form labels returned with the job.")
+    concurrency: int | None = Field(
+        default=None, ge=1, le=100, description="Most tasks of this job in flight."
     )
-    concurrency: int | None = Field(default=None, ge=1, le=100, description="Most tasks of this job in flight.")
 
 
 class PlanView(_Response):
@@ -143,7 +149,9 @@ class GrantCreditsRequest(_Request):
     amount: int = Field(ge=1, le=1_000_000)
     reason: Annotated[str, StringConstraints(max_length=256)] | None = None
     grant_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
-        default=None, alias="grantId", description="Makes the grant idempotent; defaults to the Idempotency-Key."
+        default=None,
+        alias="grantId",
+        description="Makes the grant idempotent; defaults to the Idempotency-Key.",
     )
 
 
