@@ -50,12 +50,12 @@ def install() -> None:
     run_lambda_code_in_process()
     iam_accepts_policies_without_version()
     serialize_dynamodb()
-    pass
-    pass
-    pass
+    transact_write_snapshots_touched_items()
+    sqs_mappings_do_not_fire_on_send()
+    sqs_timeouts_in_schedule_seconds()
     state_machine_waits_in_schedule_seconds()
     retry_intervals_in_schedule_seconds()
-    pass
+    task_timeouts_in_schedule_seconds()
 
 
 def execute_state_machines() -> None:

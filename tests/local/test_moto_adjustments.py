@@ -1,0 +1,281 @@
+"""One test per adjustment of moto (local/genjobs_local/moto_adjustments.py): AWS's behaviour holds."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+from tests.local.conftest import TIME_SCALE
+
+from genjobs_local import LocalStack
+from genjobs_local.intrinsics import ACCOUNT_ID, REGION
+
+
+def _run_state_machine(stack: LocalStack, definition: dict[str, Any], payload: Any = None) -> dict[str, Any]:
+    """Create a throwaway state machine, run it to the end, return DescribeExecution."""
+    sfn = stack.client("stepfunctions")
+    role = stack.client("iam").get_role(RoleName=stack.resource("GenerationStateMachineRole"))["Role"]["Arn"]
+    machine = sfn.create_state_machine(
+        name=f"test-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=role
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, name="run", input=json.dumps(payload or {}))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution["executionArn"])
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.02)
+    raise TimeoutError("execution still running")
+
+
+def _function_arn(stack: LocalStack, logical_id: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{stack.resource(logical_id)}"
+
+
+def test_lambda_code_runs_in_process_with_a_lambda_context(stack: LocalStack, fake: Any) -> None:
+    # GIVEN a function that returns what it was given
+    fake("SweeperFunction", lambda event, context: {"event": event, "name": context.function_name})
+
+    # WHEN invoked through moto's Lambda API (as Step Functions, CLI and SDK calls do)
+    response = stack.client("lambda").invoke(
+        FunctionName=stack.resource("SweeperFunction"), Payload=b'{"a": 1}'
+    )
+
+    # THEN the code ran here, with a context naming the function
+    assert json.loads(response["Payload"].read()) == {"event": {"a": 1}, "name": "genjobs-local-sweeper"}
+
+
+def test_lambda_exception_is_a_lambda_error_payload(stack: LocalStack, fake: Any) -> None:
+    # GIVEN a function that raises
+    def fail(event: Any, context: Any) -> None:
+        raise TimeoutError("provider too slow")
+
+    fake("SweeperFunction", fail)
+
+    # WHEN invoked through moto's Lambda API
+    response = stack.client("lambda").invoke(FunctionName=stack.resource("SweeperFunction"), Payload=b"{}")
+
+    # THEN the invocation reports a function error with Lambda's payload
+    payload = json.loads(response["Payload"].read())
+    assert response["FunctionError"]
+    assert payload["errorType"] == "TimeoutError"
+    assert payload["errorMessage"] == "provider too slow"
+    assert any("in fail" in line for line in payload["stackTrace"])
+
+
+def test_lambda_exception_reaches_catch_under_its_class_name(stack: LocalStack, fake: Any) -> None:
+    # GIVEN a task whose function raises TimeoutError, caught by that name only
+    def fail(event: Any, context: Any) -> None:
+        raise TimeoutError("slow")
+
+    fake("FailTaskFunction", fail)
+    definition = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": _function_arn(stack, "FailTaskFunction"), "Payload": {}},
+                "Catch": [{"ErrorEquals": ["TimeoutError"], "ResultPath": "$.error", "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+
+    # WHEN the execution runs
+    execution = _run_state_machine(stack, definition)
+
+    # THEN the Catch matched the class name
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"])["error"]["Error"] == "TimeoutError"
+
+
+def test_concurrent_atomic_adds_are_exact(stack: LocalStack) -> None:
+    # GIVEN 20 threads each adding 1 to one counter 10 times
+    ddb = stack.client("dynamodb")
+    table, key = stack.resource("JobsTable"), {"pk": {"S": f"counter#{uuid.uuid4()}"}, "sk": {"S": "c"}}
+
+    def add_ten() -> None:
+        for _ in range(10):
+            ddb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="ADD n :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+
+    threads = [threading.Thread(target=add_ten) for _ in range(20)]
+
+    # WHEN they run at once
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # THEN no update is lost
+    assert ddb.get_item(TableName=table, Key=key)["Item"]["n"] == {"N": "200"}
+
+
+def test_failed_transaction_rolls_back_only_its_items_without_copying_the_table(stack: LocalStack) -> None:
+    # GIVEN an item, and a transaction that updates it, puts another, then fails a condition
+    from moto.dynamodb.models import dynamodb_backends
+
+    ddb, table = stack.client("dynamodb"), stack.resource("JobsTable")
+    prefix = f"tx#{uuid.uuid4()}"
+    ddb.put_item(TableName=table, Item={"pk": {"S": prefix}, "sk": {"S": "a"}, "n": {"N": "1"}})
+    table_object = dynamodb_backends[ACCOUNT_ID][REGION].tables[table]
+    items = [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": {"pk": {"S": prefix}, "sk": {"S": "a"}},
+                "UpdateExpression": "SET n = :two",
+                "ExpressionAttributeValues": {":two": {"N": "2"}},
+            }
+        },
+        {"Put": {"TableName": table, "Item": {"pk": {"S": prefix}, "sk": {"S": "b"}}}},
+        {
+            "ConditionCheck": {
+                "TableName": table,
+                "Key": {"pk": {"S": prefix}, "sk": {"S": "missing"}},
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        },
+    ]
+
+    # WHEN the transaction runs
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(TransactItems=items)
+
+    # THEN both writes are undone, and the table object was kept (no whole-table copy swapped in)
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": prefix}, "sk": {"S": "a"}})["Item"]["n"] == {
+        "N": "1"
+    }
+    assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": prefix}, "sk": {"S": "b"}})
+    assert dynamodb_backends[ACCOUNT_ID][REGION].tables[table] is table_object
+
+
+def test_sqs_mappings_are_polled_not_fired_inside_send_message(stack: LocalStack) -> None:
+    # GIVEN the template's three SQS event source mappings
+    from moto.sqs.models import sqs_backends
+
+    mappings = stack.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+
+    # THEN they exist in Lambda, but no moto queue fires them synchronously on SendMessage
+    assert len(mappings) == 3
+    queues = sqs_backends[ACCOUNT_ID][REGION].queues.values()
+    assert all(not q.lambda_event_source_mappings for q in queues)
+
+
+def test_sqs_delays_and_visibility_timeouts_run_in_scaled_time(stack: LocalStack) -> None:
+    # GIVEN a queue (no consumer) and a message delayed by 60 schedule seconds
+    sqs = stack.client("sqs")
+    url = sqs.create_queue(QueueName=f"scaled-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sent = time.monotonic()
+    sqs.send_message(QueueUrl=url, MessageBody="x", DelaySeconds=60)
+
+    # WHEN polling until it appears, then receiving it with a 30 s visibility timeout
+    assert sqs.receive_message(QueueUrl=url).get("Messages") is None
+    while not (messages := sqs.receive_message(QueueUrl=url, VisibilityTimeout=30).get("Messages")):
+        time.sleep(0.01)
+    delayed = time.monotonic() - sent
+    received = time.monotonic()
+    while not sqs.receive_message(QueueUrl=url).get("Messages"):
+        time.sleep(0.01)
+    invisible = time.monotonic() - received
+
+    # THEN both lasted their schedule seconds x TIME_SCALE, not wall seconds
+    assert messages[0]["Body"] == "x"
+    assert 60 * TIME_SCALE * 0.9 <= delayed < 60 * TIME_SCALE + 1.0
+    assert 30 * TIME_SCALE * 0.9 <= invisible < 30 * TIME_SCALE + 1.0
+
+
+def test_wait_states_last_their_scaled_seconds(stack: LocalStack) -> None:
+    # GIVEN a Wait of 100 schedule seconds (1 wall second at TIME_SCALE 0.01)
+    definition = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 100, "End": True}}}
+
+    # WHEN it runs
+    started = time.monotonic()
+    execution = _run_state_machine(stack, definition)
+    elapsed = time.monotonic() - started
+
+    # THEN it took the scaled time, not 100 s and not nothing
+    assert execution["status"] == "SUCCEEDED"
+    assert 100 * TIME_SCALE * 0.9 <= elapsed < 100 * TIME_SCALE + 2.0
+
+
+def test_retry_intervals_are_scaled(stack: LocalStack, fake: Any) -> None:
+    # GIVEN a function failing twice, retried every 50 schedule seconds
+    attempts: list[float] = []
+
+    def flaky(event: Any, context: Any) -> str:
+        attempts.append(time.monotonic())
+        if len(attempts) < 3:
+            raise ConnectionError("blip")
+        return "ok"
+
+    fake("FailTaskFunction", flaky)
+    definition = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": _function_arn(stack, "FailTaskFunction"), "Payload": {}},
+                "Retry": [{"ErrorEquals": ["ConnectionError"], "IntervalSeconds": 50, "BackoffRate": 1.0}],
+                "End": True,
+            }
+        },
+    }
+
+    # WHEN it runs
+    execution = _run_state_machine(stack, definition)
+
+    # THEN the two retries waited 0.5 wall seconds each
+    assert execution["status"] == "SUCCEEDED"
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
+    assert all(50 * TIME_SCALE * 0.9 <= gap < 50 * TIME_SCALE + 1.0 for gap in gaps), gaps
+
+
+def test_task_token_timeout_is_scaled(stack: LocalStack) -> None:
+    # GIVEN a callback task nobody answers, with TimeoutSeconds 100 (1 wall second)
+    queue = stack.client("sqs").create_queue(QueueName=f"tokens-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    definition = {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}},
+                "TimeoutSeconds": 100,
+                "End": True,
+            }
+        },
+    }
+
+    # WHEN it runs
+    started = time.monotonic()
+    execution = _run_state_machine(stack, definition)
+    elapsed = time.monotonic() - started
+
+    # THEN it timed out after the scaled time
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "States.Timeout"
+    assert 100 * TIME_SCALE * 0.9 <= elapsed < 100 * TIME_SCALE + 2.0
+
+
+def test_iam_takes_policies_without_version_and_has_aws_managed_policies(stack: LocalStack) -> None:
+    # GIVEN the role SAM generated for the API function
+    iam = stack.client("iam")
+    role = stack.resource("ApiFunctionRole")
+
+    # THEN its versionless inline policies and AWS managed policies are attached, as on AWS
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"]
+    attached = {p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]}
+    assert "AWSLambdaBasicExecutionRole" in attached
