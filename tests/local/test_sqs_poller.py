@@ -1,0 +1,170 @@
+"""SQS -> Lambda as Lambda's event source mapping does it; SNS -> SQS raw delivery."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from genjobs_local import LocalStack
+from genjobs_local.sqs_poller import failed_message_ids
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+def test_records_have_lambdas_sqs_event_shape(stack: LocalStack, fake: Any) -> None:
+    # GIVEN a fake submitter
+    submitter = fake("SubmitterFunction")
+
+    # WHEN a message with an attribute is sent to its queue
+    stack.client("sqs").send_message(
+        QueueUrl=stack.resource("SubmitQueue"),
+        MessageBody='{"jobId": "j1"}',
+        MessageAttributes={"kind": {"DataType": "String", "StringValue": "submit"}},
+    )
+    _eventually(lambda: bool(submitter.calls))
+
+    # THEN the function got one record shaped like Lambda's
+    record = submitter.calls[0]["Records"][0]
+    assert record["body"] == '{"jobId": "j1"}'
+    assert record["eventSource"] == "aws:sqs"
+    assert record["eventSourceARN"] == "arn:aws:sqs:us-east-1:123456789012:genjobs-local-submit"
+    assert record["awsRegion"] == "us-east-1"
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert {"SentTimestamp", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
+    assert record["messageAttributes"]["kind"] == {
+        "stringValue": "submit",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "String",
+    }
+    assert record["messageId"] and record["receiptHandle"] and record["md5OfBody"]
+
+
+def test_batch_item_failure_is_redelivered_then_lands_in_the_dlq(stack: LocalStack, fake: Any) -> None:
+    # GIVEN a notifier that always fails "poison" (making it visible again at once) and accepts the rest
+    sqs = stack.client("sqs")
+    queue = stack.resource("NotifyQueue")
+
+    def handle(event: Any, context: Any) -> dict[str, Any]:
+        failures = []
+        for record in event["Records"]:
+            if record["body"] == "poison":
+                sqs.change_message_visibility(
+                    QueueUrl=queue, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
+                )
+                failures.append({"itemIdentifier": record["messageId"]})
+        return {"batchItemFailures": failures}
+
+    notifier = fake("NotifierFunction", handle)
+
+    # WHEN a good and a poison message are sent
+    sqs.send_message_batch(
+        QueueUrl=queue, Entries=[{"Id": "1", "MessageBody": "good"}, {"Id": "2", "MessageBody": "poison"}]
+    )
+    dlq = stack.resource("NotifyDLQ")
+    _eventually(lambda: bool(sqs.receive_message(QueueUrl=dlq, VisibilityTimeout=0).get("Messages")))
+
+    # THEN the good one was handled once and deleted, the poison one tried maxReceiveCount (5) times, then moved
+    bodies = [r["body"] for call in notifier.calls for r in call["Records"]]
+    assert bodies.count("good") == 1
+    assert bodies.count("poison") == 5
+    counts = [
+        r["attributes"]["ApproximateReceiveCount"]
+        for c in notifier.calls
+        for r in c["Records"]
+        if r["body"] == "poison"
+    ]
+    assert counts == ["1", "2", "3", "4", "5"]
+    assert sqs.receive_message(QueueUrl=dlq)["Messages"][0]["Body"] == "poison"
+
+
+def test_function_error_retries_the_whole_batch_after_the_visibility_timeout(
+    stack: LocalStack, fake: Any
+) -> None:
+    # GIVEN a notifier that crashes on its first call only
+    calls: list[float] = []
+
+    def crash_once(event: Any, context: Any) -> None:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise RuntimeError("cold dependency")
+
+    notifier = fake("NotifierFunction", crash_once)
+
+    # WHEN a message arrives
+    stack.client("sqs").send_message(QueueUrl=stack.resource("NotifyQueue"), MessageBody="hello")
+    _eventually(lambda: len(notifier.calls) >= 2)
+    time.sleep(0.3)
+
+    # THEN it came back after the queue's 60 s visibility timeout (scaled), and once more only
+    assert len(notifier.calls) == 2
+    assert notifier.calls[1]["Records"][0]["attributes"]["ApproximateReceiveCount"] == "2"
+    assert calls[1] - calls[0] >= 60 * 0.01 * 0.9
+
+
+def test_maximum_concurrency_is_honoured(stack: LocalStack, fake: Any) -> None:
+    # GIVEN a slow submitter; the session stack sets SubmitMaxConcurrency=3
+    running, peak, lock = 0, 0, threading.Lock()
+
+    def slow(event: Any, context: Any) -> None:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.1)
+        with lock:
+            running -= 1
+
+    submitter = fake("SubmitterFunction", slow)
+
+    # WHEN 40 messages arrive at once
+    sqs = stack.client("sqs")
+    for start in range(0, 40, 10):
+        entries = [{"Id": str(i), "MessageBody": str(start + i)} for i in range(10)]
+        sqs.send_message_batch(QueueUrl=stack.resource("SubmitQueue"), Entries=entries)
+    _eventually(lambda: sum(len(c["Records"]) for c in submitter.calls) >= 40)
+
+    # THEN at most 3 batches ran at once, and batches held at most BatchSize (5) records
+    assert peak == 3
+    assert max(len(c["Records"]) for c in submitter.calls) <= 5
+
+
+def test_sns_delivers_raw_messages_to_the_notify_queue(stack: LocalStack, fake: Any) -> None:
+    # GIVEN a fake notifier behind the NotifyQueue subscription
+    notifier = fake("NotifierFunction")
+    message = json.dumps({"jobId": str(uuid.uuid4()), "status": "SUCCEEDED"})
+
+    # WHEN a job event is published to the topic
+    stack.client("sns").publish(
+        TopicArn=stack.resource("JobEventsTopic"),
+        Message=message,
+        MessageAttributes={"eventType": {"DataType": "String", "StringValue": "JobFinished"}},
+    )
+    _eventually(lambda: bool(notifier.calls))
+
+    # THEN the record's body is the message itself (RawMessageDelivery), attributes included
+    record = notifier.calls[0]["Records"][0]
+    assert record["body"] == message
+    assert record["messageAttributes"]["eventType"]["stringValue"] == "JobFinished"
+
+
+def test_malformed_batch_item_failures_fail_the_whole_batch() -> None:
+    # GIVEN a batch of two messages
+    batch = {"m1", "m2"}
+
+    # THEN valid reports retry those ids; empty reports retry nothing; malformed ones retry all (None)
+    assert failed_message_ids({"batchItemFailures": [{"itemIdentifier": "m2"}]}, batch) == {"m2"}
+    assert failed_message_ids({"batchItemFailures": []}, batch) == set()
+    assert failed_message_ids(None, batch) == set()
+    assert failed_message_ids({"batchItemFailures": [{"itemIdentifier": "other"}]}, batch) is None
+    assert failed_message_ids({"batchItemFailures": [{"itemIdentifier": ""}]}, batch) is None
