@@ -330,18 +330,36 @@ class SimulatorServer:
             for p in self.state.predictions.values():
                 if not p.webhook:
                     continue
-                status = self.real_status(p, now)
-                if status != "queued" and (not p.notified or p.notified[-1] != status):
-                    self._queue_delivery(p, status, now)
+                for status, at in self._transitions(p, now):
+                    if status not in p.notified:
+                        self._queue_delivery(p, status, at, now)
                 for delivery in [d for d in p.outbox if d.due <= now]:
                     p.outbox.remove(delivery)
                     due.append((p.webhook, delivery))
         return due
 
-    def _queue_delivery(self, p: _Prediction, status: str, now: float) -> None:
+    def _transitions(self, p: _Prediction, now: float) -> list[tuple[str, float]]:
+        """Status changes up to `now`, each with the moment it happened.
+
+        Derived from the schedule rather than sampled, so a running phase shorter than the
+        dispatcher's tick still gets its delivery.
+        """
+        changes: list[tuple[str, float]] = []
+        # Just after the start: at the exact boundary float rounding could still say "queued".
+        started = p.created_mono + self.wall(p.sim.queue_seconds + 1e-6)
+        ran = p.sim.never_finish or p.sim.latency > 1e-6
+        canceled_first = p.canceled_mono is not None and p.canceled_mono < started
+        if ran and not canceled_first and started <= now:
+            changes.append(("running", started))
+        status = self.real_status(p, now)
+        if status in ("succeeded", "failed", "canceled"):
+            changes.append((status, now))
+        return changes
+
+    def _queue_delivery(self, p: _Prediction, status: str, at: float, now: float) -> None:
         p.notified.append(status)
         terminal = status in ("succeeded", "failed", "canceled")
-        body = json.dumps(self.view(p, now)).encode()
+        body = json.dumps(self.view(p, at)).encode()
         options = p.sim.webhook
         if options.drop:
             self.state.counters["webhooks_dropped"] += 1

@@ -68,7 +68,8 @@ def test_submit_posts_the_input_with_key_auth_and_webhook_parameter(stub: StubSe
     assert sent.query["fal_webhook"] == ["https://api.example.com/webhooks/fal"]
     # AND the provider id keeps the app id that status and cancel URLs need
     assert submission.provider_id == PROVIDER_ID
-    assert submission.status is not None and submission.status.state is TaskState.QUEUED
+    assert submission.status is not None
+    assert submission.status.state is TaskState.QUEUED
 
 
 def test_subpath_is_dropped_from_status_urls(stub: StubServer) -> None:
@@ -125,7 +126,8 @@ def test_completed_with_a_model_error_fails(stub: StubServer) -> None:
     )
     status = provider(stub).status(PROVIDER_ID)
     assert status.state is TaskState.FAILED
-    assert status.error is not None and "field required" in status.error
+    assert status.error is not None
+    assert "field required" in status.error
 
 
 def test_completed_status_with_error_field_fails_without_fetching(stub: StubServer) -> None:
@@ -191,7 +193,8 @@ def test_payload_error_webhook_says_to_poll_for_outputs(stub: StubServer) -> Non
         fal_signed(body, "123e4567-e89b-12d3-a456-426614174000", now), body, now=now
     )
     assert delivery.status.outputs == []
-    assert delivery.status.error is not None and "poll status()" in delivery.status.error
+    assert delivery.status.error is not None
+    assert "poll status()" in delivery.status.error
 
 
 def test_webhook_signed_by_another_key_is_rejected(stub: StubServer) -> None:

@@ -40,7 +40,8 @@ def test_replicate_aborted_is_terminal_with_a_reason() -> None:
     status = to_status({"id": "p1", "status": "aborted", "error": None})
     # THEN it ends (clients that kept polling "aborted" waited forever) and says why
     assert status.state.is_terminal
-    assert status.error is not None and "aborted" in status.error
+    assert status.error is not None
+    assert "aborted" in status.error
 
 
 def test_unknown_status_never_maps_to_a_waiting_state() -> None:
@@ -49,7 +50,8 @@ def test_unknown_status_never_maps_to_a_waiting_state() -> None:
         state, error = map_status(table, "PAUSED_FOR_REASONS")
         # THEN the task fails with the raw status in the error
         assert state is TaskState.FAILED
-        assert error is not None and "PAUSED_FOR_REASONS" in error
+        assert error is not None
+        assert "PAUSED_FOR_REASONS" in error
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,8 @@ def test_submit_posts_version_input_and_webhook_filter(stub: StubServer) -> None
     assert sent.headers["Cancel-After"] == "600s"
     # AND the prediction id and its queued state come back
     assert submission.provider_id == "gm3qorzdhgbfurvjtvhg6dckhu"
-    assert submission.status is not None and submission.status.state is TaskState.QUEUED
+    assert submission.status is not None
+    assert submission.status.state is TaskState.QUEUED
 
 
 def test_submit_of_an_official_model_uses_the_models_endpoint(stub: StubServer) -> None:

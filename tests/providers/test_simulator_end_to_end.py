@@ -86,14 +86,17 @@ def test_submitted_task_queues_runs_with_progress_and_succeeds_with_downloadable
 ) -> None:
     # GIVEN a task that queues 1 s, runs 20 s in 4 progress steps and makes 2 outputs
     submission = provider.submit(task(queueSeconds=1, latency=20, progressSteps=4, outputs=2))
-    assert submission.status is not None and submission.status.state is TaskState.QUEUED
+    assert submission.status is not None
+    assert submission.status.state is TaskState.QUEUED
     # WHEN it is polled to the end
     seen = poll_until(provider, submission.provider_id, terminal)
     # THEN it went through running with stepwise progress and succeeded with two outputs
     running = sorted({s.progress for s in seen if s.state is TaskState.RUNNING and s.progress is not None})
-    assert set(running) <= {0.0, 25.0, 50.0, 75.0} and len(running) >= 2
+    assert set(running) <= {0.0, 25.0, 50.0, 75.0}
+    assert len(running) >= 2
     final = seen[-1]
-    assert final.state is TaskState.SUCCEEDED and final.progress == 100.0
+    assert final.state is TaskState.SUCCEEDED
+    assert final.progress == 100.0
     assert len(final.outputs) == 2
     # AND each output is a real, distinct PNG
     files = [requests.get(url, timeout=5) for url in final.outputs]
@@ -120,7 +123,8 @@ def test_cancel_stops_a_running_task_and_it_stays_canceled(
     assert outcome is CancelOutcome.CANCELED
     time.sleep(60 * SCALE)
     final = provider.status(submission.provider_id)
-    assert final.state is TaskState.CANCELED and final.outputs == []
+    assert final.state is TaskState.CANCELED
+    assert final.outputs == []
     assert sim.stats()["cancels"] == 1
     assert sim.stats()["predictions_created"] == 1
 
@@ -218,7 +222,8 @@ def test_unknown_raw_status_ends_the_task_as_failed(provider: SimulatorProvider)
     status = provider.status(submission.provider_id)
     assert status.state is TaskState.FAILED
     assert status.raw_status == "weird"
-    assert status.error is not None and "weird" in status.error
+    assert status.error is not None
+    assert "weird" in status.error
 
 
 def test_never_finishing_task_keeps_running_below_100(provider: SimulatorProvider) -> None:
@@ -309,7 +314,8 @@ def test_duplicated_webhooks_share_their_delivery_id(provider: SimulatorProvider
     provider.submit(task(hook_url=sink.url, queueSeconds=0, latency=0.5, webhook={"duplicate": True}))
     received = sink.wait_for(4)
     ids = [provider.verify_webhook(r.headers, r.body).delivery_id for r in received]
-    assert len(ids) == 4 and len(set(ids)) == 2
+    assert len(ids) == 4
+    assert len(set(ids)) == 2
 
 
 def test_out_of_order_webhooks_deliver_the_terminal_one_first(
@@ -345,7 +351,8 @@ def test_reset_clears_predictions_and_counters(provider: SimulatorProvider, sim:
     submission = provider.submit(task())
     requests.post(f"{sim.base_url}/_sim/reset", timeout=5)
     stats = requests.get(f"{sim.base_url}/_sim/stats", timeout=5).json()
-    assert stats["predictions_created"] == 0 and stats["creates_per_key"] == {}
+    assert stats["predictions_created"] == 0
+    assert stats["creates_per_key"] == {}
     with pytest.raises(ProviderRejected):
         provider.status(submission.provider_id)
 
