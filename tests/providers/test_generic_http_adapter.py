@@ -59,7 +59,8 @@ def test_submit_sends_the_input_with_idempotency_key_and_auth(stub: StubServer) 
         SubmitRequest(model="sdxl", input={"prompt": "a cat"}, idempotency_key="task-7")
     )
     sent = stub.requests[0]
-    assert submission.provider_id == "t-42" and submission.status is None
+    assert submission.provider_id == "t-42"
+    assert submission.status is None
     assert sent.json() == {"prompt": "a cat"}
     assert sent.headers["Idempotency-Key"] == "task-7"
     assert sent.headers["X-Api-Key"] == "team-key"
