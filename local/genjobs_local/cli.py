@@ -11,13 +11,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import boto3
+# Only light imports here: `genjobs-local token` must answer at once; moto and boto3 load on demand.
+from genjobs_local.paths import STACK_FILE, state_dir_from_env
+from genjobs_local.tokens import AUDIENCE, Jwk
 
-from genjobs_local.intrinsics import REGION
-from genjobs_local.stack import AUDIENCE, LocalStack, state_dir_from_env
-from genjobs_local.tokens import Jwk
-
-STACK_FILE = "stack.json"
 DEFAULT_PORT = 8000
 
 
@@ -31,6 +28,8 @@ def _running_stack(state_dir: Path) -> dict[str, Any] | None:
 
 
 def start(args: argparse.Namespace) -> int:
+    from genjobs_local.stack import LocalStack
+
     stack = LocalStack.start(port=args.port, time_scale=args.time_scale, state_dir=args.state_dir)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -65,6 +64,8 @@ def token(args: argparse.Namespace) -> int:
 
 
 def invoke(args: argparse.Namespace) -> int:
+    import boto3
+
     running = _running_stack(args.state_dir)
     if running is None:
         print(
@@ -76,7 +77,7 @@ def invoke(args: argparse.Namespace) -> int:
     payload = Path(args.event).read_bytes() if args.event else b"{}"
     client = boto3.client(
         "lambda",
-        region_name=REGION,
+        region_name="us-east-1",
         endpoint_url=running["moto_url"],
         aws_access_key_id="testing",
         aws_secret_access_key="testing",

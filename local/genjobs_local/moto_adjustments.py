@@ -7,6 +7,7 @@ test session may start several stacks. Each adjustment has a test in tests/local
 from __future__ import annotations
 
 import copy
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,7 @@ def install() -> None:
     iam_has_aws_managed_policies()
     run_lambda_code_in_process()
     iam_accepts_policies_without_version()
+    s3_policy_conditions_are_not_ignored()
     serialize_dynamodb()
     transact_write_snapshots_touched_items()
     sqs_mappings_do_not_fire_on_send()
@@ -87,6 +89,26 @@ def iam_accepts_policies_without_version() -> None:
         assert self._policy_json.get("Version", "2008-10-17") in VALID_VERSIONS
 
     IAMPolicyDocumentValidator._validate_version = _validate_version  # type: ignore[method-assign,assignment]
+
+
+def s3_policy_conditions_are_not_ignored() -> None:
+    # AWS evaluates a bucket policy's Conditions (SDK calls are TLS, so the template's "Deny if
+    # aws:SecureTransport is false" never matches); moto ignores Conditions, so it denies every request.
+    # moto cannot evaluate them, so statements with a Condition are left out of its enforcement.
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy)
+        statements = document.get("Statement", [])
+        document["Statement"] = [
+            s for s in (statements if isinstance(statements, list) else [statements]) if "Condition" not in s
+        ]
+        return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
 _dynamodb_lock = threading.RLock()

@@ -204,16 +204,8 @@ class Provisioner:
         )
 
     def _s3_bucket_policy(self, logical_id: str, p: dict[str, Any]) -> Created:
-        # AWS clients reach S3 over TLS; the local endpoint is plain HTTP, so a statement denying
-        # aws:SecureTransport=false would deny every local request. Every other statement applies.
-        document = dict(p["PolicyDocument"])
-        document["Statement"] = [
-            s
-            for s in document["Statement"]
-            if "aws:SecureTransport" not in json.dumps(s.get("Condition", {}))
-        ]
-        if document["Statement"]:
-            self._client("s3").put_bucket_policy(Bucket=p["Bucket"], Policy=json.dumps(document))
+        # Applied as declared; moto_adjustments keeps its conditional (TLS-only) Deny from denying all.
+        self._client("s3").put_bucket_policy(Bucket=p["Bucket"], Policy=json.dumps(p["PolicyDocument"]))
         return Created(p["Bucket"])
 
     def _secret(self, logical_id: str, p: dict[str, Any]) -> Created:

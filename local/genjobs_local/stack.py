@@ -18,23 +18,16 @@ from genjobs_local import moto_adjustments
 from genjobs_local.http_api import HttpApiFront, HttpServer, authorizers_from_openapi, routes_from_openapi
 from genjobs_local.intrinsics import REGION
 from genjobs_local.lambda_runtime import FunctionSpec, Handler, LambdaRunner
+from genjobs_local.paths import DEFAULT_TEMPLATE, state_dir_from_env
 from genjobs_local.provisioner import Provisioner
 from genjobs_local.schedules import Schedule, Scheduler, rate_seconds
 from genjobs_local.sqs_poller import DEFAULT_CONCURRENCY, Mapping, SqsPoller
 from genjobs_local.template import Translated, translate
-from genjobs_local.tokens import Jwk
+from genjobs_local.tokens import AUDIENCE, Jwk
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
-DEFAULT_STATE_DIR = REPO_ROOT / ".genjobs" / "local"
 STACK_NAME = "genjobs-local"
-AUDIENCE = "genjobs-local"
 
 log = logging.getLogger(__name__)
-
-
-def state_dir_from_env() -> Path:
-    return Path(os.environ.get("GENJOBS_LOCAL_STATE_DIR", str(DEFAULT_STATE_DIR)))
 
 
 class LocalStack:

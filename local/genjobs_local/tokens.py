@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 KEY_FILE = "jwt-signing-key.pem"
+AUDIENCE = "genjobs-local"  # the JwtAudience parameter of the local stack
 
 
 def _b64url_uint(value: int) -> str:

@@ -279,3 +279,16 @@ def test_iam_takes_policies_without_version_and_has_aws_managed_policies(stack: 
     assert iam.list_role_policies(RoleName=role)["PolicyNames"]
     attached = {p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]}
     assert "AWSLambdaBasicExecutionRole" in attached
+
+
+def test_tls_only_bucket_policy_is_kept_and_does_not_deny_sdk_calls(stack: LocalStack) -> None:
+    # GIVEN the outputs bucket with the template's "deny when not over TLS" policy, applied as declared
+    s3, bucket = stack.client("s3"), stack.resource("OutputBucket")
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert policy["Statement"][0]["Sid"] == "DenyInsecureTransport"
+
+    # WHEN objects are written and read (SDK calls, TLS on AWS)
+    s3.put_object(Bucket=bucket, Key="manifests/probe.json", Body=b"[]")
+
+    # THEN the conditional Deny does not apply, as on AWS
+    assert s3.get_object(Bucket=bucket, Key="manifests/probe.json")["Body"].read() == b"[]"

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from genjobs_local import LocalStack
-from genjobs_local.stack import DEFAULT_TEMPLATE, merge_environments
+from genjobs_local.paths import DEFAULT_TEMPLATE
+from genjobs_local.stack import merge_environments
 from genjobs_local.template import translate
 
 
@@ -20,17 +21,23 @@ def _exists(stack: LocalStack, resource_type: str, physical_id: str) -> bool:
         "AWS::S3::BucketPolicy": lambda: stack.client("s3").get_bucket_policy(Bucket=physical_id),
         "AWS::SQS::Queue": lambda: stack.client("sqs").get_queue_attributes(QueueUrl=physical_id),
         "AWS::SNS::Topic": lambda: stack.client("sns").get_topic_attributes(TopicArn=physical_id),
-        "AWS::SNS::Subscription": lambda: stack.client("sns").get_subscription_attributes(SubscriptionArn=physical_id),
-        "AWS::SecretsManager::Secret": lambda: stack.client("secretsmanager").describe_secret(SecretId=physical_id),
+        "AWS::SNS::Subscription": lambda: stack.client("sns").get_subscription_attributes(
+            SubscriptionArn=physical_id
+        ),
+        "AWS::SecretsManager::Secret": lambda: stack.client("secretsmanager").describe_secret(
+            SecretId=physical_id
+        ),
         "AWS::Lambda::Function": lambda: stack.client("lambda").get_function(FunctionName=physical_id),
         "AWS::Lambda::LayerVersion": lambda: stack.client("lambda").get_layer_version(
             LayerName=physical_id.split(":")[6], VersionNumber=int(physical_id.split(":")[7])
         ),
-        "AWS::Lambda::EventSourceMapping": lambda: stack.client("lambda").get_event_source_mapping(UUID=physical_id),
+        "AWS::Lambda::EventSourceMapping": lambda: stack.client("lambda").get_event_source_mapping(
+            UUID=physical_id
+        ),
         "AWS::IAM::Role": lambda: stack.client("iam").get_role(RoleName=physical_id),
-        "AWS::Logs::LogGroup": lambda: stack.client("logs").describe_log_groups(logGroupNamePrefix=physical_id)[
-            "logGroups"
-        ][0],
+        "AWS::Logs::LogGroup": lambda: stack.client("logs").describe_log_groups(
+            logGroupNamePrefix=physical_id
+        )["logGroups"][0],
         "AWS::StepFunctions::StateMachine": lambda: stack.client("stepfunctions").describe_state_machine(
             stateMachineArn=physical_id
         ),
@@ -44,7 +51,9 @@ def _exists(stack: LocalStack, resource_type: str, physical_id: str) -> bool:
         statements = []  # in the policy of the function whose logical id prefixes the permission's
         for lid, name in stack.resources.items():
             if stack.resource_types[lid] == "AWS::Lambda::Function" and physical_id.startswith(lid):
-                statements += json.loads(stack.client("lambda").get_policy(FunctionName=name)["Policy"])["Statement"]
+                statements += json.loads(stack.client("lambda").get_policy(FunctionName=name)["Policy"])[
+                    "Statement"
+                ]
         return any(s["Sid"] == physical_id for s in statements)
     checks[resource_type]()
     return True
@@ -120,7 +129,10 @@ def test_functions_see_the_template_environment(stack: LocalStack, fake: Any) ->
     # GIVEN a function that reports its environment
     import os
 
-    fake("SweeperFunction", lambda event, context: {k: os.environ[k] for k in ("TABLE_NAME", "SUBMIT_QUEUE_URL")})
+    fake(
+        "SweeperFunction",
+        lambda event, context: {k: os.environ[k] for k in ("TABLE_NAME", "SUBMIT_QUEUE_URL")},
+    )
 
     # WHEN it is invoked
     result = stack.invoke("SweeperFunction", {})

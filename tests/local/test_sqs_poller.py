@@ -47,7 +47,7 @@ def test_records_have_lambdas_sqs_event_shape(stack: LocalStack, fake: Any) -> N
         "binaryListValues": [],
         "dataType": "String",
     }
-    assert record["messageId"] and record["receiptHandle"] and record["md5OfBody"]
+    assert all(record[key] for key in ("messageId", "receiptHandle", "md5OfBody"))
 
 
 def test_batch_item_failure_is_redelivered_then_lands_in_the_dlq(stack: LocalStack, fake: Any) -> None:
