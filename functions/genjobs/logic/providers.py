@@ -34,6 +34,7 @@ def provider_for(deps: Deps, name: str) -> Provider:
         ("apiToken", "api_token"),
         ("apiKey", "api_token"),
         ("webhookSecret", "webhook_secret"),
+        ("webhookPublicKeys", "webhook_public_keys"),  # fal signs webhooks with ED25519
     ):
         if secret_name in secrets:
             config[arg] = secrets[secret_name]
