@@ -10,7 +10,6 @@ import json
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +48,6 @@ def kebab(logical_id: str) -> str:
 FUNCTIONS = template_functions()
 EVENT_FILES = sorted(EVENTS.glob("*/*.json"))
 LOGICAL_BY_DIR = {kebab(lid): lid for lid in FUNCTIONS}
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with LocalStack.start(time_scale=0.02, state_dir=tmp_path_factory.mktemp("events-replay")) as started:
-        yield started
 
 
 def test_every_function_has_an_event() -> None:

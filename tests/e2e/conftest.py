@@ -1,0 +1,110 @@
+"""One embedded stack for every end-to-end test (the real template, state machine and handlers),
+and a small HTTP client that speaks to it as an app would."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from genjobs_local.stack import LocalStack
+
+# Wall seconds per schedule second: a 20 s simulated image takes 0.4 s, the sweeper runs every 1.2 s.
+TIME_SCALE = 0.02
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack.start(time_scale=TIME_SCALE, state_dir=tmp_path_factory.mktemp("stack")) as started:
+        yield started
+
+
+class Client:
+    """The public API as one user sees it."""
+
+    def __init__(self, stack: LocalStack, user: str, *, admin: bool = False) -> None:
+        self.stack = stack
+        self.user = user
+        self.base = stack.api_url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {stack.mint_token(user, admin=admin)}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, f"{self.base}{path}", timeout=30, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def create(self, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        response = self.post("/jobs", json=body, **kwargs)
+        assert response.status_code == 202, response.text
+        return dict(response.json())
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        response = self.get(f"/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def wait(
+        self, job_id: str, until: Callable[[dict[str, Any]], bool] | None = None, timeout: float = 60
+    ) -> dict[str, Any]:
+        """Polls the job until `until` holds (default: it ended)."""
+        until = until or (lambda job: job["status"] in TERMINAL)
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if until(job):
+                return job
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {job_id} still {job['status']} {job['counts']} after {timeout}s")
+            time.sleep(0.1)
+
+    def credits(self) -> dict[str, Any]:
+        return dict(self.get("/credits").json())
+
+    def events(self, job_id: str) -> list[dict[str, Any]]:
+        return list(self.get(f"/jobs/{job_id}/events").json()["items"])
+
+
+@pytest.fixture(scope="session")
+def operator(stack: LocalStack) -> Client:
+    return Client(stack, "operator", admin=True)
+
+
+@pytest.fixture
+def make_user(stack: LocalStack, operator: Client) -> Callable[..., Client]:
+    """A new user (isolated from every other test) with `credits` granted."""
+
+    def make(credits: int = 50) -> Client:
+        user = f"user-{uuid.uuid4().hex[:12]}"
+        if credits:
+            response = operator.post(
+                "/admin/credits", json={"userId": user, "amount": credits, "grantId": f"grant-{user}"}
+            )
+            assert response.status_code == 200, response.text
+        return Client(stack, user)
+
+    return make
+
+
+@pytest.fixture
+def app(make_user: Callable[..., Client]) -> Client:
+    return make_user()
+
+
+def sim_job(n: int = 1, *, model: str = "sim-image", **sim: Any) -> dict[str, Any]:
+    """A job of n simulator tasks; `sim` scripts the simulated provider (see genjobs_local.simulator)."""
+    return {
+        "provider": "simulator",
+        "model": model,
+        "input": {"prompt": "test", "sim": {"latency": 5, **sim}},
+        "tasks": [{"seed": i} for i in range(n)],
+    }
