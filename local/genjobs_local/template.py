@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
+
+from genjobs_local.intrinsics import REGION
 
 # SAM wants S3 URIs for code; locally the code stays where it is, so the translator gets a
 # placeholder (what `sam package` would upload) and we keep the real folder per function.
@@ -53,5 +56,14 @@ def translate(template_path: Path, parameters: dict[str, str]) -> Translated:
             props["Definition"] = json.loads((root / props.pop("DefinitionUri")).read_text())
         elif resource["Type"] == "AWS::Serverless::LayerVersion":
             props["ContentUri"] = _ARTIFACTS + logical_id
-    cfn = transform(copy.deepcopy(sam), dict(parameters), _NoManagedPolicies())
+    # The translator reads the region from a boto3 session, i.e. the environment.
+    saved_region = os.environ.get("AWS_DEFAULT_REGION")
+    os.environ["AWS_DEFAULT_REGION"] = REGION
+    try:
+        cfn = transform(copy.deepcopy(sam), dict(parameters), _NoManagedPolicies())
+    finally:
+        if saved_region is None:
+            del os.environ["AWS_DEFAULT_REGION"]
+        else:
+            os.environ["AWS_DEFAULT_REGION"] = saved_region
     return Translated(cfn=cfn, code_dirs=code_dirs)

@@ -1,0 +1,58 @@
+"""The template's ScheduleV2 (EventBridge Scheduler, rate(1 minute)) invokes its function in scaled time."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from tests.local.conftest import TIME_SCALE
+
+from genjobs_local import LocalStack
+from genjobs_local.schedules import Schedule, Scheduler, rate_seconds
+
+
+def test_run_schedules_now_invokes_the_sweeper_with_a_scheduler_event(stack: LocalStack, fake: Any) -> None:
+    # GIVEN a fake sweeper
+    sweeper = fake("SweeperFunction", lambda event, context: {"swept": 0})
+
+    # WHEN the schedules are fired by hand
+    results = stack.run_schedules_now()
+
+    # THEN the sweeper ran once with Scheduler's default notification
+    assert results == [('{"swept": 0}', False)]
+    event = sweeper.calls[0]
+    assert event["source"] == "aws.scheduler"
+    assert event["detail-type"] == "Scheduled Event"
+    assert event["resources"] == [
+        "arn:aws:scheduler:us-east-1:123456789012:schedule/default/SweeperFunctionEveryMinute"
+    ]
+
+
+def test_schedule_thread_fires_every_scaled_period(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a rate(1 minute) schedule (0.6 wall seconds at TIME_SCALE 0.01) and a counting target
+    monkeypatch.setenv("TIME_SCALE", str(TIME_SCALE))
+    fired: list[float] = []
+
+    def run(function: str, event: Any) -> tuple[str, bool]:
+        fired.append(time.monotonic())
+        return "null", False
+
+    schedule = Schedule("s", "arn:aws:scheduler:us-east-1:123456789012:schedule/default/s", 60, "fn", None)
+    scheduler = Scheduler([schedule], run)
+
+    # WHEN it runs for 1.5 wall seconds
+    started = time.monotonic()
+    scheduler.start()
+    time.sleep(1.5)
+    scheduler.stop()
+
+    # THEN it fired twice, one scaled minute apart, and not at start
+    assert len(fired) == 2
+    assert fired[0] - started >= 60 * TIME_SCALE * 0.9
+
+
+def test_rate_expressions_are_read_in_seconds() -> None:
+    assert rate_seconds("rate(1 minute)") == 60
+    assert rate_seconds("rate(5 minutes)") == 300
+    assert rate_seconds("rate(2 hours)") == 7200
