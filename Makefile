@@ -18,7 +18,7 @@ PYTHON_SOURCES := .
 ASL_FILES := $(wildcard statemachine/*.asl.json)
 LAYER_REQUIREMENTS := layers/dependencies/requirements.txt
 
-.PHONY: help setup demo test lint ruff fmt typecheck cfn-lint statelint validate build layer-requirements \
+.PHONY: help setup demo test openapi lint ruff fmt typecheck cfn-lint statelint validate build layer-requirements \
 	start token bench clean
 
 help: ## List the targets
@@ -67,6 +67,9 @@ validate: setup ## sam validate --lint (offline; reads .cfnlintrc)
 
 build: setup ## sam build (arm64, python3.13), then check every .so is aarch64
 	scripts/sam-build.sh $(ARGS)
+
+openapi: setup ## Regenerate docs/openapi.json from the code (a contract test fails when it drifts)
+	uv run python scripts/openapi.py
 
 layer-requirements: setup ## Regenerate the layer's requirements.txt from uv.lock
 	scripts/layer-requirements.sh > $(LAYER_REQUIREMENTS)

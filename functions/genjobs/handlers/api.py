@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.idempotency import (
@@ -24,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genjobs.deps import deps
 from genjobs.logic import credits, devices, jobs
-from genjobs.logic.errors import DomainError, Forbidden, InvalidRequest
+from genjobs.logic.errors import DomainError, Forbidden, InvalidRequest, PayloadTooLarge
 from genjobs.models.api import (
     CreateJobRequest,
     CreditsBalanceView,
@@ -34,6 +35,7 @@ from genjobs.models.api import (
     GrantView,
     JobDetailView,
     JobListView,
+    Problem,
     RegisterDeviceRequest,
     TaskListView,
 )
@@ -57,6 +59,32 @@ IdempotencyKey = Annotated[
         description="Retries with the same key and body return the same job and reserve nothing more.",
     ),
 ]
+
+
+# ------------------------------------------------------------------------------------- document
+PROBLEMS = {
+    400: "Malformed request (e.g. the body is not JSON).",
+    401: "Missing or invalid token (answered by the API's JWT authorizer).",
+    402: "Not enough credits for the job; nothing was created.",
+    403: "The route is for operators.",
+    404: "No such job or device for this caller.",
+    409: "The request conflicts with the resource's state.",
+    413: "The body is over the size limit.",
+    422: "A field is missing, unknown or invalid; `errors` names each field and reason.",
+}
+
+
+def responses(code: int, model: type[Any] | None, description: str, *problems: int) -> dict[int, Any]:
+    """OpenAPI responses of a route: its success and the problems (RFC 9457) it can answer with."""
+    documented: dict[int, Any] = {
+        code: {
+            "description": description,
+            **({"content": {"application/json": {"model": model}}} if model else {}),
+        }
+    }
+    for status in sorted({401, 422, *problems}):
+        documented[status] = {"description": PROBLEMS[status], "content": {PROBLEM_JSON: {"model": Problem}}}
+    return documented
 
 
 # ------------------------------------------------------------------------------------- errors
@@ -134,7 +162,11 @@ def require_admin() -> None:
 def check_body_size() -> None:
     body = app.current_event.body or ""
     if len(body.encode()) > deps().settings.max_body_bytes:
-        raise DomainError("body", errors=[{"field": "body", "reason": "too large"}])
+        limit = deps().settings.max_body_bytes
+        raise PayloadTooLarge(
+            f"the body is over the limit of {limit} bytes",
+            errors=[{"field": "body", "reason": f"over {limit} bytes"}],
+        )
 
 
 # ------------------------------------------------------------------------------------- jobs
@@ -157,7 +189,13 @@ def _create_idempotently() -> Any:
     return create, config
 
 
-@app.post("/jobs", summary="Create a job", responses={202: {"description": "The job, planned and started."}})
+@app.post(
+    "/jobs",
+    summary="Create a job",
+    responses=responses(
+        202, JobDetailView, "The job, planned exactly, its credits reserved, started.", 400, 402, 413
+    ),
+)
 def create_job(request: CreateJobRequest, idempotency_key: IdempotencyKey = None) -> Response[JobDetailView]:
     check_body_size()
     user = caller()
@@ -178,7 +216,11 @@ def create_job(request: CreateJobRequest, idempotency_key: IdempotencyKey = None
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
 
 
-@app.get("/jobs", summary="List the caller's jobs, newest first")
+@app.get(
+    "/jobs",
+    summary="List the caller's jobs, newest first",
+    responses=responses(200, JobListView, "A page of jobs."),
+)
 def list_jobs(
     status: Annotated[
         str | None,
@@ -193,34 +235,58 @@ def list_jobs(
     )
 
 
-@app.get("/jobs/<jobId>", summary="A job with its counts, credits, progress and first page of tasks")
+@app.get(
+    "/jobs/<jobId>",
+    summary="A job with its counts, credits, progress and first page of tasks",
+    responses=responses(200, JobDetailView, "The job.", 404),
+)
 def get_job(jobId: JobId) -> JobDetailView:  # noqa: N803 - the path parameter's public name
     return jobs.get_job(deps(), caller(), jobId)
 
 
-@app.get("/jobs/<jobId>/tasks", summary="A page of a job's tasks")
+@app.get(
+    "/jobs/<jobId>/tasks",
+    summary="A page of a job's tasks",
+    responses=responses(200, TaskListView, "A page of tasks.", 404),
+)
 def list_tasks(jobId: JobId, limit: Limit = 100, cursor: Cursor = None) -> TaskListView:  # noqa: N803
     return jobs.list_tasks(deps(), caller(), jobId, limit, cursor)
 
 
-@app.get("/jobs/<jobId>/events", summary="A job's timeline, oldest first")
+@app.get(
+    "/jobs/<jobId>/events",
+    summary="A job's timeline, oldest first",
+    responses=responses(200, EventListView, "A page of the timeline.", 404),
+)
 def list_events(jobId: JobId, limit: Limit = 100, cursor: Cursor = None) -> EventListView:  # noqa: N803
     return EventListView.model_validate(jobs.list_events(deps(), caller(), jobId, limit, cursor))
 
 
-@app.post("/jobs/<jobId>/cancel", summary="Cancel a job", responses={202: {"description": "Cancelling."}})
+@app.post(
+    "/jobs/<jobId>/cancel",
+    summary="Cancel a job (idempotent)",
+    responses=responses(202, JobDetailView, "Cancelling, or already cancelled.", 404, 409),
+)
 def cancel_job(jobId: JobId) -> Response[JobDetailView]:  # noqa: N803
     view = jobs.cancel_job(deps(), caller(), jobId)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
 
 
 # ------------------------------------------------------------------------------------- credits
-@app.get("/credits", summary="The caller's credit balance")
+@app.get(
+    "/credits",
+    summary="The caller's credit balance",
+    responses=responses(200, CreditsBalanceView, "The balance."),
+)
 def get_credits() -> CreditsBalanceView:
     return credits.balance(deps(), caller())
 
 
-@app.post("/admin/credits", summary="Grant credits to a user (operators only)")
+@app.post(
+    "/admin/credits",
+    summary="Grant credits to a user (operators only)",
+    responses=responses(200, GrantView, "The grant and the new balance.", 400, 403, 413),
+)
 def grant_credits(request: GrantCreditsRequest, idempotency_key: IdempotencyKey = None) -> GrantView:
     check_body_size()
     require_admin()
@@ -233,14 +299,20 @@ def grant_credits(request: GrantCreditsRequest, idempotency_key: IdempotencyKey 
 
 
 # ------------------------------------------------------------------------------------- devices
-@app.post("/devices", summary="Register a device for completion pushes")
+@app.post(
+    "/devices",
+    summary="Register a device for completion pushes",
+    responses=responses(201, DeviceView, "The device (the same one for the same token).", 400, 413),
+)
 def register_device(request: RegisterDeviceRequest) -> Response[DeviceView]:
     check_body_size()
     view = devices.register(deps(), caller(), request)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=view)
 
 
-@app.delete("/devices/<deviceId>", summary="Forget a device")
+@app.delete(
+    "/devices/<deviceId>", summary="Forget a device", responses=responses(204, None, "Forgotten.", 404)
+)
 def delete_device(deviceId: Annotated[str, Path(min_length=1, max_length=64)]) -> Response[str]:  # noqa: N803
     devices.unregister(deps(), caller(), deviceId)
     return Response(status_code=204, body="")
@@ -248,7 +320,13 @@ def delete_device(deviceId: Annotated[str, Path(min_length=1, max_length=64)]) -
 
 # ------------------------------------------------------------------------------------- document
 def openapi_document() -> str:
-    return app.get_openapi_json_schema(title=TITLE, version=VERSION)
+    return app.get_openapi_json_schema(
+        title=TITLE,
+        version=VERSION,
+        summary="Background AI generation jobs: exact plans, credits, progress, cancel, outputs.",
+        security_schemes={"jwt": HTTPBearer(bearerFormat="JWT", description="The API's JWT authorizer.")},
+        security=[{"jwt": []}],
+    )
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -181,3 +181,18 @@ class DeviceView(_Response):
 class ListJobsQuery(StrEnum):
     ACTIVE = "active"
     FINISHED = "finished"
+
+
+class FieldProblem(_Response):
+    field: str = Field(description="The request field, e.g. `matrix.style` or `Idempotency-Key`.")
+    reason: str
+
+
+class Problem(_Response):
+    """RFC 9457 problem details, served as application/problem+json."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] = Field(default_factory=list, description="One entry per offending field.")
