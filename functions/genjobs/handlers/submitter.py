@@ -42,8 +42,10 @@ def submit_record(record: SQSRecord) -> None:
         d.workflow.fail(token, "TaskGone", "the task no longer exists")
         return
     except tasks.RetryLater as retry:
-        # Full jitter so a burst of throttled tasks does not come back at the same instant.
-        delay = d.settings.wall(retry.delay_seconds * (1 + random.random() * 0.2))
+        # Jitter so a burst of throttled tasks does not come back at the same instant. The delay
+        # stays in schedule seconds: SQS counts visibility timeouts in them (the local runtime
+        # scales them to wall time itself; scaling here too made every backoff TIME_SCALE shorter).
+        delay = retry.delay_seconds * (1 + random.random() * 0.2)
         aws.client("sqs").change_message_visibility(
             QueueUrl=_queue_url(record),
             ReceiptHandle=record.receipt_handle,
