@@ -108,3 +108,46 @@ def sim_job(n: int = 1, *, model: str = "sim-image", **sim: Any) -> dict[str, An
         "input": {"prompt": "test", "sim": {"latency": 5, **sim}},
         "tasks": [{"seed": i} for i in range(n)],
     }
+
+
+# ---- helpers of the workflow tests ---------------------------------------------------------------
+def wait_for(check: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    """Polls `check` until it returns something truthy, which is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached after {timeout}s")
+        time.sleep(0.05)
+
+
+class Phone:
+    """A device registered with POST /devices; reads what SNS delivered to its platform endpoint."""
+
+    def __init__(self, client: Client) -> None:
+        self.token = f"fcm-{uuid.uuid4().hex}"
+        response = client.post("/devices", json={"platform": "FCM", "token": self.token})
+        assert response.status_code in (200, 201), response.text
+
+    def pushes(self) -> list[str]:
+        from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
+        from moto.sns.models import sns_backends
+
+        backend = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+        return [
+            str(message)
+            for endpoint in list(backend.platform_endpoints.values())
+            if endpoint.token == self.token
+            for message in list(endpoint.messages.values())
+        ]
+
+
+def sim_stats(stack: LocalStack) -> dict[str, Any]:
+    return dict(requests.get(f"{stack.simulator_url}/_sim/stats", timeout=10).json())
+
+
+def job_keys(job_id: str, n: int) -> list[str]:
+    """The idempotency keys the submitter sends for a job's tasks."""
+    return [f"{job_id}:{i}" for i in range(n)]
