@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import requests
@@ -33,8 +33,11 @@ log = logging.getLogger(__name__)
 class LocalStack:
     """Use `LocalStack.start(...)`, as a context manager or with an explicit `stop()`."""
 
+    _live: ClassVar[LocalStack | None] = None
+
     def __init__(self) -> None:
         self._saved_env: dict[str, str | None] = {}
+        self._stopped = False
         self._moto: ThreadedMotoServer | None = None
         self._http: HttpServer | None = None
         self._simulator: Any = None
@@ -67,8 +70,15 @@ class LocalStack:
         """Start everything; `handlers` replaces functions' code (by logical id or name) for tests.
 
         `schedules=False` keeps the schedule threads off (use `run_schedules_now()`).
+
+        One stack per process (functions share os.environ and moto's backends): starting one stops
+        the stack already running, so separate session fixtures (tests/e2e, tests/local) take turns.
         """
+        if cls._live is not None:
+            log.warning("stopping the running local stack: only one runs per process")
+            cls._live.stop()
         stack = cls()
+        cls._live = stack
         try:
             stack._start(
                 port,
@@ -148,6 +158,12 @@ class LocalStack:
             self._scheduler.start()
 
     def stop(self) -> None:
+        """Idempotent: a stack stopped by a newer one stays stopped, leaving the newer one alone."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if LocalStack._live is self:
+            LocalStack._live = None
         for poller in self._pollers:
             poller.stop()
         self._pollers = []
