@@ -1,0 +1,1 @@
+"""`genjobs`: the command-line client of the genjobs API (local stack or deployed)."""

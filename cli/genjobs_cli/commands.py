@@ -1,0 +1,217 @@
+"""One function per command: (parsed args, API) -> exit code. Output goes to stdout, trouble to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import mimetypes
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from genjobs_cli import render
+from genjobs_cli.client import Api, ApiError, ExitCode, download
+from genjobs_cli.jobspec import build_job_body
+
+
+def out(text: str) -> None:
+    print(text, flush=True)
+
+
+def note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# ---- jobs ------------------------------------------------------------------------------------------
+def create(args: argparse.Namespace, api: Api) -> int:
+    body = build_job_body(
+        file=args.file,
+        provider=args.provider,
+        model=args.model,
+        input_json=args.input,
+        matrix=args.matrix,
+        count=args.count,
+        tasks_file=args.tasks_file,
+        collection=args.collection,
+        concurrency=args.concurrency,
+    )
+    job = api.create_job(body, args.idempotency_key)
+    if args.json and not args.watch:
+        out(render.as_json(job))
+        return ExitCode.OK
+    if not args.json:
+        out(render.plan_summary(job))
+    if not args.watch:
+        out(f"watch it: genjobs watch {job['jobId']}")
+        return ExitCode.OK
+    return watch_job(api, job["jobId"], interval=args.interval, as_json=args.json)
+
+
+def watch(args: argparse.Namespace, api: Api) -> int:
+    return watch_job(api, args.job_id, interval=args.interval, as_json=args.json)
+
+
+def watch_job(api: Api, job_id: str, *, interval: float, as_json: bool = False) -> int:
+    """Until the job ends: 0 when COMPLETED, 1 when FAILED or CANCELLED. Ctrl-C stops watching only."""
+    display = render.ProgressDisplay()
+    eta = render.ThroughputEta()
+    try:
+        while True:
+            job = api.job(job_id)
+            eta.observe(time.monotonic(), render.work_done(job))
+            if not as_json:
+                display.show(render.progress_line(job, eta.eta(job["plan"]["taskCount"])))
+            if job["status"] in render.TERMINAL:
+                break
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        display.close()
+        note(f"stopped watching; job {job_id} keeps running. Resume with: genjobs watch {job_id}")
+        return ExitCode.INTERRUPTED
+    display.close()
+    out(render.as_json(job) if as_json else render.settlement_summary(job))
+    return ExitCode.OK if job["status"] == "COMPLETED" else ExitCode.JOB_UNSUCCESSFUL
+
+
+def list_jobs(args: argparse.Namespace, api: Api) -> int:
+    status = "active" if args.active else args.status
+    jobs: list[dict[str, Any]] = []
+    cursor = args.cursor
+    while True:
+        page = api.jobs_page(status=status, collection_id=args.collection, limit=args.limit, cursor=cursor)
+        jobs.extend(page["items"])
+        cursor = page.get("cursor")
+        if not (args.all and cursor):
+            break
+    if args.json:
+        out(render.as_json({"items": jobs, "cursor": cursor}))
+    elif not jobs:
+        out("no jobs")
+    else:
+        out(render.jobs_table(jobs))
+        if cursor:
+            out(f"(more: --all, or --cursor {cursor})")
+    return ExitCode.OK
+
+
+def get(args: argparse.Namespace, api: Api) -> int:
+    job = api.job(args.job_id)
+    out(render.as_json(job) if args.json else render.job_detail(job))
+    return ExitCode.OK
+
+
+def cancel(args: argparse.Namespace, api: Api) -> int:
+    job = api.cancel(args.job_id)
+    if not args.no_wait:
+        if job["status"] not in render.TERMINAL and not args.json:
+            note(f"cancelling {args.job_id}: finished tasks are kept, the rest refunded...")
+        while job["status"] not in render.TERMINAL:
+            time.sleep(args.interval)
+            job = api.job(args.job_id)
+    if args.json:
+        out(render.as_json(job))
+    elif job["status"] in render.TERMINAL:
+        out(render.settlement_summary(job))
+    else:
+        out(f"job {args.job_id} {job['status']}; see the settlement with: genjobs get {args.job_id}")
+    return ExitCode.OK
+
+
+def outputs(args: argparse.Namespace, api: Api) -> int:
+    """Every task's outputs into --dir; a file already there with the expected size is not fetched again."""
+    job = api.job(args.job_id)
+    folder: Path = args.dir
+    folder.mkdir(parents=True, exist_ok=True)
+    results: list[dict[str, Any]] = []
+    for task in api.tasks(args.job_id):
+        for n, output in enumerate(task.get("outputs") or []):
+            target = folder / output_name(task["index"], n, output["contentType"])
+            if target.is_file() and target.stat().st_size == output["size"]:
+                results.append(
+                    {"task": task["index"], "path": str(target), "size": output["size"], "skipped": True}
+                )
+                continue
+            size = download(output["url"], target)
+            results.append({"task": task["index"], "path": str(target), "size": size, "skipped": False})
+            if not args.json:
+                out(f"task {task['index']}: {target} ({size} bytes)")
+    skipped = sum(r["skipped"] for r in results)
+    if args.json:
+        out(render.as_json({"jobId": args.job_id, "status": job["status"], "files": results}))
+    else:
+        out(f"{len(results) - skipped} downloaded, {skipped} already there, in {folder}")
+        if job["status"] not in render.TERMINAL:
+            out(f"job is {job['status']}: run again later for the outputs still to come")
+    return ExitCode.OK
+
+
+def output_name(index: int, n: int, content_type: str) -> str:
+    """`00007-0.png`: sorted by task, stable across runs (so reruns can skip what is there)."""
+    ext = (
+        mimetypes.guess_extension(content_type.split(";")[0].strip()) or "." + content_type.rsplit("/", 1)[-1]
+    )
+    return f"{index:05d}-{n}{ext}"
+
+
+def events(args: argparse.Namespace, api: Api) -> int:
+    items = list(api.events(args.job_id))
+    out(render.as_json({"items": items}) if args.json else render.events_table(items))
+    return ExitCode.OK
+
+
+# ---- credits and devices ---------------------------------------------------------------------------
+def credits(args: argparse.Namespace, api: Api) -> int:
+    balance = api.credits()
+    out(render.as_json(balance) if args.json else render.credits_table(balance))
+    return ExitCode.OK
+
+
+def grant(args: argparse.Namespace, api: Api) -> int:
+    grant_id = args.grant_id or f"cli-{uuid.uuid4().hex}"
+    result = api.grant(args.user_id, args.amount, grant_id, args.reason)
+    if args.json:
+        out(render.as_json(result))
+        return ExitCode.OK
+    if result["applied"]:
+        out(f"granted {args.amount} credits to {args.user_id} (grant {grant_id})")
+    else:
+        out(f"grant {grant_id} was already applied to {args.user_id}; nothing changed")
+    out(render.credits_table(result["balance"]))
+    return ExitCode.OK
+
+
+def device_register(args: argparse.Namespace, api: Api) -> int:
+    device = api.register_device(args.platform, args.device_token)
+    out(
+        render.as_json(device)
+        if args.json
+        else f"registered {device['platform']} device {device['deviceId']}"
+    )
+    return ExitCode.OK
+
+
+def device_delete(args: argparse.Namespace, api: Api) -> int:
+    api.delete_device(args.device_id)
+    if not args.json:
+        out(f"deleted device {args.device_id}")
+    return ExitCode.OK
+
+
+# ---- local stack (genjobs_local does the work) ------------------------------------------------------
+def local(args: argparse.Namespace) -> int:
+    """`genjobs local start|token|invoke ...` is `genjobs-local start|token|invoke ...`."""
+    try:
+        from genjobs_local import cli as local_cli
+    except ImportError:
+        note("error: `genjobs local` needs genjobs_local (the repository's environment: uv sync)")
+        return ExitCode.USAGE
+    state_dir = ["--state-dir", str(args.state_dir)] if args.state_dir else []
+    return local_cli.main([*state_dir, args.local_command, *args.rest])
+
+
+def failed(error: ApiError) -> int:
+    note(render.problem_message(error))
+    if error.status == 401:
+        note("hint: the token is missing, expired or not for this API (--token or GENJOBS_TOKEN)")
+    return error.exit_code

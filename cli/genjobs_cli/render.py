@@ -1,0 +1,205 @@
+"""What the CLI prints: the progress bar with its ETA, tables, summaries and API errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from genjobs_cli.client import ApiError
+
+BAR_WIDTH = 30
+TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+
+
+def finished_tasks(job: dict[str, Any]) -> int:
+    counts = job["counts"]
+    return int(counts["COMPLETED"] + counts["FAILED"] + counts["CANCELLED"])
+
+
+def work_done(job: dict[str, Any]) -> float:
+    """Tasks' worth of work done: ended tasks whole, running ones by their progress when the API knows it."""
+    return max(float(finished_tasks(job)), float(job["progress"]) * job["plan"]["taskCount"] / 100)
+
+
+class ThroughputEta:
+    """Remaining time from the throughput (tasks' worth of work per second) over a sliding window."""
+
+    def __init__(self, window_seconds: float = 60.0) -> None:
+        self.window = window_seconds
+        self.samples: deque[tuple[float, float]] = deque()
+
+    def observe(self, now: float, done: float) -> None:
+        self.samples.append((now, done))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= self.window:
+            self.samples.popleft()
+
+    def rate(self) -> float | None:
+        """Tasks' worth of work per second, or None until some progress was seen while watching."""
+        if len(self.samples) < 2:
+            return None
+        (t0, n0), (t1, n1) = self.samples[0], self.samples[-1]
+        if t1 <= t0 or n1 <= n0:
+            return None
+        return (n1 - n0) / (t1 - t0)
+
+    def eta(self, total: int) -> float | None:
+        rate = self.rate()
+        if rate is None:
+            return None
+        return max(0, total - self.samples[-1][1]) / rate
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def progress_line(job: dict[str, Any], eta_seconds: float | None) -> str:
+    """`[#####.....]  42.0%  PROCESSING  5/12 done 1 failed 0 cancelled  ETA 1m05s`"""
+    percent = max(0.0, min(100.0, float(job["progress"])))
+    filled = int(BAR_WIDTH * percent / 100)
+    counts = job["counts"]
+    eta = "" if job["status"] in TERMINAL else f"  ETA {duration(eta_seconds)}"
+    return (
+        f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {percent:5.1f}%  {job['status']:<10}  "
+        f"{counts['COMPLETED']}/{job['plan']['taskCount']} done  {counts['FAILED']} failed  "
+        f"{counts['CANCELLED']} cancelled{eta}"
+    )
+
+
+class ProgressDisplay:
+    """On a terminal one line redrawn in place; otherwise a plain line whenever it changes."""
+
+    def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.last = ""
+
+    def show(self, line: str) -> None:
+        if self.tty:
+            self.stream.write(f"\r{line}\x1b[K")
+        elif line != self.last:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+        self.last = line
+
+    def close(self) -> None:
+        """Ends the redrawn line so that what follows starts on a line of its own."""
+        if self.tty and self.last:
+            self.stream.write("\n")
+            self.stream.flush()
+        self.last = ""
+
+
+# ---- tables and summaries -------------------------------------------------------------------------
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    )
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=False)
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def plan_summary(job: dict[str, Any]) -> str:
+    plan = job["plan"]
+    return (
+        f"job {job['jobId']}  {job['status']}\n"
+        f"plan: {plural(plan['taskCount'], 'task')} x {plural(plan['unitPrice'], 'credit')}"
+        f" = {plural(plan['creditsReserved'], 'credit')} reserved"
+    )
+
+
+def settlement_summary(job: dict[str, Any]) -> str:
+    counts, credits = job["counts"], job["credits"]
+    return (
+        f"{job['status']}: kept {plural(counts['COMPLETED'], 'finished task')} "
+        f"(charged {plural(credits['charged'], 'credit')}), refunded {plural(credits['refunded'], 'credit')}"
+        f" ({counts['FAILED']} failed, {counts['CANCELLED']} cancelled)"
+    )
+
+
+def jobs_table(jobs: Sequence[dict[str, Any]]) -> str:
+    rows = [
+        (
+            j["jobId"],
+            j["status"],
+            f"{j['provider']}/{j['model']}",
+            f"{finished_tasks(j)}/{j['plan']['taskCount']}",
+            f"{float(j['progress']):.0f}%",
+            j.get("collectionId") or "-",
+            j["createdAt"],
+        )
+        for j in jobs
+    ]
+    return table(("JOB", "STATUS", "MODEL", "TASKS", "PROGRESS", "COLLECTION", "CREATED"), rows)
+
+
+def job_detail(job: dict[str, Any]) -> str:
+    counts, credits, plan = job["counts"], job["credits"], job["plan"]
+    lines = [
+        f"job         {job['jobId']}",
+        f"status      {job['status']}  ({float(job['progress']):.1f}%)",
+        f"model       {job['provider']}/{job['model']}",
+        f"collection  {job.get('collectionId') or '-'}",
+        f"plan        {plural(plan['taskCount'], 'task')} x {plan['unitPrice']}, concurrency {job['concurrency']}",
+        "tasks       " + "  ".join(f"{name.lower()} {n}" for name, n in counts.items()),
+        f"credits     reserved {credits['reserved']}  charged {credits['charged']}  refunded {credits['refunded']}",
+        f"created     {job['createdAt']}",
+    ]
+    for label, key in (
+        ("started", "startedAt"),
+        ("cancel asked", "cancelRequestedAt"),
+        ("finished", "finishedAt"),
+    ):
+        if job.get(key):
+            lines.append(f"{label:<12}{job[key]}")
+    tasks = job.get("tasks") or []
+    if tasks:
+        rows = [(t["index"], t["status"], len(t.get("outputs") or []), t.get("error") or "") for t in tasks]
+        lines += ["", table(("TASK", "STATUS", "OUTPUTS", "ERROR"), rows)]
+        if job.get("tasksCursor"):
+            lines.append("(more tasks: `genjobs outputs` pages through all of them)")
+    return "\n".join(lines)
+
+
+def events_table(events: Sequence[dict[str, Any]]) -> str:
+    rows = [
+        (
+            e["at"],
+            e["kind"],
+            "" if e.get("taskIndex") is None else e["taskIndex"],
+            json.dumps(e.get("detail") or {}, separators=(",", ":")) if e.get("detail") else "",
+        )
+        for e in events
+    ]
+    return table(("AT", "EVENT", "TASK", "DETAIL"), rows)
+
+
+def credits_table(balance: dict[str, Any]) -> str:
+    names = ("available", "reserved", "charged", "granted")
+    return table(names, [[balance[n] for n in names]])
+
+
+def problem_message(error: ApiError) -> str:
+    """`error: 422 Invalid request: count: ...` then one line per field error."""
+    status = f"{error.status} " if error.status else ""
+    lines = [f"error: {status}{error.title}" + (f": {error.detail}" if error.detail else "")]
+    lines += [f"  - {e['field']}: {e['reason']}" for e in error.errors]
+    return "\n".join(lines)
