@@ -238,6 +238,31 @@ class Provisioner:
             )
         return Created(self._name(logical_id))
 
+    def _cloudwatch_alarm(self, logical_id: str, p: dict[str, Any]) -> Created:
+        # Created for fidelity (operators can list them); nothing evaluates alarms locally.
+        name = p.get("AlarmName") or self._name(logical_id, 255)
+        keys = (
+            "AlarmDescription",
+            "Namespace",
+            "MetricName",
+            "Dimensions",
+            "Statistic",
+            "Period",
+            "EvaluationPeriods",
+            "Threshold",
+            "ComparisonOperator",
+            "TreatMissingData",
+            "AlarmActions",
+        )
+        args = {k: p[k] for k in keys if k in p}
+        for k in ("Period", "EvaluationPeriods"):
+            if k in args:
+                args[k] = int(args[k])
+        if "Threshold" in args:
+            args["Threshold"] = float(args["Threshold"])
+        self._client("cloudwatch").put_metric_alarm(AlarmName=name, **args)
+        return Created(name, {"Arn": _arn("cloudwatch", f"alarm:{name}")})
+
     def _sns_topic(self, logical_id: str, p: dict[str, Any]) -> Created:
         name = p.get("TopicName") or self._name(logical_id, 256)
         attributes = {k: str(p[k]) for k in ("KmsMasterKeyId", "DisplayName", "FifoTopic") if k in p}
@@ -381,6 +406,7 @@ class Provisioner:
         "AWS::SQS::Queue": _sqs_queue,
         "AWS::SQS::QueuePolicy": _sqs_queue_policy,
         "AWS::SNS::Topic": _sns_topic,
+        "AWS::CloudWatch::Alarm": _cloudwatch_alarm,
         "AWS::SNS::Subscription": _sns_subscription,
         "AWS::Lambda::LayerVersion": _lambda_layer,
         "AWS::Lambda::Function": _lambda_function,

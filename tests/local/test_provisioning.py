@@ -35,6 +35,9 @@ def _exists(stack: LocalStack, resource_type: str, physical_id: str) -> bool:
             UUID=physical_id
         ),
         "AWS::IAM::Role": lambda: stack.client("iam").get_role(RoleName=physical_id),
+        "AWS::CloudWatch::Alarm": lambda: stack.client("cloudwatch").describe_alarms(
+            AlarmNames=[physical_id]
+        )["MetricAlarms"][0],
         "AWS::Logs::LogGroup": lambda: stack.client("logs").describe_log_groups(
             logGroupNamePrefix=physical_id
         )["logGroups"][0],

@@ -1,0 +1,99 @@
+"""Least privilege in template.yaml: no wildcard actions, and `Resource: "*"` only where AWS offers no
+resource-level permission (each such place listed here with its reason)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.template import template
+
+pytestmark = pytest.mark.contract
+
+# (resource, action) -> why "*" is needed
+WILDCARD_RESOURCES_ALLOWED = {
+    ("ApiFunction", "sns:CreatePlatformEndpoint"): "platform application ARNs are parameters that may be empty",
+    ("ApiFunction", "sns:DeleteEndpoint"): "endpoints are created per device at run time",
+    ("ApiFunction", "sns:SetEndpointAttributes"): "endpoints are created per device at run time",
+    ("ApiFunction", "sns:GetEndpointAttributes"): "endpoints are created per device at run time",
+    ("NotifierFunction", "sns:Publish"): "pushes go to per-device endpoints created at run time",
+    ("NotifierFunction", "sns:GetEndpointAttributes"): "per-device endpoints",
+    ("NotifierFunction", "sns:DeleteEndpoint"): "stale per-device endpoints are pruned",
+    **{
+        ("GenerationStateMachine", f"logs:{a}"): "CloudWatch Logs delivery APIs have no resource-level permissions"
+        for a in (
+            "CreateLogDelivery",
+            "GetLogDelivery",
+            "UpdateLogDelivery",
+            "DeleteLogDelivery",
+            "ListLogDeliveries",
+            "PutResourcePolicy",
+            "DescribeResourcePolicies",
+            "DescribeLogGroups",
+        )
+    },
+}
+
+# SAM policy templates, each scoped by its parameter to one table, bucket, queue, topic or function.
+SCOPED_POLICY_TEMPLATES = {
+    "DynamoDBCrudPolicy",
+    "S3CrudPolicy",
+    "S3ReadPolicy",
+    "SQSSendMessagePolicy",
+    "SNSPublishMessagePolicy",
+    "LambdaInvokePolicy",
+    "StepFunctionsExecutionPolicy",
+    "AWSSecretsManagerGetSecretValuePolicy",
+}
+
+
+def statements() -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for logical_id, resource in template()["Resources"].items():
+        for policy in resource.get("Properties", {}).get("Policies", []) or []:
+            if isinstance(policy, dict) and "Statement" in policy:
+                found += [(logical_id, s) for s in policy["Statement"]]
+            elif isinstance(policy, dict):
+                (name,) = policy
+                assert name in SCOPED_POLICY_TEMPLATES, f"{logical_id}: unreviewed policy template {name}"
+            else:
+                pytest.fail(f"{logical_id}: managed policy {policy!r} instead of a scoped statement")
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_statement_grants_a_wildcard_action() -> None:
+    for logical_id, statement in statements():
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, f"{logical_id} grants {action}"
+
+
+def test_wildcard_resources_only_where_aws_has_no_resource_level_permission() -> None:
+    unexplained = [
+        (logical_id, action)
+        for logical_id, statement in statements()
+        if "*" in as_list(statement["Resource"])
+        for action in as_list(statement["Action"])
+        if (logical_id, action) not in WILDCARD_RESOURCES_ALLOWED
+    ]
+    assert unexplained == []
+
+
+def test_every_function_has_scoped_permissions_and_no_admin_role() -> None:
+    for logical_id, resource in template()["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            props = resource["Properties"]
+            assert "Role" not in props, f"{logical_id} brings its own role"
+            assert props.get("Policies"), f"{logical_id} has no policies"
+
+
+def test_outputs_bucket_is_private_and_encrypted() -> None:
+    bucket = template()["Resources"]["OutputBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    policy = template()["Resources"]["OutputBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert any(s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false" for s in policy)
