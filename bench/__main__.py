@@ -1,0 +1,129 @@
+"""`python -m bench [--quick] [--only NAME ...]`: every scenario in its own process, then the report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import report
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+
+def _scenarios(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
+    """Name -> how to run it; imports are lazy so each worker process loads only its scenario."""
+    from bench.scenarios import cancel, coldstart, cost, overhead, scale, throughput
+
+    n = 3 if quick else 20
+    return {
+        # TIME_SCALEs large enough that each wake-up's local processing (tens of ms) stays small
+        # against the poll intervals (5 to 30 schedule s): the polls are then the real schedule's.
+        "cost-20": lambda: cost.run(20, 0.05 if quick else 0.2, n),
+        "cost-60": lambda: cost.run(60, 0.05 if quick else 0.2, n),
+        "cost-600": lambda: cost.run(600, 0.005 if quick else 0.1, n),
+        "pollcheck": lambda: cost.run_poll_check(600, 0.001, n if quick else 10),
+        "overhead": lambda: overhead.run(20 if quick else 100, 10, 20, 0.1 if quick else 0.25),
+        "cancel": lambda: cancel.run(12 if quick else 30, 4 if quick else 10, 0.05),
+        "scale": lambda: scale.run(
+            1000 if quick else 10_000, 2 if quick else 5, 300 if quick else 480, 20 if quick else 200
+        ),
+        "coldstart": lambda: coldstart.run(1 if quick else 5),
+        "throughput": lambda: throughput.run(50 if quick else 500),
+    }
+
+
+NAMES = [
+    "coldstart",
+    "cost-20",
+    "cost-60",
+    "cost-600",
+    "pollcheck",
+    "overhead",
+    "cancel",
+    "throughput",
+    "scale",
+]
+
+
+def _worker(name: str, quick: bool, out: Path) -> None:
+    started = time.monotonic()
+    result = _scenarios(quick)[name]()
+    result["_seconds"] = round(time.monotonic() - started, 1)
+    out.write_text(json.dumps(result, default=str))
+
+
+def _run_in_process(name: str, quick: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        command = [sys.executable, "-m", "bench", "--worker", name, "--out", str(out)]
+        command += ["--quick"] if quick else []
+        log = Path(tmp) / "log.txt"
+        with log.open("w") as sink:
+            code = subprocess.run(
+                command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, check=False
+            ).returncode
+        if code != 0 or not out.exists():
+            tail = log.read_text()[-3000:]
+            print(f"  {name} failed (exit {code}):\n{tail}", file=sys.stderr)
+            return {"error": f"exit {code}", "log_tail": tail}
+        return dict(json.loads(out.read_text()))
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        # Timings depend on what else runs: other engineers' test runs share this machine.
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short smoke run (small jobs)")
+    parser.add_argument("--only", action="append", choices=NAMES, help="run only this scenario (repeatable)")
+    parser.add_argument("--out-dir", type=Path, default=DOCS, help="where bench.md and bench.json go")
+    parser.add_argument("--worker", choices=NAMES, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        _worker(args.worker, args.quick, args.out)
+        return 0
+    names = args.only or NAMES
+    json_path = args.out_dir / "bench.json"
+    # --only refreshes those scenarios in the existing results and rewrites the report.
+    previous = json.loads(json_path.read_text()) if args.only and json_path.exists() else {}
+    results: dict[str, Any] = dict(previous.get("scenarios", {}))
+    for name in names:
+        print(f"bench: {name} ...", flush=True)
+        started = time.monotonic()
+        results[name] = _run_in_process(name, args.quick)
+        print(f"bench: {name} done in {time.monotonic() - started:.0f} s", flush=True)
+    data = {
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "quick": args.quick,
+        "machine": machine(),
+        "scenarios": results,
+    }
+    data["summary"] = report.summary(results)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(data, indent=1, default=str) + "\n")
+    (args.out_dir / "bench.md").write_text(report.markdown(data))
+    print(f"bench: wrote {json_path} and {args.out_dir / 'bench.md'}")
+    return 1 if any("error" in r for r in results.values()) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,455 @@
+"""The report: derived figures (summary) and docs/bench.md, from the scenarios' raw results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bench.models import fixed_interval_design, fixed_polls, sleeping_lambda_design, split_polling
+from bench.prices import SOURCES
+from bench.usage import Usage
+
+LATENCIES = (20, 60, 600)
+TARGETS = {
+    "webhook_cost": 0.10,  # $ per 1,000 images, any latency
+    "polling_cost_60": 0.30,  # $ per 1,000 images at 60 s (strictly below)
+    "makespan_ratio": 1.05,
+    "webhook_p99_s": 1.0,
+    "import_ms": 300.0,
+    "creation_ratio": 1.5,
+}
+
+
+def _usage(result: dict[str, Any], mode: str) -> Usage | None:
+    entry = result.get(mode) if isinstance(result, dict) else None
+    return Usage(**entry["per_image"]) if entry and "per_image" in entry else None
+
+
+def summary(results: dict[str, Any]) -> dict[str, Any]:
+    """Cost per 1,000 images per mode and latency, the alternatives and the ratios."""
+    costs: dict[str, Any] = {}
+    for latency in LATENCIES:
+        result = results.get(f"cost-{latency}", {})
+        for mode in ("webhook", "polling"):
+            usage = _usage(result, mode)
+            if usage is not None:
+                costs[f"{mode}-{latency}"] = {
+                    "per_1000": round(usage.cost() * 1000, 4),
+                    "lines_per_1000": {k: round(v * 1000, 5) for k, v in usage.costs().items()},
+                    "usage_per_image": usage.as_dict(),
+                }
+    out: dict[str, Any] = {"costs": costs}
+    short, long = results.get("cost-20", {}).get("polling"), results.get("cost-600", {}).get("polling")
+    if short and long and "per_image" in short and "per_image" in long:
+        split = split_polling(
+            Usage(**short["per_image"]),
+            short["polls_per_image"],
+            Usage(**long["per_image"]),
+            long["polls_per_image"],
+        )
+        alternatives: dict[str, Any] = {
+            "base_per_image": split.base.as_dict(),
+            "per_poll": split.per_poll.as_dict(),
+        }
+        for latency in LATENCIES:
+            fixed = fixed_interval_design(split, latency).cost() * 1000
+            sleeper = sleeping_lambda_design(split, latency).cost() * 1000
+            row: dict[str, Any] = {
+                "fixed_5s_per_1000": round(fixed, 4),
+                "fixed_5s_polls": fixed_polls(latency),
+                "sleeping_lambda_per_1000": round(sleeper, 4),
+            }
+            for mode in ("webhook", "polling"):
+                ours = costs.get(f"{mode}-{latency}", {}).get("per_1000")
+                if ours is not None:
+                    row[f"{mode}_vs_fixed_5s"] = round(ours / fixed, 3)
+                    row[f"{mode}_vs_sleeping_lambda"] = round(ours / sleeper, 3)
+            alternatives[str(latency)] = row
+        out["alternatives"] = alternatives
+    return out
+
+
+# ----------------------------------------------------------------------------- markdown
+def _money(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:.4f}"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "**missed**")
+
+
+def _get(data: dict[str, Any], *path: Any) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def markdown(data: dict[str, Any]) -> str:
+    s = data["scenarios"]
+    summ = data["summary"]
+    m = data["machine"]
+    lines = [
+        "# genjobs benchmarks",
+        "",
+        f"Generated {data['generated']} by `make bench{'-quick' if data['quick'] else ''}` "
+        f"(`uv run python -m bench{' --quick' if data['quick'] else ''}`) on {m['cpus']} cores, "
+        f"{m['platform']}, Python {m['python']}"
+        + (f", load average {m['load_average_1_5_15']} when it ended" if "load_average_1_5_15" in m else "")
+        + ". Every figure below is measured by this run unless it says "
+        "*model*; docs/bench.json has the raw counts. Local stack: moto 5.2.5 running the real template, "
+        "state machine and handlers in one process, with the simulator as the provider.",
+        "",
+        "**How AWS work is counted.** `genjobs_local.metering` (off unless the bench enables it) counts, "
+        "from the run itself: every state entered (parent and Distributed Map children; moto keeps no "
+        "history for children, so the hook keys each child's events itself), every Lambda invocation and "
+        "its duration, every request moto dispatches (DynamoDB, SQS, SNS, S3, Secrets Manager, Step "
+        "Functions API), DynamoDB read/write units computed from item sizes by AWS's rules (1 KB writes, "
+        "4 KB strong / 8 KB eventual reads, transactions double, GSI writes added), and every HTTP API "
+        "request. The app's `POST /jobs` is counted; the benchmark's own reads are not (it reads state "
+        "in-process). The sweeper is off in the cost runs: it runs once a minute whatever the load, a "
+        "fixed cost, not work per image. The local SQS pollers' empty receives are left out (Lambda's "
+        "long-polling pollers cost about $0.26 per queue per month whatever the load).",
+        "",
+    ]
+    lines += _targets(s, summ)
+    lines += _costs(s, summ)
+    lines += _alternatives(summ)
+    lines += _overhead(s)
+    lines += _cancel(s)
+    lines += _scale(s)
+    lines += _coldstart(s)
+    lines += _throughput(s)
+    lines += ["## Prices used", ""] + [f"- {k}: {v}" for k, v in SOURCES.items()] + [""]
+    return "\n".join(lines)
+
+
+def _targets(s: dict[str, Any], summ: dict[str, Any]) -> list[str]:
+    costs = summ.get("costs", {})
+    webhook = [costs[f"webhook-{lat}"]["per_1000"] for lat in LATENCIES if f"webhook-{lat}" in costs]
+    polling60 = _get(costs, "polling-60", "per_1000")
+    ratios = [_get(s, "overhead", mode, "ratio") for mode in ("webhook", "polling")]
+    poll_p99 = _get(s, "overhead", "polling", "delay_p99_s")
+    web_p99 = _get(s, "overhead", "webhook", "delay_p99_wall_s")
+    after = [_get(s, "cancel", mode, "submissions_after_cancel") for mode in ("polling", "webhook")]
+    cancel_rows = []
+    for mode in ("polling", "webhook"):
+        c = _get(s, "cancel", mode) or {}
+        if c:
+            ok = (
+                c.get("in_flight_at_cancel", 0) > 0
+                and c.get("cancelled_at_provider") == c.get("in_flight_at_cancel")
+                and (c.get("cancel_at_provider_max_s") or 0) <= c.get("one_wake_up_s", 0)
+            )
+            cancel_rows.append((mode, c, ok))
+    created = _get(s, "scale", "creation") or {}
+    big = max((int(k) for k in created), default=None)
+    creation_ratio = created[str(big)]["ratio_to_1"] if big else None
+    imports = _get(s, "coldstart", "imports") or {}
+    slowest = max((v["median_ms"] for v in imports.values()), default=None)
+    rows = [
+        "## Targets",
+        "",
+        "| target | measured | verdict |",
+        "| --- | --- | --- |",
+        f"| AWS cost per 1,000 images, webhook mode, ≤ $0.10 at any latency | "
+        f"{', '.join(_money(w) for w in webhook)} (20 s, 60 s, 10 min) | "
+        f"{_verdict(all(w <= TARGETS['webhook_cost'] for w in webhook) if webhook else None)} |",
+        f"| AWS cost per 1,000 images, polling mode, < $0.30 at 60 s | {_money(polling60)} | "
+        f"{_verdict(polling60 < TARGETS['polling_cost_60'] if polling60 is not None else None)} |",
+        f"| makespan within 5% of ideal | webhook {ratios[0]}x, polling {ratios[1]}x | "
+        f"{_verdict(all(r is not None and r <= TARGETS['makespan_ratio'] for r in ratios) if any(ratios) else None)} |",
+        f"| p99 completion delay < one poll interval (polling) | {poll_p99} s (schedule) | "
+        f"{_verdict(poll_p99 is not None and poll_p99 < 30 if poll_p99 is not None else None)} (interval cap 30 s) |",
+        f"| p99 completion delay < 1 s (webhook) | {web_p99} s (wall) | "
+        f"{_verdict(web_p99 < TARGETS['webhook_p99_s'] if web_p99 is not None else None)} |",
+        f"| 0 submissions after a cancel | polling {after[0]}, webhook {after[1]} | "
+        f"{_verdict(all(a == 0 for a in after) if None not in after else None)} |",
+    ]
+    for mode, c, ok in cancel_rows:
+        rows.append(
+            f"| in-flight tasks cancelled at the provider within one wake-up ({mode}) | "
+            f"{c.get('cancelled_at_provider')} of {c.get('in_flight_at_cancel')} in flight, max "
+            f"{c.get('cancel_at_provider_max_s')} s (one wake-up: {c.get('one_wake_up_s')} s) | {_verdict(ok)} |"
+        )
+    rows += [
+        f"| creating a {big}-task job within 1.5x a 1-task job | {creation_ratio}x | "
+        f"{_verdict(creation_ratio <= TARGETS['creation_ratio'] if creation_ratio else None)} |",
+        f"| handler import < 300 ms each | slowest {slowest} ms | "
+        f"{_verdict(slowest < TARGETS['import_ms'] if slowest else None)} |",
+        "",
+    ]
+    return rows
+
+
+def _costs(s: dict[str, Any], summ: dict[str, Any]) -> list[str]:
+    costs = summ.get("costs", {})
+    lines = [
+        "## 1. AWS work and cost per image",
+        "",
+        "Each run: one job of N images, all in flight at once (`concurrency` = N), simulator latency as "
+        "shown, provider queue 0 s. The model `sim-image` polls (catalog latency 20 s: first check at "
+        "20 s, then 5, 10, 20, 30, 30... s); `sim-image-webhook` waits on a task token completed by the "
+        "webhook. Counts per image include the job's share of PrepareJob, SettleJob and the push.",
+        "",
+        "| per image | "
+        + " | ".join(f"{mode} {lat} s" for lat in LATENCIES for mode in ("webhook", "polling"))
+        + " |",
+        "| --- |" + " --- |" * 6,
+    ]
+    fields = [
+        ("state transitions", "state_transitions", "{:.1f}"),
+        ("Lambda invocations", "lambda_requests", "{:.2f}"),
+        ("Lambda GB-s", "lambda_gb_seconds", "{:.3f}"),
+        ("DynamoDB read units", "dynamodb_read_units", "{:.1f}"),
+        ("DynamoDB write units", "dynamodb_write_units", "{:.1f}"),
+        ("SQS requests", "sqs_requests", "{:.2f}"),
+        ("SNS publishes", "sns_publishes", "{:.2f}"),
+        ("API requests", "api_requests", "{:.2f}"),
+        ("S3 PUT / GET+HEAD", None, ""),
+    ]
+    keys = [f"{mode}-{lat}" for lat in LATENCIES for mode in ("webhook", "polling")]
+    for label, name, fmt in fields:
+        cells = []
+        for key in keys:
+            u = _get(costs, key, "usage_per_image")
+            if u is None:
+                cells.append("n/a")
+            elif name is None:
+                cells.append(f"{u['s3_writes']:.2f} / {u['s3_reads']:.2f}")
+            else:
+                cells.append(fmt.format(u[name]))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    extra = []
+    rows: list[tuple[str, Callable[[dict[str, Any]], str] | None]] = [
+        (
+            "polls per image (measured / real schedule)",
+            lambda r: (
+                f"{r['polls_per_image']:.2f} / {r['polls_per_image_real_schedule']}"
+                if r["mode"] == "polling"
+                else "-"
+            ),
+        ),
+        (
+            "history events, largest execution (parent / child)",
+            lambda r: f"{r['snapshot']['max_events']['parent']} / {r['snapshot']['max_events']['child']}",
+        ),
+        ("parent history via GetExecutionHistory", lambda r: str(r["parent_history_events_api"])),
+        ("largest state payload (bytes)", lambda r: str(r["snapshot"]["largest_payload_bytes"])),
+        ("images, TIME_SCALE, wall s", lambda r: f"{r['images']}, {r['time_scale']}, {r['wall_s']}"),
+        ("**AWS cost per 1,000 images**", None),
+    ]
+    for label, getter in rows:
+        cells = []
+        for lat in LATENCIES:
+            for mode in ("webhook", "polling"):
+                r = _get(s, f"cost-{lat}", mode)
+                if r is None or "snapshot" not in r:
+                    cells.append("n/a")
+                elif getter is None:
+                    cells.append(f"**{_money(_get(costs, f'{mode}-{lat}', 'per_1000'))}**")
+                else:
+                    cells.append(getter(r))
+        extra.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += [
+        *extra,
+        "",
+        "Cost per 1,000 images by line item:",
+        "",
+        "| line item | " + " | ".join(keys) + " |",
+        "| --- |" + " --- |" * len(keys),
+    ]
+    items: dict[str, float] = next((c["lines_per_1000"] for c in costs.values()), {})
+    for item in items:
+        lines.append(
+            f"| {item} | " + " | ".join(_money(_get(costs, k, "lines_per_1000", item)) for k in keys) + " |"
+        )
+    lines += [
+        "",
+        "Child history events are as the interpreter emits them; AWS adds ExecutionStarted and "
+        "ExecutionSucceeded to each child's history (+2). The Step Functions API calls (StartExecution, "
+        "SendTaskSuccess, SendTaskHeartbeat) are free; they are in bench.json under `free_requests`.",
+        "",
+    ]
+    pc = s.get("pollcheck")
+    if pc and "polls_per_image" in pc:
+        lines += [
+            "**Compressed clock check.** A 10-minute latency at TIME_SCALE "
+            f"{pc['time_scale']} ({pc['wall_s']} s of wall time, {pc['images']} images): "
+            f"{pc['polls_per_image']:.2f} polls per image measured, {pc['polls_per_image_real_schedule']} on the "
+            "real schedule. The cost table's 10-minute run uses TIME_SCALE "
+            f"{_get(s, 'cost-600', 'polling', 'time_scale')}, where it measured "
+            f"{_get(s, 'cost-600', 'polling', 'polls_per_image')} polls per image. At a very small TIME_SCALE "
+            "each wake-up's local processing (tens of ms of wall time) becomes tens of schedule seconds, so "
+            "the provider finishes sooner in schedule terms than the poll chain advances: fewer polls than "
+            "the real schedule. Waits, retries and visibility timeouts are scaled consistently; processing "
+            "time cannot be.",
+            "",
+        ]
+    return lines
+
+
+def _alternatives(summ: dict[str, Any]) -> list[str]:
+    alt = summ.get("alternatives")
+    if not alt:
+        return []
+    per_poll = alt["per_poll"]
+    lines = [
+        "## 2. The designs a team would otherwise build (model from our measured counts)",
+        "",
+        "Our polling runs at 20 s and 10 min give the work of one poll (the difference divided by the "
+        f"difference in polls): {per_poll['state_transitions']:.2f} transitions, "
+        f"{per_poll['lambda_requests']:.2f} Lambda invocations, {per_poll['dynamodb_read_units']:.2f} read and "
+        f"{per_poll['dynamodb_write_units']:.2f} write units per poll. The rest is the base work of an image. "
+        "*Fixed 5 s polling in the state machine* = base + one such poll every 5 s. *Sleeping Lambda* = "
+        "base + one invocation lasting the whole latency at 128 MB arm64 (its status calls to the provider "
+        "cost nothing on AWS; it holds one Lambda concurrency slot per image in flight, and is capped at "
+        "900 s).",
+        "",
+        "| latency | fixed 5 s polling | sleeping Lambda | ours webhook | ratio to fixed / sleeper | ours polling | ratio to fixed / sleeper |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for lat in LATENCIES:
+        row = alt.get(str(lat), {})
+        costs = summ.get("costs", {})
+        lines.append(
+            f"| {lat} s | {_money(row.get('fixed_5s_per_1000'))} ({row.get('fixed_5s_polls')} polls) | "
+            f"{_money(row.get('sleeping_lambda_per_1000'))} | {_money(_get(costs, f'webhook-{lat}', 'per_1000'))} | "
+            f"{row.get('webhook_vs_fixed_5s')} / {row.get('webhook_vs_sleeping_lambda')} | "
+            f"{_money(_get(costs, f'polling-{lat}', 'per_1000'))} | "
+            f"{row.get('polling_vs_fixed_5s')} / {row.get('polling_vs_sleeping_lambda')} |"
+        )
+    return [*lines, ""]
+
+
+def _overhead(s: dict[str, Any]) -> list[str]:
+    o = s.get("overhead")
+    if not o or "webhook" not in o:
+        return []
+    lines = [
+        "## 3. Orchestration overhead",
+        "",
+        "| mode | tasks / concurrency / latency | makespan | ideal | ratio | provider span | delay p50 / p99 (schedule s) | delay p50 / p99 (wall s) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for mode in ("webhook", "polling"):
+        r = o[mode]
+        lines.append(
+            f"| {mode} | {r['tasks']} / {r['concurrency']} / {r['latency_s']} s | {r['makespan_s']} s | "
+            f"{r['ideal_s']} s | {r['ratio']} | {r['provider_span_s']} s | {r['delay_p50_s']} / {r['delay_p99_s']} | "
+            f"{r['delay_p50_wall_s']} / {r['delay_p99_wall_s']} |"
+        )
+    lines += [
+        "",
+        f"TIME_SCALE {o['webhook']['time_scale']}. Ideal = ceil(tasks / concurrency) x latency, the "
+        "provider's own busy time. Delay = provider completion (simulator schedule) to the task's "
+        "`finishedAt`. In schedule seconds, local processing (moto, in-process handlers on 2 cores) is "
+        "stretched by 1/TIME_SCALE; the wall column is the local stack's actual processing time, which is "
+        "what a webhook delay is made of (there is no wait in it).",
+        "",
+    ]
+    return lines
+
+
+def _cancel(s: dict[str, Any]) -> list[str]:
+    c = s.get("cancel")
+    if not c or "polling" not in c:
+        return []
+    lines = [
+        "## 4. Cancel",
+        "",
+        "| mode | tasks / concurrency / latency | cancel at | submissions after the cancel response | in flight | cancelled at provider (max s) | finished instead | settled after | statuses |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for mode in ("polling", "webhook"):
+        r = c[mode]
+        lines.append(
+            f"| {mode} | {r['tasks']} / {r['concurrency']} / {r['latency_s']} s | {r['cancel_after_s']} s | "
+            f"{r['submissions_after_cancel']} | {r['in_flight_at_cancel']} | {r['cancelled_at_provider']} "
+            f"({r['cancel_at_provider_max_s']}) | {r['finished_at_provider_instead']} | {r['settled_after_s']} s | "
+            f"{r['task_statuses']} |"
+        )
+    lines += ["", "Schedule seconds; the sweeper runs every 60 s (schedules on in this scenario).", ""]
+    return lines
+
+
+def _scale(s: dict[str, Any]) -> list[str]:
+    sc = s.get("scale")
+    if not sc or "creation" not in sc:
+        return []
+    lines = [
+        "## 5. Scale",
+        "",
+        "| tasks | POST /jobs (median wall s) | samples | ratio to 1 task |",
+        "| --- | --- | --- | --- |",
+    ]
+    for size, r in sc["creation"].items():
+        lines.append(f"| {size} | {r['median_s']:.3f} | {len(r['samples_s'])} | {r['ratio_to_1']} |")
+    b = sc["big_job"]
+    lines += [
+        "",
+        f"**{b['tasks']}-task job run to completion** (zero-latency simulator, concurrency 100): "
+        f"{'finished' if b['finished'] else 'did NOT finish'} ({b['job_status']}, {b['tasks_ended']} tasks ended) in "
+        f"{b['wall_s']} s ({b['tasks_per_s']} tasks/s); {b['state_transitions']} state transitions. Largest "
+        f"history: parent {b['max_events']['parent']} events, child {b['max_events']['child']} (+2 on AWS), "
+        f"against the {b['history_limit']:,} limit; largest state payload {b['largest_payload_bytes']} bytes "
+        f"against {b['payload_limit']:,}.",
+        "",
+    ]
+    cj = sc["concurrent"]
+    lines += [
+        f"**{cj['jobs']} concurrent jobs** ({cj['tasks_per_job']} tasks each, webhook mode, latency "
+        f"{cj['latency_s']} s, TIME_SCALE {cj['time_scale']}, created from 20 threads): all ended: "
+        f"{cj['all_ended']} {cj['statuses']}; POST /jobs p50 {cj['create_p50_s']} s, p99 {cj['create_p99_s']} s "
+        f"(wall); last job ended {cj['makespan_s']} schedule s after the first request ({cj['wall_s']} s wall; "
+        f"ideal {cj['ideal_s']} s).",
+        "",
+    ]
+    return lines
+
+
+def _coldstart(s: dict[str, Any]) -> list[str]:
+    c = s.get("coldstart")
+    if not c or "imports" not in c:
+        return []
+    lines = [
+        "## 6. Cold start proxy",
+        "",
+        f"Import of each handler module in a fresh interpreter (Python {c['python']} here, 3.13 on Lambda; "
+        "median of the samples), with where the time goes (sum of each package's own import time):",
+        "",
+        "| handler module | import ms (median) | heaviest packages (ms) |",
+        "| --- | --- | --- |",
+    ]
+    for module, r in c["imports"].items():
+        heavy = ", ".join(f"{name} {ms}" for name, ms in r["heaviest_ms"])
+        lines.append(f"| `{module}` | {r['median_ms']} | {heavy} |")
+    p = c["packages"]
+    lines += [
+        "",
+        f"Packages ({p['source']}): function {p['function_zip_bytes'] / 1024:.0f} KiB zipped "
+        f"({p['function_unzipped_bytes'] / 1024:.0f} KiB unzipped)"
+        + (
+            f"; layer {p['layer_zip_bytes'] / 1048576:.1f} MiB zipped ({p['layer_unzipped_bytes'] / 1048576:.1f} MiB "
+            "unzipped, limit 250 MiB unzipped)."
+            if "layer_zip_bytes" in p
+            else "."
+        ),
+        "",
+    ]
+    return lines
+
+
+def _throughput(s: dict[str, Any]) -> list[str]:
+    t = s.get("throughput")
+    if not t or "tasks_per_s" not in t:
+        return []
+    return [
+        "## 7. Local runtime speed",
+        "",
+        f"{t['tasks']} tasks, concurrency {t['concurrency']}, zero-latency simulator: {t['wall_s']} s, "
+        f"**{t['tasks_per_s']} tasks/s** through the whole local stack ({t['state_transitions_per_s']} state "
+        f"transitions/s, {t['lambda_invocations_per_s']} Lambda invocations/s).",
+        "",
+    ]

@@ -1,0 +1,433 @@
+"""Optional metering of the AWS work the local stack does (for `python -m bench`); off unless enabled.
+
+`meter = metering.enable()` patches moto and the runtime once per process; `meter.reset()` and
+`meter.snapshot()` bracket a measurement; `metering.disable()` makes every hook a pass-through again.
+What is counted, and where (each hook is the one place all such work passes through):
+
+- Step Functions: every history event the ASL interpreter adds (`EventManager.add_event`), per
+  execution. moto runs Distributed Map children inside the map run and keeps no history for them,
+  so `DistributedItemProcessorWorker._eval_job` tags each child's event-history context, frames
+  opened inside it (a Task state's service call, nested states) inherit the tag, and the events added
+  with a tagged context are keyed to the child.
+  A state transition is a `*StateEntered` event (what AWS bills; a Retry attempt would add one,
+  which the interpreter does not emit: runs with retries undercount). The largest state payload
+  is the longest `input`/`output` in any event's details (UTF-8 bytes).
+- Lambda: every `LambdaRunner.run` (Invoke, Step Functions tasks, SQS pollers, schedules, the HTTP
+  front), with its wall duration and the function's memory.
+- Requests: every action moto's server dispatches (`BaseResponse.call_action`: DynamoDB, SQS, SNS,
+  Step Functions, Secrets Manager...) and every S3 object/bucket request, per service and action.
+- DynamoDB capacity: moto's ConsumedCapacity is fake, so units are computed from item sizes by
+  AWS's rules: writes 1 KB units of the larger of the item before and after (also when a condition
+  fails), plus one write per GSI the item is in (two when its index key changes); reads 4 KB units,
+  halved when eventually consistent, a Query/Scan rounding the sum of the items it read;
+  transactions count double (base table).
+- HTTP API: every request the local API front handles.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+_installed = False
+_enabled = False
+
+
+# ----------------------------------------------------------------------------- DynamoDB sizes
+def value_size(value: dict[str, Any]) -> int:
+    """Bytes of one attribute value in DynamoDB JSON ({"S": ...}), by AWS's item size rules."""
+    kind, inner = next(iter(value.items()))
+    if kind == "S":
+        return len(str(inner).encode())
+    if kind == "N":
+        digits = str(Decimal(str(inner)).normalize()).lstrip("-").replace(".", "").split("E")[0]
+        return math.ceil(len(digits.lstrip("0") or "0") / 2) + 1
+    if kind == "B":
+        return len(inner) if isinstance(inner, bytes) else math.ceil(len(str(inner)) * 3 / 4)
+    if kind in {"BOOL", "NULL"}:
+        return 1
+    if kind in {"SS", "NS", "BS"}:
+        return sum(value_size({kind[0]: v}) for v in inner)
+    if kind == "L":
+        return 3 + sum(value_size(v) + 1 for v in inner)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + value_size(v) + 1 for k, v in inner.items())
+    raise ValueError(f"unknown DynamoDB type {kind}")
+
+
+def item_size(item: dict[str, Any] | None) -> int:
+    if not item:
+        return 0
+    return sum(len(name.encode()) + value_size(value) for name, value in item.items())
+
+
+def write_units(size: int) -> int:
+    return max(1, math.ceil(size / 1024))
+
+
+def read_units(size: int, consistent: bool) -> float:
+    units = max(1, math.ceil(size / 4096))
+    return float(units) if consistent else units / 2
+
+
+# ----------------------------------------------------------------------------- the meter
+@dataclass
+class Execution:
+    kind: str  # "parent" or "child"
+    events: int = 0
+    transitions: int = 0
+    largest_payload: int = 0
+
+
+@dataclass
+class Meter:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    executions: dict[str, Execution] = field(default_factory=dict)
+    event_types: Counter[str] = field(default_factory=Counter)
+    lambda_invocations: Counter[str] = field(default_factory=Counter)
+    lambda_gb_seconds: float = 0.0
+    lambda_ms: dict[str, list[float]] = field(default_factory=dict)
+    requests: Counter[str] = field(default_factory=Counter)  # "service:Action"
+    read_units: float = 0.0
+    write_units: float = 0.0
+    api_requests: Counter[str] = field(default_factory=Counter)  # first path segment after the stage
+
+    def reset(self) -> None:
+        with self.lock:
+            self.executions.clear()
+            self.event_types.clear()
+            self.lambda_invocations.clear()
+            self.lambda_gb_seconds = 0.0
+            self.lambda_ms.clear()
+            self.requests.clear()
+            self.read_units = self.write_units = 0.0
+            self.api_requests.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            executions = list(self.executions.values())
+            return {
+                "executions": {k: sum(1 for e in executions if e.kind == k) for k in ("parent", "child")},
+                "state_transitions": sum(e.transitions for e in executions),
+                "history_events": sum(e.events for e in executions),
+                "max_events": {
+                    k: max((e.events for e in executions if e.kind == k), default=0)
+                    for k in ("parent", "child")
+                },
+                "largest_payload_bytes": max((e.largest_payload for e in executions), default=0),
+                "event_types": dict(self.event_types),
+                "lambda_invocations": dict(self.lambda_invocations),
+                "lambda_gb_seconds": self.lambda_gb_seconds,
+                "lambda_ms_p50": {f: _median(v) for f, v in self.lambda_ms.items()},
+                "requests": dict(self.requests),
+                "dynamodb_read_units": self.read_units,
+                "dynamodb_write_units": self.write_units,
+                "api_requests": dict(self.api_requests),
+            }
+
+    # ---- recorders (called by the hooks) ----
+    def event(self, key: str, kind: str, event_type: str, details: Any) -> None:
+        payload = _largest_payload(details)
+        with self.lock:
+            execution = self.executions.setdefault(key, Execution(kind))
+            execution.events += 1
+            if event_type.endswith("StateEntered"):
+                execution.transitions += 1
+            execution.largest_payload = max(execution.largest_payload, payload)
+            self.event_types[event_type] += 1
+
+    def invocation(self, function: str, memory_mb: int, seconds: float) -> None:
+        with self.lock:
+            self.lambda_invocations[function] += 1
+            # Lambda bills duration in 1 ms steps.
+            self.lambda_gb_seconds += memory_mb / 1024 * math.ceil(seconds * 1000) / 1000
+            self.lambda_ms.setdefault(function, []).append(seconds * 1000)
+
+    def request(self, service: str, action: str) -> None:
+        with self.lock:
+            self.requests[f"{service}:{action}"] += 1
+
+    def capacity(self, read: float, write: float) -> None:
+        with self.lock:
+            self.read_units += read
+            self.write_units += write
+
+    def api(self, segment: str) -> None:
+        with self.lock:
+            self.api_requests[segment] += 1
+
+
+meter = Meter()
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if ordered else 0.0
+
+
+def _largest_payload(details: Any) -> int:
+    if not isinstance(details, dict):
+        return 0
+    largest = 0
+    for body in details.values():
+        if isinstance(body, dict):
+            for name in ("input", "output"):
+                if isinstance(body.get(name), str):
+                    largest = max(largest, len(body[name].encode()))
+    return largest
+
+
+# ----------------------------------------------------------------------------- switching
+def enable() -> Meter:
+    """Installs the hooks (once) and turns counting on; returns the process's meter."""
+    global _enabled
+    _install()
+    _enabled = True
+    return meter
+
+
+def disable() -> None:
+    global _enabled
+    _enabled = False
+
+
+def enabled() -> bool:
+    return _enabled
+
+
+def _install() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    _hook_history_events()
+    _hook_lambda_runner()
+    _hook_requests()
+    _hook_dynamodb_capacity()
+    _hook_http_api()
+
+
+_child_ids = iter(range(1, 1 << 62))
+_child_ids_lock = threading.Lock()
+
+
+def _hook_history_events() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+        distributed_item_processor_worker as worker,
+    )
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    add_event: Callable[..., int] = EventManager.add_event
+
+    def metered_add_event(self: EventManager, context: Any, event_type: Any, *args: Any, **kw: Any) -> int:
+        if _enabled:
+            child = getattr(context, "_metering_child", None)
+            details = kw.get("event_details", args[0] if args else None)
+            key, kind = (child, "child") if child else (f"exec-{id(self)}", "parent")
+            meter.event(key, kind, str(event_type), details)
+        return add_event(self, context, event_type, *args, **kw)
+
+    eval_job = worker.DistributedItemProcessorWorker._eval_job
+
+    def metered_eval_job(self: Any, env: Any, job: Any) -> None:
+        with _child_ids_lock:
+            key = f"child-{next(_child_ids)}"
+        env.event_history_context._metering_child = key
+        eval_job(self, env, job)
+
+    for name in ("open_frame", "open_inner_frame"):
+        original = getattr(Environment, name)
+
+        def open_tagged(self: Environment, *args: Any, _o: Any = original, **kw: Any) -> Environment:
+            frame = _o(self, *args, **kw)
+            child = getattr(self.event_history_context, "_metering_child", None)
+            if child is not None and frame.event_history_context is not self.event_history_context:
+                frame.event_history_context._metering_child = child
+            return frame
+
+        setattr(Environment, name, open_tagged)
+    EventManager.add_event = metered_add_event  # type: ignore[method-assign]
+    worker.DistributedItemProcessorWorker._eval_job = metered_eval_job  # type: ignore[method-assign]
+
+
+def _hook_lambda_runner() -> None:
+    from genjobs_local.lambda_runtime import LambdaRunner
+
+    run = LambdaRunner.run
+
+    def metered_run(self: LambdaRunner, function: str, event: Any) -> tuple[str, bool]:
+        if not _enabled:
+            return run(self, function, event)
+        spec = self.spec(function)
+        started = time.perf_counter()
+        try:
+            return run(self, function, event)
+        finally:
+            meter.invocation(spec.logical_id, spec.memory_mb, time.perf_counter() - started)
+
+    LambdaRunner.run = metered_run  # type: ignore[method-assign]
+
+
+def _hook_requests() -> None:
+    from moto.core.responses import BaseResponse
+    from moto.s3.responses import S3Response
+
+    call_action = BaseResponse.call_action
+
+    def metered_call_action(self: BaseResponse) -> Any:
+        if not _enabled:
+            return call_action(self)
+        service, action = type(self).__module__.split(".")[1], self._get_action()
+        response = call_action(self)
+        if service == "sqs" and action == "ReceiveMessage" and "MessageId" not in str(response[-1]):
+            # Billed on AWS too, but the local pollers' empty receives are not Lambda's 20 s long polls.
+            action = "ReceiveMessage(empty)"
+        meter.request(service, action)
+        return response
+
+    BaseResponse.call_action = metered_call_action  # type: ignore[method-assign]
+
+    for name, kind in (("key_response", "Object"), ("bucket_response", "Bucket")):
+        original = getattr(S3Response, name)
+
+        def metered(self: Any, request: Any, *args: Any, _o: Any = original, _k: str = kind) -> Any:
+            if _enabled:
+                meter.request("s3", f"{request.method}{_k}")
+            return _o(self, request, *args)
+
+        setattr(S3Response, name, metered)
+
+
+def _hook_dynamodb_capacity() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    from genjobs_local import moto_adjustments
+
+    call_action = DynamoHandler.call_action
+
+    def metered_call_action(self: DynamoHandler) -> Any:
+        if not _enabled:
+            return call_action(self)
+        # Under the lock moto_adjustments already takes, so before/after see this request's change only.
+        with moto_adjustments._dynamodb_lock:
+            action = self._get_action()
+            params = json.loads(self.body) if isinstance(self.body, str | bytes) and self.body else {}
+            backend = self.dynamodb_backend
+            before = _items_touched(backend, action, params)
+            response = call_action(self)
+            try:
+                read, write = _units(backend, action, params, before, response)
+            except Exception:  # noqa: BLE001 - metering must never break the request it measures
+                read, write = 0.0, 0.0
+            meter.capacity(read, write)
+            return response
+
+    DynamoHandler.call_action = metered_call_action  # type: ignore[method-assign]
+
+
+def _hook_http_api() -> None:
+    from genjobs_local.http_api import HttpApiFront
+
+    handle = HttpApiFront.handle
+
+    def metered_handle(self: HttpApiFront, request: Any) -> Any:
+        if _enabled:
+            parts = request.raw_path.strip("/").split("/")
+            meter.api(parts[1] if len(parts) > 1 else parts[0])
+        return handle(self, request)
+
+    HttpApiFront.handle = metered_handle  # type: ignore[method-assign]
+
+
+# ----------------------------------------------------------------------------- capacity units
+_WRITES = {"PutItem": "Item", "UpdateItem": "Key", "DeleteItem": "Key"}
+
+
+def _write_ops(action: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any], bool]]:
+    """(table, key-or-item, transactional) of every item a write request touches."""
+    if action in _WRITES:
+        return [(params["TableName"], params[_WRITES[action]], False)]
+    if action == "TransactWriteItems":
+        ops = []
+        for entry in params.get("TransactItems", []):
+            op = next(iter(entry.values()))
+            ops.append((op["TableName"], op.get("Key") or op["Item"], True))
+        return ops
+    if action == "BatchWriteItem":
+        return [
+            (table, r.get("PutRequest", {}).get("Item") or r["DeleteRequest"]["Key"], False)
+            for table, requests in params.get("RequestItems", {}).items()
+            for r in requests
+        ]
+    return []
+
+
+def _key_of(table: Any, item: dict[str, Any]) -> dict[str, Any]:
+    return {a: item[a] for a in (table.hash_key_attr, table.range_key_attr) if a and a in item}
+
+
+def _current(backend: Any, table_name: str, key_or_item: dict[str, Any]) -> dict[str, Any] | None:
+    table = backend.get_table(table_name)
+    found = backend.get_item(table_name, _key_of(table, key_or_item))
+    return found.to_json()["Attributes"] if found is not None else None
+
+
+def _items_touched(backend: Any, action: str, params: dict[str, Any]) -> list[dict[str, Any] | None]:
+    try:
+        return [_current(backend, t, k) for t, k, _ in _write_ops(action, params)]
+    except Exception:  # noqa: BLE001 - an invalid request fails in moto itself; nothing to meter
+        return []
+
+
+def _gsi_writes(table: Any, before: dict[str, Any] | None, after: dict[str, Any] | None) -> int:
+    units = 0
+    for index in getattr(table, "global_indexes", []):
+        keys = index.schema_key_attrs
+        had = before is not None and all(k in before for k in keys)
+        has = after is not None and all(k in after for k in keys)
+        if not had and not has:
+            continue
+        size = item_size(after if has else before)
+        if index.projection.get("ProjectionType") == "KEYS_ONLY":
+            source = after if has else before
+            assert source is not None
+            size = item_size({k: v for k, v in source.items() if k in {*keys, *_key_of(table, source)}})
+        changed = had and has and any(before[k] != after[k] for k in keys)  # type: ignore[index]
+        units += write_units(size) * (2 if changed else 1)
+    return units
+
+
+def _units(
+    backend: Any, action: str, params: dict[str, Any], before: list[dict[str, Any] | None], response: Any
+) -> tuple[float, float]:
+    body = response[2] if isinstance(response, tuple) and len(response) == 3 else "{}"
+    result = json.loads(body) if body else {}
+    consistent = bool(params.get("ConsistentRead"))
+    if action == "GetItem":
+        return read_units(item_size(result.get("Item")), consistent), 0.0
+    if action in {"Query", "Scan"}:
+        sizes = sum(item_size(i) for i in result.get("Items", []))
+        count, scanned = result.get("Count", 0), result.get("ScannedCount", 0)
+        if count and scanned > count:  # filtered out items were read too: scale by what was scanned
+            sizes = sizes * scanned // count
+        return read_units(sizes, consistent), 0.0
+    if action == "BatchGetItem":
+        items = [i for items in result.get("Responses", {}).values() for i in items]
+        return sum(read_units(item_size(i), consistent) for i in items), 0.0
+    if action == "TransactGetItems":
+        return sum(2 * read_units(item_size(r.get("Item")), True) for r in result.get("Responses", [])), 0.0
+    write = 0.0
+    for (table_name, key, transactional), old in zip(_write_ops(action, params), before, strict=False):
+        table = backend.get_table(table_name)
+        new = _current(backend, table_name, key)
+        size = max(item_size(old), item_size(new))
+        write += write_units(size) * (2 if transactional else 1) + _gsi_writes(table, old, new)
+    return 0.0, write
