@@ -19,7 +19,7 @@ ASL_FILES := $(wildcard statemachine/*.asl.json)
 LAYER_REQUIREMENTS := layers/dependencies/requirements.txt
 
 .PHONY: help setup demo test openapi lint ruff fmt typecheck cfn-lint statelint validate build layer-requirements \
-	start token bench clean
+	start token bench bench-quick clean
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=...]"
@@ -81,10 +81,11 @@ start: setup ## Start the local stack (HTTP API, workflow, queues) and keep it r
 token: setup ## Print a JWT for the local stack (ARGS passed to genjobs-local token)
 	uv run genjobs-local token $(ARGS)
 
-bench: setup ## (comes later) Benchmarks: uv run python -m bench
-	@test -e bench/__main__.py || test -e bench.py \
-		|| { echo "make bench: the benchmarks are not written yet (comes later)" >&2; exit 1; }
+bench: setup ## Benchmarks on the local stack (not part of test): writes docs/bench.md and docs/bench.json
 	uv run python -m bench $(ARGS)
+
+bench-quick: setup ## Short smoke run of the benchmarks (small jobs; same report files)
+	uv run python -m bench --quick $(ARGS)
 
 clean: ## Remove build output and tool caches (keeps .venv and local stack data)
 	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache .hypothesis dist
