@@ -13,8 +13,6 @@ from genjobs.deps import deps
 from genjobs.logic.notify import send_job_push
 from genjobs.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
-
 
 def notify_record(record: SQSRecord) -> None:
     event = json.loads(record.body)  # raw message delivery: the body is the job event itself
@@ -27,6 +25,9 @@ def notify_record(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    # A processor per invocation: it keeps the batch's results on itself, and batches may run
+    # concurrently in one process (the local runtime's pollers).
+    processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(
         event=event, record_handler=notify_record, processor=processor, context=context
     )

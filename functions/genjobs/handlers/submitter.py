@@ -18,9 +18,15 @@ from genjobs.deps import deps
 from genjobs.logic import tasks
 from genjobs.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
-dead_letter_processor = BatchProcessor(event_type=EventType.SQS)
 MAX_VISIBILITY_SECONDS = 12 * 3600
+
+
+def _processor() -> BatchProcessor:
+    # One per invocation: a BatchProcessor keeps the batch's results on itself, so a module-level
+    # one mixes up batches handled concurrently in one process (the local runtime runs a poller's
+    # batches in threads; a shared processor answered one batch with another's failures and the
+    # poller deleted throttled messages, stranding their tasks).
+    return BatchProcessor(event_type=EventType.SQS)
 
 
 def _queue_url(record: SQSRecord) -> str:
@@ -61,7 +67,7 @@ def submit_record(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(
-        event=event, record_handler=submit_record, processor=processor, context=context
+        event=event, record_handler=submit_record, processor=_processor(), context=context
     )
 
 
@@ -78,5 +84,5 @@ def dead_letter_record(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 def dead_letter_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(
-        event=event, record_handler=dead_letter_record, processor=dead_letter_processor, context=context
+        event=event, record_handler=dead_letter_record, processor=_processor(), context=context
     )
