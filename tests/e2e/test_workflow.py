@@ -242,6 +242,24 @@ def test_poison_submission_goes_to_the_dlq_and_fails_with_credits_released(
     assert one_push(stack, phone)["data"]["status"] == "FAILED"
 
 
+def test_throttling_that_never_ends_fails_every_task_through_the_dlq_and_strands_none(
+    stack: LocalStack, app: Client
+) -> None:
+    # GIVEN a provider that throttles every submission of 6 concurrent tasks forever
+    created = app.create(sim_job(6, throttle=1000, retryAfter=10) | {"concurrency": 6})
+    # WHEN the job runs (many submitter batches in flight at once)
+    job = app.wait(created["jobId"], timeout=30)
+    # THEN every message reached the DLQ after maxReceiveCount submissions: no message was lost
+    # and no task was left PENDING, every credit is back and no prediction exists
+    assert job["status"] == "FAILED"
+    assert job["counts"]["FAILED"] == 6
+    assert ledger(app) == (50, 50, 0, 0)
+    stats = sim_stats(stack)
+    keys = job_keys(job["jobId"], 6)
+    assert [stats["submit_attempts_per_key"][k] for k in keys] == [8] * 6
+    assert not set(keys) & set(stats["creates_per_key"])
+
+
 # ------------------------------------------------------------------------------------------ replays
 def _deliver(stack: LocalStack, job_id: str, index: int, webhook_id: str, prediction: dict[str, Any]) -> str:
     body = json.dumps(prediction).encode()
