@@ -18,7 +18,7 @@ PYTHON_SOURCES := .
 ASL_FILES := $(wildcard statemachine/*.asl.json)
 LAYER_REQUIREMENTS := layers/dependencies/requirements.txt
 
-.PHONY: help setup demo test openapi lint ruff fmt typecheck cfn-lint statelint validate build layer-requirements \
+.PHONY: help setup demo test fuzz openapi lint ruff fmt typecheck cfn-lint statelint validate build layer-requirements \
 	start token bench bench-quick clean
 
 help: ## List the targets
@@ -40,7 +40,10 @@ demo: setup ## Run the whole product locally and show a job from plan to push (R
 	uv run genjobs-local demo $(ARGS)
 
 test: setup lint ## Lint, then every test incl. end to end (README's second command)
-	uv run pytest $(ARGS)
+	@# Two processes: the runtime's own tests and the product's tests each run one embedded stack,
+	@# with different settings, and a process holds one stack at a time (its environment is global).
+	uv run pytest --ignore=tests/local $(ARGS)
+	uv run pytest tests/local $(ARGS)
 
 # `make -k lint` reports every linter's findings instead of stopping at the first.
 lint: ruff typecheck cfn-lint validate statelint ## All linters: ruff, mypy, cfn-lint, sam validate --lint, statelint
@@ -67,6 +70,9 @@ validate: setup ## sam validate --lint (offline; reads .cfnlintrc)
 
 build: setup ## sam build (arm64, python3.13), then check every .so is aarch64
 	scripts/sam-build.sh $(ARGS)
+
+fuzz: setup ## Fuzz the API with thousands of generated requests (schemathesis; FUZZ_EXAMPLES per operation)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} uv run pytest tests/e2e/test_api_fuzz.py
 
 openapi: setup ## Regenerate docs/openapi.json from the code (a contract test fails when it drifts)
 	uv run python scripts/openapi.py

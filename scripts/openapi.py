@@ -14,8 +14,15 @@ DOCUMENT = ROOT / "docs" / "openapi.json"
 
 def generate() -> str:
     # Settings are read at import of nothing AWS-related; these values only satisfy validation.
-    for name in ("STAGE", "TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "OUTPUT_BUCKET", "SUBMIT_QUEUE_URL",
-                 "JOB_EVENTS_TOPIC_ARN", "STATE_MACHINE_ARN"):
+    for name in (
+        "STAGE",
+        "TABLE_NAME",
+        "IDEMPOTENCY_TABLE_NAME",
+        "OUTPUT_BUCKET",
+        "SUBMIT_QUEUE_URL",
+        "JOB_EVENTS_TOPIC_ARN",
+        "STATE_MACHINE_ARN",
+    ):
         os.environ.setdefault(name, "openapi")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     sys.path.insert(0, str(ROOT / "functions"))
@@ -28,7 +35,9 @@ def main() -> int:
     document = generate()
     if "--check" in sys.argv:
         if not DOCUMENT.exists() or DOCUMENT.read_text() != document:
-            print("docs/openapi.json differs from the code: run `make openapi` and commit it", file=sys.stderr)
+            print(
+                "docs/openapi.json differs from the code: run `make openapi` and commit it", file=sys.stderr
+            )
             return 1
         return 0
     DOCUMENT.write_text(document)

@@ -17,3 +17,18 @@ os.environ.setdefault("AWS_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "genjobs")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "genjobs")
+
+
+def pytest_collection_modifyitems(config: object, items: list[object]) -> None:
+    """The runtime's tests (tests/local) and the product's end-to-end tests each need their own
+    embedded stack, and a process holds one at a time: refuse to mix them in one run."""
+    import pytest
+
+    paths = {str(getattr(item, "path", "")) for item in items}
+    local = any("/tests/local/" in p for p in paths)
+    others = any("/tests/e2e/" in p for p in paths)
+    if local and others:
+        raise pytest.UsageError(
+            "run tests/local in its own pytest process (make test does): "
+            "`pytest --ignore=tests/local` then `pytest tests/local`"
+        )

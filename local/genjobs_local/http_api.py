@@ -238,9 +238,9 @@ class HttpApiFront:
 
 
 def _is_text(content_type: str | None, body: bytes) -> bool:
-    if content_type:
-        return bool(_TEXT_TYPES.match(content_type.strip()))
-    try:
+    if content_type and not _TEXT_TYPES.match(content_type.strip()):
+        return False
+    try:  # a "text" body that is not UTF-8 is passed base64-encoded, like any binary body
         body.decode()
     except UnicodeDecodeError:
         return False
@@ -303,6 +303,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, QUERY, ...) reaches routing too, where an undeclared one is a 404
+        # as the HTTP API answers; http.server would answer 501.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the functions log; an access line per request would drown them

@@ -64,9 +64,16 @@ class LambdaRunner:
         self._aliases = {f.logical_id: f.name for f in functions} | {f.arn: f.name for f in functions}
         self._overrides: dict[str, Handler] = {}
         self._lock = threading.Lock()
-        for code_dir in sorted({str(f.code_dir) for f in functions}):
+        code_dirs = sorted({str(f.code_dir) for f in functions})
+        for code_dir in code_dirs:
             if code_dir not in sys.path:
                 sys.path.insert(0, code_dir)
+        # A new stack is a new set of execution environments: its functions start cold, so no client,
+        # cache or setting of an earlier stack in this process (pointing at its endpoints) survives.
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None) or ""
+            if any(file.startswith(code_dir + "/") for code_dir in code_dirs):
+                del sys.modules[name]
 
     def spec(self, function: str) -> FunctionSpec:
         """Find a function by name, logical id or ARN (also ARN:qualifier)."""

@@ -13,7 +13,10 @@ pytestmark = pytest.mark.contract
 
 # (resource, action) -> why "*" is needed
 WILDCARD_RESOURCES_ALLOWED = {
-    ("ApiFunction", "sns:CreatePlatformEndpoint"): "platform application ARNs are parameters that may be empty",
+    (
+        "ApiFunction",
+        "sns:CreatePlatformEndpoint",
+    ): "platform application ARNs are parameters that may be empty",
     ("ApiFunction", "sns:DeleteEndpoint"): "endpoints are created per device at run time",
     ("ApiFunction", "sns:SetEndpointAttributes"): "endpoints are created per device at run time",
     ("ApiFunction", "sns:GetEndpointAttributes"): "endpoints are created per device at run time",
@@ -21,7 +24,10 @@ WILDCARD_RESOURCES_ALLOWED = {
     ("NotifierFunction", "sns:GetEndpointAttributes"): "per-device endpoints",
     ("NotifierFunction", "sns:DeleteEndpoint"): "stale per-device endpoints are pruned",
     **{
-        ("GenerationStateMachine", f"logs:{a}"): "CloudWatch Logs delivery APIs have no resource-level permissions"
+        (
+            "GenerationStateMachine",
+            f"logs:{a}",
+        ): "CloudWatch Logs delivery APIs have no resource-level permissions"
         for a in (
             "CreateLogDelivery",
             "GetLogDelivery",
@@ -96,4 +102,6 @@ def test_outputs_bucket_is_private_and_encrypted() -> None:
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
     policy = template()["Resources"]["OutputBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    assert any(s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false" for s in policy)
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false" for s in policy
+    )

@@ -43,5 +43,21 @@ def test_errors_are_documented_as_problem_details() -> None:
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             for status, response in operation["responses"].items():
-                if int(status) >= 400:
+                if int(status) == 401:  # answered by the JWT authorizer, as AWS words it
+                    assert list(response["content"]) == ["application/json"]
+                elif int(status) >= 400:
                     assert list(response["content"]) == ["application/problem+json"], (method, path, status)
+
+
+@pytest.mark.contract
+def test_the_query_parameters_the_api_accepts_are_the_documented_ones() -> None:
+    from genjobs.handlers.api import QUERY_PARAMETERS
+
+    documented = {
+        f"{method.upper()} {path}": frozenset(
+            p["name"] for p in op.get("parameters", []) if p["in"] == "query"
+        )
+        for path, operations in json.loads(openapi.generate())["paths"].items()
+        for method, op in operations.items()
+    }
+    assert {route: names for route, names in documented.items() if names} == QUERY_PARAMETERS

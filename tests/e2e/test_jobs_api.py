@@ -196,6 +196,9 @@ def test_job_lists_and_tasks_are_paginated(app: Client) -> None:
     assert [j["jobId"] for j in first["items"] + second["items"]] == list(reversed(ids))
     assert app.get("/jobs?cursor=garbage").status_code == 422
     assert app.get("/jobs?status=sleeping").status_code == 422
+    misspelt = app.get("/jobs?colectionId=album-1")
+    assert misspelt.status_code == 422
+    assert misspelt.json()["errors"] == [{"field": "colectionId", "reason": "unknown query parameter"}]
     for job_id in ids:
         app.post(f"/jobs/{job_id}/cancel")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from functools import cache
@@ -27,6 +28,7 @@ from genjobs.deps import deps
 from genjobs.logic import credits, devices, jobs
 from genjobs.logic.errors import DomainError, Forbidden, InvalidRequest, PayloadTooLarge
 from genjobs.models.api import (
+    AuthorizerError,
     CreateJobRequest,
     CreditsBalanceView,
     DeviceView,
@@ -70,6 +72,7 @@ PROBLEMS = {
     404: "No such job or device for this caller.",
     409: "The request conflicts with the resource's state.",
     413: "The body is over the size limit.",
+    415: "The body is not `application/json`.",
     422: "A field is missing, unknown or invalid; `errors` names each field and reason.",
 }
 
@@ -82,7 +85,11 @@ def responses(code: int, model: type[Any] | None, description: str, *problems: i
             **({"content": {"application/json": {"model": model}}} if model else {}),
         }
     }
-    for status in sorted({401, 422, *problems}):
+    documented[401] = {
+        "description": PROBLEMS[401],
+        "content": {"application/json": {"model": AuthorizerError}},
+    }
+    for status in sorted({422, *problems}):
         documented[status] = {"description": PROBLEMS[status], "content": {PROBLEM_JSON: {"model": Problem}}}
     return documented
 
@@ -193,7 +200,7 @@ def _create_idempotently() -> Any:
     "/jobs",
     summary="Create a job",
     responses=responses(
-        202, JobDetailView, "The job, planned exactly, its credits reserved, started.", 400, 402, 413
+        202, JobDetailView, "The job, planned exactly, its credits reserved, started.", 400, 402, 413, 415
     ),
 )
 def create_job(request: CreateJobRequest, idempotency_key: IdempotencyKey = None) -> Response[JobDetailView]:
@@ -285,7 +292,7 @@ def get_credits() -> CreditsBalanceView:
 @app.post(
     "/admin/credits",
     summary="Grant credits to a user (operators only)",
-    responses=responses(200, GrantView, "The grant and the new balance.", 400, 403, 413),
+    responses=responses(200, GrantView, "The grant and the new balance.", 400, 403, 413, 415),
 )
 def grant_credits(request: GrantCreditsRequest, idempotency_key: IdempotencyKey = None) -> GrantView:
     check_body_size()
@@ -302,7 +309,7 @@ def grant_credits(request: GrantCreditsRequest, idempotency_key: IdempotencyKey 
 @app.post(
     "/devices",
     summary="Register a device for completion pushes",
-    responses=responses(201, DeviceView, "The device (the same one for the same token).", 400, 413),
+    responses=responses(201, DeviceView, "The device (the same one for the same token).", 400, 413, 415),
 )
 def register_device(request: RegisterDeviceRequest) -> Response[DeviceView]:
     check_body_size()
@@ -334,8 +341,58 @@ def serve_openapi() -> Response[str]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_document())
 
 
+def unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """Refuses a body that is not UTF-8 JSON before validation, which would fail on it (a form
+    without a boundary, bytes that are not UTF-8) instead of answering a problem."""
+    if not event.get("body"):
+        return None
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    media_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        return _problem_event(
+            415,
+            "Unsupported media type",
+            "Content-Type",
+            f"the body must be application/json, not {media_type}",
+        )
+    if event.get("isBase64Encoded"):
+        try:
+            base64.b64decode(event["body"]).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return _problem_event(400, "Malformed JSON", "body", "the body is not UTF-8 text")
+    return None
+
+
+# Query parameters each route declares (a contract test keeps this equal to the OpenAPI document).
+QUERY_PARAMETERS: dict[str, frozenset[str]] = {
+    "GET /jobs": frozenset({"status", "collectionId", "limit", "cursor"}),
+    "GET /jobs/{jobId}/tasks": frozenset({"limit", "cursor"}),
+    "GET /jobs/{jobId}/events": frozenset({"limit", "cursor"}),
+}
+
+
+def unknown_query_parameter(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A misspelt filter (e.g. `colectionId`) is refused instead of silently returning everything."""
+    given = set(event.get("queryStringParameters") or {})
+    unknown = sorted(given - QUERY_PARAMETERS.get(event.get("routeKey", ""), frozenset()))
+    if not unknown:
+        return None
+    return _problem_event(422, "Invalid request", unknown[0], "unknown query parameter")
+
+
+def _problem_event(status: int, title: str, field: str, detail: str) -> dict[str, Any]:
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "errors": [{"field": field, "reason": detail}],
+    }
+    return {"statusCode": status, "headers": {"Content-Type": PROBLEM_JSON}, "body": json.dumps(body)}
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return unreadable_body(event) or unknown_query_parameter(event) or app.resolve(event, context)

@@ -196,3 +196,9 @@ class Problem(_Response):
     status: int
     detail: str
     errors: list[FieldProblem] = Field(default_factory=list, description="One entry per offending field.")
+
+
+class AuthorizerError(_Response):
+    """What the API's JWT authorizer answers (before any function runs) for a missing or bad token."""
+
+    message: str = "Unauthorized"
