@@ -32,3 +32,6 @@ def pytest_collection_modifyitems(config: object, items: list[object]) -> None:
             "run tests/local in its own pytest process (make test does): "
             "`pytest --ignore=tests/local` then `pytest tests/local`"
         )
+    # In-process moto (mock_aws) resets every backend when it starts and stops, which would wipe a
+    # running stack's resources: the end-to-end tests, which start the stack, run last.
+    items.sort(key=lambda item: "/tests/e2e/" in str(getattr(item, "path", "")))
