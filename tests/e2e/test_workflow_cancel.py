@@ -9,13 +9,14 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import pytest
 import requests
 
 from genjobs_local.stack import LocalStack
-from tests.e2e.conftest import Client, Phone, job_keys, sim_job, sim_stats, wait_for
+from tests.e2e.conftest import TIME_SCALE, Client, Phone, job_keys, sim_job, sim_stats, wait_for
 from tests.e2e.test_workflow import assert_outputs_downloadable, kinds, ledger, one_push
 
 pytestmark = [pytest.mark.e2e]
@@ -120,6 +121,24 @@ def test_cancel_mid_flight_of_a_webhook_task_cancels_at_the_provider(stack: Loca
     assert job["tasks"][0]["status"] == "CANCELLED"
     assert ledger(app) == (50, 50, 0, 0)
     assert kinds(app, job_id)["task.cancel_sent"] == 1
+
+
+def test_a_webhook_task_is_cancelled_at_the_next_sweep_not_when_its_webhook_is_overdue(
+    stack: LocalStack, app: Client
+) -> None:
+    # GIVEN a video task (expected 120 s, so its webhook is overdue only after 240 s) running
+    job_id = app.create(sim_job(1, model="sim-video", latency=3000))["jobId"]
+    app.wait(job_id, until=lambda j: j["counts"]["PROCESSING"] == 1)
+    # WHEN the user cancels
+    assert cancel(app, job_id).status_code == 202
+    app.wait(job_id, timeout=30)
+    # THEN the provider cancel went out within about one sweeper interval (60 s), long before 240 s
+    events = app.events(job_id)
+    requested = next(e["at"] for e in events if e["kind"] == "job.cancel_requested")
+    sent = next(e["at"] for e in events if e["kind"] == "task.cancel_sent")
+    elapsed = datetime.fromisoformat(sent) - datetime.fromisoformat(requested)
+    assert elapsed.total_seconds() < 120 * TIME_SCALE
+    assert ledger(app) == (50, 50, 0, 0)
 
 
 def test_cancel_after_the_last_task_keeps_every_output_charged(stack: LocalStack, app: Client) -> None:

@@ -31,6 +31,7 @@ def device_key(user_id: str, device_id: str) -> dict[str, str]:
 COUNT_ATTR = {status: f"count{status.value.capitalize()}" for status in TaskStatus}
 SWEEP_JOBS = "SWEEP#JOB"
 SWEEP_TASKS = "SWEEP#TASK"
+SWEEP_CANCELS = "SWEEP#CANCEL"
 
 
 def to_dynamo(value: Any) -> Any:

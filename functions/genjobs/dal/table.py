@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from genjobs.dal import aws
 from genjobs.dal.items import (
     COUNT_ATTR,
+    SWEEP_CANCELS,
     SWEEP_JOBS,
     SWEEP_TASKS,
     account_key,
@@ -319,7 +320,10 @@ class JobsTable:
                         "Update": {
                             "TableName": self.table_name,
                             "Key": job_key(job_id),
-                            "UpdateExpression": "SET #s = :cancelling, cancelRequestedAt = :now, updatedAt = :now",
+                            # Marked for the sweeper, which sends the provider cancel of in-flight
+                            # tasks that no wake-up of their own would reach (webhook waits).
+                            "UpdateExpression": "SET #s = :cancelling, cancelRequestedAt = :now, updatedAt = :now, "
+                            "gsi2pk = if_not_exists(gsi2pk, :mark), gsi2sk = if_not_exists(gsi2sk, :now)",
                             "ConditionExpression": "#s IN (:pending, :processing)",
                             "ExpressionAttributeNames": {"#s": "status"},
                             "ExpressionAttributeValues": {
@@ -327,6 +331,7 @@ class JobsTable:
                                 ":pending": JobStatus.PENDING.value,
                                 ":processing": JobStatus.PROCESSING.value,
                                 ":now": now,
+                                ":mark": SWEEP_CANCELS,
                             },
                         }
                     },
@@ -338,6 +343,36 @@ class JobsTable:
                 return False
             raise
         return True
+
+    def jobs_cancelling(self, limit: int = 100) -> list[str]:
+        response = self._table.query(
+            IndexName="gsi2", KeyConditionExpression=Key("gsi2pk").eq(SWEEP_CANCELS), Limit=limit
+        )
+        return [i["pk"].removeprefix("JOB#") for i in response["Items"]]
+
+    def clear_cancel_mark(self, job_id: str) -> None:
+        try:
+            self._table.update_item(
+                Key=job_key(job_id),
+                UpdateExpression="REMOVE gsi2pk, gsi2sk",
+                ConditionExpression="gsi2pk = :mark",
+                ExpressionAttributeValues={":mark": SWEEP_CANCELS},
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+
+    def tasks_in_status(self, job_id: str, status: TaskStatus) -> Iterator[Task]:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(f"JOB#{job_id}") & Key("sk").begins_with("TASK#"),
+            "FilterExpression": Attr("status").eq(status.value),
+        }
+        while True:
+            response = self._table.query(**kwargs)
+            yield from (task_from_item(i) for i in response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def finish_job(self, job: Job, status: JobStatus, release: int, event: TimelineEvent) -> bool:
         """Ends the job and releases what is still reserved for it, exactly once."""
@@ -478,6 +513,25 @@ class JobsTable:
                 return None
             raise
         return task_from_item(response["Attributes"])
+
+    def claim_provider_cancel(self, job_id: str, index: int) -> bool:
+        """True for the one caller that may send this task's provider cancel (polls and the sweeper race)."""
+        try:
+            self._table.update_item(
+                Key=task_key(job_id, index),
+                UpdateExpression="SET providerCancelledAt = :now",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(providerCancelledAt)",
+                ExpressionAttributeValues={":now": _iso(utcnow())},
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def release_provider_cancel(self, job_id: str, index: int) -> None:
+        """The cancel could not be sent: let the next wake-up try again."""
+        self._table.update_item(Key=task_key(job_id, index), UpdateExpression="REMOVE providerCancelledAt")
 
     def transition_task(
         self,

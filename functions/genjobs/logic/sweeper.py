@@ -1,5 +1,6 @@
-"""The safety net, run on a schedule: starts jobs whose workflow never started, and polls tasks whose
-webhook is overdue so a lost webhook never leaves a task or a job hanging."""
+"""The safety net, run on a schedule: starts jobs whose workflow never started, sends the provider
+cancel of in-flight tasks of cancelled jobs (webhook waits have no wake-up of their own), and polls
+tasks whose webhook is overdue so a lost webhook never leaves a task or a job hanging."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from datetime import timedelta
 from genjobs.deps import Deps
 from genjobs.logic.providers import provider_for
 from genjobs.logic.tasks import DONE, TaskGone, TaskRef, apply_status, cancel_at_provider, load, model_of
-from genjobs.models.domain import TimelineEvent, utcnow
-from genjobs.observability import logger
+from genjobs.models.domain import TaskStatus, TimelineEvent, utcnow
+from genjobs.observability import logger, metrics
 from genjobs.providers.base import CancelOutcome, ProviderError, ProviderStatus, TaskState
 
 
@@ -23,6 +24,12 @@ def sweep(deps: Deps) -> dict[str, int]:
         if deps.workflow.start(job_id):
             started += 1
             deps.table.add_event(TimelineEvent(jobId=job_id, at=now, kind="job.started_by_sweeper"))
+    cancelled = 0
+    for job_id in deps.table.jobs_cancelling():
+        try:
+            cancelled += cancel_in_flight(deps, job_id)
+        except Exception:  # noqa: BLE001 - one bad job must not stop the sweep
+            logger.exception("cancel sweep of a job failed", extra={"jobId": job_id})
     rescued = 0
     for job_id, index in deps.table.tasks_waiting_on_webhooks(now):
         try:
@@ -30,7 +37,24 @@ def sweep(deps: Deps) -> dict[str, int]:
                 rescued += 1
         except Exception:  # noqa: BLE001 - one bad task must not stop the sweep
             logger.exception("sweep of a task failed", extra={"jobId": job_id, "taskIndex": index})
-    return {"jobsStarted": started, "tasksRescued": rescued}
+    # A job the sweeper had to start was stuck: the API starts every job at creation.
+    metrics.add_metric(name="StuckJobs", unit="Count", value=started)
+    metrics.add_metric(name="TasksRescued", unit="Count", value=rescued)
+    return {"jobsStarted": started, "tasksRescued": rescued, "cancelsSent": cancelled}
+
+
+def cancel_in_flight(deps: Deps, job_id: str) -> int:
+    """Stops at the provider every task of a cancelled job that is still running there."""
+    sent = 0
+    for task in deps.table.tasks_in_status(job_id, TaskStatus.PROCESSING):
+        if task.provider_cancelled_at is None and task.provider_id:
+            rescue_task(deps, TaskRef(jobId=job_id, taskIndex=task.index))
+            sent += 1
+    job = deps.table.get_job(job_id)
+    # A submission racing the cancel may still start a task: keep visiting until none can.
+    if job is None or job.status.terminal or job.counts.pending == 0:
+        deps.table.clear_cancel_mark(job_id)
+    return sent
 
 
 def rescue_task(deps: Deps, ref: TaskRef) -> bool:

@@ -284,8 +284,13 @@ def cancel_at_provider(deps: Deps, job: Job, task: Task) -> CancelOutcome | None
     """Asks the provider to stop a task of a cancelled job, once."""
     if not job.cancel_requested or task.provider_cancelled_at is not None or not task.provider_id:
         return None
-    outcome = provider_for(deps, job.provider).cancel(task.provider_id)
-    deps.table.update_task(job.job_id, task.index, set_fields={"providerCancelledAt": utcnow().isoformat()})
+    if not deps.table.claim_provider_cancel(job.job_id, task.index):
+        return None
+    try:
+        outcome = provider_for(deps, job.provider).cancel(task.provider_id)
+    except ProviderError:
+        deps.table.release_provider_cancel(job.job_id, task.index)
+        raise
     deps.table.add_event(_event(job.job_id, "task.cancel_sent", task.index, outcome=outcome.value))
     return outcome
 
