@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bench import misses
 from bench.models import fixed_interval_design, fixed_polls, sleeping_lambda_design, split_polling
 from bench.prices import SOURCES
 from bench.usage import Usage
@@ -66,6 +67,15 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
                     row[f"{mode}_vs_sleeping_lambda"] = round(ours / sleeper, 3)
             alternatives[str(latency)] = row
         out["alternatives"] = alternatives
+        # The local clock cannot compress processing time, so a run may poll a little less often than
+        # the real schedule: the same usage with the real schedule's poll count.
+        for latency in LATENCIES:
+            run = results.get(f"cost-{latency}", {}).get("polling")
+            key = f"polling-{latency}"
+            if run and key in costs:
+                missing = run["polls_per_image_real_schedule"] - run["polls_per_image"]
+                real = Usage(**run["per_image"]) + split.per_poll.scaled(missing)
+                costs[key]["per_1000_real_schedule"] = round(real.cost() * 1000, 4)
     return out
 
 
@@ -114,6 +124,7 @@ def markdown(data: dict[str, Any]) -> str:
         "",
     ]
     lines += _targets(s, summ)
+    lines += misses.section(s, summ)
     lines += _costs(s, summ)
     lines += _alternatives(summ)
     lines += _overhead(s)
@@ -129,6 +140,7 @@ def _targets(s: dict[str, Any], summ: dict[str, Any]) -> list[str]:
     costs = summ.get("costs", {})
     webhook = [costs[f"webhook-{lat}"]["per_1000"] for lat in LATENCIES if f"webhook-{lat}" in costs]
     polling60 = _get(costs, "polling-60", "per_1000")
+    polling60_real = _get(costs, "polling-60", "per_1000_real_schedule")
     ratios = [_get(s, "overhead", mode, "ratio") for mode in ("webhook", "polling")]
     poll_p99 = _get(s, "overhead", "polling", "delay_p99_s")
     web_p99 = _get(s, "overhead", "webhook", "delay_p99_wall_s")
@@ -156,8 +168,9 @@ def _targets(s: dict[str, Any], summ: dict[str, Any]) -> list[str]:
         f"| AWS cost per 1,000 images, webhook mode, ≤ $0.10 at any latency | "
         f"{', '.join(_money(w) for w in webhook)} (20 s, 60 s, 10 min) | "
         f"{_verdict(all(w <= TARGETS['webhook_cost'] for w in webhook) if webhook else None)} |",
-        f"| AWS cost per 1,000 images, polling mode, < $0.30 at 60 s | {_money(polling60)} | "
-        f"{_verdict(polling60 < TARGETS['polling_cost_60'] if polling60 is not None else None)} |",
+        f"| AWS cost per 1,000 images, polling mode, < $0.30 at 60 s | {_money(polling60)} as run, "
+        f"{_money(polling60_real)} with the real schedule's polls | "
+        f"{_verdict(max(polling60, polling60_real or 0) < TARGETS['polling_cost_60'] if polling60 is not None else None)} |",
         f"| makespan within 5% of ideal | webhook {ratios[0]}x, polling {ratios[1]}x | "
         f"{_verdict(all(r is not None and r <= TARGETS['makespan_ratio'] for r in ratios) if any(ratios) else None)} |",
         f"| p99 completion delay < one poll interval (polling) | {poll_p99} s (schedule) | "
@@ -239,6 +252,14 @@ def _costs(s: dict[str, Any], summ: dict[str, Any]) -> list[str]:
         ("largest state payload (bytes)", lambda r: str(r["snapshot"]["largest_payload_bytes"])),
         ("images, TIME_SCALE, wall s", lambda r: f"{r['images']}, {r['time_scale']}, {r['wall_s']}"),
         ("**AWS cost per 1,000 images**", None),
+        (
+            "cost with the real schedule's poll count",
+            lambda r: (
+                _money(_get(costs, f"polling-{r['latency_s']}", "per_1000_real_schedule"))
+                if r["mode"] == "polling"
+                else "-"
+            ),
+        ),
     ]
     for label, getter in rows:
         cells = []
@@ -397,7 +418,9 @@ def _scale(s: dict[str, Any]) -> list[str]:
         f"against {b['payload_limit']:,}.",
         "",
     ]
-    cj = sc["concurrent"]
+    cj = s.get("concurrent") or {}
+    if "jobs" not in cj:
+        return [*lines, f"Concurrent jobs: not measured ({cj.get('error', 'not run')}).", ""]
     lines += [
         f"**{cj['jobs']} concurrent jobs** ({cj['tasks_per_job']} tasks each, webhook mode, latency "
         f"{cj['latency_s']} s, TIME_SCALE {cj['time_scale']}, created from 20 threads): all ended: "
