@@ -31,11 +31,16 @@ def start(args: argparse.Namespace) -> int:
     from genjobs_local.stack import LocalStack
 
     stack = LocalStack.start(port=args.port, time_scale=args.time_scale, state_dir=args.state_dir)
+    return serve(stack, args.state_dir)
+
+
+def serve(stack: Any, state_dir: Path, *, user: str = "alice") -> int:
+    """Keeps a started stack running until Ctrl-C, findable by other processes through stack.json."""
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
-    path = _stack_file(args.state_dir)
-    token = stack.mint_token("alice", ttl_seconds=12 * 3600)
+    path = _stack_file(state_dir)
+    token = stack.mint_token(user, ttl_seconds=12 * 3600)
     path.write_text(json.dumps(stack.describe() | {"token": token}, indent=2) + "\n")
     print(f"API        {stack.api_url}")
     print(f"moto       {stack.moto_url}")
@@ -96,7 +101,8 @@ def invoke(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from genjobs_local.demo import run
 
-    return run(time_scale=args.time_scale, outputs_dir=args.outputs)
+    keep = sys.stdout.isatty() if args.keep is None else args.keep
+    return run(time_scale=args.time_scale, outputs_dir=args.outputs, keep=keep, state_dir=args.state_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     demo_cmd = commands.add_parser("demo", help="start a stack and run the product end to end on it")
     demo_cmd.add_argument("--time-scale", type=float, default=0.25, help="wall s per schedule s")
     demo_cmd.add_argument("--outputs", type=Path, default=Path("outputs"), help="where outputs are saved")
+    demo_cmd.add_argument(
+        "--keep",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep the stack running afterwards for the CLI (default: when run in a terminal)",
+    )
     demo_cmd.set_defaults(run=demo)
 
     args = parser.parse_args(argv)

@@ -7,8 +7,11 @@ settlement shown; the completion push is shown as the phone received it; outputs
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -92,10 +95,21 @@ def save_outputs(job: dict[str, Any], folder: Path) -> int:
     return saved
 
 
-def run(*, time_scale: float = 0.25, outputs_dir: Path = Path("outputs")) -> int:
+def run(
+    *,
+    time_scale: float = 0.25,
+    outputs_dir: Path = Path("outputs"),
+    keep: bool = False,
+    state_dir: Path | None = None,
+) -> int:
     say("Starting the local genjobs stack (moto, the real template, state machine and handlers)...")
     started = time.monotonic()
+    # The demo shows what an app sees; the functions' own logs (JSON lines) would drown it.
+    logging.getLogger("moto").setLevel(logging.ERROR)
     with LocalStack.start(time_scale=time_scale) as stack:
+        os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # read by each function at its (cold) start
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         say(f"  API {stack.api_url}  (ready in {time.monotonic() - started:.1f}s)")
         admin = Api(stack.api_url, stack.mint_token("operator", admin=True))
         user_token = stack.mint_token("demo-user")
@@ -162,6 +176,19 @@ def run(*, time_scale: float = 0.25, outputs_dir: Path = Path("outputs")) -> int
             say(f"  {message[:200]}")
         timeline = app.call("GET", f"/jobs/{job['jobId']}/events")
         say("Timeline of the cancelled job: " + ", ".join(e["kind"] for e in timeline["items"][:12]) + " ...")
+        if keep:
+            from genjobs_local.cli import serve
+            from genjobs_local.paths import state_dir_from_env
+
+            say("\nThe stack keeps running. In another terminal, as the demo's user:")
+            say("  uv run genjobs --user demo-user list")
+            say(f"  uv run genjobs --user demo-user get {job['jobId']}")
+            say(
+                "  uv run genjobs --user demo-user create --provider simulator --model sim-image "
+                "--matrix style=A,B --count 3 --watch"
+            )
+            say("")
+            return serve(stack, state_dir or state_dir_from_env(), user="demo-user")
     return 0
 
 
