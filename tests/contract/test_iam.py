@@ -105,3 +105,46 @@ def test_outputs_bucket_is_private_and_encrypted() -> None:
     assert any(
         s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false" for s in policy
     )
+
+
+def policy_templates(logical_id: str, name: str) -> list[Any]:
+    """The parameters of each use of SAM policy template `name` by a resource."""
+    policies = template()["Resources"][logical_id]["Properties"].get("Policies", []) or []
+    return [p[name] for p in policies if isinstance(p, dict) and name in p]
+
+
+def test_only_functions_that_call_providers_can_read_the_provider_secret() -> None:
+    # The API, the workflow's bookkeeping functions and the notifier never talk to a provider.
+    readers = {
+        logical_id
+        for logical_id, resource in template()["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        and policy_templates(logical_id, "AWSSecretsManagerGetSecretValuePolicy")
+    }
+    assert readers == {"SubmitterFunction", "PollTaskFunction", "WebhookFunction", "SweeperFunction"}
+    for logical_id in readers:
+        (grant,) = policy_templates(logical_id, "AWSSecretsManagerGetSecretValuePolicy")
+        assert grant == {"SecretArn": {"!Ref": "ProviderSecret"}}
+
+
+def test_state_machine_invokes_only_its_own_task_functions() -> None:
+    machine = template()["Resources"]["GenerationStateMachine"]["Properties"]
+    substituted = {
+        value["!GetAtt"].split(".")[0]
+        for value in machine["DefinitionSubstitutions"].values()
+        if isinstance(value, dict) and "!GetAtt" in value and value["!GetAtt"].endswith(".Arn")
+    }
+    invoked = {
+        p["FunctionName"]["!Ref"] for p in policy_templates("GenerationStateMachine", "LambdaInvokePolicy")
+    }
+    assert invoked == substituted
+    assert policy_templates("GenerationStateMachine", "SQSSendMessagePolicy") == [
+        {"QueueName": {"!GetAtt": "SubmitQueue.QueueName"}}
+    ]
+
+
+def test_task_tokens_are_answered_only_for_the_generation_state_machine() -> None:
+    for logical_id, statement in statements():
+        actions = as_list(statement["Action"])
+        if any(a.startswith("states:SendTask") for a in actions):
+            assert statement["Resource"] == {"!Ref": "GenerationStateMachine"}, logical_id
