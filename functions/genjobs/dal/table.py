@@ -718,6 +718,10 @@ class JobsTable:
             raise
         return True
 
+    def forget_delivery(self, provider: str, delivery_id: str) -> None:
+        """A delivery that could not be applied: its retry must not count as a replay."""
+        self._table.delete_item(Key={"pk": f"WEBHOOK#{provider}#{delivery_id}", "sk": "WEBHOOK"})
+
     # ---------------------------------------------------------------- devices and pushes
     def put_device(self, device: Device) -> None:
         item = to_dynamo(device.model_dump(mode="json", by_alias=True))
@@ -749,3 +753,7 @@ class JobsTable:
                 return False
             raise
         return True
+
+    def release_push(self, job_id: str, device_id: str) -> None:
+        """The claimed push was not sent: the next delivery of the job's event may send it."""
+        self._table.delete_item(Key={"pk": f"JOB#{job_id}", "sk": f"PUSH#{device_id}"})

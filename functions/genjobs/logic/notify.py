@@ -6,6 +6,7 @@ from typing import Any
 
 from genjobs.dal.notifications import EndpointGone
 from genjobs.deps import Deps
+from genjobs.faults import checkpoint
 from genjobs.models.domain import TimelineEvent, utcnow
 
 TITLES = {
@@ -35,6 +36,7 @@ def send_job_push(deps: Deps, event: dict[str, Any]) -> int:
         if not deps.table.claim_push(event["jobId"], device.device_id):
             continue
         try:
+            checkpoint("notify.before_push", event["userId"], event["jobId"])
             deps.notifications.push(device.endpoint_arn, message)
         except EndpointGone:
             deps.table.delete_device(device.user_id, device.device_id)
@@ -43,6 +45,11 @@ def send_job_push(deps: Deps, event: dict[str, Any]) -> int:
             except Exception:  # noqa: BLE001 - already gone is fine
                 pass
             continue
+        except Exception:
+            # Not sent (SNS throttled, the invocation crashed): give the claim back so the
+            # redelivered message pushes, instead of this job never being pushed to this device.
+            deps.table.release_push(event["jobId"], device.device_id)
+            raise
         sent += 1
         deps.table.add_event(
             TimelineEvent(

@@ -7,6 +7,7 @@ import mimetypes
 from urllib.parse import urlparse
 
 import requests
+import urllib3
 
 from genjobs.deps import Deps
 from genjobs.models.domain import Job, Output
@@ -40,7 +41,9 @@ def keep_outputs(deps: Deps, job: Job, task_index: int, urls: list[str]) -> list
                 )
                 response.raw.decode_content = True
                 size = deps.storage.put_stream(key, response.raw, content_type)  # type: ignore[arg-type]
-        except requests.RequestException as error:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
+            # The body is streamed from response.raw, so a connection cut mid-download surfaces as
+            # urllib3's ProtocolError/ReadTimeoutError, not as a requests exception.
             raise ProviderUnavailable(f"download of output {n} failed: {error}") from error
         if expected is not None and int(expected) != size:
             raise ProviderUnavailable(f"output {n} was truncated: {size} of {expected} bytes")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from genjobs.catalog import ResolvedModel, WaitBy
 from genjobs.dal.items import SWEEP_TASKS
 from genjobs.deps import Deps
+from genjobs.faults import checkpoint
 from genjobs.logic.outputs import keep_outputs
 from genjobs.logic.providers import provider_for
 from genjobs.models.domain import Job, Task, TaskStatus, TimelineEvent, utcnow
@@ -208,6 +209,9 @@ def submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | N
             _event(job.job_id, "task.submit_retry", task.index, error=str(error), retryIn=delay)
         )
         raise RetryLater(delay, str(error)) from error
+    # A crash here leaves a prediction we have not recorded: the redelivered message submits again
+    # with the same idempotency key and gets the same prediction back.
+    checkpoint("submit.after_provider_accepted", job.user_id, job.job_id)
 
     now = utcnow()
     fields: dict[str, Any] = {"providerId": submission.provider_id, "submittedAt": now.isoformat()}
@@ -252,6 +256,7 @@ def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus, model
     if status.state == TaskState.SUCCEEDED:
         outputs = keep_outputs(deps, job, task.index, status.outputs)
         deps.table.add_event(_event(job.job_id, "task.outputs_stored", task.index, count=len(outputs)))
+        checkpoint("outputs.after_stored", job.user_id, job.job_id)
         end_task(
             deps,
             job,

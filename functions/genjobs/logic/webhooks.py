@@ -28,14 +28,17 @@ def receive(
         delivery = provider_for(deps, provider).verify_webhook(headers, body)
     except WebhookRejected as error:
         raise Unauthorized(f"webhook rejected: {error.reason}") from error
-    if not deps.table.remember_delivery(provider, delivery.delivery_id, DEDUPE_TTL_SECONDS):
-        return "duplicate"
     try:
         job, task = load(deps, TaskRef(jobId=job_id, taskIndex=task_index))
     except TaskGone as error:
         raise NotFound(str(error)) from error
+    # Matched before it is remembered: a delivery that comes before its submission is recorded
+    # (a fast provider, a submitter that crashed after the provider accepted) is refused, and the
+    # provider's retry of it is applied instead of being dropped as a duplicate.
     if job.provider != provider or not task.provider_id or not delivery.matches(task.provider_id):
         raise NotFound("the delivery is not about this task")
+    if not deps.table.remember_delivery(provider, delivery.delivery_id, DEDUPE_TTL_SECONDS):
+        return "duplicate"
     deps.table.add_event(
         TimelineEvent(
             jobId=job_id,
@@ -46,7 +49,13 @@ def receive(
         )
     )
     token = task.task_token
-    result = apply_status(deps, job, task, delivery.status, model_of(deps, job))
+    try:
+        result = apply_status(deps, job, task, delivery.status, model_of(deps, job))
+    except Exception:
+        # Not applied (an output download failed, the invocation crashed): forget the delivery so
+        # the provider's retry of it is applied rather than dropped as a duplicate.
+        deps.table.forget_delivery(provider, delivery.delivery_id)
+        raise
     if result is DONE and token:
         deps.workflow.succeed(token, DONE.model_dump())
     return "applied"
