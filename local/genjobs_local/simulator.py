@@ -36,6 +36,8 @@ Durations are in schedule seconds; wall seconds = schedule seconds * time_scale.
     outputFormat   str    output file extension (default "png"; a real PNG unless outputBytes)
     outputBytes    int    each output is this many deterministic bytes
     truncateOutput bool   file responses announce the full Content-Length but send half, then close
+    truncateDownloads int the first N downloads of each output are truncated that way, then whole
+    downloadDelay  float  wall seconds each output download waits before its first byte (a slow CDN)
     expireOutputs  float  outputs answer 404 this long after completion (Replicate deletes at 1 h)
     throttle       int    the first N creates of this idempotency key get 429 + Retry-After
     retryAfter     float  the throttle's reset time (default 30; scaled; in header and body text)
@@ -104,6 +106,8 @@ class SimOptions(BaseModel):
     output_format: str = Field(default="png", alias="outputFormat", pattern=r"^[a-z0-9]{1,8}$")
     output_bytes: int | None = Field(default=None, alias="outputBytes", ge=0, le=512 * 1024 * 1024)
     truncate_output: bool = Field(default=False, alias="truncateOutput")
+    truncate_downloads: int = Field(default=0, alias="truncateDownloads", ge=0)
+    download_delay: float = Field(default=0.0, alias="downloadDelay", ge=0, le=60)
     expire_outputs: float | None = Field(default=None, alias="expireOutputs", ge=0)
     throttle: int = Field(default=0, ge=0)
     retry_after: float = Field(default=30.0, alias="retryAfter", ge=0)
@@ -136,6 +140,7 @@ class _Prediction:
     created_epoch: float
     canceled_mono: float | None = None
     status_calls: int = 0
+    downloads: Counter[int] = field(default_factory=Counter)
     notified: list[str] = field(default_factory=list)
     held: list[_Delivery] = field(default_factory=list)
     outbox: list[_Delivery] = field(default_factory=list)
@@ -617,6 +622,12 @@ def _make_handler(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
                 available = prediction is not None and self._file_available(prediction, index)
                 options = prediction.sim if prediction else None
                 state.counters["file_downloads"] += 1
+                truncate = False
+                if prediction is not None and options is not None:
+                    prediction.downloads[index] += 1
+                    truncate = options.truncate_output or (
+                        prediction.downloads[index] <= options.truncate_downloads
+                    )
             if not available and size_param is None:
                 self._send(404, {"detail": "Not found (no such output, or it expired)."})
                 return
@@ -628,7 +639,8 @@ def _make_handler(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
             else:
                 data = _png(seed)
             content_type = mimetypes.types_map.get(f".{ext}", "application/octet-stream")
-            truncate = options is not None and options.truncate_output
+            if options is not None and options.download_delay:
+                time.sleep(options.download_delay)
             self.send_response(200)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
