@@ -19,7 +19,7 @@ ASL_FILES := $(wildcard statemachine/*.asl.json)
 LAYER_REQUIREMENTS := layers/dependencies/requirements.txt
 
 .PHONY: help setup demo test fuzz openapi lint ruff fmt typecheck cfn-lint statelint validate build layer-requirements \
-	start token bench bench-quick clean
+	start token bench bench-quick soak clean
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=...]"
@@ -73,6 +73,9 @@ build: setup ## sam build (arm64, python3.13), then check every .so is aarch64
 
 fuzz: setup ## Fuzz the API with thousands of generated requests (schemathesis; FUZZ_EXAMPLES per operation)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} uv run pytest tests/e2e/test_api_fuzz.py
+
+soak: setup ## Load test at full size: 200 concurrent mixed jobs with cancels and failures (LOAD_JOBS)
+	LOAD_JOBS=$${LOAD_JOBS:-200} LOAD_BOUND_SECONDS=$${LOAD_BOUND_SECONDS:-600} uv run pytest tests/e2e/test_load.py $(ARGS)
 
 openapi: setup ## Regenerate docs/openapi.json from the code (a contract test fails when it drifts)
 	uv run python scripts/openapi.py
