@@ -389,3 +389,48 @@ def test_cancel_racing_the_completions_keeps_and_charges_what_finished(
     assert_guarantees(stack, app, job)
     assert ledger(app) == (50, 46, 0, 4)
     assert one_push(stack, phone)["data"]["status"] == "COMPLETED"
+
+
+def test_concurrent_observations_of_one_finished_task_charge_it_once(stack: LocalStack, app: Client) -> None:
+    # GIVEN a 2-task job (the second keeps running, so credits stay reserved) whose first
+    # prediction has succeeded at the provider, its workflow's polls held back
+    with held(stack, "PollTaskFunction", "genjobs.handlers.workflow.poll_task") as release:
+        body = sim_job(2) | {"concurrency": 2}
+        body["tasks"][1]["sim"] = {"latency": 500}
+        job_id = app.create(body)["jobId"]
+        running = app.wait(job_id, until=lambda j: j["counts"]["PROCESSING"] == 2, timeout=BOUND)
+        provider_id = running["tasks"][0]["providerId"]
+        wait_for(
+            lambda: (
+                requests.get(f"{stack.simulator_url}/v1/predictions/{provider_id}", timeout=10).json()[
+                    "status"
+                ]
+                == "succeeded"
+            ),
+            what="the prediction",
+        )
+        # WHEN six observations of that task (polls, a sweep, a webhook) apply it at the same moment
+        from genjobs_local.lambda_runtime import LambdaContext
+
+        real = importlib.import_module("genjobs.handlers.workflow").poll_task
+        spec = stack.runner.spec("PollTaskFunction")
+        go = threading.Barrier(6)
+
+        def observe() -> Any:
+            go.wait()
+            return real({"jobId": job_id, "taskIndex": 0}, LambdaContext(spec))
+
+        with ThreadPoolExecutor(6) as pool:
+            results = [f.result() for f in [pool.submit(observe) for _ in range(6)]]
+        release.set()
+        assert all(r["mode"] == "DONE" for r in results)
+        # THEN the task completed once and was charged once
+        job = app.job(job_id)
+        assert job["tasks"][0]["status"] == "COMPLETED"
+        assert job["credits"]["charged"] == 1
+        assert kinds(app, job_id)["task.completed"] == 1
+        granted, available, reserved, charged = ledger(app)
+        assert (reserved, charged) == (1, 1)
+        assert granted == available + reserved + charged
+        assert app.post(f"/jobs/{job_id}/cancel").status_code == 202
+    app.wait(job_id, timeout=BOUND)
