@@ -7,12 +7,20 @@ test session may start several stacks. Each adjustment has a test in tests/local
 from __future__ import annotations
 
 import copy
+import hmac
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from html import escape
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from botocore.auth import HmacV1Auth, S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
 from moto.core.config import default_user_config
 from moto.core.utils import unix_time_millis
@@ -51,6 +59,7 @@ def install() -> None:
     run_lambda_code_in_process()
     iam_accepts_policies_without_version()
     s3_policy_conditions_are_not_ignored()
+    s3_presigned_urls_expire_and_are_verified()
     serialize_dynamodb()
     transact_write_snapshots_touched_items()
     sqs_mappings_do_not_fire_on_send()
@@ -109,6 +118,100 @@ def s3_policy_conditions_are_not_ignored() -> None:
         return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
 
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
+_PRESIGN_AUTH_PARAMS = {
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+    "X-Amz-Security-Token",
+    "AWSAccessKeyId",
+    "Signature",
+    "Expires",
+}
+
+
+def _s3_error(code: str, message: str, **extra: str) -> tuple[int, dict[str, str], str]:
+    fields = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in extra.items())
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{escape(message)}</Message>{fields}</Error>"
+    )
+    return 403, {"Content-Type": "application/xml"}, body
+
+
+def _presigned_refusal(method: str, url: str, host: str) -> tuple[int, dict[str, str], str] | None:
+    """S3's answer to a presigned request (SigV4 or SigV2 query auth) that expired or is not signed right."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    params = dict(query)
+    if "X-Amz-Signature" in params and "X-Amz-Date" in params and "X-Amz-Expires" in params:
+        signed_at = datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        expires_at = signed_at + timedelta(seconds=int(params["X-Amz-Expires"]))
+        access_key, given = params.get("X-Amz-Credential", "").partition("/")[0], params["X-Amz-Signature"]
+    elif "Signature" in params and "Expires" in params and "AWSAccessKeyId" in params:
+        # SigV2, which boto3 presigns with by default in us-east-1 and the other pre-2014 regions.
+        expires_at = datetime.fromtimestamp(int(params["Expires"]), UTC)
+        access_key, given = params["AWSAccessKeyId"], params["Signature"]
+    else:
+        return None
+    now = datetime.now(UTC)
+    if now > expires_at:
+        expired = {
+            "Expires": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "ServerTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        if "X-Amz-Expires" in params:
+            expired = {"X-Amz-Expires": params["X-Amz-Expires"], **expired}
+        return _s3_error("AccessDenied", "Request has expired", **expired)
+    # The signature can be checked only for the credentials this process signs with (moto keeps no
+    # secret for an arbitrary access key id); the local stack's functions and tests use those.
+    secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if access_key != os.environ.get("AWS_ACCESS_KEY_ID") or not secret:
+        return None
+    credentials = Credentials(access_key, secret, params.get("X-Amz-Security-Token"))
+    unsigned = [(k, v) for k, v in query if k not in _PRESIGN_AUTH_PARAMS]
+    if "X-Amz-Signature" in params:
+        scope = params["X-Amz-Credential"].split("/")
+        request = AWSRequest(
+            method=method, url=urlunsplit(parts._replace(query=urlencode(unsigned))), headers={"host": host}
+        )
+        request.context["timestamp"] = params["X-Amz-Date"]
+        region = scope[2] if len(scope) > 2 else "us-east-1"
+        S3SigV4QueryAuth(credentials, "s3", region, expires=int(params["X-Amz-Expires"])).add_auth(request)
+        expected = dict(parse_qsl(urlsplit(str(request.url)).query))["X-Amz-Signature"]
+    else:
+        # A browser's GET carries no Content-MD5, Content-Type or x-amz-* headers: Expires takes Date's place.
+        v2 = HmacV1Auth(credentials)
+        resource = v2.canonical_resource(parts._replace(query=urlencode(unsigned)))
+        expected = v2.sign_string(f"{method}\n\n\n{params['Expires']}\n{resource}")
+    if not hmac.compare_digest(expected.encode(), given.encode()):
+        return _s3_error(
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
+            AWSAccessKeyId=access_key,
+        )
+    return None
+
+
+def s3_presigned_urls_expire_and_are_verified() -> None:
+    # AWS refuses a presigned GET after X-Amz-Expires (403 "Request has expired") or with a wrong signature; moto serves both.
+    from moto.s3.responses import S3Response
+
+    original = S3Response._key_response
+
+    def _key_response(self: S3Response, request: Any, full_url: str) -> Any:
+        if request.method in ("GET", "HEAD") and "Authorization" not in request.headers:
+            refusal = _presigned_refusal(request.method, full_url, request.headers.get("Host", ""))
+            if refusal is not None:
+                return refusal
+        return original(self, request, full_url)
+
+    S3Response._key_response = _key_response  # type: ignore[method-assign]
 
 
 _dynamodb_lock = threading.RLock()

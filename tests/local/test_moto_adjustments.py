@@ -9,7 +9,10 @@ import time
 import uuid
 from typing import Any
 
+import boto3
 import pytest
+import requests
+from botocore.config import Config
 from tests.local.conftest import TIME_SCALE
 
 from genjobs_local import LocalStack
@@ -292,3 +295,58 @@ def test_tls_only_bucket_policy_is_kept_and_does_not_deny_sdk_calls(stack: Local
 
     # THEN the conditional Deny does not apply, as on AWS
     assert s3.get_object(Bucket=bucket, Key="manifests/probe.json")["Body"].read() == b"[]"
+
+
+def _s3_signing(stack: LocalStack, version: str) -> Any:
+    """An S3 client presigning with SigV2 ("s3", boto3's default in us-east-1) or SigV4 ("s3v4")."""
+    return boto3.client(
+        "s3", region_name=REGION, endpoint_url=stack.moto_url, config=Config(signature_version=version)
+    )
+
+
+@pytest.mark.parametrize("version", ["s3", "s3v4"])
+def test_presigned_get_is_served_until_it_expires_then_refused_as_s3_does(
+    stack: LocalStack, version: str
+) -> None:
+    # GIVEN a private object and a URL presigned for it for one second
+    s3, bucket = _s3_signing(stack, version), stack.resource("OutputBucket")
+    s3.put_object(Bucket=bucket, Key="outputs/probe/expiring.txt", Body=b"secret")
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "outputs/probe/expiring.txt"}, ExpiresIn=1
+    )
+
+    # WHEN it is fetched at once, then after its expiry
+    fresh = requests.get(url, timeout=10)
+    time.sleep(2.1)
+    stale = requests.get(url, timeout=10)
+
+    # THEN the first is served and the second refused with S3's 403 AccessDenied "Request has expired"
+    assert (fresh.status_code, fresh.content) == (200, b"secret")
+    assert stale.status_code == 403
+    assert "<Code>AccessDenied</Code>" in stale.text
+    assert "<Message>Request has expired</Message>" in stale.text
+    assert b"secret" not in stale.content
+
+
+@pytest.mark.parametrize("version", ["s3", "s3v4"])
+def test_presigned_get_with_a_tampered_signature_or_key_is_refused(stack: LocalStack, version: str) -> None:
+    # GIVEN two private objects and a valid presigned URL for the first
+    s3, bucket = _s3_signing(stack, version), stack.resource("OutputBucket")
+    s3.put_object(Bucket=bucket, Key="outputs/probe/mine.txt", Body=b"mine")
+    s3.put_object(Bucket=bucket, Key="outputs/probe/theirs.txt", Body=b"theirs")
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "outputs/probe/mine.txt"}, ExpiresIn=300
+    )
+    name = "X-Amz-Signature=" if version == "s3v4" else "Signature="
+    signature = url.split(name, 1)[1].split("&", 1)[0]
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+
+    # WHEN the signature is altered, or the signed URL is pointed at another key
+    forged = requests.get(url.replace(f"{name}{signature}", f"{name}{flipped}"), timeout=10)
+    other_key = requests.get(url.replace("mine.txt", "theirs.txt"), timeout=10)
+
+    # THEN both are refused with SignatureDoesNotMatch, and the untouched URL still works
+    for refused in (forged, other_key):
+        assert refused.status_code == 403, refused.text
+        assert "<Code>SignatureDoesNotMatch</Code>" in refused.text
+    assert requests.get(url, timeout=10).content == b"mine"
