@@ -41,7 +41,7 @@ from genjobs.models.api import (
     RegisterDeviceRequest,
     TaskListView,
 )
-from genjobs.observability import logger, metrics, tracer
+from genjobs.observability import bind, logger, metrics, tracer
 
 PROBLEM_JSON = "application/problem+json"
 TITLE = "genjobs API"
@@ -395,4 +395,6 @@ def _problem_event(status: int, title: str, field: str, detail: str) -> dict[str
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    job_id = (event.get("pathParameters") or {}).get("jobId")
+    bind(**({"jobId": job_id} if job_id else {}))
     return unreadable_body(event) or unknown_query_parameter(event) or app.resolve(event, context)

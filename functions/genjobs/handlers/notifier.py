@@ -11,12 +11,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genjobs.deps import deps
 from genjobs.logic.notify import send_job_push
-from genjobs.observability import logger, metrics, tracer
+from genjobs.observability import bind, logger, metrics, tracer
 
 
 def notify_record(record: SQSRecord) -> None:
     event = json.loads(record.body)  # raw message delivery: the body is the job event itself
-    logger.append_keys(jobId=event.get("jobId"))
+    bind(jobId=event.get("jobId"))
     sent = send_job_push(deps(), event)
     metrics.add_metric(name="PushesSent", unit="Count", value=sent)
 

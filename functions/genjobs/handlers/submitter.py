@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from genjobs.dal import aws
 from genjobs.deps import deps
 from genjobs.logic import tasks
-from genjobs.observability import logger, metrics, tracer
+from genjobs.observability import bind, logger, metrics, tracer
 
 MAX_VISIBILITY_SECONDS = 12 * 3600
 
@@ -38,7 +38,7 @@ def _queue_url(record: SQSRecord) -> str:
 def submit_record(record: SQSRecord) -> None:
     message = json.loads(record.body)
     ref = tasks.TaskRef.model_validate(message)
-    logger.append_keys(jobId=ref.job_id, taskIndex=ref.task_index)
+    bind(jobId=ref.job_id, taskIndex=ref.task_index)
     token = message["taskToken"]
     receive_count = int(record.attributes.approximate_receive_count)
     d = deps()
@@ -74,6 +74,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Any:
 def dead_letter_record(record: SQSRecord) -> None:
     message = json.loads(record.body)
     ref = tasks.TaskRef.model_validate(message)
+    bind(jobId=ref.job_id, taskIndex=ref.task_index)
     d = deps()
     with contextlib.suppress(tasks.TaskGone):
         tasks.give_up_submission(d, ref, "the submission kept failing and was moved to the dead-letter queue")

@@ -8,13 +8,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genjobs.deps import deps
 from genjobs.logic.sweeper import sweep
-from genjobs.observability import logger, metrics, tracer
+from genjobs.observability import bind, logger, metrics, tracer
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    bind()  # a sweep is about many jobs: their ids go on the lines that concern them
     result = sweep(deps())
     logger.info("sweep done", extra=result)
     return result

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from genjobs.deps import deps
 from genjobs.logic import webhooks
 from genjobs.logic.errors import DomainError
-from genjobs.observability import logger, metrics, tracer
+from genjobs.observability import bind, logger, metrics, tracer
 
 
 def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return _answer(
             400, {"title": "Bad request", "detail": "the job and task query parameters are required"}
         )
-    logger.append_keys(jobId=job_id, taskIndex=task_index, provider=provider)
+    bind(jobId=job_id, taskIndex=task_index, provider=provider)
     try:
         outcome = webhooks.receive(deps(), provider, job_id, task_index, event.get("headers") or {}, body)
     except DomainError as error:

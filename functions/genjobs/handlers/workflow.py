@@ -10,13 +10,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from genjobs.deps import deps
 from genjobs.logic import settlement, tasks
 from genjobs.logic.preparation import prepare
-from genjobs.observability import logger, metrics, tracer
+from genjobs.observability import bind, logger, metrics, tracer
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def prepare_job(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(jobId=event["jobId"])
+    bind(jobId=event["jobId"])
     return prepare(deps(), event["jobId"])
 
 
@@ -24,7 +24,7 @@ def prepare_job(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]
 @tracer.capture_lambda_handler
 def start_task(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ref = tasks.TaskRef.model_validate(event)
-    logger.append_keys(jobId=ref.job_id, taskIndex=ref.task_index)
+    bind(jobId=ref.job_id, taskIndex=ref.task_index)
     return tasks.start(deps(), ref).model_dump()
 
 
@@ -33,7 +33,7 @@ def start_task(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @metrics.log_metrics
 def poll_task(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ref = tasks.TaskRef.model_validate(event)
-    logger.append_keys(jobId=ref.job_id, taskIndex=ref.task_index)
+    bind(jobId=ref.job_id, taskIndex=ref.task_index)
     return tasks.poll(deps(), ref).model_dump()
 
 
@@ -42,7 +42,7 @@ def poll_task(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @metrics.log_metrics
 def fail_task(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ref = tasks.TaskRef.model_validate(event)
-    logger.append_keys(jobId=ref.job_id, taskIndex=ref.task_index)
+    bind(jobId=ref.job_id, taskIndex=ref.task_index)
     tasks.fail(deps(), ref, event.get("error"))
     return {"jobId": ref.job_id, "taskIndex": ref.task_index}
 
@@ -51,5 +51,5 @@ def fail_task(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def settle_job(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(jobId=event["jobId"])
+    bind(jobId=event["jobId"])
     return settlement.settle(deps(), event["jobId"])

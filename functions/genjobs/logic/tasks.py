@@ -114,6 +114,10 @@ def end_task(deps: Deps, job: Job, task: Task, to: TaskStatus, kind: str, **fiel
     )
     if moved:
         metrics.add_metric(name=f"Tasks{to.value.capitalize()}", unit="Count", value=1)
+    if moved and to == TaskStatus.COMPLETED and task.submitted_at is not None:
+        # Submission to completion, in schedule seconds (wall seconds on AWS; TIME_SCALE locally).
+        latency = (utcnow() - task.submitted_at).total_seconds() / deps.settings.time_scale
+        metrics.add_metric(name="ProviderLatency", unit="Seconds", value=latency)
     return moved
 
 
