@@ -13,7 +13,12 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeou
 
 @cache
 def client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+    config = _CONFIG
+    if service == "s3":
+        # Presigned output URLs must be SigV4: S3 refuses SigV2 (boto3's default in us-east-1) on
+        # buckets created since mid-2020.
+        config = _CONFIG.merge(Config(signature_version="s3v4"))
+    return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 
 @cache
