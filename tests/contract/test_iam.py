@@ -44,8 +44,6 @@ WILDCARD_RESOURCES_ALLOWED = {
 # SAM policy templates, each scoped by its parameter to one table, bucket, queue, topic or function.
 SCOPED_POLICY_TEMPLATES = {
     "DynamoDBCrudPolicy",
-    "S3CrudPolicy",
-    "S3ReadPolicy",
     "SQSSendMessagePolicy",
     "SNSPublishMessagePolicy",
     "LambdaInvokePolicy",
@@ -148,3 +146,16 @@ def test_task_tokens_are_answered_only_for_the_generation_state_machine() -> Non
         actions = as_list(statement["Action"])
         if any(a.startswith("states:SendTask") for a in actions):
             assert statement["Resource"] == {"!Ref": "GenerationStateMachine"}, logical_id
+
+
+def test_no_function_may_delete_outputs_or_change_the_bucket() -> None:
+    for logical_id, statement in statements():
+        for action in as_list(statement["Action"]):
+            if action.startswith("s3:"):
+                allowed = {
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                }
+                assert action in allowed, (logical_id, action)
