@@ -179,10 +179,14 @@ def _presigned_refusal(method: str, url: str, host: str) -> tuple[int, dict[str,
         request = AWSRequest(
             method=method, url=urlunsplit(parts._replace(query=urlencode(unsigned))), headers={"host": host}
         )
-        request.context["timestamp"] = params["X-Amz-Date"]
         region = scope[2] if len(scope) > 2 else "us-east-1"
-        S3SigV4QueryAuth(credentials, "s3", region, expires=int(params["X-Amz-Expires"])).add_auth(request)
-        expected = dict(parse_qsl(urlsplit(str(request.url)).query))["X-Amz-Signature"]
+        signer = S3SigV4QueryAuth(credentials, "s3", region, expires=int(params["X-Amz-Expires"]))
+        # add_auth would stamp the request with the current time; sign for the URL's own X-Amz-Date.
+        request.context["timestamp"] = params["X-Amz-Date"]
+        signer._modify_request_before_signing(request)  # type: ignore[attr-defined]
+        expected = signer.signature(
+            signer.string_to_sign(request, signer.canonical_request(request)), request
+        )
     else:
         # A browser's GET carries no Content-MD5, Content-Type or x-amz-* headers: Expires takes Date's place.
         v2 = HmacV1Auth(credentials)

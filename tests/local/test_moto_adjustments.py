@@ -350,3 +350,17 @@ def test_presigned_get_with_a_tampered_signature_or_key_is_refused(stack: LocalS
         assert refused.status_code == 403, refused.text
         assert "<Code>SignatureDoesNotMatch</Code>" in refused.text
     assert requests.get(url, timeout=10).content == b"mine"
+
+
+def test_a_presigned_get_fetched_seconds_after_signing_is_still_served(stack: LocalStack) -> None:
+    # GIVEN a SigV4 URL signed now for five minutes
+    s3, bucket = _s3_signing(stack, "s3v4"), stack.resource("OutputBucket")
+    s3.put_object(Bucket=bucket, Key="outputs/probe/later.txt", Body=b"later")
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "outputs/probe/later.txt"}, ExpiresIn=300
+    )
+    # WHEN it is fetched in a later second than it was signed in
+    time.sleep(1.2)
+    # THEN its signature still verifies (it is checked for its own X-Amz-Date, not the clock's)
+    response = requests.get(url, timeout=10)
+    assert (response.status_code, response.content) == (200, b"later")
