@@ -36,7 +36,8 @@ def _scenarios(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
         "cancel": lambda: cancel.run(12 if quick else 30, 4 if quick else 10, 0.05),
         # The local stack runs a few tasks per second on 2 cores: the 10,000-task job gets a time
         # limit and the report says how far it got.
-        "scale": lambda: scale.run(1000 if quick else 10_000, 2 if quick else 3, 120 if quick else 300),
+        "scale": lambda: scale.run(1000 if quick else 10_000, 3),
+        "bigjob": lambda: scale.run_big(1000 if quick else 10_000, 120 if quick else 240),
         "concurrent": lambda: scale.run_concurrent(20 if quick else 200, 120 if quick else 300),
         "coldstart": lambda: coldstart.run(1 if quick else 5),
         "throughput": lambda: throughput.run(50 if quick else 500),
@@ -53,6 +54,7 @@ NAMES = [
     "cancel",
     "throughput",
     "scale",
+    "bigjob",
     "concurrent",
 ]
 
@@ -62,6 +64,8 @@ def _worker(name: str, quick: bool, out: Path) -> None:
     result = _scenarios(quick)[name]()
     result["_seconds"] = round(time.monotonic() - started, 1)
     out.write_text(json.dumps(result, default=str))
+    sys.stdout.flush()
+    os._exit(0)  # a stack left running (scale) must not hold the process on its threads
 
 
 def _run_in_process(name: str, quick: bool) -> dict[str, Any]:
@@ -81,8 +85,19 @@ def _run_in_process(name: str, quick: bool) -> dict[str, Any]:
         return dict(json.loads(out.read_text()))
 
 
+def code_version() -> dict[str, Any]:
+    """The code measured is the working tree: its commit and any uncommitted changes to the system."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout
+
+    changed = git("status", "--porcelain", "--", "functions", "statemachine", "template.yaml", "local")
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(), "uncommitted": changed.split("\n")[:-1]}
+
+
 def machine() -> dict[str, Any]:
     return {
+        "code": code_version(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),

@@ -99,9 +99,15 @@ class Bench:
         return self.stack.resource("JobsTable")
 
     def item(self, pk: str, sk: str) -> dict[str, Any] | None:
-        with metering_lock():
-            found = self._backend().get_item(self._table(), {"pk": {"S": pk}, "sk": {"S": sk}})
-        return _plain(found.to_json()["Attributes"]) if found is not None else None
+        # Without moto's DynamoDB lock: a dict lookup is safe enough for progress reads, and a stalled
+        # stack (the 10,000-task run) can hold that lock for minutes.
+        for _ in range(100):
+            try:
+                found = self._backend().get_item(self._table(), {"pk": {"S": pk}, "sk": {"S": sk}})
+                return _plain(found.to_json()["Attributes"]) if found is not None else None
+            except RuntimeError:  # the item changed while it was read: read again
+                time.sleep(0.001)
+        raise RuntimeError(f"could not read {pk}/{sk}")
 
     def job(self, job_id: str) -> dict[str, Any]:
         item = self.item(f"JOB#{job_id}", "JOB")

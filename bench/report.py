@@ -107,6 +107,17 @@ def markdown(data: dict[str, Any]) -> str:
         f"(`uv run python -m bench{' --quick' if data['quick'] else ''}`) on {m['cpus']} cores, "
         f"{m['platform']}, Python {m['python']}"
         + (f", load average {m['load_average_1_5_15']} when it ended" if "load_average_1_5_15" in m else "")
+        + (
+            f". Code: the working tree (HEAD {m['code']['commit']} when the report was written; scenarios "
+            "re-run with `--only` measure the tree of their own time)"
+            + (
+                f" with uncommitted changes ({len(m['code']['uncommitted'])} files)"
+                if m["code"]["uncommitted"]
+                else ""
+            )
+            if "code" in m
+            else ""
+        )
         + ". Every figure below is measured by this run unless it says "
         "*model*; docs/bench.json has the raw counts. Local stack: moto 5.2.5 running the real template, "
         "state machine and handlers in one process, with the simulator as the provider.",
@@ -156,7 +167,7 @@ def _targets(s: dict[str, Any], summ: dict[str, Any]) -> list[str]:
             )
             cancel_rows.append((mode, c, ok))
     created = _get(s, "scale", "creation") or {}
-    big = max((int(k) for k in created), default=None)
+    big = max((int(k) for k in created if k.isdigit()), default=None)
     creation_ratio = created[str(big)]["ratio_to_1"] if big else None
     imports = _get(s, "coldstart", "imports") or {}
     slowest = max((v["median_ms"] for v in imports.values()), default=None)
@@ -407,17 +418,20 @@ def _scale(s: dict[str, Any]) -> list[str]:
     ]
     for size, r in sc["creation"].items():
         lines.append(f"| {size} | {r['median_s']:.3f} | {len(r['samples_s'])} | {r['ratio_to_1']} |")
-    b = sc["big_job"]
-    lines += [
-        "",
-        f"**{b['tasks']}-task job run to completion** (zero-latency simulator, concurrency 100): "
-        f"{'finished' if b['finished'] else 'did NOT finish'} ({b['job_status']}, {b['tasks_ended']} tasks ended) in "
-        f"{b['wall_s']} s ({b['tasks_per_s']} tasks/s); {b['state_transitions']} state transitions. Largest "
-        f"history: parent {b['max_events']['parent']} events, child {b['max_events']['child']} (+2 on AWS), "
-        f"against the {b['history_limit']:,} limit; largest state payload {b['largest_payload_bytes']} bytes "
-        f"against {b['payload_limit']:,}.",
-        "",
-    ]
+    b = s.get("bigjob") or {}
+    if "tasks" not in b:
+        lines += ["", f"10,000-task run: not measured ({b.get('error', 'not run')}).", ""]
+    else:
+        lines += [
+            "",
+            f"**{b['tasks']}-task job run to completion** (zero-latency simulator, concurrency 100): "
+            f"{'finished' if b['finished'] else 'did NOT finish'} ({b['job_status']}, {b['tasks_ended']} "
+            f"tasks ended) in {b['wall_s']} s ({b['tasks_per_s']} tasks/s); {b['state_transitions']} state "
+            f"transitions. Largest history: parent {b['max_events']['parent']} events, child "
+            f"{b['max_events']['child']} (+2 on AWS), against the {b['history_limit']:,} limit; largest "
+            f"state payload {b['largest_payload_bytes']} bytes against {b['payload_limit']:,}.",
+            "",
+        ]
     cj = s.get("concurrent") or {}
     if "jobs" not in cj:
         return [*lines, f"Concurrent jobs: not measured ({cj.get('error', 'not run')}).", ""]
