@@ -66,7 +66,12 @@ def test_polling_splits_into_base_and_per_poll_work() -> None:
 def test_summary_prices_each_mode_and_compares_with_the_alternatives() -> None:
     def run(mode: str, polls: float, transitions: float) -> dict[str, object]:
         per_image = Usage(state_transitions=transitions, lambda_requests=polls + 3).as_dict()
-        return {"mode": mode, "polls_per_image": polls, "per_image": per_image}
+        return {
+            "mode": mode,
+            "polls_per_image": polls,
+            "polls_per_image_real_schedule": polls + 1,
+            "per_image": per_image,
+        }
 
     results = {
         f"cost-{lat}": {"webhook": run("webhook", 0, 5), "polling": run("polling", polls, 8 + 3 * polls)}
@@ -74,6 +79,9 @@ def test_summary_prices_each_mode_and_compares_with_the_alternatives() -> None:
     }
     out = summary(results)
     assert out["costs"]["webhook-60"]["per_1000"] == pytest.approx(5 * 0.025 + 3 * 0.0002, abs=1e-4)
+    # one poll short of the real schedule at 60 s: priced with the missing poll's 3 transitions
+    real = out["costs"]["polling-60"]["per_1000_real_schedule"]
+    assert real == pytest.approx(out["costs"]["polling-60"]["per_1000"] + 3 * 0.025 + 0.0002, abs=1e-4)
     row = out["alternatives"]["60"]
     assert row["fixed_5s_polls"] == 12
     assert row["polling_vs_fixed_5s"] < 1 < row["fixed_5s_per_1000"] / row["sleeping_lambda_per_1000"] + 1
