@@ -616,41 +616,23 @@ class JobsTable:
         return True
 
     def _charge_items(self, user_id: str, job_id: str, index: int, price: int) -> list[dict[str, Any]]:
-        entry = LedgerEntry(
-            userId=user_id,
-            entryId=f"JOB#{job_id}#TASK#{index:06d}#CHARGE",
-            kind=LedgerKind.CHARGE,
-            amount=price,
-            jobId=job_id,
-            taskIndex=index,
-            at=utcnow(),
-        )
-        return [
-            {
-                "Update": {
-                    "TableName": self.table_name,
-                    "Key": account_key(user_id),
-                    "UpdateExpression": "SET reserved = reserved - :p, charged = charged + :p",
-                    "ConditionExpression": "reserved >= :p",
-                    "ExpressionAttributeValues": {":p": price},
-                }
-            },
-            {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": self._ledger_item(entry),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
-        ]
+        return self._settle_items(user_id, job_id, f"TASK#{index:06d}", index, price, LedgerKind.CHARGE)
 
     def _release_items(
         self, user_id: str, job_id: str, amount: int, what: str, index: int | None
     ) -> list[dict[str, Any]]:
+        return self._settle_items(user_id, job_id, what, index, amount, LedgerKind.RELEASE)
+
+    def _settle_items(
+        self, user_id: str, job_id: str, what: str, index: int | None, amount: int, kind: LedgerKind
+    ) -> list[dict[str, Any]]:
+        """Moves `amount` out of the reserved credits (charged, or back to available) with its ledger
+        entry, whose key makes the movement happen once."""
+        to = "charged" if kind == LedgerKind.CHARGE else "available"
         entry = LedgerEntry(
             userId=user_id,
-            entryId=f"JOB#{job_id}#{what}#RELEASE",
-            kind=LedgerKind.RELEASE,
+            entryId=f"JOB#{job_id}#{what}#{kind.value}",
+            kind=kind,
             amount=amount,
             jobId=job_id,
             taskIndex=index,
@@ -661,7 +643,7 @@ class JobsTable:
                 "Update": {
                     "TableName": self.table_name,
                     "Key": account_key(user_id),
-                    "UpdateExpression": "SET reserved = reserved - :p, available = available + :p",
+                    "UpdateExpression": f"SET reserved = reserved - :p, {to} = {to} + :p",
                     "ConditionExpression": "reserved >= :p",
                     "ExpressionAttributeValues": {":p": amount},
                 }

@@ -32,40 +32,26 @@ class Workflow:
 
     def succeed(self, token: str, output: dict[str, Any]) -> bool:
         """False when the token is no longer waiting (answered before, timed out, execution ended)."""
-        try:
-            self._sfn.send_task_success(taskToken=token, output=json.dumps(output))
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {
-                "TaskTimedOut",
-                "InvalidToken",
-                "TaskDoesNotExist",
-            }:
-                return False
-            raise
-        return True
+        return self._answer(self._sfn.send_task_success, taskToken=token, output=json.dumps(output))
 
     def heartbeat(self, token: str) -> bool:
+        return self._answer(self._sfn.send_task_heartbeat, taskToken=token)
+
+    def fail(self, token: str, error: str, cause: str) -> bool:
+        return self._answer(
+            self._sfn.send_task_failure, taskToken=token, error=error[:256], cause=cause[:32768]
+        )
+
+    @staticmethod
+    def _answer(call: Any, **kwargs: Any) -> bool:
         try:
-            self._sfn.send_task_heartbeat(taskToken=token)
+            call(**kwargs)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {
-                "TaskTimedOut",
-                "InvalidToken",
-                "TaskDoesNotExist",
-            }:
+            if error.response.get("Error", {}).get("Code") in _TOKEN_GONE:
                 return False
             raise
         return True
 
-    def fail(self, token: str, error: str, cause: str) -> bool:
-        try:
-            self._sfn.send_task_failure(taskToken=token, error=error[:256], cause=cause[:32768])
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in {
-                "TaskTimedOut",
-                "InvalidToken",
-                "TaskDoesNotExist",
-            }:
-                return False
-            raise
-        return True
+
+# A token that no longer waits: answered before, timed out, or its execution ended.
+_TOKEN_GONE = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
