@@ -280,7 +280,8 @@ def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus, model
     deps.table.update_task(
         job.job_id,
         task.index,
-        set_fields={"progress": status.progress, "pollErrors": 0}
+        # a provider may report a lower figure than before (a restarted step); progress never goes back
+        set_fields={"progress": max(status.progress, task.progress or 0.0), "pollErrors": 0}
         if status.progress is not None
         else {"pollErrors": 0},
         add={"pollCount": 1},

@@ -16,13 +16,27 @@ from genjobs.models.domain import Job, Task, TaskStatus
 
 
 def progress(job: Job, tasks: list[Task] | None = None) -> float:
-    """Percent done: ended tasks count whole; running tasks add their provider progress when known."""
+    """Percent done: ended tasks count whole; running tasks add their provider progress when known.
+
+    With every task at hand the figure is the sum of each task's own share, read from the task
+    items alone: each share only grows, so a later read never shows less (mixing the job's counters,
+    read a moment earlier, with tasks read a moment later could).
+    """
     if job.task_count == 0:
         return 100.0
-    done = float(job.counts.terminal)
     if tasks is not None and len(tasks) == job.task_count:
-        done += sum((t.progress or 0.0) / 100.0 for t in tasks if t.status == TaskStatus.PROCESSING)
+        done = sum(_share(t) for t in tasks)
+    else:
+        done = float(job.counts.terminal)
     return round(min(100.0, 100.0 * done / job.task_count), 1)
+
+
+def _share(task: Task) -> float:
+    if task.status.terminal:
+        return 1.0
+    if task.status == TaskStatus.PROCESSING:
+        return min(1.0, max(0.0, (task.progress or 0.0) / 100.0))
+    return 0.0
 
 
 def job_view(job: Job) -> JobView:
