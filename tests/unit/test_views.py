@@ -35,20 +35,28 @@ def task(index: int, status: TaskStatus, progress: float | None = None) -> Task:
 
 def test_a_task_that_ended_after_the_job_item_was_read_still_counts_whole() -> None:
     # GIVEN a read that saw task 0 at 75% ...
-    before = progress(job(2, processing=2), [task(0, TaskStatus.PROCESSING, 75.0), task(1, TaskStatus.PENDING)])
+    before = progress(
+        job(2, processing=2), [task(0, TaskStatus.PROCESSING, 75.0), task(1, TaskStatus.PENDING)]
+    )
     # WHEN the next read gets the job item before task 0 ended and the task item after it
-    after = progress(job(2, processing=2), [task(0, TaskStatus.COMPLETED, 100.0), task(1, TaskStatus.PENDING)])
+    after = progress(
+        job(2, processing=2), [task(0, TaskStatus.COMPLETED, 100.0), task(1, TaskStatus.PENDING)]
+    )
     # THEN the figure does not go back
     assert (before, after) == (37.5, 50.0)
 
 
 def test_without_every_task_at_hand_progress_is_ended_tasks_over_all() -> None:
-    assert progress(job(4, completed=1, failed=1, processing=2), [task(0, TaskStatus.PROCESSING, 50.0)]) == 50.0
+    assert (
+        progress(job(4, completed=1, failed=1, processing=2), [task(0, TaskStatus.PROCESSING, 50.0)]) == 50.0
+    )
     assert progress(job(0)) == 100.0
 
 
 states = st.lists(
-    st.tuples(st.sampled_from(list(TaskStatus)), st.floats(min_value=0, max_value=100)), min_size=1, max_size=20
+    st.tuples(st.sampled_from(list(TaskStatus)), st.floats(min_value=0, max_value=100)),
+    min_size=1,
+    max_size=20,
 )
 
 
