@@ -3,8 +3,10 @@ from our own measured usage so that only the waiting strategy differs."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,20 +14,32 @@ from bench.prices import FIXED_POLL_SECONDS, SLEEPER_MEMORY_GB
 from bench.usage import Usage
 
 
-def poll_times(latency: float, expected_seconds: int, min_s: int = 2, max_s: int = 30) -> list[float]:
-    """Schedule seconds after submission at which a polling task checks the provider, on the real
-    schedule (processing time ~0): the functions' own first_wait/next_wait, until a check sees the
-    task finished (at or after `latency`)."""
-    from genjobs.logic.tasks import first_wait, next_wait
+ASL = Path(__file__).resolve().parents[1] / "statemachine" / "generation.asl.json"
 
-    deps: Any = SimpleNamespace(
-        settings=SimpleNamespace(poll_min_interval_seconds=min_s, poll_max_interval_seconds=max_s)
-    )
+
+def poll_retrier() -> dict[str, Any]:
+    """PollTask's Retry on TaskNotReady, read from the state machine itself: the polling schedule."""
+    definition = json.loads(ASL.read_text())
+    poll = definition["States"]["RunPolledTasks"]["ItemProcessor"]["States"]["PollTask"]
+    return next(r for r in poll["Retry"] if r["ErrorEquals"] == ["TaskNotReady"])
+
+
+def poll_times(latency: float, expected_seconds: int, min_s: int = 2) -> list[float]:
+    """Schedule seconds after submission at which a polling task checks the provider, on the real
+    schedule (processing time ~0): the first check from the functions' own first_wait, the next ones
+    after the Retry intervals of the state machine, until a check sees the task finished (at or
+    after `latency`)."""
+    from genjobs.logic.tasks import first_wait
+
+    deps: Any = SimpleNamespace(settings=SimpleNamespace(poll_min_interval_seconds=min_s))
     model: Any = SimpleNamespace(expected_seconds=expected_seconds)
+    retrier = poll_retrier()
     t = float(first_wait(model, deps))
     times = [t]
+    interval = float(retrier["IntervalSeconds"])
     while t < latency:
-        t += next_wait(deps, model, len(times), False)
+        t += min(interval, float(retrier["MaxDelaySeconds"]))
+        interval *= float(retrier["BackoffRate"])
         times.append(t)
     return times
 

@@ -37,7 +37,6 @@ class Settings(BaseModel):
     output_url_ttl_seconds: int = Field(default=900, alias="OUTPUT_URL_TTL_SECONDS")
 
     # Waiting for providers (schedule seconds).
-    poll_max_interval_seconds: int = Field(default=30, alias="POLL_MAX_INTERVAL_SECONDS")
     poll_min_interval_seconds: int = Field(default=2, alias="POLL_MIN_INTERVAL_SECONDS")
     max_consecutive_poll_errors: int = Field(default=10, alias="MAX_CONSECUTIVE_POLL_ERRORS")
     task_deadline_seconds: int = Field(default=86_400, alias="TASK_DEADLINE_SECONDS")

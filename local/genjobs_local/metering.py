@@ -9,9 +9,10 @@ What is counted, and where (each hook is the one place all such work passes thro
   so `DistributedItemProcessorWorker._eval_job` tags each child's event-history context, frames
   opened inside it (a Task state's service call, nested states) inherit the tag, and the events added
   with a tagged context are keyed to the child.
-  A state transition is a `*StateEntered` event (what AWS bills; a Retry attempt would add one,
-  which the interpreter does not emit: runs with retries undercount). The largest state payload
-  is the longest `input`/`output` in any event's details (UTF-8 bytes).
+  A state transition is a `*StateEntered` event, plus one per Retry attempt (AWS bills retries as
+  transitions; the interpreter emits no event for them, so `RetrierDecl._eval_body` counts each
+  retry it executes, keyed like the events). The largest state payload is the longest
+  `input`/`output` in any event's details (UTF-8 bytes).
 - Lambda: every `LambdaRunner.run` (Invoke, Step Functions tasks, SQS pollers, schedules, the HTTP
   front), with its wall duration and the function's memory.
 - Requests: every action moto's server dispatches (`BaseResponse.call_action`: DynamoDB, SQS, SNS,
@@ -143,6 +144,11 @@ class Meter:
             execution.largest_payload = max(execution.largest_payload, payload)
             self.event_types[event_type] += 1
 
+    def retry(self, key: str, kind: str) -> None:
+        with self.lock:
+            self.executions.setdefault(key, Execution(kind)).transitions += 1
+            self.event_types["RetryAttempt"] += 1
+
     def invocation(self, function: str, memory_mb: int, seconds: float) -> None:
         with self.lock:
             self.lambda_invocations[function] += 1
@@ -222,18 +228,29 @@ def _hook_history_events() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
         distributed_item_processor_worker as worker,
     )
+    from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
+    from moto.stepfunctions.parser.asl.component.common.retry.retrier_outcome import RetrierOutcome
     from moto.stepfunctions.parser.asl.eval.environment import Environment
     from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 
     add_event: Callable[..., int] = EventManager.add_event
 
+    def execution_of(manager: EventManager, context: Any) -> tuple[str, str]:
+        child = getattr(context, "_metering_child", None)
+        return (child, "child") if child else (f"exec-{id(manager)}", "parent")
+
     def metered_add_event(self: EventManager, context: Any, event_type: Any, *args: Any, **kw: Any) -> int:
         if _enabled:
-            child = getattr(context, "_metering_child", None)
             details = kw.get("event_details", args[0] if args else None)
-            key, kind = (child, "child") if child else (f"exec-{id(self)}", "parent")
-            meter.event(key, kind, str(event_type), details)
+            meter.event(*execution_of(self, context), str(event_type), details)
         return add_event(self, context, event_type, *args, **kw)
+
+    retrier_eval: Callable[..., None] = RetrierDecl._eval_body
+
+    def metered_retrier_eval(self: RetrierDecl, env: Environment) -> None:
+        retrier_eval(self, env)
+        if _enabled and env.stack and env.stack[-1] == RetrierOutcome.Executed:
+            meter.retry(*execution_of(env.event_manager, env.event_history_context))
 
     eval_job = worker.DistributedItemProcessorWorker._eval_job
 
@@ -255,6 +272,7 @@ def _hook_history_events() -> None:
 
         setattr(Environment, name, open_tagged)
     EventManager.add_event = metered_add_event  # type: ignore[method-assign]
+    RetrierDecl._eval_body = metered_retrier_eval  # type: ignore[method-assign]
     worker.DistributedItemProcessorWorker._eval_job = metered_eval_job  # type: ignore[method-assign]
 
 

@@ -423,7 +423,7 @@ def test_concurrent_observations_of_one_finished_task_charge_it_once(stack: Loca
         with ThreadPoolExecutor(6) as pool:
             results = [f.result() for f in [pool.submit(observe) for _ in range(6)]]
         release.set()
-        assert all(r["mode"] == "DONE" for r in results)
+        assert all(r["ended"] for r in results)
         # THEN the task completed once and was charged once
         job = app.job(job_id)
         assert job["tasks"][0]["status"] == "COMPLETED"

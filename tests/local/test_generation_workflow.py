@@ -1,8 +1,9 @@
 """statemachine/generation.asl.json, as provisioned from the template, runs end to end on the local stack.
 
 The functions are small fakes; the ASL, the queue, the poller and the callbacks are the real ones:
-Distributed Map with ItemReader from S3, MaxConcurrencyPath, ResultWriter, Catch to FailTask, and
-`sqs:sendMessage.waitForTaskToken` answered by the submitter through SendTaskSuccess.
+the per-job choice of child, Distributed Map with ItemReader from S3, ItemSelector, MaxConcurrencyPath,
+ResultWriter, `sqs:sendMessage.waitForTaskToken` answered by the submitter through SendTaskSuccess or
+SendTaskFailure (Catch to the fail state), and the polling loop as PollTask's Retry on TaskNotReady.
 """
 
 from __future__ import annotations
@@ -11,76 +12,151 @@ import json
 import threading
 import time
 import uuid
+from collections import Counter
 from typing import Any
+
+import pytest
 
 from genjobs_local import LocalStack
 
 TASKS = 6
-FAILING, SKIPPED = 3, 5  # StartTask raises for task 3; task 5 needs no submission
-POLLED = {0, 2, 4}  # the submitter answers POLL for these, DONE for the others
+FAILING = 3  # the submitter fails this task's token
+ENDED = {1, 5}  # the submitter answers DONE: nothing left to wait for
+NOT_READY_CHECKS = 2  # a polled task is seen running twice before it ends
 
 
-def test_generation_workflow_runs_every_task_through_the_real_asl(stack: LocalStack, fake: Any) -> None:
-    # GIVEN fake task functions around the real state machine
+class TaskNotReady(Exception):
+    """The error name PollTask's Retry matches (the class name is the Lambda error type)."""
+
+
+def run(stack: LocalStack, fake: Any, wait_by: str) -> dict[str, Any]:
     job_id = f"job-{uuid.uuid4().hex[:8]}"
     s3, bucket = stack.client("s3"), stack.resource("OutputBucket")
     sfn = stack.client("stepfunctions")
     running, peak, lock = 0, 0, threading.Lock()
+    checks: Counter[int] = Counter()
 
     def prepare(event: Any, context: Any) -> dict[str, Any]:
         manifest = [{"jobId": event["jobId"], "taskIndex": i} for i in range(TASKS)]
         key = f"manifests/{event['jobId']}.json"
         s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest).encode())
-        return {"jobId": event["jobId"], "manifestKey": key, "concurrency": 2}
-
-    def start_task(event: Any, context: Any) -> dict[str, Any]:
-        nonlocal running, peak
-        with lock:
-            running += 1
-            peak = max(peak, running)
-        try:
-            time.sleep(0.05)
-            if event["taskIndex"] == FAILING:
-                raise ValueError("unknown model")
-            action = "SKIP" if event["taskIndex"] == SKIPPED else "SUBMIT"
-            return event | {"action": action, "heartbeatSeconds": 3600, "deadlineSeconds": 7200}
-        finally:
-            with lock:
-                running -= 1
+        return {
+            "jobId": event["jobId"],
+            "manifestKey": key,
+            "concurrency": 2,
+            "waitBy": wait_by,
+            "heartbeatSeconds": 3600,
+            "deadlineSeconds": 7200,
+        }
 
     def submit(event: Any, context: Any) -> None:
+        nonlocal running, peak
         for record in event["Records"]:
             message = json.loads(record["body"])
-            mode = "POLL" if message["taskIndex"] in POLLED else "DONE"
-            sfn.send_task_success(
-                taskToken=message["taskToken"], output=json.dumps({"mode": mode, "waitSeconds": 30})
-            )
+            index, token = message["taskIndex"], message["taskToken"]
+            with lock:
+                running += 1
+                peak = max(peak, running)
+            time.sleep(0.05)
+            with lock:
+                running -= 1
+            if index == FAILING:
+                sfn.send_task_failure(taskToken=token, error="ValueError", cause="unknown model")
+            else:
+                answer = (
+                    {"mode": "DONE", "waitSeconds": 0}
+                    if index in ENDED
+                    else {"mode": "POLL", "waitSeconds": 1}
+                )
+                sfn.send_task_success(taskToken=token, output=json.dumps(answer))
+
+    def poll(event: Any, context: Any) -> dict[str, Any]:
+        index = event["taskIndex"]
+        with lock:
+            checks[index] += 1
+            seen = checks[index]
+        if index not in ENDED and seen <= NOT_READY_CHECKS:
+            raise TaskNotReady("still running")
+        return event | {"ended": True}
 
     fake("PrepareJobFunction", prepare)
-    fake("StartTaskFunction", start_task)
     submitter = fake("SubmitterFunction", submit)
-    poll = fake("PollTaskFunction", lambda event, context: {"mode": "DONE", "waitSeconds": 0})
+    fake("PollTaskFunction", poll)
     fail = fake("FailTaskFunction")
     fake("SettleJobFunction", lambda event, context: {"jobId": event["jobId"], "status": "SETTLED"})
 
-    # WHEN a job's execution runs
     execution = sfn.start_execution(
         stateMachineArn=stack.resource("GenerationStateMachine"),
         name=job_id,
         input=json.dumps({"jobId": job_id}),
     )["executionArn"]
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
         assert time.monotonic() < deadline, "execution still running"
         time.sleep(0.05)
+    history = sfn.get_execution_history(executionArn=execution)["events"]
+    return {
+        "job_id": job_id,
+        "described": described,
+        "entered": [
+            e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
+        ],
+        "submitted": sorted(
+            json.loads(r["body"])["taskIndex"] for c in submitter.calls for r in c["Records"]
+        ),
+        "messages": [json.loads(r["body"]) for c in submitter.calls for r in c["Records"]],
+        "checks": dict(checks),
+        "failed": [(c["taskIndex"], c["error"]["Error"]) for c in fail.calls],
+        "peak": peak,
+        "written": s3.list_objects_v2(Bucket=bucket, Prefix="mapruns/").get("Contents", []),
+    }
 
-    # THEN it settled after every task ended its way
+
+@pytest.mark.parametrize("wait_by", ["POLL", "WEBHOOK"])
+def test_generation_workflow_runs_every_task_through_the_real_asl(
+    stack: LocalStack, fake: Any, wait_by: str
+) -> None:
+    # WHEN a job's execution runs around fake task functions
+    result = run(stack, fake, wait_by)
+
+    # THEN it chose the job's child, ran every task its way and settled
+    described = result["described"]
     assert described["status"] == "SUCCEEDED", described
-    assert json.loads(described["output"]) == {"jobId": job_id, "status": "SETTLED"}
-    submitted = sorted(json.loads(r["body"])["taskIndex"] for c in submitter.calls for r in c["Records"])
-    assert submitted == [0, 1, 2, 4]
-    assert sorted(c["taskIndex"] for c in poll.calls) == sorted(POLLED)
-    assert [(c["taskIndex"], c["error"]["Error"]) for c in fail.calls] == [(FAILING, "ValueError")]
-    assert 1 <= peak <= 2  # MaxConcurrencyPath
-    written = s3.list_objects_v2(Bucket=bucket, Prefix="mapruns/").get("Contents", [])
-    assert written, "ResultWriter wrote nothing under mapruns/"
+    assert json.loads(described["output"]) == {"jobId": result["job_id"], "status": "SETTLED"}
+    child = "RunWebhookTasks" if wait_by == "WEBHOOK" else "RunPolledTasks"
+    assert result["entered"] == ["PrepareJob", "HowTasksWait", child, "SettleJob"]
+    assert result["submitted"] == list(range(TASKS))  # every task goes through the submitter
+    assert {m["jobId"] for m in result["messages"]} == {result["job_id"]}
+    assert all(m["taskToken"] for m in result["messages"])
+    assert result["failed"] == [(FAILING, "ValueError")]
+    if wait_by == "POLL":
+        # a running task is checked again by the Retry until it ends; an ended one once
+        expected = {i: (1 if i in ENDED else NOT_READY_CHECKS + 1) for i in range(TASKS) if i != FAILING}
+        assert result["checks"] == expected
+    else:
+        assert result["checks"] == {}  # a webhook task needs no state after its submission
+    assert 1 <= result["peak"] <= 2  # MaxConcurrencyPath
+    assert result["written"], "ResultWriter wrote nothing under mapruns/"
+
+
+def test_metering_counts_each_poll_retry_as_a_state_transition(stack: LocalStack, fake: Any) -> None:
+    from genjobs_local import metering
+
+    # GIVEN the bench's meter around a polled job
+    meter = metering.enable()
+    meter.reset()
+    try:
+        run(stack, fake, "POLL")
+        snapshot = meter.snapshot()
+    finally:
+        metering.disable()
+    # THEN a check that found the task running (a Retry) is billed like a state entered
+    running = TASKS - len(ENDED) - 1
+    polled_child = 3 + NOT_READY_CHECKS  # Submit, WaitForProvider, PollTask and its retries
+    ended_child = 3  # Submit, WaitForProvider, PollTask
+    failed_child = 2  # Submit, FailTask
+    parent = 4  # PrepareJob, HowTasksWait, RunPolledTasks, SettleJob
+    assert snapshot["event_types"]["RetryAttempt"] == running * NOT_READY_CHECKS
+    assert snapshot["state_transitions"] == (
+        parent + running * polled_child + len(ENDED) * ended_child + failed_child
+    )

@@ -22,19 +22,13 @@ def prepare_job(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def start_task(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    ref = tasks.TaskRef.model_validate(event)
-    bind(jobId=ref.job_id, taskIndex=ref.task_index)
-    return tasks.start(deps(), ref).model_dump()
-
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def poll_task(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Returns once the task has ended; raises TaskNotReady while it runs (PollTask's Retry)."""
     ref = tasks.TaskRef.model_validate(event)
     bind(jobId=ref.job_id, taskIndex=ref.task_index)
-    return tasks.poll(deps(), ref).model_dump()
+    tasks.poll(deps(), ref)
+    return {"jobId": ref.job_id, "taskIndex": ref.task_index, "ended": True}
 
 
 @logger.inject_lambda_context

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from genjobs.deps import Deps
 from genjobs.logic.providers import provider_for
-from genjobs.logic.tasks import DONE, TaskGone, TaskRef, apply_status, cancel_at_provider, load, model_of
+from genjobs.logic.tasks import DONE, TaskGone, TaskRef, apply_status, cancel_at_provider, load
 from genjobs.models.domain import TaskStatus, TimelineEvent, utcnow
 from genjobs.observability import logger, metrics
 from genjobs.providers.base import CancelOutcome, ProviderError, ProviderStatus, TaskState
@@ -65,7 +65,6 @@ def rescue_task(deps: Deps, ref: TaskRef) -> bool:
         return False
     token = task.task_token
     if not task.status.terminal and task.provider_id:
-        model = model_of(deps, job)
         try:
             outcome = cancel_at_provider(deps, job, task)
             if outcome in {CancelOutcome.CANCELED, CancelOutcome.NOT_FOUND}:
@@ -83,7 +82,7 @@ def rescue_task(deps: Deps, ref: TaskRef) -> bool:
                     detail={"providerStatus": status.raw_status},
                 )
             )
-            result = apply_status(deps, job, task, status, model)
+            result = apply_status(deps, job, task, status)
         except ProviderError as error:
             logger.warning("sweeper could not poll", extra={"jobId": job.job_id, "error": str(error)})
             result = None

@@ -1,4 +1,4 @@
-"""The life of a task: start (cancellation check), submit, wait (poll or webhook), custody, end.
+"""The life of a task: submit (with its cancellation check), wait (poll or webhook), custody, end.
 
 Every step re-reads the task and the job and moves the task only through conditional
 transitions (dal.table.JobsTable.transition_task), so replays, duplicate deliveries and
@@ -38,7 +38,8 @@ class Mode(StrEnum):
 
 
 class Wait(BaseModel):
-    """What the state machine does next for a task: poll again after waitSeconds, or stop."""
+    """The submitter's answer to a task's token: first status check after waitSeconds (POLL), or
+    nothing left to wait for (DONE: the polled child's first check then only sees it ended)."""
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
@@ -47,6 +48,7 @@ class Wait(BaseModel):
 
 
 DONE = Wait(mode=Mode.DONE)
+RUNNING = Wait(mode=Mode.POLL)  # an observation that leaves the task running at the provider
 
 
 class TaskRef(BaseModel):
@@ -56,22 +58,17 @@ class TaskRef(BaseModel):
     task_index: int = Field(alias="taskIndex", ge=0)
 
 
-class StartDecision(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
-
-    job_id: str = Field(alias="jobId")
-    task_index: int = Field(alias="taskIndex")
-    action: str
-    heartbeat_seconds: int = Field(alias="heartbeatSeconds")
-    deadline_seconds: int = Field(alias="deadlineSeconds")
-
-
 class RetryLater(Exception):
     """The submission must be retried after `delay_seconds` (schedule seconds)."""
 
     def __init__(self, delay_seconds: float, reason: str) -> None:
         super().__init__(reason)
         self.delay_seconds = delay_seconds
+
+
+class TaskNotReady(Exception):
+    """A status check found the task still running. PollTask's Retry on this error name is the
+    polling loop: the next check after the Retry's back-off, one state transition per check."""
 
 
 class TaskGone(Exception):
@@ -121,40 +118,18 @@ def end_task(deps: Deps, job: Job, task: Task, to: TaskStatus, kind: str, **fiel
     return moved
 
 
-# ----------------------------------------------------------------------------- start
-def start(deps: Deps, ref: TaskRef) -> StartDecision:
-    job, task = load(deps, ref)
-    settings = deps.settings
-    action = "SUBMIT"
-    if task.status.terminal:
-        action = "SKIP"
-    elif job.cancel_requested and task.status == TaskStatus.PENDING:
-        end_task(
-            deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="job cancelled before it started"
-        )
-        action = "SKIP"
-    return StartDecision(
-        jobId=job.job_id,
-        taskIndex=task.index,
-        action=action,
-        heartbeatSeconds=settings.heartbeat_seconds,
-        deadlineSeconds=settings.task_deadline_seconds,
-    )
-
-
 # ----------------------------------------------------------------------------- submit
 def first_wait(model: ResolvedModel, deps: Deps) -> int:
-    """The first status check comes near the model's expected latency, not every few seconds."""
+    """The first status check comes near the model's expected latency, not every few seconds (the
+    later ones back off by PollTask's Retry in the state machine)."""
     return max(deps.settings.poll_min_interval_seconds, model.expected_seconds)
 
 
-def next_wait(deps: Deps, model: ResolvedModel, polls_so_far: int, cancelling: bool) -> int:
-    """Backs off from a quarter of the expected latency, doubling, up to the cap."""
-    settings = deps.settings
-    if cancelling:
-        return settings.poll_min_interval_seconds
-    base = max(settings.poll_min_interval_seconds, model.expected_seconds // 4)
-    return int(min(settings.poll_max_interval_seconds, base * 2 ** max(0, polls_so_far - 1)))
+def waits_by_webhook(deps: Deps, job: Job) -> bool:
+    """Whether the job's tasks wait for a provider webhook (else they are polled). One rule for the
+    workflow (which child runs the tasks) and the submitter (whether it asks for a webhook)."""
+    model = model_of(deps, job)
+    return model.wait_by == WaitBy.WEBHOOK and provider_for(deps, job.provider).supports_webhooks
 
 
 def webhook_url(deps: Deps, job: Job, index: int) -> str:
@@ -176,17 +151,13 @@ def submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | N
         )
         return DONE
     model = model_of(deps, job)
+    by_webhook = waits_by_webhook(deps, job)
     deps.workflow.heartbeat(token)
     if task.status == TaskStatus.PROCESSING and task.provider_id:
         # Already submitted (a redelivery after the record was written): answer again.
-        return (
-            Wait(mode=Mode.POLL, waitSeconds=first_wait(model, deps))
-            if model.wait_by == WaitBy.POLL
-            else None
-        )
+        return None if by_webhook else Wait(mode=Mode.POLL, waitSeconds=first_wait(model, deps))
 
     provider = provider_for(deps, job.provider)
-    by_webhook = model.wait_by == WaitBy.WEBHOOK and provider.supports_webhooks
     request = SubmitRequest(
         model=job.model,
         input=task.input,
@@ -241,7 +212,7 @@ def submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | N
         return DONE if task.status.terminal else None
     if submission.status is not None and submission.status.state.is_terminal:
         job, task = load(deps, ref)
-        return apply_status(deps, job, task, submission.status, model)
+        return apply_status(deps, job, task, submission.status)
     return Wait(mode=Mode.POLL, waitSeconds=first_wait(model, deps)) if not by_webhook else None
 
 
@@ -253,7 +224,7 @@ def give_up_submission(deps: Deps, ref: TaskRef, reason: str) -> None:
 
 
 # ----------------------------------------------------------------------------- wait
-def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus, model: ResolvedModel) -> Wait:
+def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus) -> Wait:
     """Acts on one observation of the provider (a poll, a webhook, the sweeper)."""
     if task.status.terminal:
         return DONE
@@ -287,7 +258,7 @@ def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus, model
         add={"pollCount": 1},
         only_if=TaskStatus.PROCESSING,
     )
-    return Wait(mode=Mode.POLL, waitSeconds=next_wait(deps, model, task.poll_count + 1, job.cancel_requested))
+    return RUNNING
 
 
 def cancel_at_provider(deps: Deps, job: Job, task: Task) -> CancelOutcome | None:
@@ -305,26 +276,45 @@ def cancel_at_provider(deps: Deps, job: Job, task: Task) -> CancelOutcome | None
     return outcome
 
 
-def poll(deps: Deps, ref: TaskRef) -> Wait:
-    """One wake-up of a polling task: cancellation check, one status read, next interval."""
+def poll(deps: Deps, ref: TaskRef) -> None:
+    """One wake-up of a polling task: cancellation check, deadline, one status read. Returns when the
+    task has ended; raises TaskNotReady while it runs (the state machine checks again later)."""
+    if _check(deps, ref) is not DONE:
+        raise TaskNotReady(f"job {ref.job_id} task {ref.task_index} is still running")
+
+
+def _check(deps: Deps, ref: TaskRef) -> Wait:
     job, task = load(deps, ref)
     if task.status.terminal:
         return DONE
-    model = model_of(deps, job)
     assert task.provider_id is not None
+    deadline = deps.settings.wall(deps.settings.task_deadline_seconds)
+    if task.submitted_at is not None and (utcnow() - task.submitted_at).total_seconds() > deadline:
+        end_task(
+            deps,
+            job,
+            task,
+            TaskStatus.FAILED,
+            "task.failed",
+            error=f"no result within the {deps.settings.task_deadline_seconds} s deadline",
+        )
+        return DONE
     try:
-        if cancel_at_provider(deps, job, task) in {CancelOutcome.CANCELED, CancelOutcome.NOT_FOUND}:
+        if cancel_at_provider(deps, job, task) in {
+            CancelOutcome.CANCELED,
+            CancelOutcome.NOT_FOUND,
+        }:
             end_task(
                 deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="cancelled at the provider"
             )
             return DONE
         status = provider_for(deps, job.provider).status(task.provider_id)
-        return apply_status(deps, job, task, status, model)
+        return apply_status(deps, job, task, status)
     except ProviderError as error:
-        return _poll_error(deps, job, task, model, error)
+        return _poll_error(deps, job, task, error)
 
 
-def _poll_error(deps: Deps, job: Job, task: Task, model: ResolvedModel, error: ProviderError) -> Wait:
+def _poll_error(deps: Deps, job: Job, task: Task, error: ProviderError) -> Wait:
     errors = task.poll_errors + 1
     limit = deps.settings.max_consecutive_poll_errors
     logger.warning("poll failed", extra={"jobId": job.job_id, "taskIndex": task.index, "error": str(error)})
@@ -344,7 +334,7 @@ def _poll_error(deps: Deps, job: Job, task: Task, model: ResolvedModel, error: P
     deps.table.add_event(
         _event(job.job_id, "task.poll_error", task.index, error=str(error), consecutive=errors)
     )
-    return Wait(mode=Mode.POLL, waitSeconds=next_wait(deps, model, task.poll_count + 1, job.cancel_requested))
+    return RUNNING
 
 
 def fail(deps: Deps, ref: TaskRef, error: Any) -> None:

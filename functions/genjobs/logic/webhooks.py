@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from genjobs.deps import Deps
 from genjobs.logic.errors import DomainError, NotFound
 from genjobs.logic.providers import provider_for
-from genjobs.logic.tasks import DONE, TaskGone, TaskRef, apply_status, load, model_of
+from genjobs.logic.tasks import DONE, TaskGone, TaskRef, apply_status, load
 from genjobs.models.domain import TimelineEvent, utcnow
 from genjobs.providers.base import WebhookRejected
 
@@ -50,7 +50,7 @@ def receive(
     )
     token = task.task_token
     try:
-        result = apply_status(deps, job, task, delivery.status, model_of(deps, job))
+        result = apply_status(deps, job, task, delivery.status)
     except Exception:
         # Not applied (an output download failed, the invocation crashed): forget the delivery so
         # the provider's retry of it is applied rather than dropped as a duplicate.
