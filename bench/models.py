@@ -13,7 +13,6 @@ from typing import Any
 from bench.prices import FIXED_POLL_SECONDS, SLEEPER_MEMORY_GB
 from bench.usage import Usage
 
-
 ASL = Path(__file__).resolve().parents[1] / "statemachine" / "generation.asl.json"
 
 

@@ -225,11 +225,11 @@ _child_ids_lock = threading.Lock()
 
 
 def _hook_history_events() -> None:
+    from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
+    from moto.stepfunctions.parser.asl.component.common.retry.retrier_outcome import RetrierOutcome
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
         distributed_item_processor_worker as worker,
     )
-    from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
-    from moto.stepfunctions.parser.asl.component.common.retry.retrier_outcome import RetrierOutcome
     from moto.stepfunctions.parser.asl.eval.environment import Environment
     from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 
