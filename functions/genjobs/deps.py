@@ -11,6 +11,7 @@ from functools import cached_property
 from genjobs.catalog import Catalog, get_catalog
 from genjobs.dal.notifications import Notifications
 from genjobs.dal.storage import Storage
+from genjobs.dal.submissions import SubmitQueue
 from genjobs.dal.table import JobsTable
 from genjobs.dal.workflow import Workflow
 from genjobs.settings import Settings, get_settings
@@ -35,6 +36,10 @@ class Deps:
     @cached_property
     def workflow(self) -> Workflow:
         return Workflow(self.settings.state_machine_arn)
+
+    @cached_property
+    def submit_queue(self) -> SubmitQueue:
+        return SubmitQueue(self.settings.submit_queue_url)
 
     @cached_property
     def notifications(self) -> Notifications:

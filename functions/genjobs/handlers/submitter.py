@@ -1,6 +1,7 @@
-"""SubmitQueue consumer: submits tasks to their provider. Throttling and transient errors are retried
-by the message's visibility timeout (no task fails, no state transition is spent); the DLQ consumer
-fails a poison submission's task and releases its credits."""
+"""SubmitQueue consumer: submits tasks to their provider, and sends the provider cancels of a job
+cancelled by its user. Throttling and transient errors are retried by the message's visibility
+timeout (no task fails, no state transition is spent); the DLQ consumer fails a poison submission's
+task and releases its credits."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genjobs.dal import aws
 from genjobs.deps import deps
-from genjobs.logic import tasks
+from genjobs.logic import sweeper, tasks
 from genjobs.observability import bind, logger, metrics, tracer
 
 MAX_VISIBILITY_SECONDS = 12 * 3600
@@ -37,6 +38,11 @@ def _queue_url(record: SQSRecord) -> str:
 
 def submit_record(record: SQSRecord) -> None:
     message = json.loads(record.body)
+    if "cancelJob" in message:
+        bind(jobId=message["cancelJob"])
+        sent = sweeper.cancel_in_flight(deps(), message["cancelJob"], by="cancel request")
+        logger.info("provider cancels sent", extra={"cancelsSent": sent})
+        return
     ref = tasks.TaskRef.model_validate(message)
     bind(jobId=ref.job_id, taskIndex=ref.task_index)
     token = message["taskToken"]
@@ -73,6 +79,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Any:
 
 def dead_letter_record(record: SQSRecord) -> None:
     message = json.loads(record.body)
+    if "cancelJob" in message:
+        # Nothing waits on it: the sweeper's passes keep sending the job's provider cancels.
+        logger.warning("provider cancels left to the sweeper", extra={"jobId": message["cancelJob"]})
+        return
     ref = tasks.TaskRef.model_validate(message)
     bind(jobId=ref.job_id, taskIndex=ref.task_index)
     d = deps()

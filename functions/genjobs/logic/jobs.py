@@ -6,6 +6,8 @@ import json
 import uuid
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from genjobs.dal.table import InsufficientCredits, decode_cursor
 from genjobs.deps import Deps
 from genjobs.logic import planning, views
@@ -21,6 +23,7 @@ from genjobs.models.domain import (
     TimelineEvent,
     utcnow,
 )
+from genjobs.observability import logger
 
 INLINE_PLAN_BYTES = 64 * 1024
 TASKS_PAGE = 100
@@ -174,11 +177,22 @@ def cancel_job(deps: Deps, user_id: str, job_id: str) -> JobDetailView:
     job = _owned_job(deps, user_id, job_id)
     if job.status in {JobStatus.PENDING, JobStatus.PROCESSING}:
         event = TimelineEvent(jobId=job_id, at=utcnow(), kind="job.cancel_requested", detail={"by": user_id})
-        deps.table.request_cancel(job_id, event)
+        if deps.table.request_cancel(job_id, event):
+            _cancel_in_flight_now(deps, job_id)
         job = _owned_job(deps, user_id, job_id)
     if job.status in {JobStatus.COMPLETED, JobStatus.FAILED}:
         raise Conflict(f"job '{job_id}' already ended {job.status.value}; there is nothing to cancel")
     return get_job(deps, user_id, job_id)
+
+
+def _cancel_in_flight_now(deps: Deps, job_id: str) -> None:
+    """Asks the submitter to stop the job's in-flight tasks at their provider now (a webhook wait has
+    no wake-up of its own). Best effort: the cancel is recorded, and the sweeper's next pass sends
+    whatever this message did not."""
+    try:
+        deps.submit_queue.cancel_in_flight(job_id)
+    except (BotoCoreError, ClientError):
+        logger.warning("provider cancel left to the sweeper", extra={"jobId": job_id}, exc_info=True)
 
 
 def list_events(deps: Deps, user_id: str, job_id: str, limit: int, cursor: str | None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ def _close_open_tasks(deps: Deps, job: Job) -> None:
         if task.status == TaskStatus.PROCESSING:
             _, fresh = load(deps, TaskRef(jobId=job.job_id, taskIndex=task.index))
             try:
-                cancel_at_provider(deps, job, fresh)
+                cancel_at_provider(deps, job, fresh, by="settlement")
             except Exception:  # noqa: BLE001 - best effort; the task is closed either way
                 pass
         to = TaskStatus.CANCELLED if job.cancel_requested else TaskStatus.FAILED

@@ -27,7 +27,7 @@ def sweep(deps: Deps) -> dict[str, int]:
     cancelled = 0
     for job_id in deps.table.jobs_cancelling():
         try:
-            cancelled += cancel_in_flight(deps, job_id)
+            cancelled += cancel_in_flight(deps, job_id, by="sweeper")
         except Exception:  # noqa: BLE001 - one bad job must not stop the sweep
             logger.exception("cancel sweep of a job failed", extra={"jobId": job_id})
     rescued = 0
@@ -43,12 +43,13 @@ def sweep(deps: Deps) -> dict[str, int]:
     return {"jobsStarted": started, "tasksRescued": rescued, "cancelsSent": cancelled}
 
 
-def cancel_in_flight(deps: Deps, job_id: str) -> int:
-    """Stops at the provider every task of a cancelled job that is still running there."""
+def cancel_in_flight(deps: Deps, job_id: str, by: str) -> int:
+    """Stops at the provider every task of a cancelled job that is still running there. Sent by the
+    submitter as soon as the job is cancelled, and by each sweeper pass until none can be left."""
     sent = 0
     for task in deps.table.tasks_in_status(job_id, TaskStatus.PROCESSING):
         if task.provider_cancelled_at is None and task.provider_id:
-            rescue_task(deps, TaskRef(jobId=job_id, taskIndex=task.index))
+            rescue_task(deps, TaskRef(jobId=job_id, taskIndex=task.index), by=by)
             sent += 1
     job = deps.table.get_job(job_id)
     # A submission racing the cancel may still start a task: keep visiting until none can.
@@ -57,7 +58,7 @@ def cancel_in_flight(deps: Deps, job_id: str) -> int:
     return sent
 
 
-def rescue_task(deps: Deps, ref: TaskRef) -> bool:
+def rescue_task(deps: Deps, ref: TaskRef, by: str = "sweeper") -> bool:
     """Polls an overdue webhook task once; answers its token when it has ended. True if it ended."""
     try:
         job, task = load(deps, ref)
@@ -66,7 +67,7 @@ def rescue_task(deps: Deps, ref: TaskRef) -> bool:
     token = task.task_token
     if not task.status.terminal and task.provider_id:
         try:
-            outcome = cancel_at_provider(deps, job, task)
+            outcome = cancel_at_provider(deps, job, task, by=by)
             if outcome in {CancelOutcome.CANCELED, CancelOutcome.NOT_FOUND}:
                 status = ProviderStatus(
                     provider_id=task.provider_id, state=TaskState.CANCELED, raw_status="canceled"

@@ -261,8 +261,8 @@ def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus) -> Wa
     return RUNNING
 
 
-def cancel_at_provider(deps: Deps, job: Job, task: Task) -> CancelOutcome | None:
-    """Asks the provider to stop a task of a cancelled job, once."""
+def cancel_at_provider(deps: Deps, job: Job, task: Task, by: str) -> CancelOutcome | None:
+    """Asks the provider to stop a task of a cancelled job, once (`by`: who sent it, for the timeline)."""
     if not job.cancel_requested or task.provider_cancelled_at is not None or not task.provider_id:
         return None
     if not deps.table.claim_provider_cancel(job.job_id, task.index):
@@ -272,7 +272,7 @@ def cancel_at_provider(deps: Deps, job: Job, task: Task) -> CancelOutcome | None
     except ProviderError:
         deps.table.release_provider_cancel(job.job_id, task.index)
         raise
-    deps.table.add_event(_event(job.job_id, "task.cancel_sent", task.index, outcome=outcome.value))
+    deps.table.add_event(_event(job.job_id, "task.cancel_sent", task.index, outcome=outcome.value, by=by))
     return outcome
 
 
@@ -300,7 +300,7 @@ def _check(deps: Deps, ref: TaskRef) -> Wait:
         )
         return DONE
     try:
-        if cancel_at_provider(deps, job, task) in {
+        if cancel_at_provider(deps, job, task, by="poll") in {
             CancelOutcome.CANCELED,
             CancelOutcome.NOT_FOUND,
         }:
