@@ -7,14 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from genjobs.catalog import Catalog, get_catalog
 from genjobs.dal.notifications import Notifications
 from genjobs.dal.storage import Storage
 from genjobs.dal.submissions import SubmitQueue
 from genjobs.dal.table import JobsTable
 from genjobs.dal.workflow import Workflow
 from genjobs.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from genjobs.catalog import Catalog
 
 
 @dataclass
@@ -23,6 +26,9 @@ class Deps:
 
     @cached_property
     def catalog(self) -> Catalog:
+        # The catalog's models are imported by the functions that plan or run tasks, not by all.
+        from genjobs.catalog import get_catalog
+
         return get_catalog()
 
     @cached_property

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from genjobs.dal import aws
@@ -48,6 +47,20 @@ from genjobs.models.domain import (
     TimelineEvent,
     utcnow,
 )
+
+
+def _key(name: str) -> Any:
+    """boto3's key condition on `name`; boto3 is imported on first use (see dal.aws)."""
+    from boto3.dynamodb.conditions import Key
+
+    return Key(name)
+
+
+def _attr(name: str) -> Any:
+    """boto3's attribute condition on `name`."""
+    from boto3.dynamodb.conditions import Attr
+
+    return Attr(name)
 
 
 class InsufficientCredits(Exception):
@@ -177,7 +190,7 @@ class JobsTable:
 
     def list_ledger(self, user_id: str, limit: int = 100) -> list[LedgerEntry]:
         response = self._table.query(
-            KeyConditionExpression=Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("LEDGER#"),
+            KeyConditionExpression=_key("pk").eq(f"USER#{user_id}") & _key("sk").begins_with("LEDGER#"),
             Limit=limit,
         )
         return [LedgerEntry.model_validate(from_dynamo(i)) for i in response["Items"]]
@@ -250,16 +263,16 @@ class JobsTable:
         """The user's jobs, newest first, filtered; pages hold up to `limit` matching jobs."""
         condition: Any = None
         if statuses:
-            condition = Attr("status").is_in([s.value for s in statuses])
+            condition = _attr("status").is_in([s.value for s in statuses])
         if collection_id is not None:
-            by_collection = Attr("collectionId").eq(collection_id)
+            by_collection = _attr("collectionId").eq(collection_id)
             condition = by_collection if condition is None else condition & by_collection
         start = decode_cursor(cursor)
         jobs: list[Job] = []
         while True:
             kwargs: dict[str, Any] = {
                 "IndexName": "gsi1",
-                "KeyConditionExpression": Key("gsi1pk").eq(f"USER#{user_id}"),
+                "KeyConditionExpression": _key("gsi1pk").eq(f"USER#{user_id}"),
                 "ScanIndexForward": False,
                 "Limit": limit - len(jobs),
             }
@@ -346,7 +359,7 @@ class JobsTable:
 
     def jobs_cancelling(self, limit: int = 100) -> list[str]:
         response = self._table.query(
-            IndexName="gsi2", KeyConditionExpression=Key("gsi2pk").eq(SWEEP_CANCELS), Limit=limit
+            IndexName="gsi2", KeyConditionExpression=_key("gsi2pk").eq(SWEEP_CANCELS), Limit=limit
         )
         return [i["pk"].removeprefix("JOB#") for i in response["Items"]]
 
@@ -364,8 +377,8 @@ class JobsTable:
 
     def tasks_in_status(self, job_id: str, status: TaskStatus) -> Iterator[Task]:
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(f"JOB#{job_id}") & Key("sk").begins_with("TASK#"),
-            "FilterExpression": Attr("status").eq(status.value),
+            "KeyConditionExpression": _key("pk").eq(f"JOB#{job_id}") & _key("sk").begins_with("TASK#"),
+            "FilterExpression": _attr("status").eq(status.value),
         }
         while True:
             response = self._table.query(**kwargs)
@@ -426,7 +439,7 @@ class JobsTable:
     def jobs_not_started(self, older_than: datetime, limit: int = 100) -> list[str]:
         response = self._table.query(
             IndexName="gsi2",
-            KeyConditionExpression=Key("gsi2pk").eq(SWEEP_JOBS) & Key("gsi2sk").lte(_iso(older_than)),
+            KeyConditionExpression=_key("gsi2pk").eq(SWEEP_JOBS) & _key("gsi2sk").lte(_iso(older_than)),
             Limit=limit,
         )
         return [i["pk"].removeprefix("JOB#") for i in response["Items"]]
@@ -443,7 +456,7 @@ class JobsTable:
 
     def list_tasks(self, job_id: str, *, limit: int, cursor: str | None) -> Page[Task]:
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(f"JOB#{job_id}") & Key("sk").begins_with("TASK#"),
+            "KeyConditionExpression": _key("pk").eq(f"JOB#{job_id}") & _key("sk").begins_with("TASK#"),
             "Limit": limit,
             "ConsistentRead": True,
         }
@@ -660,7 +673,7 @@ class JobsTable:
     def tasks_waiting_on_webhooks(self, due_before: datetime, limit: int = 200) -> list[tuple[str, int]]:
         response = self._table.query(
             IndexName="gsi2",
-            KeyConditionExpression=Key("gsi2pk").eq(SWEEP_TASKS) & Key("gsi2sk").lte(_iso(due_before)),
+            KeyConditionExpression=_key("gsi2pk").eq(SWEEP_TASKS) & _key("gsi2sk").lte(_iso(due_before)),
             Limit=limit,
         )
         found = []
@@ -675,7 +688,7 @@ class JobsTable:
 
     def list_events(self, job_id: str, *, limit: int, cursor: str | None) -> Page[TimelineEvent]:
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(f"JOB#{job_id}") & Key("sk").begins_with("EVENT#"),
+            "KeyConditionExpression": _key("pk").eq(f"JOB#{job_id}") & _key("sk").begins_with("EVENT#"),
             "Limit": limit,
         }
         start = decode_cursor(cursor)
@@ -719,7 +732,7 @@ class JobsTable:
 
     def list_devices(self, user_id: str) -> list[Device]:
         response = self._table.query(
-            KeyConditionExpression=Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("DEVICE#")
+            KeyConditionExpression=_key("pk").eq(f"USER#{user_id}") & _key("sk").begins_with("DEVICE#")
         )
         return [Device.model_validate(from_dynamo(i)) for i in response["Items"]]
 

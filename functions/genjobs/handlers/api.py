@@ -5,28 +5,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genjobs.deps import deps
 from genjobs.logic import credits, devices, jobs
-from genjobs.logic.errors import DomainError, Forbidden, InvalidRequest, PayloadTooLarge
+from genjobs.logic.errors import Conflict, DomainError, Forbidden, InvalidRequest, PayloadTooLarge
 from genjobs.models.api import (
     AuthorizerError,
     CreateJobRequest,
@@ -42,6 +33,9 @@ from genjobs.models.api import (
     TaskListView,
 )
 from genjobs.observability import bind, logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 PROBLEM_JSON = "application/problem+json"
 TITLE = "genjobs API"
@@ -129,19 +123,16 @@ def handle_validation_error(error: RequestValidationError) -> Response[str]:
     return problem(422, "Invalid request", detail, problems)
 
 
-@app.exception_handler(IdempotencyValidationError)
-def handle_idempotency_mismatch(_: IdempotencyValidationError) -> Response[str]:
-    return problem(
-        422,
-        "Idempotency-Key reused",
-        "this Idempotency-Key was used before with a different request body",
-        [{"field": "Idempotency-Key", "reason": "already used with a different body"}],
-    )
+class IdempotencyKeyReused(InvalidRequest):
+    """Powertools' IdempotencyValidationError, answered as a problem like every domain error."""
+
+    title = "Idempotency-Key reused"
 
 
-@app.exception_handler(IdempotencyAlreadyInProgressError)
-def handle_idempotency_in_progress(_: IdempotencyAlreadyInProgressError) -> Response[str]:
-    return problem(409, "Request in progress", "a request with this Idempotency-Key is still being processed")
+class RequestInProgress(Conflict):
+    """Powertools' IdempotencyAlreadyInProgressError."""
+
+    title = "Request in progress"
 
 
 @app.not_found
@@ -178,7 +169,18 @@ def check_body_size() -> None:
 
 # ------------------------------------------------------------------------------------- jobs
 @cache
-def _create_idempotently() -> Any:
+def _create_idempotently() -> tuple[Callable[[dict[str, Any]], dict[str, Any]], IdempotencyConfig]:
+    # Powertools' idempotency (and boto3 with it) is imported by the first create with a key.
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
     settings = deps().settings
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name)
     config = IdempotencyConfig(
@@ -193,7 +195,18 @@ def _create_idempotently() -> Any:
         view = jobs.create_job(deps(), data["user"], request, data["key"])
         return view.model_dump(mode="json", by_alias=True)
 
-    return create, config
+    def create_once(data: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return create(data=data)
+        except IdempotencyValidationError as error:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used before with a different request body",
+                errors=[{"field": "Idempotency-Key", "reason": "already used with a different body"}],
+            ) from error
+        except IdempotencyAlreadyInProgressError as error:
+            raise RequestInProgress("a request with this Idempotency-Key is still being processed") from error
+
+    return create_once, config
 
 
 @app.post(
@@ -218,7 +231,7 @@ def create_job(request: CreateJobRequest, idempotency_key: IdempotencyKey = None
             "bodyHash": hashlib.sha256(canonical.encode()).hexdigest(),
             "request": request.model_dump(mode="json", by_alias=True),
         }
-        view = JobDetailView.model_validate(create(data=data))
+        view = JobDetailView.model_validate(create(data))
     metrics.add_metric(name="JobsCreated", unit="Count", value=1)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
 
@@ -327,6 +340,10 @@ def delete_device(deviceId: Annotated[str, Path(min_length=1, max_length=64)]) -
 
 # ------------------------------------------------------------------------------------- document
 def openapi_document() -> str:
+    # The OpenAPI models are pydantic classes that take longer to import than the rest of the API;
+    # only this route needs them.
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
     return app.get_openapi_json_schema(
         title=TITLE,
         version=VERSION,

@@ -4,16 +4,24 @@
 from __future__ import annotations
 
 import mimetypes
+from functools import cache
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
-
-import requests
-import urllib3
 
 from genjobs.deps import Deps
 from genjobs.models.domain import Job, Output
 from genjobs.providers.base import ProviderUnavailable
 
-_session = requests.Session()
+if TYPE_CHECKING:
+    import requests
+
+
+@cache
+def _session() -> requests.Session:
+    # requests is imported with the first download, not with every handler that imports the tasks.
+    import requests
+
+    return requests.Session()
 
 
 def _extension(url: str, content_type: str) -> str:
@@ -29,10 +37,13 @@ def keep_outputs(deps: Deps, job: Job, task_index: int, urls: list[str]) -> list
     A failed or truncated download raises ProviderUnavailable, so the caller retries later instead
     of completing a task without its output.
     """
+    import requests
+    import urllib3
+
     kept: list[Output] = []
     for n, url in enumerate(urls):
         try:
-            with _session.get(url, stream=True, timeout=(5, 120)) as response:
+            with _session().get(url, stream=True, timeout=(5, 120)) as response:
                 response.raise_for_status()
                 content_type = response.headers.get("Content-Type", "application/octet-stream").split(";")[0]
                 expected = response.headers.get("Content-Length")

@@ -1,17 +1,15 @@
-"""Build a provider from its kind and plain config. Secrets come from the caller, never from here."""
+"""Build a provider from its kind and plain config. Secrets come from the caller, never from here.
+
+Each adapter's module (and requests, which they all use) is imported when a provider of its kind is
+first built: importing the registry costs a handler nothing, and a process loads only the adapters
+of the providers it talks to.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from genjobs.providers.base import Provider
-from genjobs.providers.fal import DEFAULT_BASE_URL as FAL_BASE_URL
-from genjobs.providers.fal import FalProvider
-from genjobs.providers.generic_http import GenericHttpConfig, GenericHttpProvider
-from genjobs.providers.replicate import DEFAULT_BASE_URL as REPLICATE_BASE_URL
-from genjobs.providers.replicate import DEFAULT_WEBHOOK_EVENTS as REPLICATE_WEBHOOK_EVENTS
-from genjobs.providers.replicate import ReplicateProvider
-from genjobs.providers.simulator import SimulatorProvider
 
 KINDS = ("simulator", "replicate", "fal", "generic")
 
@@ -27,6 +25,8 @@ def build_provider(kind: str, **config: Any) -> Provider:
     """
     session = config.pop("session", None)
     if kind == "simulator":
+        from genjobs.providers.simulator import SimulatorProvider
+
         return SimulatorProvider(
             base_url=_required(config, "base_url", kind),
             webhook_secret=config.get("webhook_secret"),
@@ -34,21 +34,27 @@ def build_provider(kind: str, **config: Any) -> Provider:
             session=session,
         )
     if kind == "replicate":
-        return ReplicateProvider(
+        from genjobs.providers import replicate
+
+        return replicate.ReplicateProvider(
             api_token=_required(config, "api_token", kind),
             webhook_secret=config.get("webhook_secret"),
-            base_url=config.get("base_url") or REPLICATE_BASE_URL,
-            webhook_events=tuple(config.get("webhook_events") or REPLICATE_WEBHOOK_EVENTS),
+            base_url=config.get("base_url") or replicate.DEFAULT_BASE_URL,
+            webhook_events=tuple(config.get("webhook_events") or replicate.DEFAULT_WEBHOOK_EVENTS),
             session=session,
         )
     if kind == "fal":
-        return FalProvider(
+        from genjobs.providers import fal
+
+        return fal.FalProvider(
             api_key=_required(config, "api_token", kind),
             webhook_public_keys=config.get("webhook_public_keys"),
-            base_url=config.get("base_url") or FAL_BASE_URL,
+            base_url=config.get("base_url") or fal.DEFAULT_BASE_URL,
             session=session,
         )
     if kind == "generic":
+        from genjobs.providers.generic_http import GenericHttpConfig, GenericHttpProvider
+
         return GenericHttpProvider(GenericHttpConfig.model_validate(config), session=session)
     raise ValueError(f"unknown provider kind {kind!r}; expected one of {', '.join(KINDS)}")
 
