@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -102,6 +102,17 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     return key
 
 
+def _conditionally(call: Callable[..., Any], **kwargs: Any) -> bool:
+    """Runs a conditional write: False, with nothing written, when its condition did not hold."""
+    try:
+        call(**kwargs)
+    except ClientError as error:
+        if _is_conditional_failure(error):
+            return False
+        raise
+    return True
+
+
 def _is_conditional_failure(error: ClientError) -> bool:
     code = error.response.get("Error", {}).get("Code")
     return code in {"ConditionalCheckFailedException", "TransactionCanceledException"}
@@ -158,35 +169,30 @@ class JobsTable:
             reason=reason,
             at=now,
         )
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table_name,
-                            "Item": self._ledger_item(entry),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self.table_name,
-                            "Key": account_key(user_id),
-                            "UpdateExpression": (
-                                "SET userId = :u, granted = if_not_exists(granted, :zero) + :a, "
-                                "available = if_not_exists(available, :zero) + :a, "
-                                "reserved = if_not_exists(reserved, :zero), charged = if_not_exists(charged, :zero)"
-                            ),
-                            "ExpressionAttributeValues": {":u": user_id, ":a": amount, ":zero": 0},
-                        }
-                    },
-                ]
-            )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return False
-            raise
-        return True
+        return _conditionally(
+            self._client.transact_write_items,
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": self._ledger_item(entry),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": account_key(user_id),
+                        "UpdateExpression": (
+                            "SET userId = :u, granted = if_not_exists(granted, :zero) + :a, "
+                            "available = if_not_exists(available, :zero) + :a, "
+                            "reserved = if_not_exists(reserved, :zero), charged = if_not_exists(charged, :zero)"
+                        ),
+                        "ExpressionAttributeValues": {":u": user_id, ":a": amount, ":zero": 0},
+                    }
+                },
+            ],
+        )
 
     def list_ledger(self, user_id: str, limit: int = 100) -> list[LedgerEntry]:
         response = self._table.query(
@@ -326,36 +332,31 @@ class JobsTable:
     def request_cancel(self, job_id: str, event: TimelineEvent) -> bool:
         """Active job -> CANCELLING; False if it is not active (already ending or ended)."""
         now = _iso(utcnow())
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self.table_name,
-                            "Key": job_key(job_id),
-                            # Marked for the sweeper, which sends the provider cancel of in-flight
-                            # tasks that no wake-up of their own would reach (webhook waits).
-                            "UpdateExpression": "SET #s = :cancelling, cancelRequestedAt = :now, updatedAt = :now, "
-                            "gsi2pk = if_not_exists(gsi2pk, :mark), gsi2sk = if_not_exists(gsi2sk, :now)",
-                            "ConditionExpression": "#s IN (:pending, :processing)",
-                            "ExpressionAttributeNames": {"#s": "status"},
-                            "ExpressionAttributeValues": {
-                                ":cancelling": JobStatus.CANCELLING.value,
-                                ":pending": JobStatus.PENDING.value,
-                                ":processing": JobStatus.PROCESSING.value,
-                                ":now": now,
-                                ":mark": SWEEP_CANCELS,
-                            },
-                        }
-                    },
-                    {"Put": {"TableName": self.table_name, "Item": self._event_item(event)}},
-                ]
-            )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return False
-            raise
-        return True
+        return _conditionally(
+            self._client.transact_write_items,
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": job_key(job_id),
+                        # Marked for the sweeper, which sends the provider cancel of in-flight
+                        # tasks that no wake-up of their own would reach (webhook waits).
+                        "UpdateExpression": "SET #s = :cancelling, cancelRequestedAt = :now, updatedAt = :now, "
+                        "gsi2pk = if_not_exists(gsi2pk, :mark), gsi2sk = if_not_exists(gsi2sk, :now)",
+                        "ConditionExpression": "#s IN (:pending, :processing)",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {
+                            ":cancelling": JobStatus.CANCELLING.value,
+                            ":pending": JobStatus.PENDING.value,
+                            ":processing": JobStatus.PROCESSING.value,
+                            ":now": now,
+                            ":mark": SWEEP_CANCELS,
+                        },
+                    }
+                },
+                {"Put": {"TableName": self.table_name, "Item": self._event_item(event)}},
+            ],
+        )
 
     def jobs_cancelling(self, limit: int = 100) -> list[str]:
         response = self._table.query(
@@ -423,18 +424,13 @@ class JobsTable:
 
     def mark_event_published(self, job_id: str) -> bool:
         """Claims the job's one completion event; False if it was already claimed."""
-        try:
-            self._table.update_item(
-                Key=job_key(job_id),
-                UpdateExpression="SET eventPublishedAt = :now",
-                ConditionExpression="attribute_not_exists(eventPublishedAt)",
-                ExpressionAttributeValues={":now": _iso(utcnow())},
-            )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return False
-            raise
-        return True
+        return _conditionally(
+            self._table.update_item,
+            Key=job_key(job_id),
+            UpdateExpression="SET eventPublishedAt = :now",
+            ConditionExpression="attribute_not_exists(eventPublishedAt)",
+            ExpressionAttributeValues={":now": _iso(utcnow())},
+        )
 
     def jobs_not_started(self, older_than: datetime, limit: int = 100) -> list[str]:
         response = self._table.query(
@@ -529,18 +525,13 @@ class JobsTable:
 
     def claim_provider_cancel(self, job_id: str, index: int) -> bool:
         """True for the one caller that may send this task's provider cancel (polls and the sweeper race)."""
-        try:
-            self._table.update_item(
-                Key=task_key(job_id, index),
-                UpdateExpression="SET providerCancelledAt = :now",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(providerCancelledAt)",
-                ExpressionAttributeValues={":now": _iso(utcnow())},
-            )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return False
-            raise
-        return True
+        return _conditionally(
+            self._table.update_item,
+            Key=task_key(job_id, index),
+            UpdateExpression="SET providerCancelledAt = :now",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(providerCancelledAt)",
+            ExpressionAttributeValues={":now": _iso(utcnow())},
+        )
 
     def release_provider_cancel(self, job_id: str, index: int) -> None:
         """The cancel could not be sent: let the next wake-up try again."""
@@ -702,16 +693,11 @@ class JobsTable:
     def remember_delivery(self, provider: str, delivery_id: str, ttl_seconds: int) -> bool:
         """True the first time a webhook delivery id is seen; False for a replay."""
         expires = int(utcnow().timestamp()) + ttl_seconds
-        try:
-            self._table.put_item(
-                Item={"pk": f"WEBHOOK#{provider}#{delivery_id}", "sk": "WEBHOOK", "expiresAt": expires},
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return False
-            raise
-        return True
+        return _conditionally(
+            self._table.put_item,
+            Item={"pk": f"WEBHOOK#{provider}#{delivery_id}", "sk": "WEBHOOK", "expiresAt": expires},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
 
     def forget_delivery(self, provider: str, delivery_id: str) -> None:
         """A delivery that could not be applied: its retry must not count as a replay."""
@@ -738,16 +724,11 @@ class JobsTable:
 
     def claim_push(self, job_id: str, device_id: str) -> bool:
         """True once per (job, device): the push is sent at most once even when replayed."""
-        try:
-            self._table.put_item(
-                Item={"pk": f"JOB#{job_id}", "sk": f"PUSH#{device_id}", "at": _iso(utcnow())},
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return False
-            raise
-        return True
+        return _conditionally(
+            self._table.put_item,
+            Item={"pk": f"JOB#{job_id}", "sk": f"PUSH#{device_id}", "at": _iso(utcnow())},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
 
     def release_push(self, job_id: str, device_id: str) -> None:
         """The claimed push was not sent: the next delivery of the job's event may send it."""

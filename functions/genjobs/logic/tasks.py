@@ -290,15 +290,9 @@ def _check(deps: Deps, ref: TaskRef) -> Wait:
     assert task.provider_id is not None
     deadline = deps.settings.wall(deps.settings.task_deadline_seconds)
     if task.submitted_at is not None and (utcnow() - task.submitted_at).total_seconds() > deadline:
-        end_task(
-            deps,
-            job,
-            task,
-            TaskStatus.FAILED,
-            "task.failed",
-            error=f"no result within the {deps.settings.task_deadline_seconds} s deadline",
+        return _failed(
+            deps, job, task, f"no result within the {deps.settings.task_deadline_seconds} s deadline"
         )
-        return DONE
     try:
         if cancel_at_provider(deps, job, task, by="poll") in {
             CancelOutcome.CANCELED,
@@ -314,20 +308,17 @@ def _check(deps: Deps, ref: TaskRef) -> Wait:
         return _poll_error(deps, job, task, error)
 
 
+def _failed(deps: Deps, job: Job, task: Task, error: str) -> Wait:
+    end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=error)
+    return DONE
+
+
 def _poll_error(deps: Deps, job: Job, task: Task, error: ProviderError) -> Wait:
     errors = task.poll_errors + 1
     limit = deps.settings.max_consecutive_poll_errors
     logger.warning("poll failed", extra={"jobId": job.job_id, "taskIndex": task.index, "error": str(error)})
     if errors >= limit:
-        end_task(
-            deps,
-            job,
-            task,
-            TaskStatus.FAILED,
-            "task.failed",
-            error=f"{errors} consecutive poll errors; last: {error}",
-        )
-        return DONE
+        return _failed(deps, job, task, f"{errors} consecutive poll errors; last: {error}")
     deps.table.update_task(
         job.job_id, task.index, add={"pollErrors": 1, "pollCount": 1}, only_if=TaskStatus.PROCESSING
     )
