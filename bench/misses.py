@@ -72,10 +72,13 @@ def _overhead(s: dict[str, Any]) -> list[str]:
             "map starts the next one, whose submission goes through the SQS hop and the submitter. In polling "
             "mode a task is seen finished only at its next check: the first lands at the catalog latency "
             "(20 s), on the completion itself, so any processing delay pushes it to the next check 5 s "
-            "later; that is what a poll interval costs, and it is why the webhook mode exists. Part of it "
-            f"is this machine: at TIME_SCALE {w['time_scale']} every wall second of local processing (moto "
-            f"and the handlers on 2 shared cores) counts as {1 / w['time_scale']:.0f} schedule seconds, so the "
-            "local figure overstates AWS's."
+            "later; that is what a poll interval costs, and it is why the webhook mode exists. The rest "
+            "is this machine's processing (moto and the handlers on 2 shared cores)"
+            + (
+                f", stretched {1 / w['time_scale']:.0f}x by TIME_SCALE {w['time_scale']}."
+                if w["time_scale"] < 1
+                else ", measured on the real clock (TIME_SCALE 1)."
+            )
         )
     if (w.get("delay_p99_wall_s") or 0) > 1:
         out.append(
