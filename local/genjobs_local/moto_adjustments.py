@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hmac
+import inspect
 import json
 import os
 import threading
@@ -62,6 +63,7 @@ def install() -> None:
     s3_presigned_urls_expire_and_are_verified()
     serialize_dynamodb()
     transact_write_snapshots_touched_items()
+    dynamodb_query_reads_one_partition()
     sqs_mappings_do_not_fire_on_send()
     sqs_timeouts_in_schedule_seconds()
     state_machine_waits_in_schedule_seconds()
@@ -281,6 +283,48 @@ def transact_write_snapshots_touched_items() -> None:
             _TableCopySkipper.active.on = False
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+_query_scope = threading.local()
+
+
+def dynamodb_query_reads_one_partition() -> None:
+    # AWS's Query reads the queried partition; moto's sorts every item of the table first (for an
+    # index too, which it sorts again by the index's keys), all under the lock that serialises
+    # DynamoDB: with 200 jobs in the table, queries took a fifth of the process's CPU and made every
+    # other DynamoDB call wait. Here a table Query reads its partition's items and an index Query
+    # every item unsorted; both results are sorted by moto afterwards exactly as before (by range
+    # key within a partition, by the index's and then the table's keys for an index).
+    original_query = Table.query
+    original_all_items = Table.all_items
+    signature = inspect.signature(original_query)
+
+    def query(self: Table, *args: Any, **kwargs: Any) -> Any:
+        arguments = signature.bind(self, *args, **kwargs).arguments
+        partition = None if arguments.get("index_name") else arguments.get("hash_key")
+        previous = getattr(_query_scope, "scope", None)
+        _query_scope.scope = (self, partition)
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            _query_scope.scope = previous
+
+    def all_items(self: Table) -> list[Any]:
+        scope = getattr(_query_scope, "scope", None)
+        if scope is None or scope[0] is not self:
+            return original_all_items(self)
+        partition = scope[1]
+        if partition is None:
+            groups = list(self.items.values())
+        else:
+            group = self.items.get(partition)  # .get: items is a defaultdict
+            groups = [] if group is None else [group]
+        if not self.range_key_attr:
+            return groups
+        return [item for group in groups for item in group.values()]
+
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
 
 
 def sqs_mappings_do_not_fire_on_send() -> None:
