@@ -234,6 +234,33 @@ def test_queries_read_one_partition_and_order_and_page_as_dynamodb_does(stack: L
     assert len(table_object.all_items()) >= 15  # outside a query, moto's listing is the whole table
 
 
+def test_state_machine_service_clients_are_reused() -> None:
+    # GIVEN the interpreter's client factory, as its Task states call it
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    # WHEN the same service is asked for twice
+    first = lambda_eval_utils.boto_client_for(REGION, "lambda")
+    second = boto_client.boto_client_for(REGION, "lambda", None)
+
+    # THEN it is one client (one connection pool), and another service gets its own
+    assert first is second
+    assert boto_client.boto_client_for(REGION, "sqs") is not first
+
+
+def test_state_machine_json_paths_are_parsed_once() -> None:
+    # GIVEN the interpreter's JSONPath evaluation
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    # WHEN a path is used twice on different data
+    first = json_path.extract_json("$.a.b", {"a": {"b": 1}})
+    second = json_path.extract_json("$.a.b", {"a": {"b": 2}})
+
+    # THEN each read its own data, from one parsed path
+    assert (first, second) == (1, 2)
+    assert json_path.parse("$.a.b") is json_path.parse("$.a.b")
+
+
 def test_sqs_mappings_are_polled_not_fired_inside_send_message(stack: LocalStack) -> None:
     # GIVEN the template's three SQS event source mappings
     from moto.sqs.models import sqs_backends
