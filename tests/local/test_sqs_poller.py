@@ -168,3 +168,46 @@ def test_malformed_batch_item_failures_fail_the_whole_batch() -> None:
     assert failed_message_ids(None, batch) == set()
     assert failed_message_ids({"batchItemFailures": [{"itemIdentifier": "other"}]}, batch) is None
     assert failed_message_ids({"batchItemFailures": [{"itemIdentifier": ""}]}, batch) is None
+
+
+def test_a_batch_waits_for_a_runtime_slot_before_it_is_received(stack: LocalStack, fake: Any) -> None:
+    # GIVEN every slot of the runtime taken (a stack busy with other invocations)
+    notifier = fake("NotifierFunction")
+    limit = stack.runner.limit
+    for _ in range(limit.limit):
+        limit.acquire()
+    try:
+        # WHEN a message arrives and waits longer than the queue's visibility timeout
+        stack.client("sqs").send_message(QueueUrl=stack.resource("NotifyQueue"), MessageBody="later")
+        time.sleep(1.0)
+        waited = len(notifier.calls)
+    finally:
+        for _ in range(limit.limit):
+            limit.release()
+    _eventually(lambda: bool(notifier.calls))
+
+    # THEN it was not received while no slot was free: its first delivery is its first receive
+    assert waited == 0
+    assert notifier.calls[0]["Records"][0]["attributes"]["ApproximateReceiveCount"] == "1"
+
+
+def test_an_idle_queue_is_not_received_from(stack: LocalStack) -> None:
+    # GIVEN the pollers' SQS client, counting ReceiveMessage calls, and nothing queued
+    stack.wait_idle()
+    sqs = stack.client("sqs")
+    calls: list[Any] = []
+    original = sqs.receive_message
+
+    def counting(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return original(**kwargs)
+
+    sqs.receive_message = counting
+    try:
+        # WHEN half a second passes
+        time.sleep(0.5)
+    finally:
+        del sqs.receive_message
+
+    # THEN no poller asked moto for messages (it waits on the queue in-process)
+    assert calls == []
