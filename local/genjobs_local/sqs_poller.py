@@ -1,13 +1,20 @@
 """Lambda's SQS event source mapping: poll, invoke with batches, delete what succeeded.
 
 Timing: moto's visibility timeouts and delays run in schedule seconds scaled by TIME_SCALE (see
-moto_adjustments), so the poller receives with the queue's own visibility timeout, as Lambda
-does, and a failed message comes back after (visibility timeout x TIME_SCALE) wall seconds, or
-after whatever the function set with ChangeMessageVisibility. moto moves a message to the
-queue's DLQ on the receive after its maxReceiveCount-th, as SQS does.
+moto_adjustments). A failed message comes back after the queue's visibility timeout (x TIME_SCALE
+wall seconds), counted from the end of its invocation, or after whatever the function set with
+ChangeMessageVisibility. moto moves a message to the queue's DLQ on the receive after its
+maxReceiveCount-th, as SQS does.
 
-A batch takes its invocation's concurrency slot (see lambda_runtime) before it is received, so no
-message's visibility timeout runs while it waits for a slot.
+On AWS a message is never delivered again while the invocation that received it runs: the
+function's timeout is shorter than the queue's visibility timeout. Locally neither holds by itself
+(timeouts are not enforced, and an invocation takes wall seconds while the visibility timeout runs
+in scaled ones: 60 s is 1.2 wall seconds at TIME_SCALE 0.02), so a busy stack redelivered messages
+that were still being handled, counted receives up to the DLQ, and failed their tasks. So the
+poller receives with SQS's longest visibility timeout and, when the invocation ends, gives each
+message it did not delete and whose visibility the function did not set the queue's own timeout.
+It also takes the invocation's concurrency slot before receiving (see lambda_runtime), so no
+message waits for a slot while its visibility timeout runs.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from genjobs_local.lambda_runtime import ConcurrencyLimit
 
 log = logging.getLogger(__name__)
 DEFAULT_CONCURRENCY = 5  # Lambda starts with five pollers; locally that is the cap without ScalingConfig
+IN_FLIGHT_VISIBILITY_SECONDS = 43_200  # SQS's longest: a message is not redelivered while it is handled
 
 
 @dataclass(frozen=True)
@@ -154,7 +162,7 @@ class SqsPoller:
                 with self._busy_lock:
                     self._lining_up -= 1
             if messages:
-                self._handle(messages)
+                self._handle(messages, self._visible_at(messages))
         finally:
             if slot and self._limit is not None:
                 self._limit.release()
@@ -167,6 +175,7 @@ class SqsPoller:
             messages: list[dict[str, Any]] = self._sqs.receive_message(
                 QueueUrl=self._queue_url,
                 MaxNumberOfMessages=self.mapping.batch_size,
+                VisibilityTimeout=IN_FLIGHT_VISIBILITY_SECONDS,
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
@@ -175,13 +184,18 @@ class SqsPoller:
             return []
         return messages
 
+    def _visible_at(self, messages: list[dict[str, Any]]) -> dict[str, float]:
+        """When each message becomes visible again, as moto keeps it (by message id)."""
+        ids = {m["MessageId"] for m in messages}
+        return {m.id: m.visible_at for m in list(self._queue._messages) if m.id in ids}
+
     def _invoke(self, event: dict[str, Any]) -> tuple[str, bool]:
         if self._limit is None:
             return self._run(self.mapping.function, event)
         with self._limit.held():
             return self._run(self.mapping.function, event)
 
-    def _handle(self, messages: list[dict[str, Any]]) -> None:
+    def _handle(self, messages: list[dict[str, Any]], received: dict[str, float]) -> None:
         try:
             event = {"Records": [sqs_record(m, self.mapping.queue_arn) for m in messages]}
             payload, errored = self._invoke(event)
@@ -200,3 +214,27 @@ class SqsPoller:
                 )
         except Exception:  # a poller never dies of one batch
             log.exception("batch from %s failed", self._queue_url)
+        finally:
+            try:
+                self._start_visibility_timeouts(messages, received)
+            except Exception:
+                log.exception("visibility of a batch from %s not restored", self._queue_url)
+
+    def _start_visibility_timeouts(self, messages: list[dict[str, Any]], received: dict[str, float]) -> None:
+        """The messages still queued whose visibility the function left alone get the queue's own
+        visibility timeout from now, as if the invocation had taken no time."""
+        now = self._visible_at(messages)
+        entries = [
+            {
+                "Id": str(i),
+                "ReceiptHandle": m["ReceiptHandle"],
+                "VisibilityTimeout": self._visibility_timeout(),
+            }
+            for i, m in enumerate(messages)
+            if m["MessageId"] in now and now[m["MessageId"]] == received.get(m["MessageId"])
+        ]
+        if entries:
+            self._sqs.change_message_visibility_batch(QueueUrl=self._queue_url, Entries=entries)
+
+    def _visibility_timeout(self) -> int:
+        return int(self._queue.visibility_timeout)  # type: ignore[attr-defined]  # set from the attributes

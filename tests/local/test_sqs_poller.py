@@ -170,6 +170,34 @@ def test_malformed_batch_item_failures_fail_the_whole_batch() -> None:
     assert failed_message_ids({"batchItemFailures": [{"itemIdentifier": ""}]}, batch) is None
 
 
+def test_a_message_is_not_delivered_again_while_its_invocation_runs(stack: LocalStack, fake: Any) -> None:
+    # GIVEN a notifier whose first invocation outlasts the queue's visibility timeout (60 s, 0.6 wall
+    # seconds here) and then fails; the second succeeds
+    spans: list[tuple[float, float]] = []
+
+    def slow_then_fail(event: Any, context: Any) -> None:
+        started = time.monotonic()
+        if not spans:
+            time.sleep(1.2)
+        spans.append((started, time.monotonic()))
+        if len(spans) == 1:
+            raise RuntimeError("crashed after a long run")
+
+    notifier = fake("NotifierFunction", slow_then_fail)
+
+    # WHEN a message arrives
+    stack.client("sqs").send_message(QueueUrl=stack.resource("NotifyQueue"), MessageBody="slow")
+    _eventually(lambda: len(spans) >= 2)
+    time.sleep(0.3)
+
+    # THEN it was not handed to a second invocation while the first ran (AWS: the function's timeout
+    # is below the visibility timeout); it came back once, a visibility timeout after the first ended
+    assert len(notifier.calls) == 2
+    (_, first_end), (second_start, _) = spans
+    assert second_start - first_end >= 60 * 0.01 * 0.9
+    assert notifier.calls[1]["Records"][0]["attributes"]["ApproximateReceiveCount"] == "2"
+
+
 def test_a_batch_waits_for_a_runtime_slot_before_it_is_received(stack: LocalStack, fake: Any) -> None:
     # GIVEN every slot of the runtime taken (a stack busy with other invocations)
     notifier = fake("NotifierFunction")
