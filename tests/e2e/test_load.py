@@ -18,6 +18,7 @@ import random
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -34,13 +35,17 @@ USERS = max(2, JOBS // 10)
 BOUND = float(os.environ.get("LOAD_BOUND_SECONDS", "85"))
 
 
-def failure_cause(task: dict[str, Any]) -> str:
+def failure_cause(task: dict[str, Any], events: Callable[[], list[dict[str, Any]]]) -> str:
     """Why a FAILED task failed: "scripted" when its sim input scripted that very failure, else its
-    error text with ids and figures blanked (so the same cause counts once)."""
+    error (or, when it has none, the reason its task.failed event gives) with ids and figures
+    blanked, so that one cause counts once."""
     error = str(task.get("error") or "")
     scripted = task["input"].get("sim", {}).get("fail")
     if scripted and error == scripted:
         return "scripted"
+    if not error:
+        failed = [e for e in events() if e["kind"] == "task.failed" and e.get("taskIndex") == task["index"]]
+        error = "; ".join(str(e["detail"].get("reason") or e["detail"].get("error") or "") for e in failed)
     return re.sub(r"[0-9a-f]{8,}|\d+(\.\d+)?", "#", error)[:160] or "(no error)"
 
 
@@ -136,7 +141,7 @@ def test_concurrent_mixed_jobs_with_cancels_and_failures_all_end_settled_and_pus
         for task in job["tasks"]:
             key = f"{job_id}:{task['index']}"
             if task["status"] == "FAILED":
-                failures[failure_cause(task)] += 1
+                failures[failure_cause(task, lambda u=user, j=job_id: u.events(j))] += 1
             assert stats["creates_per_key"].get(key, 0) <= 1, key
             if task["status"] == "COMPLETED":
                 assert stats["creates_per_key"][key] == 1, key
