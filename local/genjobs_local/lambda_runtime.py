@@ -2,19 +2,124 @@
 
 from __future__ import annotations
 
+import collections
 import importlib
 import json
+import os
 import sys
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 Handler = Callable[[Any, Any], Any]
+
+# Invocations running at once in this process (all functions together). Lambda gives each its own
+# execution environment; here they share one interpreter (one GIL) on the machine's cores, and moto
+# serialises DynamoDB behind one lock, so past a handful more threads only add switching. Unbounded,
+# 200 concurrent jobs (tests/e2e/test_load.py) ran about 100 invocations at once, each took 4-11 s
+# on average, and the task heartbeats and visibility timeouts (scaled by TIME_SCALE) ran out while
+# submissions waited: three tasks in four failed. With 8 (and the SQS poller and moto fixes made with
+# it) the same run ended in half the time with no such failure; 4 and 16 were slower on 2 cores. Over the limit an invocation waits for a
+# slot, first come first served, as a throttled caller would retry: the stack gets slower under
+# load, it does not fail. GENJOBS_LOCAL_LAMBDA_CONCURRENCY or LocalStack.start(lambda_concurrency=)
+# sets it.
+DEFAULT_CONCURRENCY = 8
+
+
+def default_concurrency() -> int:
+    return int(os.environ.get("GENJOBS_LOCAL_LAMBDA_CONCURRENCY", DEFAULT_CONCURRENCY))
+
+
+class ConcurrencyLimit:
+    """At most `limit` invocations at once; the others wait for a slot, first come first served.
+
+    A thread holding a slot may run nested invocations in the same thread without a second slot.
+    An invocation that waits synchronously for another one run by a different thread (a handler
+    calling lambda:Invoke) could deadlock when every slot is taken that way; no handler does that.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"a concurrency limit is at least 1, not {limit}")
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._line: collections.deque[threading.Event] = collections.deque()
+        self._in_use = 0
+        self._held = threading.local()
+        self.peak = 0  # most slots in use at once (for tests and diagnostics)
+        self.waited = 0  # acquisitions that had to wait in line
+
+    @property
+    def in_use(self) -> int:
+        return self._in_use
+
+    @property
+    def waiting(self) -> int:
+        return len(self._line)
+
+    def acquire(self, timeout: float | None = None, cancel: threading.Event | None = None) -> bool:
+        """Takes a slot, waiting in line for at most `timeout` seconds or until `cancel` is set (a
+        caller that gives up loses its place in line); False if no slot came."""
+        with self._lock:
+            if self._in_use < self.limit and not self._line:
+                self._in_use += 1
+                self.peak = max(self.peak, self._in_use)
+                return True
+            turn = threading.Event()
+            self._line.append(turn)
+            self.waited += 1
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            step = remaining if cancel is None else min(0.1, 0.1 if remaining is None else remaining)
+            if turn.wait(step):
+                return True
+            if (cancel is not None and cancel.is_set()) or (remaining is not None and remaining <= 0):
+                break
+        with self._lock:
+            if turn.is_set():  # handed over as the wait ended
+                return True
+            self._line.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._lock:
+            if self._in_use <= 0:
+                raise RuntimeError("released a slot that was not taken")
+            if self._line:
+                self._line.popleft().set()  # the slot goes to the first in line, still in use
+            else:
+                self._in_use -= 1
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Runs the block in a slot: takes one unless this thread holds one already."""
+        if getattr(self._held, "depth", 0):
+            with self.held():
+                yield
+            return
+        self.acquire()
+        try:
+            with self.held():
+                yield
+        finally:
+            self.release()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Marks this thread as holding a slot (taken with `acquire`) for the block: invocations in
+        it take no other. The caller still releases the slot."""
+        self._held.depth = getattr(self._held, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._held.depth -= 1
 
 
 @dataclass(frozen=True)
@@ -59,7 +164,8 @@ class FunctionError(Exception):
 
 
 class LambdaRunner:
-    def __init__(self, functions: list[FunctionSpec]) -> None:
+    def __init__(self, functions: list[FunctionSpec], concurrency: int | None = None) -> None:
+        self.limit = ConcurrencyLimit(concurrency or default_concurrency())
         self.functions = {f.name: f for f in functions}
         self._aliases = {f.logical_id: f.name for f in functions} | {f.arn: f.name for f in functions}
         self._overrides: dict[str, Handler] = {}
@@ -103,8 +209,16 @@ class LambdaRunner:
         return handler
 
     def run(self, function: str, event: Any) -> tuple[str, bool]:
-        """Invoke once; returns (payload JSON, errored) like the Invoke API's Payload/FunctionError."""
+        """Invoke once; returns (payload JSON, errored) like the Invoke API's Payload/FunctionError.
+
+        Waits for a concurrency slot first (see ConcurrencyLimit); a caller that took one already
+        (an SQS poller, before receiving) runs it inside `limit.held()`."""
         spec = self.spec(function)
+        with self.limit.slot():
+            return self._run(spec, event)
+
+    def _run(self, spec: FunctionSpec, event: Any) -> tuple[str, bool]:
+        # The context is made once the invocation has its slot: its deadline counts from the start.
         context = LambdaContext(spec)
         try:
             result = self._handler(spec)(event, context)

@@ -14,7 +14,7 @@ What is counted, and where (each hook is the one place all such work passes thro
   retry it executes, keyed like the events). The largest state payload is the longest
   `input`/`output` in any event's details (UTF-8 bytes).
 - Lambda: every `LambdaRunner.run` (Invoke, Step Functions tasks, SQS pollers, schedules, the HTTP
-  front), with its wall duration and the function's memory.
+  front), with its wall duration (from when it has its concurrency slot) and the function's memory.
 - Requests: every action moto's server dispatches (`BaseResponse.call_action`: DynamoDB, SQS, SNS,
   Step Functions, Secrets Manager...) and every S3 object/bucket request, per service and action.
 - DynamoDB capacity: moto's ConsumedCapacity is fake, so units are computed from item sizes by
@@ -277,21 +277,22 @@ def _hook_history_events() -> None:
 
 
 def _hook_lambda_runner() -> None:
-    from genjobs_local.lambda_runtime import LambdaRunner
+    from genjobs_local.lambda_runtime import FunctionSpec, LambdaRunner
 
-    run = LambdaRunner.run
+    # `_run` is the invocation itself, once it has its concurrency slot: Lambda bills the run, not
+    # the wait of a throttled caller.
+    run = LambdaRunner._run
 
-    def metered_run(self: LambdaRunner, function: str, event: Any) -> tuple[str, bool]:
+    def metered_run(self: LambdaRunner, spec: FunctionSpec, event: Any) -> tuple[str, bool]:
         if not _enabled:
-            return run(self, function, event)
-        spec = self.spec(function)
+            return run(self, spec, event)
         started = time.perf_counter()
         try:
-            return run(self, function, event)
+            return run(self, spec, event)
         finally:
             meter.invocation(spec.logical_id, spec.memory_mb, time.perf_counter() - started)
 
-    LambdaRunner.run = metered_run  # type: ignore[method-assign]
+    LambdaRunner._run = metered_run  # type: ignore[method-assign]
 
 
 def _hook_requests() -> None:

@@ -7,7 +7,10 @@ test session may start several stacks. Each adjustment has a test in tests/local
 from __future__ import annotations
 
 import copy
+import functools
 import hmac
+import importlib
+import inspect
 import json
 import os
 import threading
@@ -18,8 +21,10 @@ from html import escape
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import boto3
 from botocore.auth import HmacV1Auth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.credentials import Credentials
 from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
 from moto.core.config import default_user_config
@@ -62,6 +67,9 @@ def install() -> None:
     s3_presigned_urls_expire_and_are_verified()
     serialize_dynamodb()
     transact_write_snapshots_touched_items()
+    dynamodb_query_reads_one_partition()
+    state_machine_service_clients_are_reused()
+    state_machine_json_paths_are_parsed_once()
     sqs_mappings_do_not_fire_on_send()
     sqs_timeouts_in_schedule_seconds()
     state_machine_waits_in_schedule_seconds()
@@ -281,6 +289,117 @@ def transact_write_snapshots_touched_items() -> None:
             _TableCopySkipper.active.on = False
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+_query_scope = threading.local()
+
+
+def dynamodb_query_reads_one_partition() -> None:
+    # AWS's Query reads the queried partition; moto's sorts every item of the table first (for an
+    # index too, which it sorts again by the index's keys), all under the lock that serialises
+    # DynamoDB: with 200 jobs in the table, queries took a fifth of the process's CPU and made every
+    # other DynamoDB call wait. Here a table Query reads its partition's items and an index Query
+    # every item unsorted; both results are sorted by moto afterwards exactly as before (by range
+    # key within a partition, by the index's and then the table's keys for an index).
+    original_query = Table.query
+    original_all_items = Table.all_items
+    signature = inspect.signature(original_query)
+
+    def query(self: Table, *args: Any, **kwargs: Any) -> Any:
+        arguments = signature.bind(self, *args, **kwargs).arguments
+        partition = None if arguments.get("index_name") else arguments.get("hash_key")
+        previous = getattr(_query_scope, "scope", None)
+        _query_scope.scope = (self, partition)
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            _query_scope.scope = previous
+
+    def all_items(self: Table) -> list[Any]:
+        scope = getattr(_query_scope, "scope", None)
+        if scope is None or scope[0] is not self:
+            return original_all_items(self)
+        partition = scope[1]
+        if partition is None:
+            groups = list(self.items.values())
+        else:
+            group = self.items.get(partition)  # .get: items is a defaultdict
+            groups = [] if group is None else [group]
+        if not self.range_key_attr:
+            return groups
+        return [item for group in groups for item in group.values()]
+
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+
+
+_SERVICE_CLIENT_USERS = [
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_glue",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_events",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_ecs",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sqs",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sns",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk",
+]
+
+
+def state_machine_service_clients_are_reused() -> None:
+    # Step Functions calls services over kept-alive connections; moto's interpreter builds a new boto3
+    # client for every service call of every state (a tenth of the CPU under load), and each new
+    # client opens a new connection, on which moto's server starts a new thread. Clients are kept per
+    # service and endpoint (boto3 clients are thread-safe; creating them is not, hence the lock).
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+    clients: dict[tuple[str, str, str | None], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        # As moto's, but for the pool: hundreds of map iterations share a client; keep their connections.
+        endpoint = None if botocore_stubber.enabled else moto_server_port()
+        key = (region, service, endpoint)
+        with lock:
+            if key not in clients:
+                timeout = TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS
+                clients[key] = boto3.client(  # type: ignore[call-overload]
+                    service_name=service,
+                    region_name=region,
+                    aws_access_key_id="ak",
+                    aws_secret_access_key="sk",
+                    endpoint_url=None if endpoint is None else f"http://localhost:{endpoint}",
+                    config=Config(
+                        parameter_validation=False,
+                        retries={"max_attempts": 0, "total_max_attempts": 1},
+                        connect_timeout=timeout,
+                        read_timeout=timeout,
+                        max_pool_connections=200,
+                    ),
+                )
+            return clients[key]
+
+    for name in _SERVICE_CLIENT_USERS:
+        module = importlib.import_module(name)
+        assert module.__dict__["boto_client_for"] is original, name
+        module.__dict__["boto_client_for"] = boto_client_for
+    boto_client.boto_client_for = boto_client_for
+
+
+def state_machine_json_paths_are_parsed_once() -> None:
+    # Step Functions evaluates a definition's JSONPaths at its own cost; moto's interpreter builds a
+    # jsonpath-ng parser (PLY tables included) for every path of every state it runs, a twentieth of
+    # the CPU under load. Parsed paths are immutable: each distinct path is parsed once.
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    json_path.__dict__["parse"] = functools.lru_cache(maxsize=4096)(json_path.__dict__["parse"])
 
 
 def sqs_mappings_do_not_fire_on_send() -> None:

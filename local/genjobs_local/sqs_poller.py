@@ -1,10 +1,20 @@
 """Lambda's SQS event source mapping: poll, invoke with batches, delete what succeeded.
 
 Timing: moto's visibility timeouts and delays run in schedule seconds scaled by TIME_SCALE (see
-moto_adjustments), so the poller receives with the queue's own visibility timeout, as Lambda
-does, and a failed message comes back after (visibility timeout x TIME_SCALE) wall seconds, or
-after whatever the function set with ChangeMessageVisibility. moto moves a message to the
-queue's DLQ on the receive after its maxReceiveCount-th, as SQS does.
+moto_adjustments). A failed message comes back after the queue's visibility timeout (x TIME_SCALE
+wall seconds), counted from the end of its invocation, or after whatever the function set with
+ChangeMessageVisibility. moto moves a message to the queue's DLQ on the receive after its
+maxReceiveCount-th, as SQS does.
+
+On AWS a message is never delivered again while the invocation that received it runs: the
+function's timeout is shorter than the queue's visibility timeout. Locally neither holds by itself
+(timeouts are not enforced, and an invocation takes wall seconds while the visibility timeout runs
+in scaled ones: 60 s is 1.2 wall seconds at TIME_SCALE 0.02), so a busy stack redelivered messages
+that were still being handled, counted receives up to the DLQ, and failed their tasks. So the
+poller receives with SQS's longest visibility timeout and, when the invocation ends, gives each
+message it did not delete and whose visibility the function did not set the queue's own timeout.
+It also takes the invocation's concurrency slot before receiving (see lambda_runtime), so no
+message waits for a slot while its visibility timeout runs.
 """
 
 from __future__ import annotations
@@ -21,9 +31,11 @@ from typing import Any
 from moto.sqs.models import sqs_backends
 
 from genjobs_local.intrinsics import ACCOUNT_ID, REGION
+from genjobs_local.lambda_runtime import ConcurrencyLimit
 
 log = logging.getLogger(__name__)
 DEFAULT_CONCURRENCY = 5  # Lambda starts with five pollers; locally that is the cap without ScalingConfig
+IN_FLIGHT_VISIBILITY_SECONDS = 43_200  # SQS's longest: a message is not redelivered while it is handled
 
 
 @dataclass(frozen=True)
@@ -73,17 +85,27 @@ def failed_message_ids(result: Any, batch_ids: set[str]) -> set[str] | None:
 
 
 class SqsPoller:
-    def __init__(self, mapping: Mapping, sqs: Any, run: Callable[[str, Any], tuple[str, bool]]) -> None:
+    def __init__(
+        self,
+        mapping: Mapping,
+        sqs: Any,
+        run: Callable[[str, Any], tuple[str, bool]],
+        limit: ConcurrencyLimit | None = None,
+    ) -> None:
+        """`run` invokes the function; `limit` is the runtime's concurrency limit, whose slot the
+        poller takes before receiving and `run` then finds taken (None: no limit)."""
         self.mapping = mapping
         self._sqs = sqs
         self._run = run
+        self._limit = limit
         queue_name = mapping.queue_arn.rsplit(":", 1)[1]
         self._queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
         self._queue = sqs_backends[ACCOUNT_ID][REGION].get_queue(queue_name)
-        self._slots = threading.Semaphore(mapping.max_concurrency)
-        self._pool = ThreadPoolExecutor(mapping.max_concurrency, thread_name_prefix=f"sqs-{queue_name}")
         self._stop = threading.Event()
-        self._busy = 0
+        self._slots = threading.Semaphore(mapping.max_concurrency)  # Lambda's MaximumConcurrency
+        self._pool = ThreadPoolExecutor(mapping.max_concurrency, thread_name_prefix=f"sqs-{queue_name}")
+        self._busy = 0  # batches being received or handled
+        self._lining_up = 0  # of which waiting for a runtime slot or receiving
         self._busy_lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name=f"poll-{queue_name}", daemon=True)
 
@@ -97,36 +119,86 @@ class SqsPoller:
 
     @property
     def busy(self) -> bool:
-        """A batch is being handled, or the queue holds a message that is visible now."""
+        """A batch is being received or handled, or the queue holds a message that is visible now."""
         return self._busy > 0 or bool(self._queue.messages)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             if not self._slots.acquire(timeout=0.1):
                 continue
-            # Cheap in-process wait: wakes at once on SendMessage, else re-checks visibility every 20 ms.
-            self._queue.wait_for_messages(0.02)  # type: ignore[arg-type]  # Condition.wait_for takes floats
-            try:
-                messages = self._sqs.receive_message(
-                    QueueUrl=self._queue_url,
-                    MaxNumberOfMessages=self.mapping.batch_size,
-                    MessageSystemAttributeNames=["All"],
-                    MessageAttributeNames=["All"],
-                ).get("Messages", [])
-            except Exception:  # Lambda keeps polling through transient errors
-                log.exception("receive from %s failed", self._queue_url)
-                messages = []
-            if not messages:
+            if not self._messages_for_another_batch():
                 self._slots.release()
                 continue
             with self._busy_lock:
                 self._busy += 1
-            self._pool.submit(self._handle, messages)
+                self._lining_up += 1
+            self._pool.submit(self._batch)
 
-    def _handle(self, messages: list[dict[str, Any]]) -> None:
+    def _messages_for_another_batch(self) -> bool:
+        """Waits a moment for visible messages that no batch lining up will take."""
+        # Cheap in-process wait: wakes at once on SendMessage, else re-checks visibility every 20 ms.
+        # Nothing is received (an HTTP round trip through moto) while no message is visible: an idle
+        # stack spent a third of a core on empty receives.
+        self._queue.wait_for_messages(0.02)  # type: ignore[arg-type]  # Condition.wait_for takes floats
+        visible = len(self._queue.messages)
+        if visible > self._lining_up * self.mapping.batch_size:
+            return True
+        if visible:
+            self._stop.wait(0.02)  # all taken by batches waiting for a slot
+        return False
+
+    def _batch(self) -> None:
+        """One batch: a runtime slot (waiting in line, like every invocation), receive, invoke.
+
+        Each concurrent batch lines up on its own, so a busy stack gives the mapping its whole
+        MaximumConcurrency, as Lambda's pollers have; the slot comes before the receive, so no
+        message's visibility timeout runs while it waits."""
+        slot = False
+        try:
+            slot = self._limit is None or self._limit.acquire(cancel=self._stop)
+            try:
+                messages = self._receive() if slot and self._queue.messages else []
+            finally:
+                with self._busy_lock:
+                    self._lining_up -= 1
+            if messages:
+                self._handle(messages, self._visible_at(messages))
+        finally:
+            if slot and self._limit is not None:
+                self._limit.release()
+            with self._busy_lock:
+                self._busy -= 1
+            self._slots.release()
+
+    def _receive(self) -> list[dict[str, Any]]:
+        try:
+            messages: list[dict[str, Any]] = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=self.mapping.batch_size,
+                VisibilityTimeout=IN_FLIGHT_VISIBILITY_SECONDS,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+        except Exception:  # Lambda keeps polling through transient errors
+            log.exception("receive from %s failed", self._queue_url)
+            return []
+        return messages
+
+    def _visible_at(self, messages: list[dict[str, Any]]) -> dict[str, float]:
+        """When each message becomes visible again, as moto keeps it (by message id)."""
+        ids = {m["MessageId"] for m in messages}
+        return {m.id: m.visible_at for m in list(self._queue._messages) if m.id in ids}
+
+    def _invoke(self, event: dict[str, Any]) -> tuple[str, bool]:
+        if self._limit is None:
+            return self._run(self.mapping.function, event)
+        with self._limit.held():
+            return self._run(self.mapping.function, event)
+
+    def _handle(self, messages: list[dict[str, Any]], received: dict[str, float]) -> None:
         try:
             event = {"Records": [sqs_record(m, self.mapping.queue_arn) for m in messages]}
-            payload, errored = self._run(self.mapping.function, event)
+            payload, errored = self._invoke(event)
             if errored:
                 return  # the whole batch comes back after its visibility timeout
             retry: set[str] | None = set()
@@ -143,6 +215,26 @@ class SqsPoller:
         except Exception:  # a poller never dies of one batch
             log.exception("batch from %s failed", self._queue_url)
         finally:
-            with self._busy_lock:
-                self._busy -= 1
-            self._slots.release()
+            try:
+                self._start_visibility_timeouts(messages, received)
+            except Exception:
+                log.exception("visibility of a batch from %s not restored", self._queue_url)
+
+    def _start_visibility_timeouts(self, messages: list[dict[str, Any]], received: dict[str, float]) -> None:
+        """The messages still queued whose visibility the function left alone get the queue's own
+        visibility timeout from now, as if the invocation had taken no time."""
+        now = self._visible_at(messages)
+        entries = [
+            {
+                "Id": str(i),
+                "ReceiptHandle": m["ReceiptHandle"],
+                "VisibilityTimeout": self._visibility_timeout(),
+            }
+            for i, m in enumerate(messages)
+            if m["MessageId"] in now and now[m["MessageId"]] == received.get(m["MessageId"])
+        ]
+        if entries:
+            self._sqs.change_message_visibility_batch(QueueUrl=self._queue_url, Entries=entries)
+
+    def _visibility_timeout(self) -> int:
+        return int(self._queue.visibility_timeout)  # type: ignore[attr-defined]  # set from the attributes

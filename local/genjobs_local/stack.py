@@ -66,10 +66,12 @@ class LocalStack:
         handlers: dict[str, Handler] | None = None,
         simulator: bool = True,
         schedules: bool = True,
+        lambda_concurrency: int | None = None,
     ) -> LocalStack:
         """Start everything; `handlers` replaces functions' code (by logical id or name) for tests.
 
         `schedules=False` keeps the schedule threads off (use `run_schedules_now()`).
+        `lambda_concurrency` caps the invocations running at once (default: see lambda_runtime).
 
         One stack per process (functions share os.environ and moto's backends): starting one stops
         the stack already running, so separate session fixtures (tests/e2e, tests/local) take turns.
@@ -89,6 +91,7 @@ class LocalStack:
                 handlers or {},
                 simulator,
                 schedules,
+                lambda_concurrency,
             )
         except BaseException:
             stack.stop()
@@ -105,6 +108,7 @@ class LocalStack:
         handlers: dict[str, Handler],
         with_simulator: bool,
         with_schedules: bool,
+        lambda_concurrency: int | None,
     ) -> None:
         self.state_dir = state_dir
         self.jwk = Jwk.from_state_dir(state_dir)
@@ -142,7 +146,7 @@ class LocalStack:
         self.resource_types = {lid: translated.cfn["Resources"][lid]["Type"] for lid in created}
         self._fill_provider_secret(provisioner)
 
-        self.runner = LambdaRunner(self._function_specs(translated, provisioner))
+        self.runner = LambdaRunner(self._function_specs(translated, provisioner), lambda_concurrency)
         self._apply_environment(provisioner)
         for function, handler in handlers.items():
             self.runner.override(function, handler)
@@ -150,7 +154,10 @@ class LocalStack:
 
         self._start_http_front(provisioner)
         self.outputs = self._local_outputs(provisioner)
-        self._pollers = [SqsPoller(m, self.client("sqs"), self.runner.run) for m in _mappings(provisioner)]
+        self._pollers = [
+            SqsPoller(m, self.client("sqs"), self.runner.run, self.runner.limit)
+            for m in _mappings(provisioner)
+        ]
         for poller in self._pollers:
             poller.start()
         self._scheduler = Scheduler(_schedules(provisioner), self.runner.run)

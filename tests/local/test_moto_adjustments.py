@@ -164,6 +164,103 @@ def test_failed_transaction_rolls_back_only_its_items_without_copying_the_table(
     assert dynamodb_backends[ACCOUNT_ID][REGION].tables[table] is table_object
 
 
+def test_queries_read_one_partition_and_order_and_page_as_dynamodb_does(stack: LocalStack) -> None:
+    # GIVEN items in three partitions, each also in gsi1 under one shared index partition
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.table import Table
+
+    ddb, table = stack.client("dynamodb"), stack.resource("JobsTable")
+    run = uuid.uuid4().hex
+    partitions = [f"q#{run}#{p}" for p in "abc"]
+    for p in partitions:
+        for i in (3, 1, 4, 0, 2):
+            ddb.put_item(
+                TableName=table,
+                Item={
+                    "pk": {"S": p},
+                    "sk": {"S": f"item#{i}"},
+                    "gsi1pk": {"S": f"q#{run}"},
+                    "gsi1sk": {"S": f"{i}#{p}"},
+                },
+            )
+    read: list[int] = []  # how many items each listing of the table handed to a query
+    table_object = dynamodb_backends[ACCOUNT_ID][REGION].tables[table]
+    listing = Table.all_items
+
+    def counting(self: Table) -> Any:
+        items = listing(self)
+        read.append(len(items))
+        return items
+
+    def query(**kwargs: Any) -> list[str]:
+        """Every page of a query, as pk|sk."""
+        found, start = [], None
+        while True:
+            page = ddb.query(
+                TableName=table, Limit=2, **kwargs, **({"ExclusiveStartKey": start} if start else {})
+            )
+            found += [f"{i['pk']['S'][-1]}|{i['sk']['S']}" for i in page["Items"]]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return found
+
+    # WHEN the table is queried by partition (forward, backward, by key range) and the index is queried
+    Table.all_items = counting  # type: ignore[method-assign]
+    try:
+        forward = query(
+            KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": partitions[1]}}
+        )
+        backward = query(
+            KeyConditionExpression="pk = :p AND sk >= :s",
+            ExpressionAttributeValues={":p": {"S": partitions[2]}, ":s": {"S": "item#2"}},
+            ScanIndexForward=False,
+        )
+        table_queries_read = list(read)
+        by_index = query(
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :p AND gsi1sk < :s",
+            ExpressionAttributeValues={":p": {"S": f"q#{run}"}, ":s": {"S": "2"}},
+        )
+    finally:
+        Table.all_items = listing  # type: ignore[method-assign]
+
+    # THEN each returns what DynamoDB returns, in its order, across pages
+    assert forward == [f"b|item#{i}" for i in range(5)]
+    assert backward == ["c|item#4", "c|item#3", "c|item#2"]
+    assert by_index == ["a|item#0", "b|item#0", "c|item#0", "a|item#1", "b|item#1", "c|item#1"]
+    # AND a table query read its own partition, not the whole table
+    assert table_queries_read
+    assert set(table_queries_read) == {5}
+    assert len(table_object.all_items()) >= 15  # outside a query, moto's listing is the whole table
+
+
+def test_state_machine_service_clients_are_reused() -> None:
+    # GIVEN the interpreter's client factory, as its Task states call it
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    # WHEN the same service is asked for twice
+    first = lambda_eval_utils.boto_client_for(REGION, "lambda")
+    second = boto_client.boto_client_for(REGION, "lambda", None)
+
+    # THEN it is one client (one connection pool), and another service gets its own
+    assert first is second
+    assert boto_client.boto_client_for(REGION, "sqs") is not first
+
+
+def test_state_machine_json_paths_are_parsed_once() -> None:
+    # GIVEN the interpreter's JSONPath evaluation
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    # WHEN a path is used twice on different data
+    first = json_path.extract_json("$.a.b", {"a": {"b": 1}})
+    second = json_path.extract_json("$.a.b", {"a": {"b": 2}})
+
+    # THEN each read its own data, from one parsed path
+    assert (first, second) == (1, 2)
+    assert json_path.parse("$.a.b") is json_path.parse("$.a.b")
+
+
 def test_sqs_mappings_are_polled_not_fired_inside_send_message(stack: LocalStack) -> None:
     # GIVEN the template's three SQS event source mappings
     from moto.sqs.models import sqs_backends

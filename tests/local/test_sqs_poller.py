@@ -168,3 +168,74 @@ def test_malformed_batch_item_failures_fail_the_whole_batch() -> None:
     assert failed_message_ids(None, batch) == set()
     assert failed_message_ids({"batchItemFailures": [{"itemIdentifier": "other"}]}, batch) is None
     assert failed_message_ids({"batchItemFailures": [{"itemIdentifier": ""}]}, batch) is None
+
+
+def test_a_message_is_not_delivered_again_while_its_invocation_runs(stack: LocalStack, fake: Any) -> None:
+    # GIVEN a notifier whose first invocation outlasts the queue's visibility timeout (60 s, 0.6 wall
+    # seconds here) and then fails; the second succeeds
+    spans: list[tuple[float, float]] = []
+
+    def slow_then_fail(event: Any, context: Any) -> None:
+        started = time.monotonic()
+        if not spans:
+            time.sleep(1.2)
+        spans.append((started, time.monotonic()))
+        if len(spans) == 1:
+            raise RuntimeError("crashed after a long run")
+
+    notifier = fake("NotifierFunction", slow_then_fail)
+
+    # WHEN a message arrives
+    stack.client("sqs").send_message(QueueUrl=stack.resource("NotifyQueue"), MessageBody="slow")
+    _eventually(lambda: len(spans) >= 2)
+    time.sleep(0.3)
+
+    # THEN it was not handed to a second invocation while the first ran (AWS: the function's timeout
+    # is below the visibility timeout); it came back once, a visibility timeout after the first ended
+    assert len(notifier.calls) == 2
+    (_, first_end), (second_start, _) = spans
+    assert second_start - first_end >= 60 * 0.01 * 0.9
+    assert notifier.calls[1]["Records"][0]["attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_a_batch_waits_for_a_runtime_slot_before_it_is_received(stack: LocalStack, fake: Any) -> None:
+    # GIVEN every slot of the runtime taken (a stack busy with other invocations)
+    notifier = fake("NotifierFunction")
+    limit = stack.runner.limit
+    for _ in range(limit.limit):
+        limit.acquire()
+    try:
+        # WHEN a message arrives and waits longer than the queue's visibility timeout
+        stack.client("sqs").send_message(QueueUrl=stack.resource("NotifyQueue"), MessageBody="later")
+        time.sleep(1.0)
+        waited = len(notifier.calls)
+    finally:
+        for _ in range(limit.limit):
+            limit.release()
+    _eventually(lambda: bool(notifier.calls))
+
+    # THEN it was not received while no slot was free: its first delivery is its first receive
+    assert waited == 0
+    assert notifier.calls[0]["Records"][0]["attributes"]["ApproximateReceiveCount"] == "1"
+
+
+def test_an_idle_queue_is_not_received_from(stack: LocalStack) -> None:
+    # GIVEN the pollers' SQS client, counting ReceiveMessage calls, and nothing queued
+    stack.wait_idle()
+    sqs = stack.client("sqs")
+    calls: list[Any] = []
+    original = sqs.receive_message
+
+    def counting(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return original(**kwargs)
+
+    sqs.receive_message = counting
+    try:
+        # WHEN half a second passes
+        time.sleep(0.5)
+    finally:
+        del sqs.receive_message
+
+    # THEN no poller asked moto for messages (it waits on the queue in-process)
+    assert calls == []

@@ -37,7 +37,15 @@ def dynamodb_resource() -> Any:
     return boto3.resource("dynamodb", config=_config())
 
 
+@cache
+def table(name: str) -> Any:
+    """A Table resource, kept: building one builds its resource class, which cost more CPU than the
+    DynamoDB call it was built for (a Table's actions only pass its name to the shared client)."""
+    return dynamodb_resource().Table(name)
+
+
 def reset() -> None:
     """Forget cached clients (tests that switch endpoints or credentials)."""
     client.cache_clear()
     dynamodb_resource.cache_clear()
+    table.cache_clear()

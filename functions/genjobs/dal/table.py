@@ -132,7 +132,7 @@ class JobsTable:
 
     @property
     def _table(self) -> Any:
-        return aws.dynamodb_resource().Table(self.table_name)
+        return aws.table(self.table_name)
 
     @property
     def _client(self) -> Any:
