@@ -336,3 +336,21 @@ def _sqs_record(body: str) -> dict[str, Any]:
         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:replayed",
         "awsRegion": "us-east-1",
     }
+
+
+def test_a_submission_whose_task_token_no_longer_waits_is_never_sent_to_the_provider(
+    stack: LocalStack, app: Client
+) -> None:
+    # GIVEN a job whose second task is still PENDING (one at a time; the first runs long)
+    body = sim_job(2) | {"concurrency": 1}
+    body["tasks"][0]["sim"] = {"latency": 500}
+    job_id = app.create(body)["jobId"]
+    app.wait(job_id, until=lambda j: j["counts"]["PROCESSING"] == 1)
+    # WHEN a submission of the pending task arrives whose wait already timed out (its token is dead)
+    record = _sqs_record(json.dumps({"jobId": job_id, "taskIndex": 1, "taskToken": "a-token-that-timed-out"}))
+    assert stack.invoke("SubmitterFunction", {"Records": [record]}) == {"batchItemFailures": []}
+    # THEN nothing is paid for at the provider: no submission, and the task is still PENDING
+    assert job_keys(job_id, 2)[1] not in sim_stats(stack)["submit_attempts_per_key"]
+    assert app.job(job_id)["tasks"][1]["status"] == "PENDING"
+    assert app.post(f"/jobs/{job_id}/cancel").status_code == 202
+    assert app.wait(job_id)["status"] == "CANCELLED"

@@ -152,10 +152,20 @@ def submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | N
         return DONE
     model = model_of(deps, job)
     by_webhook = waits_by_webhook(deps, job)
-    deps.workflow.heartbeat(token)
+    if not deps.workflow.heartbeat(token):
+        # Nothing waits on this message any more (its wait timed out: the state machine failed the
+        # task or sent it again with a new token). Submitting now would pay for an orphan.
+        logger.warning("submission dropped: its task token no longer waits", extra={"jobId": job.job_id})
+        return None
     if task.status == TaskStatus.PROCESSING and task.provider_id:
-        # Already submitted (a redelivery after the record was written): answer again.
-        return None if by_webhook else Wait(mode=Mode.POLL, waitSeconds=first_wait(model, deps))
+        # Already submitted (a redelivery after the record was written, or the state machine's
+        # retry of a wait that timed out in the queue): answer again; a webhook answers this token.
+        if by_webhook:
+            deps.table.update_task(
+                job.job_id, task.index, set_fields={"taskToken": token}, only_if=TaskStatus.PROCESSING
+            )
+            return None
+        return Wait(mode=Mode.POLL, waitSeconds=first_wait(model, deps))
 
     provider = provider_for(deps, job.provider)
     request = SubmitRequest(
