@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from bench.prices import FIXED_POLL_SECONDS, SLEEPER_MEMORY_GB
+from bench.prices import FIXED_LOOP_TRANSITIONS, FIXED_POLL_SECONDS, SLEEPER_MEMORY_GB
 from bench.usage import Usage
 
 ASL = Path(__file__).resolve().parents[1] / "statemachine" / "generation.asl.json"
@@ -65,8 +65,10 @@ def split_polling(short: Usage, short_polls: float, long: Usage, long_polls: flo
 
 
 def fixed_interval_design(split: PollingSplit, latency: float) -> Usage:
-    """Polling inside the state machine every 5 s: our base work plus one of our polls per 5 s."""
-    return split.base + split.per_poll.scaled(fixed_polls(latency))
+    """Polling inside the state machine every 5 s: our base work plus, per 5 s, one of our polls with
+    the state transitions of the usual Wait -> status Task -> Choice loop (ours is one Retry)."""
+    loop_poll = replace(split.per_poll, state_transitions=FIXED_LOOP_TRANSITIONS)
+    return split.base + loop_poll.scaled(fixed_polls(latency))
 
 
 def sleeping_lambda_design(split: PollingSplit, latency: float) -> Usage:

@@ -36,3 +36,5 @@ SOURCES = {
 
 SLEEPER_MEMORY_GB = 128 / 1024  # the "Lambda that sleeps while it polls" alternative
 FIXED_POLL_SECONDS = 5  # the "poll inside the state machine every 5 s" alternative
+# The loop a team writes to poll inside the state machine: Wait, the status Task, a Choice.
+FIXED_LOOP_TRANSITIONS = 3

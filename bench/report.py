@@ -336,7 +336,8 @@ def _alternatives(summ: dict[str, Any]) -> list[str]:
         f"difference in polls): {per_poll['state_transitions']:.2f} transitions, "
         f"{per_poll['lambda_requests']:.2f} Lambda invocations, {per_poll['dynamodb_read_units']:.2f} read and "
         f"{per_poll['dynamodb_write_units']:.2f} write units per poll. The rest is the base work of an image. "
-        "*Fixed 5 s polling in the state machine* = base + one such poll every 5 s. *Sleeping Lambda* = "
+        "*Fixed 5 s polling in the state machine* = base + one such poll every 5 s, each costing the 3 "
+        "transitions of the usual Wait -> status Task -> Choice loop (ours is 1: a Retry). *Sleeping Lambda* = "
         "base + one invocation lasting the whole latency at 128 MB arm64 (its status calls to the provider "
         "cost nothing on AWS; it holds one Lambda concurrency slot per image in flight, and is capped at "
         "900 s).",

@@ -59,6 +59,11 @@ def test_polling_splits_into_base_and_per_poll_work() -> None:
     assert split.base.as_dict() == pytest.approx(base.as_dict())
     # fixed 5 s polling at 60 s: 12 polls; a sleeping Lambda: one 60 s invocation at 128 MB
     assert fixed_interval_design(split, 60).state_transitions == pytest.approx(8 + 36)
+    # the fixed design's loop is Wait, Task, Choice even where our poll is one transition (a Retry)
+    retry_split = split_polling(
+        base + per_poll.scaled(0) + Usage(state_transitions=1), 1, base + Usage(state_transitions=23), 23
+    )
+    assert fixed_interval_design(retry_split, 60).state_transitions == pytest.approx(8 + 36)
     sleeper = sleeping_lambda_design(split, 60)
     assert (sleeper.lambda_requests, sleeper.lambda_gb_seconds) == pytest.approx((5, 7.5))
 
