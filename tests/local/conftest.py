@@ -27,6 +27,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         yield started
 
 
+class Overlap:
+    """`with overlap:` around a piece of work: how many run it at once, and the most that ever did."""
+
+    def __init__(self) -> None:
+        self.running = self.peak = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Overlap:
+        with self._lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.running -= 1
+
+
 class Recorder:
     """A fake function body: records every (event, context) and answers with `behaviour`."""
 

@@ -16,6 +16,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from tests.local.conftest import Overlap
 
 from genjobs_local import LocalStack
 
@@ -33,7 +34,7 @@ def run(stack: LocalStack, fake: Any, wait_by: str) -> dict[str, Any]:
     job_id = f"job-{uuid.uuid4().hex[:8]}"
     s3, bucket = stack.client("s3"), stack.resource("OutputBucket")
     sfn = stack.client("stepfunctions")
-    running, peak, lock = 0, 0, threading.Lock()
+    overlap, lock = Overlap(), threading.Lock()
     checks: Counter[int] = Counter()
 
     def prepare(event: Any, context: Any) -> dict[str, Any]:
@@ -50,16 +51,11 @@ def run(stack: LocalStack, fake: Any, wait_by: str) -> dict[str, Any]:
         }
 
     def submit(event: Any, context: Any) -> None:
-        nonlocal running, peak
         for record in event["Records"]:
             message = json.loads(record["body"])
             index, token = message["taskIndex"], message["taskToken"]
-            with lock:
-                running += 1
-                peak = max(peak, running)
-            time.sleep(0.05)
-            with lock:
-                running -= 1
+            with overlap:
+                time.sleep(0.05)
             if index == FAILING:
                 sfn.send_task_failure(taskToken=token, error="ValueError", cause="unknown model")
             else:
@@ -107,7 +103,7 @@ def run(stack: LocalStack, fake: Any, wait_by: str) -> dict[str, Any]:
         "messages": [json.loads(r["body"]) for c in submitter.calls for r in c["Records"]],
         "checks": dict(checks),
         "failed": [(c["taskIndex"], c["error"]["Error"]) for c in fail.calls],
-        "peak": peak,
+        "peak": overlap.peak,
         "written": s3.list_objects_v2(Bucket=bucket, Prefix="mapruns/").get("Contents", []),
     }
 

@@ -7,6 +7,8 @@ import threading
 import time
 from typing import Any
 
+from tests.local.conftest import Overlap
+
 from genjobs_local import LocalStack
 from genjobs_local.lambda_runtime import ConcurrencyLimit
 
@@ -86,16 +88,11 @@ def test_a_nested_invocation_in_the_same_thread_takes_no_second_slot() -> None:
 
 def test_invocations_over_the_limit_wait_and_all_succeed(stack: LocalStack, fake: Any) -> None:
     # GIVEN a function that takes a while and counts how many copies of it run at once
-    running, peak, lock = 0, 0, threading.Lock()
+    overlap = Overlap()
 
     def slow(event: Any, context: Any) -> int:
-        nonlocal running, peak
-        with lock:
-            running += 1
-            peak = max(peak, running)
-        time.sleep(0.05)
-        with lock:
-            running -= 1
+        with overlap:
+            time.sleep(0.05)
         return int(event["n"])
 
     fake("SweeperFunction", slow)
@@ -112,4 +109,4 @@ def test_invocations_over_the_limit_wait_and_all_succeed(stack: LocalStack, fake
 
     # THEN every invocation succeeded, never more than the limit at once
     assert results == {n: n for n in range(3 * limit)}
-    assert peak <= limit
+    assert overlap.peak <= limit

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+from tests.local.conftest import Overlap
 
 from genjobs_local import LocalStack
 from genjobs_local.sqs_poller import failed_message_ids
@@ -114,16 +115,11 @@ def test_function_error_retries_the_whole_batch_after_the_visibility_timeout(
 
 def test_maximum_concurrency_is_honoured(stack: LocalStack, fake: Any) -> None:
     # GIVEN a slow submitter; the session stack sets SubmitMaxConcurrency=3
-    running, peak, lock = 0, 0, threading.Lock()
+    overlap = Overlap()
 
     def slow(event: Any, context: Any) -> None:
-        nonlocal running, peak
-        with lock:
-            running += 1
-            peak = max(peak, running)
-        time.sleep(0.1)
-        with lock:
-            running -= 1
+        with overlap:
+            time.sleep(0.1)
 
     submitter = fake("SubmitterFunction", slow)
 
@@ -135,7 +131,7 @@ def test_maximum_concurrency_is_honoured(stack: LocalStack, fake: Any) -> None:
     _eventually(lambda: sum(len(c["Records"]) for c in submitter.calls) >= 40)
 
     # THEN at most 3 batches ran at once, and batches held at most BatchSize (5) records
-    assert peak == 3
+    assert overlap.peak == 3
     assert max(len(c["Records"]) for c in submitter.calls) <= 5
 
 
