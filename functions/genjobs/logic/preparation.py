@@ -23,10 +23,14 @@ def prepare(deps: Deps, job_id: str) -> dict[str, Any]:
     if job is None:
         raise LookupError(f"job {job_id} does not exist")
     if not job.prepared:
-        plan = job.plan or Plan.model_validate(deps.storage.get_json(job.plan_key or ""))
+        plan, common_input = job.plan, job.input
+        if job.spec_key:
+            spec = deps.storage.get_json(job.spec_key)
+            plan, common_input = Plan.model_validate(spec["plan"]), spec["input"]
+        assert plan is not None, f"job {job_id} has neither a plan nor a spec key"
         now = utcnow()
         batch: list[Task] = []
-        for index, task_input in enumerate(planning.expand(plan, job.input)):
+        for index, task_input in enumerate(planning.expand(plan, common_input)):
             batch.append(
                 Task(
                     jobId=job_id,

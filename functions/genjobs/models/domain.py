@@ -97,7 +97,8 @@ class Job(_Model):
     model: str
     input: JsonObject = Field(default_factory=dict)
     plan: Plan | None = None
-    plan_key: str | None = Field(default=None, alias="planKey")  # large plans live in S3
+    # Where the plan and input live when they are too big for this item: S3 {"plan", "input"}.
+    spec_key: str | None = Field(default=None, alias="specKey")
     task_count: int = Field(alias="taskCount")
     concurrency: int
     collection_id: str | None = Field(default=None, alias="collectionId")
