@@ -127,22 +127,17 @@ def _bigjob(s: dict[str, Any]) -> list[str]:
     if "tasks" not in sc or sc.get("finished"):
         return []
     inv = sc.get("lambda_invocations", {})
+    failed = sc.get("failed_by_error") or {}
     return [
         f"- **The {sc['tasks']:,}-task job did not run to completion locally**: {sc['tasks_ended']} tasks "
-        f"ended in {sc['wall_s']} s ({inv.get('SubmitterFunction', 0)} submitter and "
-        f"{inv.get('FailTaskFunction', 0)} FailTask invocations). moto serialises its DynamoDB behind one "
-        "lock and runs every child execution's interpreter in threads of one process on 2 cores."
-        + (
-            " FailTask ran: tasks failed at this scale, a local failure whose cause is not analysed yet "
-            "(in the 200-job soak the same signature was the Submit wait's heartbeat, counted on the "
-            "compressed clock, expiring while a starved local submitter had not yet taken the message)."
-            if inv.get("FailTaskFunction", 0)
-            else ""
-        )
-        + " What a 10,000-task job means for the AWS limits is per "
-        "execution and constant (section 1: a child's history and the state payloads do not grow with "
-        "the job, and the parent's history is the same for any job size because Distributed Map children "
-        f"have histories of their own). The largest payload here was {sc['largest_payload_bytes']} bytes.",
+        f"ended in {sc['wall_s']} s ({sc['tasks_per_s']} tasks/s; {inv.get('SubmitterFunction', 0)} "
+        f"submitter and {inv.get('FailTaskFunction', 0)} FailTask invocations)"
+        + (f"; failed tasks by error: {failed}" if failed else "")
+        + ". Give it more time with BENCH_BIGJOB_SECONDS. What a 10,000-task job means for the AWS "
+        "limits is per execution and constant (section 1: a child's history and the state payloads do "
+        "not grow with the job, and the parent's history is the same for any job size because "
+        "Distributed Map children have histories of their own). The largest payload here was "
+        f"{sc['largest_payload_bytes']} bytes.",
     ]
 
 
@@ -154,7 +149,7 @@ def _creation(s: dict[str, Any]) -> list[str]:
     return [
         f"- Creation is O(1) for a `matrix` with `count`, but a job given as an explicit 10,000-value "
         f"list took {explicit['median_s']:.2f} s ({explicit['ratio_to_1']}x a 1-task job): the request "
-        "body is O(N) and is validated, hashed for idempotency and stored (in S3 past 64 KB) inside the "
+        "body is O(N) and is validated, hashed for idempotency and stored (in S3 past 1 KB) inside the "
         "API request. The target is met by the `matrix` form, which is how a large job is meant to be "
         "given.",
     ]

@@ -432,7 +432,15 @@ def _scale(s: dict[str, Any]) -> list[str]:
             f"tasks ended) in {b['wall_s']} s ({b['tasks_per_s']} tasks/s); {b['state_transitions']} state "
             f"transitions. Largest history: parent {b['max_events']['parent']} events, child "
             f"{b['max_events']['child']} (+2 on AWS), against the {b['history_limit']:,} limit; largest "
-            f"state payload {b['largest_payload_bytes']} bytes against {b['payload_limit']:,}.",
+            f"state payload {b['largest_payload_bytes']} bytes against {b['payload_limit']:,}."
+            + (
+                f" DynamoDB per task: {b['dynamodb_write_units_per_task']} write units, "
+                f"{b['dynamodb_read_units_per_task']} read units (as for a 20-task job: the job item every "
+                "task step reads and rewrites stays small; the 10,000-value plan is in S3)."
+                if "dynamodb_write_units_per_task" in b
+                else ""
+            )
+            + (f" Failed tasks by error: {b['failed_by_error']}." if b.get("failed_by_error") else ""),
             "",
         ]
     cj = s.get("concurrent") or {}
