@@ -32,9 +32,15 @@ def creation(bench: Bench, sizes: list[int], repeats: int) -> dict[str, Any]:
     ids: list[str] = []
     try:
         # A matrix with `count` (the README's O(1) plan: a few values, N tasks round-robin), and for
-        # the biggest size also an explicit 10,000-value list, whose request body itself is O(N).
+        # the biggest size also the two forms whose request body itself is O(N): a matrix with one
+        # value per task, and an explicit `tasks` list of one input per task.
+        big = max(sizes)
+        per_task = sim_job(big, model="sim-image", latency=0)
+        listed = {k: v for k, v in per_task.items() if k != "matrix"} | {
+            "tasks": [{"seed": i} for i in range(big)]
+        }
         bodies = [(str(size), counted(size)) for size in sizes]
-        bodies.append((f"{max(sizes)} (explicit list)", sim_job(max(sizes), model="sim-image", latency=0)))
+        bodies += [(f"{big} (one matrix value each)", per_task), (f"{big} (explicit tasks list)", listed)]
         for label, body in bodies:
             times = []
             for _ in range(repeats):
