@@ -93,3 +93,26 @@ def test_every_function_logs_to_its_own_log_group_with_retention(template: dict[
         assert "RetentionInDays" in log_groups[ref["Ref"]]["Properties"], f"{ref['Ref']}: no retention"
         used.append(ref["Ref"])
     assert len(used) == len(set(used)), "functions share a log group"
+
+
+def test_the_workflows_own_files_expire_and_outputs_never_do(root: Path, template: dict[str, Any]) -> None:
+    from genjobs.logic.jobs import spec_key
+    from genjobs.logic.outputs import output_key
+    from genjobs.logic.preparation import manifest_key
+
+    rules = template["Resources"]["OutputBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    expiring = {
+        rule["Prefix"] for rule in rules if rule["Status"] == "Enabled" and "ExpirationInDays" in rule
+    }
+    asl = json.loads((root / "statemachine" / "generation.asl.json").read_text())
+    map_results = {
+        state["ResultWriter"]["Parameters"]["Prefix"].rstrip("/") + "/"
+        for state in asl["States"].values()
+        if "ResultWriter" in state
+    }
+    # GIVEN every file the workflow writes for itself: task manifests, big job specs, Map run results
+    own = {manifest_key("j").split("/")[0] + "/", spec_key("j").split("/")[0] + "/", *map_results}
+    # THEN each of their prefixes has an expiry rule, and no rule reaches the users' outputs
+    assert own <= expiring, f"never expire: {own - expiring}"
+    output = output_key("user", "job", 0, 0, ".png")
+    assert not any(output.startswith(prefix) for prefix in expiring)

@@ -34,6 +34,11 @@ INLINE_SPEC_BYTES = 1024
 TASKS_PAGE = 100
 
 
+def spec_key(job_id: str) -> str:
+    """Where a job's plan and common input live when they are over INLINE_SPEC_BYTES."""
+    return f"plans/{job_id}.json"
+
+
 def create_job(
     deps: Deps, user_id: str, request: CreateJobRequest, idempotency_key: str | None
 ) -> JobDetailView:
@@ -60,20 +65,20 @@ def create_job(
 
     now = utcnow()
     job_id = str(uuid.uuid4())
-    spec_key = None
+    stored_at = None
     spec = {"plan": plan.model_dump(exclude_none=True), "input": request.input}
     if len(json.dumps(spec)) > INLINE_SPEC_BYTES:
-        spec_key = f"plans/{job_id}.json"
-        deps.storage.put_json(spec_key, spec)
+        stored_at = spec_key(job_id)
+        deps.storage.put_json(stored_at, spec)
     job = Job(
         jobId=job_id,
         userId=user_id,
         status=JobStatus.PENDING,
         provider=request.provider,
         model=request.model,
-        input={} if spec_key else request.input,
-        plan=None if spec_key else plan,
-        specKey=spec_key,
+        input={} if stored_at else request.input,
+        plan=None if stored_at else plan,
+        specKey=stored_at,
         taskCount=task_count,
         concurrency=concurrency,
         collectionId=request.collection_id,

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 
 
 @cache
+def output_key(user_id: str, job_id: str, task_index: int, n: int, extension: str) -> str:
+    """Where a task's n-th output is kept (never expires; see the bucket's lifecycle rules)."""
+    return f"outputs/{user_id}/{job_id}/{task_index:06d}/{n}{extension}"
+
+
 def _session() -> requests.Session:
     # requests is imported with the first download, not with every handler that imports the tasks.
     import requests
@@ -47,9 +52,7 @@ def keep_outputs(deps: Deps, job: Job, task_index: int, urls: list[str]) -> list
                 response.raise_for_status()
                 content_type = response.headers.get("Content-Type", "application/octet-stream").split(";")[0]
                 expected = response.headers.get("Content-Length")
-                key = (
-                    f"outputs/{job.user_id}/{job.job_id}/{task_index:06d}/{n}{_extension(url, content_type)}"
-                )
+                key = output_key(job.user_id, job.job_id, task_index, n, _extension(url, content_type))
                 response.raw.decode_content = True
                 size = deps.storage.put_stream(key, response.raw, content_type)  # type: ignore[arg-type]
         except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
