@@ -299,6 +299,7 @@ def _costs(s: dict[str, Any], summ: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {item} | " + " | ".join(_money(_get(costs, k, "lines_per_1000", item)) for k in keys) + " |"
         )
+    lines += _write_units_by_request(s)
     lines += [
         "",
         "Child history events are as the interpreter emits them; AWS adds ExecutionStarted and "
@@ -406,6 +407,37 @@ def _cancel(s: dict[str, Any]) -> list[str]:
             f"{r['task_statuses']} |"
         )
     lines += ["", "Schedule seconds; the sweeper runs every 60 s (schedules on in this scenario).", ""]
+    return lines
+
+
+def _write_units_by_request(s: dict[str, Any]) -> list[str]:
+    """Where the DynamoDB write units of one image go, by request and the kinds of item it writes."""
+    runs = {
+        f"{mode}-{lat}": r
+        for lat in LATENCIES
+        for mode in ("webhook", "polling")
+        if (r := _get(s, f"cost-{lat}", mode)) and "dynamodb_write_units_by" in r.get("snapshot", {})
+    }
+    if not runs:
+        return []
+    per_image = {
+        k: {kind: w / r["images"] for kind, w in r["snapshot"]["dynamodb_write_units_by"].items()}
+        for k, r in runs.items()
+    }
+    kinds = sorted(
+        {kind for units in per_image.values() for kind in units},
+        key=lambda kind: -max(u.get(kind, 0) for u in per_image.values()),
+    )
+    lines = [
+        "",
+        "DynamoDB write units per image by request (item kinds by sort-key prefix; a transaction's "
+        "units count double, a GSI's write is added to its item's):",
+        "",
+        "| request [items] | " + " | ".join(runs) + " |",
+        "| --- |" + " --- |" * len(runs),
+    ]
+    for kind in kinds:
+        lines.append(f"| {kind} | " + " | ".join(f"{u.get(kind, 0):.2f}" for u in per_image.values()) + " |")
     return lines
 
 

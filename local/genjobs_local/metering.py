@@ -98,6 +98,9 @@ class Meter:
     requests: Counter[str] = field(default_factory=Counter)  # "service:Action"
     read_units: float = 0.0
     write_units: float = 0.0
+    # "Action[item kinds]" -> write units, e.g. "TransactWriteItems[EVENT,JOB,TASK]" (kinds are the
+    # sort key's prefix): where the write units go.
+    write_units_by: dict[str, float] = field(default_factory=dict)
     api_requests: Counter[str] = field(default_factory=Counter)  # first path segment after the stage
 
     def reset(self) -> None:
@@ -109,6 +112,7 @@ class Meter:
             self.lambda_ms.clear()
             self.requests.clear()
             self.read_units = self.write_units = 0.0
+            self.write_units_by.clear()
             self.api_requests.clear()
 
     def snapshot(self) -> dict[str, Any]:
@@ -130,6 +134,7 @@ class Meter:
                 "requests": dict(self.requests),
                 "dynamodb_read_units": self.read_units,
                 "dynamodb_write_units": self.write_units,
+                "dynamodb_write_units_by": dict(self.write_units_by),
                 "api_requests": dict(self.api_requests),
             }
 
@@ -160,10 +165,12 @@ class Meter:
         with self.lock:
             self.requests[f"{service}:{action}"] += 1
 
-    def capacity(self, read: float, write: float) -> None:
+    def capacity(self, read: float, write: float, kind: str = "") -> None:
         with self.lock:
             self.read_units += read
             self.write_units += write
+            if write:
+                self.write_units_by[kind] = self.write_units_by.get(kind, 0.0) + write
 
     def api(self, segment: str) -> None:
         with self.lock:
@@ -346,7 +353,7 @@ def _hook_dynamodb_capacity() -> None:
                 read, write = _units(backend, action, params, before, response)
             except Exception:  # noqa: BLE001 - metering must never break the request it measures
                 read, write = 0.0, 0.0
-            meter.capacity(read, write)
+            meter.capacity(read, write, _write_kind(action, params))
             return response
 
     DynamoHandler.call_action = metered_call_action  # type: ignore[method-assign]
@@ -387,6 +394,16 @@ def _write_ops(action: str, params: dict[str, Any]) -> list[tuple[str, dict[str,
             for r in requests
         ]
     return []
+
+
+def _write_kind(action: str, params: dict[str, Any]) -> str:
+    """"Action[kinds]": each written item's kind is its sort key's prefix (TASK, JOB, EVENT...), or
+    its table's name for a table without one (the idempotency records)."""
+    kinds = set()
+    for table, item, _ in _write_ops(action, params):
+        sort_key = item.get("sk", {}).get("S")
+        kinds.add(sort_key.split("#")[0] if sort_key else table.rsplit("-", 1)[-1])
+    return f"{action}[{','.join(sorted(kinds))}]"
 
 
 def _key_of(table: Any, item: dict[str, Any]) -> dict[str, Any]:

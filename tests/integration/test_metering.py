@@ -58,6 +58,8 @@ def test_hooks_count_requests_and_units(meter: metering.Meter) -> None:
     assert snapshot["requests"]["dynamodb:PutItem"] == 1
     assert snapshot["requests"]["dynamodb:TransactWriteItems"] == 1
     assert snapshot["dynamodb_write_units"] == 2 + 2  # the transaction's 1 unit counts double
+    # (a table without a sort key is named by its table, after the last "-")
+    assert snapshot["dynamodb_write_units_by"] == {"PutItem[t]": 2, "TransactWriteItems[t]": 2}
     assert snapshot["dynamodb_read_units"] == 1
 
 
