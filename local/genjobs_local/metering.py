@@ -397,8 +397,8 @@ def _write_ops(action: str, params: dict[str, Any]) -> list[tuple[str, dict[str,
 
 
 def _write_kind(action: str, params: dict[str, Any]) -> str:
-    """"Action[kinds]": each written item's kind is its sort key's prefix (TASK, JOB, EVENT...), or
-    its table's name for a table without one (the idempotency records)."""
+    """Names a write request "Action[kinds]": each written item's kind is its sort key's prefix (TASK,
+    JOB, EVENT...), or its table's name for a table without one (the idempotency records)."""
     kinds = set()
     for table, item, _ in _write_ops(action, params):
         sort_key = item.get("sk", {}).get("S")
