@@ -16,12 +16,12 @@ if TYPE_CHECKING:
     import requests
 
 
-@cache
 def output_key(user_id: str, job_id: str, task_index: int, n: int, extension: str) -> str:
     """Where a task's n-th output is kept (never expires; see the bucket's lifecycle rules)."""
     return f"outputs/{user_id}/{job_id}/{task_index:06d}/{n}{extension}"
 
 
+@cache
 def _session() -> requests.Session:
     # requests is imported with the first download, not with every handler that imports the tasks.
     import requests
