@@ -467,8 +467,15 @@ def _scale(s: dict[str, Any]) -> list[str]:
             f"state payload {b['largest_payload_bytes']} bytes against {b['payload_limit']:,}."
             + (
                 f" DynamoDB per task: {b['dynamodb_write_units_per_task']} write units, "
-                f"{b['dynamodb_read_units_per_task']} read units (as for a 20-task job: the job item every "
-                "task step reads and rewrites stays small; the 10,000-value plan is in S3)."
+                f"{b['dynamodb_read_units_per_task']} read units"
+                + (
+                    f" (a {small['images']}-task polling job at 20 s: {small['per_image']['dynamodb_write_units']:.1f}"
+                    f" and {small['per_image']['dynamodb_read_units']:.1f}; the job item every task step "
+                    "reads and rewrites must stay small, so the 10,000-value plan is in S3)"
+                    if (small := _get(s, "cost-20", "polling")) and "per_image" in small
+                    else ""
+                )
+                + "."
                 if "dynamodb_write_units_per_task" in b
                 else ""
             )

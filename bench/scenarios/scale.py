@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -68,11 +69,11 @@ def big_job(bench: Bench, job_id: str, size: int, timeout: float) -> dict[str, A
     snapshot = bench.meter.snapshot()
     job = bench.job(job_id)
     done = sum(int(job.get(k, 0)) for k in ("countCompleted", "countFailed", "countCancelled"))
-    failed: dict[str, int] = {}
-    for task in bench.items(job_id, "TASK#"):
-        if task.get("status") == "FAILED":
-            cause = str(task.get("error") or "(no error)")[:120]
-            failed[cause] = failed.get(cause, 0) + 1
+    failed = Counter(
+        str(task.get("error") or "(no error)")[:120]
+        for task in bench.items(job_id, "TASK#")
+        if task.get("status") == "FAILED"
+    )
     return {
         "tasks": size,
         "finished": finished,
@@ -90,7 +91,7 @@ def big_job(bench: Bench, job_id: str, size: int, timeout: float) -> dict[str, A
         # task only while that item stays small (the plan and input live in S3 past 1 KB).
         "dynamodb_write_units_per_task": round(snapshot["dynamodb_write_units"] / max(done, 1), 1),
         "dynamodb_read_units_per_task": round(snapshot["dynamodb_read_units"] / max(done, 1), 1),
-        "failed_by_error": failed,
+        "failed_by_error": dict(failed),
     }
 
 

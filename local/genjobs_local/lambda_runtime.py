@@ -25,10 +25,10 @@ Handler = Callable[[Any, Any], Any]
 # 200 concurrent jobs (tests/e2e/test_load.py) ran about 100 invocations at once, each took 4-11 s
 # on average, and the task heartbeats and visibility timeouts (scaled by TIME_SCALE) ran out while
 # submissions waited: three tasks in four failed. With 8 (and the SQS poller and moto fixes made with
-# it) the same run ended in half the time with no such failure; 4 and 16 were slower on 2 cores. Over the limit an invocation waits for a
-# slot, first come first served, as a throttled caller would retry: the stack gets slower under
-# load, it does not fail. GENJOBS_LOCAL_LAMBDA_CONCURRENCY or LocalStack.start(lambda_concurrency=)
-# sets it.
+# it) the same run ended in half the time with no such failure; 4 and 16 were slower on 2 cores.
+# Over the limit an invocation waits for a slot, first come first served, as a throttled caller
+# would retry: the stack gets slower under load, it does not fail.
+# GENJOBS_LOCAL_LAMBDA_CONCURRENCY or LocalStack.start(lambda_concurrency=) sets it.
 DEFAULT_CONCURRENCY = 8
 
 

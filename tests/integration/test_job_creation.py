@@ -41,7 +41,6 @@ def job_item_bytes(deps: Deps, job_id: str) -> int:
     item = boto3.client("dynamodb").get_item(
         TableName=deps.settings.table_name,
         Key={"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}},
-        ReturnConsumedCapacity="TOTAL",
     )
     return len(json.dumps(item["Item"]))
 
