@@ -183,6 +183,16 @@ class ListJobsQuery(StrEnum):
     FINISHED = "finished"
 
 
+class WebhookQuery(BaseModel):
+    """The query a webhook URL carries (see logic.tasks.webhook_url); anything else is refused."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    job: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    # A task index, bounded so that no value reaches DynamoDB's key or number limits.
+    task: Annotated[int, Field(ge=0, lt=2**31, strict=False)]
+
+
 class FieldProblem(_Response):
     field: str = Field(description="The request field, e.g. `matrix.style` or `Idempotency-Key`.")
     reason: str

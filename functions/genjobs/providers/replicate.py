@@ -22,6 +22,7 @@ import requests
 from genjobs.providers import transport, webhooks
 from genjobs.providers.base import (
     CancelOutcome,
+    MalformedDelivery,
     ProviderRejected,
     ProviderStatus,
     Submission,
@@ -151,5 +152,5 @@ class ReplicateProvider:
         prediction = webhooks.json_body(body)
         status = to_status(prediction)
         if not status.provider_id:
-            raise WebhookRejected("webhook body has no prediction id")
+            raise MalformedDelivery("webhook body has no prediction id")
         return WebhookDelivery(delivery_id=verified.webhook_id, provider_id=status.provider_id, status=status)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from genjobs.providers.base import WebhookRejected
+from genjobs.providers.base import MalformedDelivery, WebhookRejected
 
 TOLERANCE_SECONDS = 5 * 60
 _SECRET_PREFIX = "whsec_"
@@ -104,7 +104,7 @@ def json_body(body: bytes) -> dict[str, Any]:
     try:
         document = json.loads(body)
     except ValueError as exc:
-        raise WebhookRejected("webhook body is not JSON") from exc
+        raise MalformedDelivery("webhook body is not JSON") from exc
     if not isinstance(document, dict):
-        raise WebhookRejected("webhook body is not a JSON object")
+        raise MalformedDelivery("webhook body is not a JSON object")
     return document
