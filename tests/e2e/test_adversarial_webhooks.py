@@ -22,7 +22,7 @@ import requests
 
 from genjobs.providers.webhooks import signed_headers
 from genjobs_local.stack import LocalStack
-from tests.e2e.conftest import Client, sim_job, wait_for
+from tests.e2e.conftest import Client, Phone, sim_job, wait_for
 
 pytestmark = [pytest.mark.e2e]
 
@@ -180,3 +180,59 @@ def test_webhook_answers_4xx_to_every_request_it_refuses_and_2xx_to_a_verified_d
     )
     assert other.wait(other_job_id, timeout=30)["status"] == "COMPLETED"
     assert_ledger_settled(other)
+
+
+# ------------------------------------------------------------------------------------------ devices
+def register(client: Client, token: str) -> requests.Response:
+    return client.post("/devices", json={"platform": "FCM", "token": token})
+
+
+def test_a_push_token_registered_by_another_user_moves_the_phone_to_the_new_user(
+    stack: LocalStack, make_user: Callable[..., Client]
+) -> None:
+    # GIVEN a phone registered by its first owner
+    old, new = make_user(), make_user()
+    phone = Phone(old)
+    old_device = register(old, phone.token).json()["deviceId"]
+
+    # WHEN the phone changes hands and the new owner registers the same token, twice (a replay)
+    first, replay = register(new, phone.token), register(new, phone.token)
+
+    # THEN it is accepted, the replay answers the same device, and the old owner's device record ended
+    assert first.status_code == 201, first.text
+    assert (replay.status_code, replay.json()) == (201, first.json())
+    assert old.request("DELETE", f"/devices/{old_device}").status_code == 404
+
+    # AND the phone gets the new owner's push and no longer the old owner's
+    old_job = old.wait(old.create(sim_job(1))["jobId"])
+    new_job = new.wait(new.create(sim_job(1))["jobId"])
+    wait_for(lambda: any(new_job["jobId"] in push for push in phone.pushes()), what="the new owner's push")
+    time.sleep(1)  # the old owner's push, were it sent, would have arrived by now
+    assert not any(old_job["jobId"] in push for push in phone.pushes())
+    assert old_job["status"] == new_job["status"] == "COMPLETED"
+    assert_ledger_settled(old)
+    assert_ledger_settled(new)
+
+    # AND the first owner can take it back (the phone returned), again without an error
+    back = register(old, phone.token)
+    assert back.status_code == 201, back.text
+    assert new.request("DELETE", f"/devices/{first.json()['deviceId']}").status_code == 404
+
+
+def test_a_refused_device_registration_creates_nothing(make_user: Callable[..., Client]) -> None:
+    # GIVEN a user with a phone
+    app = make_user()
+    phone = Phone(app)
+
+    # WHEN registrations with bad fields arrive
+    answers = [
+        app.post("/devices", json={"platform": "FCM"}).status_code,
+        app.post("/devices", json={"platform": "PIGEON", "token": phone.token}).status_code,
+        app.post("/devices", json={"platform": "FCM", "token": "short"}).status_code,
+        app.post("/devices", json={"platform": "FCM", "token": "x" * 5000}).status_code,
+    ]
+
+    # THEN each is a 4xx and the phone's device is still the only one, still pushed to
+    assert all(400 <= status < 500 for status in answers), answers
+    job = app.wait(app.create(sim_job(1))["jobId"])
+    wait_for(lambda: any(job["jobId"] in push for push in phone.pushes()), what="the push")
