@@ -40,7 +40,11 @@ class ProviderStatus(BaseModel):
     provider_id: str
     state: TaskState
     progress: float | None = Field(default=None, ge=0, le=100)
-    outputs: list[str] = Field(default_factory=list, description="Output URLs, as the provider gave them")
+    outputs: list[str] = Field(
+        default_factory=list,
+        description="Outputs in the model's order: http(s) URLs as the provider gave them, or data: URIs "
+        "for inline and text outputs",
+    )
     error: str | None = None
     queue_position: int | None = Field(default=None, ge=0)
     raw_status: str
