@@ -104,7 +104,7 @@ def test_webhook_answers_4xx_to_every_request_it_refuses_and_2xx_to_a_verified_d
         "content-type": "application/json",
     }
     not_json, array, no_id = b"not json {", b"[1, 2]", json.dumps({"status": "succeeded"}).encode()
-    binary = bytes(range(256))
+    binary, deep = bytes(range(256)), b"[" * 100_000 + b"]" * 100_000
     cases: dict[str, tuple[int, requests.Response]] = {
         # the provider
         "unknown provider": (404, deliver(body, signed(body), provider="nope")),
@@ -147,6 +147,7 @@ def test_webhook_answers_4xx_to_every_request_it_refuses_and_2xx_to_a_verified_d
         "body empty": (400, deliver(b"", signed(b""))),
         "body binary": (400, deliver(binary, {**signed(binary), "content-type": "application/octet-stream"})),
         "body without a prediction id": (400, deliver(no_id, signed(no_id))),
+        "body nested 100,000 deep": (400, deliver(deep, signed(deep))),
     }
 
     # THEN each is refused with the expected 4xx problem naming what is wrong, and nothing changed

@@ -292,3 +292,25 @@ def test_signed_but_malformed_webhook_is_rejected(stub: StubServer) -> None:
     body = json.dumps(["not", "a", "prediction"]).encode()
     with pytest.raises(WebhookRejected, match="JSON object"):
         provider(stub).verify_webhook(signed_headers(SECRET, "msg_1", body), body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,  # nested deeper than the parser's recursion limit
+        json.dumps({"id": "p1", "status": "processing", "logs": 12}).encode(),
+        json.dumps({"id": "p1", "status": "processing", "logs": [1, None, {"a": 1}]}).encode(),
+        json.dumps({"id": ["p1"], "status": None, "output": {"a": [1, 2]}}).encode(),
+    ],
+)
+def test_signed_webhook_of_any_shape_is_mapped_or_refused_never_crashes(
+    stub: StubServer, body: bytes
+) -> None:
+    # GIVEN a validly signed body of an unexpected shape
+    headers = signed_headers(SECRET, "msg_1", body)
+    # WHEN verified, THEN it is mapped or refused as malformed, never an unhandled error
+    try:
+        delivery = provider(stub).verify_webhook(headers, body)
+    except WebhookRejected:
+        return
+    assert delivery.status.progress is None

@@ -12,16 +12,20 @@ _PROGRESS_BAR = re.compile(r"^\s*(\d{1,3})%\s*\|.+?\|\s*(\d+)/(\d+)")
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+|\*)\]")
 
 
-def progress_from_logs(logs: str | Iterable[str] | None) -> float | None:
+def progress_from_logs(logs: str | Iterable[Any] | None) -> float | None:
     """The percentage (0-100) of the last progress-bar line in the logs, or None when there is none.
 
     Only a progress bar counts: a percentage printed anywhere else in the logs ("accuracy 97%")
     says nothing about how far the task is. tqdm redraws its bar with carriage returns, so a line
     is what follows the last newline or carriage return.
     """
-    if logs is None:
+    if isinstance(logs, str):
+        text = logs
+    elif isinstance(logs, list | tuple):
+        # Providers' bodies are not trusted to be well-typed: only text entries are log lines.
+        text = "\n".join(entry for entry in logs if isinstance(entry, str))
+    else:
         return None
-    text = logs if isinstance(logs, str) else "\n".join(logs)
     for line in reversed(re.split(r"[\r\n]", text)):
         match = _PROGRESS_BAR.match(line)
         if match and 0 <= int(match.group(1)) <= 100:

@@ -105,7 +105,7 @@ def json_body(body: bytes) -> dict[str, Any]:
     """A verified delivery's body as a JSON object; anything else is a malformed delivery."""
     try:
         document = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
         raise MalformedDelivery("webhook body is not JSON") from exc
     if not isinstance(document, dict):
         raise MalformedDelivery("webhook body is not a JSON object")
