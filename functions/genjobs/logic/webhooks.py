@@ -47,7 +47,8 @@ def receive(
     try:
         delivery = adapter.verify_webhook(headers, body)
     except MalformedDelivery as error:
-        raise MalformedWebhook(f"webhook rejected: {error.reason}", errors=[_body_problem(error)]) from error
+        problem = {"field": "body", "reason": error.reason}
+        raise MalformedWebhook(f"webhook rejected: {error.reason}", errors=[problem]) from error
     except WebhookRejected as error:
         raise Unauthorized(f"webhook rejected: {error.reason}") from error
     if not _is_job_id(job_id):
@@ -83,7 +84,3 @@ def receive(
     if result is DONE and token:
         deps.workflow.succeed(token, DONE.model_dump())
     return "applied"
-
-
-def _body_problem(error: WebhookRejected) -> dict[str, str]:
-    return {"field": "body", "reason": error.reason}
