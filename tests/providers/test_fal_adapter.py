@@ -199,6 +199,17 @@ def test_every_file_url_of_a_mixed_result_is_an_output(stub: StubServer) -> None
     assert status.outputs == ["https://fal.media/v.mp4", "https://fal.media/a.wav", "https://fal.media/m.glb"]
 
 
+def test_inline_files_of_a_sync_mode_result_are_outputs(stub: StubServer) -> None:
+    # GIVEN a result of a request made with sync_mode, whose files come back as data: URIs
+    png = "data:image/png;base64,iVBORw0KGgo="
+    result = {"images": [{"url": png, "content_type": "image/png"}, {"url": "https://fal.media/b.png"}]}
+    stub.on("GET", f"{REQUEST_PATH}/status", Reply(200, {"status": "COMPLETED"}))
+    stub.on("GET", REQUEST_PATH, Reply(200, result))
+    # WHEN it is read, THEN each file is an output, in order, instead of "completed without any output"
+    status = provider(stub).status(PROVIDER_ID)
+    assert (status.state, status.outputs) == (TaskState.SUCCEEDED, [png, "https://fal.media/b.png"])
+
+
 def test_completed_with_a_model_error_fails(stub: StubServer) -> None:
     stub.on("GET", f"{REQUEST_PATH}/status", Reply(200, {"status": "COMPLETED"}))
     stub.on(

@@ -78,6 +78,11 @@ def is_url(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value.startswith(("https://", "http://"))
 
 
+def is_data_uri(value: Any) -> TypeGuard[str]:
+    """An inline file (RFC 2397), which output custody stores like a downloaded one."""
+    return isinstance(value, str) and value.startswith("data:")
+
+
 def urls_in(value: Any) -> list[str]:
     """Every http(s) URL string in a nested output (string, list, dict), in order, without repeats."""
     found: list[str] = []
@@ -102,13 +107,14 @@ def file_urls_in(value: Any) -> list[str]:
 
     fal returns every output file this way (images[].url, image.url, video.url, audio_file.url,
     model_mesh.url, ...). Only `url` keys are read so input echoes such as `image_url` are skipped.
+    A file returned inline (fal's `sync_mode`) has a data: URI as its url, and is an output too.
     """
     found: list[str] = []
 
     def walk(item: Any) -> None:
         if isinstance(item, dict):
             url = item.get("url")
-            if is_url(url) and url not in found:
+            if (is_url(url) or is_data_uri(url)) and url not in found:
                 found.append(url)
             for key, child in item.items():
                 if key != "url":

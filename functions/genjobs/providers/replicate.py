@@ -34,7 +34,7 @@ from genjobs.providers.base import (
     WebhookRejected,
     map_status,
 )
-from genjobs.providers.parsing import is_url, progress_from_logs
+from genjobs.providers.parsing import is_data_uri, is_url, progress_from_logs
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
 # Start (progress shows it left the queue) and completed; logs/output events would flood the webhook.
@@ -58,7 +58,7 @@ def _inline(content: str, content_type: str) -> str:
 
 
 def _is_file(value: Any) -> bool:
-    return is_url(value) or (isinstance(value, str) and value.startswith("data:"))
+    return is_url(value) or is_data_uri(value)
 
 
 def outputs_of(output: Any) -> list[str]:
