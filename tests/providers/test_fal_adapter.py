@@ -80,6 +80,86 @@ def test_subpath_is_dropped_from_status_urls(stub: StubServer) -> None:
     assert fal.status(submission.provider_id).state is TaskState.QUEUED
 
 
+def submitted_with_urls(stub: StubServer, model: str, app_path: str, request_id: str) -> Reply:
+    """fal's submit answer for `model`, its request URLs on the queue host (as fal returns them)."""
+    request_url = f"{stub.url}/{app_path}/requests/{request_id}"
+    return Reply(
+        200,
+        {
+            "request_id": request_id,
+            "response_url": request_url,
+            "status_url": f"{request_url}/status",
+            "cancel_url": f"{request_url}/cancel",
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "app_path"),
+    [
+        ("workflows/acme/portrait-flow", "workflows/acme/portrait-flow"),
+        ("comfy/acme/upscaler/hd", "comfy/acme/upscaler"),
+        ("fal-ai/flux/dev", "fal-ai/flux"),
+    ],
+)
+def test_status_result_and_cancel_use_the_urls_that_submit_returned(
+    stub: StubServer, model: str, app_path: str
+) -> None:
+    # GIVEN fal answers a submit with its request URLs
+    request_path = f"/{app_path}/requests/r1"
+    stub.on("POST", f"/{model}", submitted_with_urls(stub, model, app_path, "r1"))
+    stub.on(
+        "GET",
+        f"{request_path}/status",
+        Reply(200, {"status": "COMPLETED", "response_url": stub.url + request_path}),
+    )
+    stub.on("GET", request_path, Reply(200, fixture_json("fal/result_fast_sdxl.json")))
+    stub.on("PUT", f"{request_path}/cancel", Reply(400, {"status": "ALREADY_COMPLETED"}))
+    fal = provider(stub)
+
+    # WHEN the task is submitted, then polled and cancelled by its provider id (all the task keeps)
+    provider_id = fal.submit(SubmitRequest(model=model, input={}, idempotency_key="k")).provider_id
+    status = fal.status(provider_id)
+    cancelled = fal.cancel(provider_id)
+
+    # THEN every call went to the URLs submit returned, the app's whole path kept
+    assert [(r.method, r.path) for r in stub.requests[1:]] == [
+        ("GET", f"{request_path}/status"),
+        ("GET", request_path),
+        ("PUT", f"{request_path}/cancel"),
+    ]
+    assert status.state is TaskState.SUCCEEDED
+    assert status.outputs
+    assert cancelled is CancelOutcome.ALREADY_FINISHED
+
+
+@pytest.mark.parametrize(
+    ("model", "app_path"),
+    [
+        ("workflows/acme/portrait-flow/v2", "workflows/acme/portrait-flow"),
+        ("comfy/acme/upscaler", "comfy/acme/upscaler"),
+    ],
+)
+def test_a_namespaced_app_keeps_namespace_owner_and_alias_when_submit_returns_no_urls(
+    stub: StubServer, model: str, app_path: str
+) -> None:
+    stub.on("POST", f"/{model}", Reply(200, {"request_id": "r2"}))
+    stub.on("GET", f"/{app_path}/requests/r2/status", Reply(200, fixture_json("fal/status_in_queue.json")))
+    fal = provider(stub)
+    submission = fal.submit(SubmitRequest(model=model, input={}, idempotency_key="k"))
+    assert fal.status(submission.provider_id).state is TaskState.QUEUED
+
+
+def test_request_urls_on_another_host_are_not_sent_the_key(stub: StubServer) -> None:
+    # GIVEN a submit answer whose URLs point at a host other than the configured queue
+    stub.on("POST", "/fal-ai/flux/dev", Reply(200, fixture_json("fal/submit.json") | {"request_id": "r3"}))
+    stub.on("GET", "/fal-ai/flux/requests/r3/status", Reply(200, fixture_json("fal/status_in_queue.json")))
+    fal = provider(stub)
+    # WHEN the task is polled, THEN the configured queue host is asked
+    submission = fal.submit(SubmitRequest(model="fal-ai/flux/dev", input={}, idempotency_key="k"))
+    assert fal.status(submission.provider_id).state is TaskState.QUEUED
+
+
 def test_in_queue_reports_the_queue_position(stub: StubServer) -> None:
     stub.on("GET", f"{REQUEST_PATH}/status", Reply(200, fixture_json("fal/status_in_queue.json")))
     status = provider(stub).status(PROVIDER_ID)
@@ -117,6 +197,17 @@ def test_every_file_url_of_a_mixed_result_is_an_output(stub: StubServer) -> None
     stub.on("GET", REQUEST_PATH, Reply(200, result))
     status = provider(stub).status(PROVIDER_ID)
     assert status.outputs == ["https://fal.media/v.mp4", "https://fal.media/a.wav", "https://fal.media/m.glb"]
+
+
+def test_inline_files_of_a_sync_mode_result_are_outputs(stub: StubServer) -> None:
+    # GIVEN a result of a request made with sync_mode, whose files come back as data: URIs
+    png = "data:image/png;base64,iVBORw0KGgo="
+    result = {"images": [{"url": png, "content_type": "image/png"}, {"url": "https://fal.media/b.png"}]}
+    stub.on("GET", f"{REQUEST_PATH}/status", Reply(200, {"status": "COMPLETED"}))
+    stub.on("GET", REQUEST_PATH, Reply(200, result))
+    # WHEN it is read, THEN each file is an output, in order, instead of "completed without any output"
+    status = provider(stub).status(PROVIDER_ID)
+    assert (status.state, status.outputs) == (TaskState.SUCCEEDED, [png, "https://fal.media/b.png"])
 
 
 def test_completed_with_a_model_error_fails(stub: StubServer) -> None:

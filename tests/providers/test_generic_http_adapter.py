@@ -169,12 +169,15 @@ def test_webhook_support_follows_the_configured_secret() -> None:
         (None, None),
         ("loading model\nno numbers here", None),
         ("  0%|          | 0/20\r 45%|████▌     | 9/20", 45.0),
-        ("step 3: 12.5% done\nstep 4: 100%", 100.0),
-        (["Processing 10%", "Processing 30%"], 30.0),
-        ("accuracy 250% (nonsense) then 20%", 20.0),
+        (["Processing", " 10%|█         | 2/20", " 30%|███       | 6/20 [00:02<00:03]"], 30.0),
+        # a percentage outside a progress bar is not progress: it must not move the figure
+        (" 40%|████      | 8/20\nsafety checker: 100% of images passed", 40.0),
+        (" 40%|████      | 8/20\nlr warmup 5% done", 40.0),
+        ("step 3: 12.5% done\nstep 4: 100%", None),
+        ("accuracy 250% (nonsense) then 20%", None),
     ],
 )
-def test_progress_is_the_last_sane_percentage(logs: str | list[str] | None, expected: float | None) -> None:
+def test_progress_is_the_last_progress_bar_line(logs: str | list[str] | None, expected: float | None) -> None:
     assert progress_from_logs(logs) == expected
 
 

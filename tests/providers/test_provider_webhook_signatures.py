@@ -100,3 +100,22 @@ def test_standard_webhooks_reference_vector() -> None:
         sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)
         == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
     )
+
+
+@pytest.mark.parametrize(
+    "key",
+    [b"test-secret-key-of-32-bytes!!!!!", b"a-key-of-thirty-one-bytes-long!", b"24-byte-key-is-no-padded"],
+)
+def test_a_secret_written_without_its_base64_padding_verifies_like_the_padded_one(key: bytes) -> None:
+    # GIVEN the secret as the provider shows it and the same secret with its "=" padding stripped
+    padded = "whsec_" + base64.b64encode(key).decode()
+    unpadded = padded.rstrip("=")
+    headers = signed_headers(padded, "msg_1", BODY, timestamp=NOW)
+
+    # WHEN a delivery signed with it is verified against the unpadded secret
+    verified = verify(unpadded, headers, BODY, now=NOW)
+
+    # THEN it is accepted, and a forged one is still refused
+    assert verified.webhook_id == "msg_1"
+    with pytest.raises(WebhookRejected, match="no webhook-signature matches"):
+        verify(unpadded, signed_headers(OTHER_SECRET, "msg_2", BODY, timestamp=NOW), BODY, now=NOW)

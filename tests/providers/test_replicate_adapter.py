@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
+import urllib.request
 
 import pytest
 import requests
@@ -69,7 +71,7 @@ def test_submit_of_an_official_model_uses_the_models_endpoint(stub: StubServer) 
     assert stub.requests[0].json() == {"input": {"text": "Alice"}}
 
 
-def test_processing_progress_is_the_last_percentage_in_the_logs(stub: StubServer) -> None:
+def test_processing_progress_is_the_last_progress_bar_in_the_logs(stub: StubServer) -> None:
     stub.on(
         "GET",
         "/v1/predictions/rrr4z55ocneqzikepnug6xezpe",
@@ -90,15 +92,85 @@ def test_succeeded_prediction_returns_every_output_url(stub: StubServer) -> None
     assert status.outputs == body["output"]
 
 
-def test_text_output_is_not_mistaken_for_a_file(stub: StubServer) -> None:
+def inline(uri: str) -> tuple[str, bytes]:
+    """A data: URI's media type and content, read as output custody reads it."""
+    with urllib.request.urlopen(uri) as response:
+        return response.headers.get_content_type(), response.read()
+
+
+def test_text_output_is_an_output(stub: StubServer) -> None:
+    # GIVEN the documented hello-world prediction, whose output is the text "hello Alice"
     stub.on(
         "GET",
         "/v1/predictions/gm3qorzdhgbfurvjtvhg6dckhu",
         Reply(200, fixture_json("replicate/get_prediction_succeeded.json")),
     )
+    # WHEN it is read
     status = provider(stub).status("gm3qorzdhgbfurvjtvhg6dckhu")
+    # THEN the text is its one output, as a text file, not mistaken for a URL
     assert status.state is TaskState.SUCCEEDED
-    assert status.outputs == []
+    assert [inline(uri) for uri in status.outputs] == [("text/plain", b"hello Alice")]
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        # a language model's token stream is one text, as Replicate's clients concatenate it
+        (["Hello", ", ", "wörld"], [("text/plain", "Hello, wörld".encode())]),
+        # an inline file (a prediction created with Prefer: wait returns data: URIs)
+        (["data:image/png;base64,iVBORw0KGgo="], [("image/png", base64.b64decode("iVBORw0KGgo="))]),
+        # structured output is kept as JSON
+        (
+            [["n02123597", "Siamese_cat", 0.88]],
+            [("application/json", b'[["n02123597", "Siamese_cat", 0.88]]')],
+        ),
+        # files and text mixed: every one, in the model's order
+        (
+            {"caption": "a cat", "image": "data:image/png;base64,iVBORw0KGgo=", "note": "done"},
+            [
+                ("text/plain", b"a cat"),
+                ("image/png", base64.b64decode("iVBORw0KGgo=")),
+                ("text/plain", b"done"),
+            ],
+        ),
+    ],
+)
+def test_inline_and_text_outputs_are_kept_in_the_models_order(
+    stub: StubServer, output: object, expected: list[tuple[str, bytes]]
+) -> None:
+    body = {**fixture_json("replicate/get_prediction_succeeded.json"), "output": output}
+    stub.on("GET", "/v1/predictions/gm3qorzdhgbfurvjtvhg6dckhu", Reply(200, body))
+    status = provider(stub).status("gm3qorzdhgbfurvjtvhg6dckhu")
+    assert [inline(uri) for uri in status.outputs] == expected
+
+
+def test_file_urls_and_text_keep_their_order(stub: StubServer) -> None:
+    files = fixture_json("replicate/prediction_succeeded_images.json")["output"]
+    body = {
+        **fixture_json("replicate/get_prediction_succeeded.json"),
+        "output": [files[0], "caption", *files[1:]],
+    }
+    stub.on("GET", "/v1/predictions/gm3qorzdhgbfurvjtvhg6dckhu", Reply(200, body))
+    outputs = provider(stub).status("gm3qorzdhgbfurvjtvhg6dckhu").outputs
+    assert outputs[0] == files[0]
+    assert inline(outputs[1]) == ("text/plain", b"caption")
+    assert outputs[2:] == files[1:]
+
+
+@pytest.mark.parametrize("output", [None, "", []])
+def test_an_empty_output_is_no_output(stub: StubServer, output: object) -> None:
+    body = {**fixture_json("replicate/get_prediction_succeeded.json"), "output": output}
+    stub.on("GET", "/v1/predictions/gm3qorzdhgbfurvjtvhg6dckhu", Reply(200, body))
+    assert provider(stub).status("gm3qorzdhgbfurvjtvhg6dckhu").outputs == []
+
+
+def test_a_stray_percentage_after_the_progress_bar_does_not_move_progress(stub: StubServer) -> None:
+    # GIVEN a processing prediction whose last log line prints a percentage that is not a progress bar
+    body = fixture_json("replicate/prediction_processing_logs.json")
+    body["logs"] += "\nNSFW filter: 100% of images checked\nguidance rescale 70%"
+    stub.on("GET", "/v1/predictions/rrr4z55ocneqzikepnug6xezpe", Reply(200, body))
+    # WHEN it is read, THEN progress is the last progress-bar line's
+    assert provider(stub).status("rrr4z55ocneqzikepnug6xezpe").progress == 44.0
 
 
 def test_failed_prediction_carries_the_model_error(stub: StubServer) -> None:
@@ -220,3 +292,25 @@ def test_signed_but_malformed_webhook_is_rejected(stub: StubServer) -> None:
     body = json.dumps(["not", "a", "prediction"]).encode()
     with pytest.raises(WebhookRejected, match="JSON object"):
         provider(stub).verify_webhook(signed_headers(SECRET, "msg_1", body), body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,  # nested deeper than the parser's recursion limit
+        json.dumps({"id": "p1", "status": "processing", "logs": 12}).encode(),
+        json.dumps({"id": "p1", "status": "processing", "logs": [1, None, {"a": 1}]}).encode(),
+        json.dumps({"id": ["p1"], "status": None, "output": {"a": [1, 2]}}).encode(),
+    ],
+)
+def test_signed_webhook_of_any_shape_is_mapped_or_refused_never_crashes(
+    stub: StubServer, body: bytes
+) -> None:
+    # GIVEN a validly signed body of an unexpected shape
+    headers = signed_headers(SECRET, "msg_1", body)
+    # WHEN verified, THEN it is mapped or refused as malformed, never an unhandled error
+    try:
+        delivery = provider(stub).verify_webhook(headers, body)
+    except WebhookRejected:
+        return
+    assert delivery.status.progress is None

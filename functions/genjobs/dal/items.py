@@ -28,6 +28,11 @@ def device_key(user_id: str, device_id: str) -> dict[str, str]:
     return {"pk": f"USER#{user_id}", "sk": f"DEVICE#{device_id}"}
 
 
+def endpoint_owner_key(endpoint_arn: str) -> dict[str, str]:
+    """The device that currently holds a push endpoint (SNS keeps one endpoint per token)."""
+    return {"pk": f"ENDPOINT#{endpoint_arn}", "sk": "OWNER"}
+
+
 COUNT_ATTR = {status: f"count{status.value.capitalize()}" for status in TaskStatus}
 SWEEP_JOBS = "SWEEP#JOB"
 SWEEP_TASKS = "SWEEP#TASK"

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from genjobs.dal import aws
+
+# SNS keeps one endpoint per token and application; creating it again with other attributes (another
+# user's CustomUserData) fails with this message, which names the existing endpoint.
+_EXISTING_ENDPOINT = re.compile(r"Endpoint (arn:\S+) already exists with the same [Tt]oken")
 
 
 class EndpointGone(Exception):
@@ -30,11 +35,26 @@ class Notifications:
         )
         return str(response["MessageId"])
 
-    def create_endpoint(self, platform_application_arn: str, token: str, user_id: str) -> str:
-        response = self._sns.create_platform_endpoint(
-            PlatformApplicationArn=platform_application_arn, Token=token, CustomUserData=user_id
+    def claim_endpoint(self, platform_application_arn: str, token: str, user_id: str) -> str:
+        """The push endpoint of `token`, created for `user_id` or taken over from its previous holder
+        (a phone that changed hands) and enabled again (a token registered anew is valid)."""
+        try:
+            response = self._sns.create_platform_endpoint(
+                PlatformApplicationArn=platform_application_arn, Token=token, CustomUserData=user_id
+            )
+            return str(response["EndpointArn"])
+        except ClientError as error:
+            existing = error.response.get("Error", {}).get("Code") == "InvalidParameter" and (
+                _EXISTING_ENDPOINT.search(error.response.get("Error", {}).get("Message", ""))
+            )
+            if not existing:
+                raise
+            endpoint_arn = existing.group(1)
+        self._sns.set_endpoint_attributes(
+            EndpointArn=endpoint_arn,
+            Attributes={"CustomUserData": user_id, "Token": token, "Enabled": "true"},
         )
-        return str(response["EndpointArn"])
+        return endpoint_arn
 
     def delete_endpoint(self, endpoint_arn: str) -> None:
         self._sns.delete_endpoint(EndpointArn=endpoint_arn)

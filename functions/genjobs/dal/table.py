@@ -25,6 +25,7 @@ from genjobs.dal.items import (
     SWEEP_TASKS,
     account_key,
     device_key,
+    endpoint_owner_key,
     from_dynamo,
     job_from_item,
     job_key,
@@ -708,6 +709,59 @@ class JobsTable:
         item = to_dynamo(device.model_dump(mode="json", by_alias=True))
         item.update(device_key(device.user_id, device.device_id))
         self._table.put_item(Item=item)
+
+    def endpoint_owner(self, endpoint_arn: str) -> Device | None:
+        item = self._table.get_item(Key=endpoint_owner_key(endpoint_arn), ConsistentRead=True).get("Item")
+        return Device.model_validate(from_dynamo(item)) if item else None
+
+    def hand_over_device(self, device: Device, previous: Device | None) -> bool:
+        """Records `device` as the holder of its endpoint and ends `previous` (the endpoint's holder
+        read before, possibly another user's device), in one transaction. False, with nothing
+        written, when the endpoint changed hands since `previous` was read."""
+        item = to_dynamo(device.model_dump(mode="json", by_alias=True))
+        owner: dict[str, Any] = {
+            "Put": {"TableName": self.table_name, "Item": {**item, **endpoint_owner_key(device.endpoint_arn)}}
+        }
+        if previous is None:
+            owner["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            owner["Put"]["ConditionExpression"] = "userId = :user AND deviceId = :device"
+            owner["Put"]["ExpressionAttributeValues"] = {
+                ":user": previous.user_id,
+                ":device": previous.device_id,
+            }
+        items = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": {**item, **device_key(device.user_id, device.device_id)},
+                }
+            },
+            owner,
+        ]
+        if previous is not None and (previous.user_id, previous.device_id) != (
+            device.user_id,
+            device.device_id,
+        ):
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self.table_name,
+                        "Key": device_key(previous.user_id, previous.device_id),
+                    }
+                }
+            )
+        return _conditionally(self._client.transact_write_items, TransactItems=items)
+
+    def forget_device(self, device: Device) -> None:
+        """Ends a device record and, when it still holds its endpoint, the endpoint's holder record."""
+        self.delete_device(device.user_id, device.device_id)
+        _conditionally(
+            self._table.delete_item,
+            Key=endpoint_owner_key(device.endpoint_arn),
+            ConditionExpression="userId = :user AND deviceId = :device",
+            ExpressionAttributeValues={":user": device.user_id, ":device": device.device_id},
+        )
 
     def get_device(self, user_id: str, device_id: str) -> Device | None:
         item = self._table.get_item(Key=device_key(user_id, device_id)).get("Item")

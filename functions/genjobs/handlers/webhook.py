@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from genjobs.deps import deps
 from genjobs.logic import webhooks
 from genjobs.logic.errors import DomainError
+from genjobs.models.api import Problem, WebhookQuery
 from genjobs.observability import bind, logger, metrics, tracer
 
 
@@ -18,25 +21,51 @@ def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
 
 
+def _problem(
+    status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """An RFC 9457 problem, as the API answers its refusals."""
+    problem = Problem.model_validate(
+        {"title": title, "status": status, "detail": detail, "errors": errors or []}
+    )
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/problem+json"},
+        "body": problem.model_dump_json(exclude={"errors"} if not errors else None),
+    }
+
+
+def _query_problem(error: ValidationError) -> dict[str, Any]:
+    errors = [
+        {"field": ".".join(str(p) for p in e["loc"]) or "query", "reason": e["msg"]} for e in error.errors()
+    ]
+    detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+    return _problem(400, "Bad request", detail, errors)
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     provider = (event.get("pathParameters") or {}).get("provider", "")
-    query = event.get("queryStringParameters") or {}
+    try:
+        query = WebhookQuery.model_validate(event.get("queryStringParameters") or {})
+    except ValidationError as error:
+        return _query_problem(error)
     raw = event.get("body") or ""
-    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
     try:
-        task_index = int(query.get("task", ""))
-        job_id = query["job"]
-    except (KeyError, ValueError):
-        return _answer(
-            400, {"title": "Bad request", "detail": "the job and task query parameters are required"}
+        body = base64.b64decode(raw, validate=True) if event.get("isBase64Encoded") else raw.encode()
+    except (binascii.Error, ValueError):
+        return _problem(
+            400,
+            "Malformed delivery",
+            "body: not valid base64",
+            [{"field": "body", "reason": "not valid base64"}],
         )
-    bind(jobId=job_id, taskIndex=task_index, provider=provider)
+    bind(jobId=query.job, taskIndex=query.task, provider=provider)
     try:
-        outcome = webhooks.receive(deps(), provider, job_id, task_index, event.get("headers") or {}, body)
+        outcome = webhooks.receive(deps(), provider, query.job, query.task, event.get("headers") or {}, body)
     except DomainError as error:
         logger.warning("webhook refused", extra={"status": error.status, "detail": error.detail})
-        return _answer(error.status, {"title": error.title, "detail": error.detail})
+        return _problem(error.status, error.title, error.detail, error.errors)
     return _answer(200, {"result": outcome})

@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 
 from genjobs.deps import Deps
-from genjobs.logic.errors import InvalidRequest, NotFound
+from genjobs.logic.errors import Conflict, InvalidRequest, NotFound
 from genjobs.models.api import DeviceView, Platform, RegisterDeviceRequest
 from genjobs.models.domain import Device, utcnow
 
+HAND_OVER_ATTEMPTS = 3
+
 
 def register(deps: Deps, user_id: str, request: RegisterDeviceRequest) -> DeviceView:
-    """Idempotent per (user, token): registering the same token again returns the same device."""
+    """Idempotent per (user, token): registering the same token again returns the same device.
+    A token another user registered moves to this user (see JobsTable.hand_over_device)."""
     settings = deps.settings
     application = (
         settings.fcm_platform_application_arn
@@ -28,7 +31,7 @@ def register(deps: Deps, user_id: str, request: RegisterDeviceRequest) -> Device
         return DeviceView(
             deviceId=existing.device_id, platform=Platform(existing.platform), createdAt=existing.created_at
         )
-    endpoint = deps.notifications.create_endpoint(application, request.token, user_id)
+    endpoint = deps.notifications.claim_endpoint(application, request.token, user_id)
     device = Device(
         userId=user_id,
         deviceId=device_id,
@@ -36,8 +39,13 @@ def register(deps: Deps, user_id: str, request: RegisterDeviceRequest) -> Device
         endpointArn=endpoint,
         createdAt=utcnow(),
     )
-    deps.table.put_device(device)
-    return DeviceView(deviceId=device_id, platform=request.platform, createdAt=device.created_at)
+    # A phone that changed hands: its endpoint moves to this user and the previous holder's device
+    # ends with it, so that user's pushes no longer reach the phone. Optimistic: a concurrent
+    # registration of the same token makes the transaction fail, and it is tried again.
+    for _ in range(HAND_OVER_ATTEMPTS):
+        if deps.table.hand_over_device(device, deps.table.endpoint_owner(endpoint)):
+            return DeviceView(deviceId=device_id, platform=request.platform, createdAt=device.created_at)
+    raise Conflict("the device is being registered by another request; try again")
 
 
 def unregister(deps: Deps, user_id: str, device_id: str) -> None:
@@ -45,4 +53,4 @@ def unregister(deps: Deps, user_id: str, device_id: str) -> None:
     if device is None:
         raise NotFound(f"no device '{device_id}'")
     deps.notifications.delete_endpoint(device.endpoint_arn)
-    deps.table.delete_device(user_id, device_id)
+    deps.table.forget_device(device)

@@ -39,7 +39,7 @@ def send_job_push(deps: Deps, event: dict[str, Any]) -> int:
             checkpoint("notify.before_push", event["userId"], event["jobId"])
             deps.notifications.push(device.endpoint_arn, message)
         except EndpointGone:
-            deps.table.delete_device(device.user_id, device.device_id)
+            deps.table.forget_device(device)
             try:
                 deps.notifications.delete_endpoint(device.endpoint_arn)
             except Exception:  # noqa: BLE001 - already gone is fine

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import mimetypes
 from functools import cache
 from typing import TYPE_CHECKING
@@ -36,8 +37,28 @@ def _extension(url: str, content_type: str) -> str:
     return mimetypes.guess_extension(content_type) or ""
 
 
+def _keep_inline(deps: Deps, job: Job, task_index: int, n: int, uri: str) -> Output:
+    """Stores an inline output (a data: URI: text, or a file the provider returned in the answer)."""
+    from urllib.error import URLError
+    from urllib.request import urlopen
+
+    try:
+        # The standard library's data: handler parses RFC 2397 (media type, charset, base64).
+        with urlopen(uri) as response:
+            content_type = response.headers.get_content_type()
+            full_type = response.headers.get("Content-Type", content_type)
+            body = response.read()
+    except (URLError, ValueError) as error:
+        raise ProviderUnavailable(f"output {n} is not a valid data: URI: {error}") from error
+    key = output_key(job.user_id, job.job_id, task_index, n, mimetypes.guess_extension(content_type) or "")
+    size = deps.storage.put_stream(key, io.BytesIO(body), full_type)
+    # The source is not recorded: it is the content itself, and it could fill the task item.
+    return Output(key=key, contentType=content_type, size=size)
+
+
 def keep_outputs(deps: Deps, job: Job, task_index: int, urls: list[str]) -> list[Output]:
-    """Downloads each output URL and stores it; idempotent (same keys on a retry).
+    """Stores each output, in order: downloads http(s) URLs, decodes data: URIs; idempotent (same
+    keys on a retry).
 
     A failed or truncated download raises ProviderUnavailable, so the caller retries later instead
     of completing a task without its output.
@@ -47,6 +68,9 @@ def keep_outputs(deps: Deps, job: Job, task_index: int, urls: list[str]) -> list
 
     kept: list[Output] = []
     for n, url in enumerate(urls):
+        if url.startswith("data:"):
+            kept.append(_keep_inline(deps, job, task_index, n, url))
+            continue
         try:
             with _session().get(url, stream=True, timeout=(5, 120)) as response:
                 response.raise_for_status()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 
 from genjobs.deps import Deps
@@ -9,7 +10,7 @@ from genjobs.logic.errors import DomainError, NotFound
 from genjobs.logic.providers import provider_for
 from genjobs.logic.tasks import DONE, TaskGone, TaskRef, apply_status, load
 from genjobs.models.domain import TimelineEvent, utcnow
-from genjobs.providers.base import WebhookRejected
+from genjobs.providers.base import MalformedDelivery, ProviderNotConfigured, WebhookRejected
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600
 
@@ -19,15 +20,39 @@ class Unauthorized(DomainError):
     title = "Unauthorized"
 
 
+class MalformedWebhook(DomainError):
+    status = 400
+    title = "Malformed delivery"
+
+
+def _is_job_id(job_id: str) -> bool:
+    try:
+        uuid.UUID(job_id)
+    except ValueError:
+        return False
+    return True
+
+
 def receive(
     deps: Deps, provider: str, job_id: str, task_index: int, headers: Mapping[str, str], body: bytes
 ) -> str:
+    """Every refusal is a DomainError (a 4xx: providers retry a 5xx for hours); only a fault of
+    ours (AWS, an output download) raises anything else, so that the provider's retry applies it."""
     if provider not in deps.catalog.providers:
         raise NotFound(f"no provider '{provider}'")
     try:
-        delivery = provider_for(deps, provider).verify_webhook(headers, body)
+        adapter = provider_for(deps, provider)
+    except ProviderNotConfigured as error:
+        raise Unauthorized(f"webhook rejected: {provider} has no credentials configured") from error
+    try:
+        delivery = adapter.verify_webhook(headers, body)
+    except MalformedDelivery as error:
+        problem = {"field": "body", "reason": error.reason}
+        raise MalformedWebhook(f"webhook rejected: {error.reason}", errors=[problem]) from error
     except WebhookRejected as error:
         raise Unauthorized(f"webhook rejected: {error.reason}") from error
+    if not _is_job_id(job_id):
+        raise NotFound(f"no job '{job_id}'")
     try:
         job, task = load(deps, TaskRef(jobId=job_id, taskIndex=task_index))
     except TaskGone as error:

@@ -2,7 +2,8 @@
 
 Adapters never retry. Retrying is done upstream (SQS visibility timeouts, Step Functions Retry),
 so every failure is *classified* instead: throttled (wait and retry), unavailable (transient,
-retry), rejected (permanent, do not retry), or a rejected webhook (answer 401, never trust it).
+retry), rejected (permanent, do not retry), or a rejected webhook (answer 401 for a bad signature,
+400 for a malformed body; never trust it).
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ class ProviderStatus(BaseModel):
     provider_id: str
     state: TaskState
     progress: float | None = Field(default=None, ge=0, le=100)
-    outputs: list[str] = Field(default_factory=list, description="Output URLs, as the provider gave them")
+    outputs: list[str] = Field(
+        default_factory=list,
+        description="Outputs in the model's order: http(s) URLs as the provider gave them, or data: URIs "
+        "for inline and text outputs",
+    )
     error: str | None = None
     queue_position: int | None = Field(default=None, ge=0)
     raw_status: str
@@ -137,6 +142,15 @@ class WebhookRejected(ProviderError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class MalformedDelivery(WebhookRejected):
+    """A delivery whose signature is valid but whose body is not what the provider sends."""
+
+
+class ProviderNotConfigured(ValueError):
+    """A provider whose credentials are missing from the provider secret: it can neither be called
+    nor verify a webhook."""
 
 
 @runtime_checkable

@@ -11,8 +11,9 @@
   fetching the JWKS is a deployment concern (keep it in the provider secret, refresh on rotation).
   It needs the `cryptography` package, imported only when a fal webhook is verified.
 
-Provider ids are "{app_id}::{request_id}": status and cancel URLs need the app id (without the
-subpath), while fal webhooks name only the request id (see WebhookDelivery.matches).
+Provider ids are "{app_path}::{request_id}", the app path being that of the URLs submit returns
+(status_url, response_url, cancel_url, which fal's client uses as given): status, result and cancel
+call exactly those URLs, while fal webhooks name only the request id (see WebhookDelivery.matches).
 """
 
 from __future__ import annotations
@@ -59,9 +60,19 @@ CANCEL_TABLE: Mapping[str, CancelOutcome] = {
 _CANCEL_BY_HTTP_STATUS = {400: CancelOutcome.ALREADY_FINISHED, 404: CancelOutcome.NOT_FOUND}
 
 
+# Namespaces whose apps have three segments (namespace/owner/alias), as fal's client parses
+# endpoint ids (AppId.from_endpoint_id).
+APP_NAMESPACES = ("workflows", "comfy")
+
+
 def app_id_of(model: str) -> str:
-    """'fal-ai/flux/dev' -> 'fal-ai/flux': status and result URLs omit the subpath."""
-    return "/".join(model.strip("/").split("/")[:2])
+    """'fal-ai/flux/dev' -> 'fal-ai/flux', 'workflows/acme/flow/x' -> 'workflows/acme/flow': the app
+    whose queue holds the request (status and result URLs omit the subpath).
+
+    Only a fallback: the app path of the URLs that submit returns is what status, result and
+    cancel use (see FalProvider.submit)."""
+    parts = model.strip("/").split("/")
+    return "/".join(parts[: 3 if parts[0] in APP_NAMESPACES else 2])
 
 
 def split_provider_id(provider_id: str) -> tuple[str, str]:
@@ -125,7 +136,8 @@ class FalProvider:
         request_id = body.get("request_id")
         if not isinstance(request_id, str) or not request_id:
             raise ProviderRejected("fal submit answered without a request_id")
-        provider_id = f"{app_id_of(req.model)}{PROVIDER_ID_SEPARATOR}{request_id}"
+        app_path = self._app_path_of(body, request_id) or app_id_of(req.model)
+        provider_id = f"{app_path}{PROVIDER_ID_SEPARATOR}{request_id}"
         queued = ProviderStatus(
             provider_id=provider_id,
             state=TaskState.QUEUED,
@@ -133,6 +145,25 @@ class FalProvider:
             raw_status=str(body.get("status") or "IN_QUEUE"),
         )
         return Submission(provider_id=provider_id, status=queued)
+
+    def _app_path_of(self, body: Mapping[str, Any], request_id: str) -> str | None:
+        """The app path of the request URLs submit returned (response_url, status_url, cancel_url),
+        which fal's client uses as given; kept in the provider id, so status, result and cancel
+        call exactly those URLs. None when they are missing or not on the queue host this adapter
+        calls (the API key is sent to no other host)."""
+        response_url = body.get("response_url")
+        prefix, suffix = f"{self._base}/", f"/requests/{request_id}"
+        if not isinstance(response_url, str) or not response_url.startswith(prefix):
+            return None
+        if not response_url.endswith(suffix) or len(response_url) <= len(prefix) + len(suffix):
+            return None
+        for key, expected in (
+            ("status_url", f"{response_url}/status"),
+            ("cancel_url", f"{response_url}/cancel"),
+        ):
+            if body.get(key) not in (None, expected):
+                return None
+        return response_url[len(prefix) : -len(suffix)]
 
     def _request_url(self, provider_id: str) -> str:
         app_id, request_id = split_provider_id(provider_id)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from genjobs.providers import transport, webhooks
 from genjobs.providers.base import (
     CancelOutcome,
+    MalformedDelivery,
     ProviderRejected,
     ProviderStatus,
     Submission,
@@ -151,7 +152,7 @@ class GenericHttpProvider:
         document = webhooks.json_body(body)
         provider_id = first_at(document, self.config.id_path)
         if provider_id is None or provider_id == "":
-            raise WebhookRejected(f"webhook body has no {self.config.id_path!r}")
+            raise MalformedDelivery(f"webhook body has no {self.config.id_path!r}")
         status = self.to_status(document, str(provider_id))
         return WebhookDelivery(delivery_id=verified.webhook_id, provider_id=status.provider_id, status=status)
 

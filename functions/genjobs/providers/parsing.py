@@ -6,25 +6,31 @@ import re
 from collections.abc import Iterable
 from typing import Any, TypeGuard
 
-# A percentage as tqdm and most model loggers print it: " 45%|████▌     | 9/20", "progress: 12.5%".
-_PERCENT = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d+)?)\s?%")
+# A tqdm progress bar as models print it: " 45%|████▌     | 9/20 [00:02<00:03, 4.1it/s]". Replicate's
+# official client reads progress from the last line that matches this (Prediction.Progress.parse).
+_PROGRESS_BAR = re.compile(r"^\s*(\d{1,3})%\s*\|.+?\|\s*(\d+)/(\d+)")
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+|\*)\]")
 
 
-def progress_from_logs(logs: str | Iterable[str] | None) -> float | None:
-    """The last percentage (0-100) printed in the logs, or None when none was printed.
+def progress_from_logs(logs: str | Iterable[Any] | None) -> float | None:
+    """The percentage (0-100) of the last progress-bar line in the logs, or None when there is none.
 
-    The *last* one wins because tqdm rewrites its bar with carriage returns into the same log.
+    Only a progress bar counts: a percentage printed anywhere else in the logs ("accuracy 97%")
+    says nothing about how far the task is. tqdm redraws its bar with carriage returns, so a line
+    is what follows the last newline or carriage return.
     """
-    if logs is None:
+    if isinstance(logs, str):
+        text = logs
+    elif isinstance(logs, list | tuple):
+        # Providers' bodies are not trusted to be well-typed: only text entries are log lines.
+        text = "\n".join(entry for entry in logs if isinstance(entry, str))
+    else:
         return None
-    text = logs if isinstance(logs, str) else "\n".join(logs)
-    last: float | None = None
-    for match in _PERCENT.finditer(text):
-        value = float(match.group(1))
-        if 0.0 <= value <= 100.0:
-            last = value
-    return last
+    for line in reversed(re.split(r"[\r\n]", text)):
+        match = _PROGRESS_BAR.match(line)
+        if match and 0 <= int(match.group(1)) <= 100:
+            return float(match.group(1))
+    return None
 
 
 def clamp_progress(value: Any) -> float | None:
@@ -72,6 +78,11 @@ def is_url(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value.startswith(("https://", "http://"))
 
 
+def is_data_uri(value: Any) -> TypeGuard[str]:
+    """An inline file (RFC 2397), which output custody stores like a downloaded one."""
+    return isinstance(value, str) and value.startswith("data:")
+
+
 def urls_in(value: Any) -> list[str]:
     """Every http(s) URL string in a nested output (string, list, dict), in order, without repeats."""
     found: list[str] = []
@@ -96,13 +107,14 @@ def file_urls_in(value: Any) -> list[str]:
 
     fal returns every output file this way (images[].url, image.url, video.url, audio_file.url,
     model_mesh.url, ...). Only `url` keys are read so input echoes such as `image_url` are skipped.
+    A file returned inline (fal's `sync_mode`) has a data: URI as its url, and is an output too.
     """
     found: list[str] = []
 
     def walk(item: Any) -> None:
         if isinstance(item, dict):
             url = item.get("url")
-            if is_url(url) and url not in found:
+            if (is_url(url) or is_data_uri(url)) and url not in found:
                 found.append(url)
             for key, child in item.items():
                 if key != "url":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genjobs.providers.base import Provider
+from genjobs.providers.base import Provider, ProviderNotConfigured
 
 KINDS = ("simulator", "replicate", "fal", "generic")
 
@@ -62,5 +62,5 @@ def build_provider(kind: str, **config: Any) -> Provider:
 def _required(config: dict[str, Any], key: str, kind: str) -> str:
     value = config.get(key)
     if not isinstance(value, str) or not value:
-        raise ValueError(f"provider {kind!r} needs {key!r}")
+        raise ProviderNotConfigured(f"provider {kind!r} needs {key!r}")
     return value

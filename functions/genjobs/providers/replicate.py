@@ -2,8 +2,9 @@
 
 - submit: POST /v1/predictions {version, input, webhook, webhook_events_filter}; a bare
   "owner/name" model (no version) goes to POST /v1/models/{owner}/{name}/predictions.
-- status: GET /v1/predictions/{id}. There is no progress field: progress is the last percentage
-  in `logs` (tqdm bars). Outputs are every URL in `output` (a string, a list or an object).
+- status: GET /v1/predictions/{id}. There is no progress field: progress is the last progress-bar
+  line of `logs` (tqdm), as the official client reads it. Outputs are what `output` holds, in its
+  order (see outputs_of): file URLs, inline `data:` URIs, and text, which is kept as a text file.
 - cancel: POST /v1/predictions/{id}/cancel, which answers with the prediction.
 - webhooks: the body is the prediction, signed Standard-Webhooks style with the account secret.
 
@@ -13,6 +14,7 @@ Replicate has no idempotency key: a create whose response was lost (ProviderUnav
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +24,7 @@ import requests
 from genjobs.providers import transport, webhooks
 from genjobs.providers.base import (
     CancelOutcome,
+    MalformedDelivery,
     ProviderRejected,
     ProviderStatus,
     Submission,
@@ -31,7 +34,7 @@ from genjobs.providers.base import (
     WebhookRejected,
     map_status,
 )
-from genjobs.providers.parsing import progress_from_logs, urls_in
+from genjobs.providers.parsing import is_data_uri, is_url, progress_from_logs
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
 # Start (progress shows it left the queue) and completed; logs/output events would flood the webhook.
@@ -49,6 +52,56 @@ STATUS_TABLE: Mapping[str, TaskState] = {
 _TERMINAL_ERRORS = {"aborted": "aborted by Replicate: deadline reached before it started (not charged)"}
 
 
+def _inline(content: str, content_type: str) -> str:
+    """Text kept as an output: an RFC 2397 data: URI that output custody stores like a file."""
+    return f"data:{content_type};charset=utf-8;base64,{base64.b64encode(content.encode()).decode()}"
+
+
+def _is_file(value: Any) -> bool:
+    return is_url(value) or is_data_uri(value)
+
+
+def outputs_of(output: Any) -> list[str]:
+    """A succeeded prediction's outputs, in the model's order, each a URL that custody can store.
+
+    - Files are URLs (https, or `data:` URIs when the prediction was created to return them inline).
+    - Output with no file at all is itself the result: a string is a text file; a list of strings
+      is a language model's token stream, which Replicate's clients concatenate into one text;
+      anything else (numbers, objects) is kept as one JSON file.
+    - Output with files keeps them in order, and a string that is not a file (a caption next to
+      an image) becomes a text file in its place.
+    """
+    if output is None or output == "" or output == [] or output == {}:
+        return []  # nothing delivered
+    leaves: list[Any] = []
+
+    def walk(item: Any) -> None:
+        if isinstance(item, list):
+            for child in item:
+                walk(child)
+        elif isinstance(item, dict):
+            for child in item.values():
+                walk(child)
+        else:
+            leaves.append(item)
+
+    walk(output)
+    if not any(_is_file(leaf) for leaf in leaves):
+        if isinstance(output, str):
+            return [_inline(output, "text/plain")]
+        if isinstance(output, list) and output and all(isinstance(item, str) for item in output):
+            return [_inline("".join(output), "text/plain")]
+        return [_inline(json.dumps(output, ensure_ascii=False), "application/json")]
+    found: list[str] = []
+    for leaf in leaves:
+        if _is_file(leaf):
+            if leaf not in found:
+                found.append(leaf)
+        elif isinstance(leaf, str) and leaf:
+            found.append(_inline(leaf, "text/plain"))
+    return found
+
+
 def to_status(prediction: Mapping[str, Any]) -> ProviderStatus:
     """Our view of a Replicate prediction object (API response or webhook body)."""
     raw = str(prediction.get("status") or "")
@@ -63,7 +116,7 @@ def to_status(prediction: Mapping[str, Any]) -> ProviderStatus:
         state=state,
         progress=progress,
         # Only a succeeded prediction's outputs are results; partial `output` while processing is not.
-        outputs=urls_in(prediction.get("output")) if state is TaskState.SUCCEEDED else [],
+        outputs=outputs_of(prediction.get("output")) if state is TaskState.SUCCEEDED else [],
         error=error_text,
         raw_status=raw,
     )
@@ -151,5 +204,5 @@ class ReplicateProvider:
         prediction = webhooks.json_body(body)
         status = to_status(prediction)
         if not status.provider_id:
-            raise WebhookRejected("webhook body has no prediction id")
+            raise MalformedDelivery("webhook body has no prediction id")
         return WebhookDelivery(delivery_id=verified.webhook_id, provider_id=status.provider_id, status=status)
