@@ -235,8 +235,14 @@ def give_up_submission(deps: Deps, ref: TaskRef, reason: str) -> None:
 
 # ----------------------------------------------------------------------------- wait
 # Reasons a task fails that a client can match on (the text after the colon explains it).
+NO_OUTPUT = "provider.no_output"
 OUTPUT_GONE = "provider.output_gone"
 TOO_MANY_ERRORS = "provider.too_many_errors"
+
+
+def _output_optional(deps: Deps, job: Job) -> bool:
+    model = deps.catalog.resolve(job.provider, job.model)
+    return model is not None and model.output_optional
 
 
 def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus) -> Wait:
@@ -245,6 +251,11 @@ def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus) -> Wa
         return DONE
     if status.state == TaskState.SUCCEEDED:
         outputs = keep_outputs(deps, job, task.index, status.outputs)
+        if not outputs and not _output_optional(deps, job):
+            # Nothing delivered is not a success: not charged.
+            return _failed(
+                deps, job, task, f"{NO_OUTPUT}: the provider reported success but delivered no output"
+            )
         deps.table.add_event(_event(job.job_id, "task.outputs_stored", task.index, count=len(outputs)))
         checkpoint("outputs.after_stored", job.user_id, job.job_id)
         end_task(
