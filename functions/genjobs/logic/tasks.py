@@ -344,9 +344,7 @@ def observation_failed(deps: Deps, job: Job, task: Task, error: ProviderError) -
     output not copied). Counted: the task ends FAILED and refunded once the consecutive failures
     reach the configured bound, at once when its output is gone for good, and CANCELLED at once
     when the job was cancelled and an output could not be kept. DONE when the task has ended."""
-    logger.warning(
-        "observation failed", extra={"jobId": job.job_id, "taskIndex": task.index, "error": str(error)}
-    )
+    logger.warning("poll failed", extra={"jobId": job.job_id, "taskIndex": task.index, "error": str(error)})
     if job.cancel_requested and isinstance(error, OutputGone | OutputUnavailable):
         # The user asked to stop: a result we cannot keep now is not worth holding the job open for.
         end_task(
