@@ -12,6 +12,7 @@ from genjobs.catalog import Catalog
 from genjobs.deps import Deps
 from genjobs.logic import jobs, tasks
 from genjobs.logic.preparation import prepare
+from genjobs.logic.settlement import settle
 from genjobs.logic.sweeper import next_sweep
 from genjobs.models.api import CreateJobRequest
 from genjobs.models.domain import Task, TaskStatus, TimelineEvent, utcnow
@@ -127,3 +128,18 @@ def test_the_task_list_mixes_written_and_planned_tasks_in_order_while_the_job_is
         [(3, 3, "PENDING"), (4, 4, "PENDING"), (5, 5, "PENDING")],
         [(6, 6, "PENDING")],
     ]
+
+
+def test_tasks_of_a_job_that_ended_before_they_were_written_show_that_they_never_ran(deps: Deps) -> None:
+    # GIVEN a 3-task job whose workflow ended (its preparation failed) before writing any task
+    deps.table.grant("u4", 10, "g", None)
+    request = CreateJobRequest(provider="simulator", model="sim-image", tasks=[{"seed": i} for i in range(3)])
+    job_id = jobs.create_job(deps, "u4", request, None).job_id
+    settle(deps, job_id)
+    # WHEN the app reads the job
+    view = jobs.get_job(deps, "u4", job_id)
+    # THEN it ended FAILED, refunded, and its tasks say they never ran rather than PENDING
+    assert view.status == "FAILED"
+    assert [(t.index, t.status) for t in view.tasks] == [(0, "FAILED"), (1, "FAILED"), (2, "FAILED")]
+    assert all(t.error == "the job ended before this task started" for t in view.tasks)
+    assert deps.table.get_account("u4").reserved == 0
