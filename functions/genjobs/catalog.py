@@ -25,6 +25,9 @@ class ModelEntry(BaseModel):
     price: PositiveInt = 1
     expected_seconds: PositiveInt = Field(default=30, alias="expectedSeconds")
     wait_by: WaitBy | None = Field(default=None, alias="waitBy")
+    # A success normally delivers at least one output, and one that delivers none fails (refunded).
+    # A model whose success legitimately carries no file says so here.
+    output_optional: bool = Field(default=False, alias="outputOptional")
 
 
 class ProviderEntry(BaseModel):
@@ -48,6 +51,7 @@ class ResolvedModel(BaseModel):
     price: int
     expected_seconds: int
     wait_by: WaitBy
+    output_optional: bool = False
 
 
 class Catalog(BaseModel):
@@ -67,6 +71,7 @@ class Catalog(BaseModel):
             price=m.price,
             expected_seconds=m.expected_seconds,
             wait_by=m.wait_by or entry.wait_by,
+            output_optional=m.output_optional,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Settings(BaseModel):
@@ -38,12 +38,24 @@ class Settings(BaseModel):
 
     # Waiting for providers (schedule seconds).
     poll_min_interval_seconds: int = Field(default=2, alias="POLL_MIN_INTERVAL_SECONDS")
-    max_consecutive_poll_errors: int = Field(default=10, alias="MAX_CONSECUTIVE_POLL_ERRORS")
+    # Consecutive failed observations of a task (a status read or an output download that failed,
+    # by a poll, a webhook or a sweep) after which it ends FAILED: every wait on a provider is bounded.
+    max_consecutive_poll_errors: int = Field(default=10, ge=1, alias="MAX_CONSECUTIVE_POLL_ERRORS")
     task_deadline_seconds: int = Field(default=86_400, alias="TASK_DEADLINE_SECONDS")
     webhook_grace_seconds: int = Field(default=120, alias="WEBHOOK_GRACE_SECONDS")
     sweeper_interval_seconds: int = Field(default=60, alias="SWEEPER_INTERVAL_SECONDS")
+    # An overdue webhook task the sweeper found unfinished is swept again after the interval,
+    # doubling with each sweep up to this (every sweep costs DynamoDB writes). Kept below the
+    # heartbeat, since a sweep is what keeps such a task's wait alive.
+    sweep_backoff_max_seconds: int = Field(default=900, ge=1, alias="SWEEP_BACKOFF_MAX_SECONDS")
     # A waiting task must show life this often (submitter on each delivery, sweeper on each pass).
     heartbeat_seconds: int = Field(default=3_600, alias="TASK_HEARTBEAT_SECONDS")
+
+    @model_validator(mode="after")
+    def _sweeps_keep_waits_alive(self) -> Settings:
+        if self.sweep_backoff_max_seconds >= self.heartbeat_seconds:
+            raise ValueError("SWEEP_BACKOFF_MAX_SECONDS must be below TASK_HEARTBEAT_SECONDS")
+        return self
 
     def wall(self, schedule_seconds: float) -> float:
         """Schedule seconds as wall-clock seconds (identical on AWS)."""

@@ -32,13 +32,15 @@ Durations are in schedule seconds; wall seconds = schedule seconds * time_scale.
     fail           str    end as failed with this error message instead of succeeding
     neverFinish    bool   stay running forever (progress stops below 100)
     rawStatus      str    report this status string instead of the real one (unknown statuses)
-    outputs        int    number of output files (default 1)
+    outputs        int    number of output files (default 1); 0 is a success that delivers nothing
     outputFormat   str    output file extension (default "png"; a real PNG unless outputBytes)
     outputBytes    int    each output is this many deterministic bytes
     truncateOutput bool   file responses announce the full Content-Length but send half, then close
     truncateDownloads int the first N downloads of each output are truncated that way, then whole
     downloadDelay  float  wall seconds each output download waits before its first byte (a slow CDN)
-    expireOutputs  float  outputs answer 404 this long after completion (Replicate deletes at 1 h)
+    expireOutputs  float  outputs answer 404 this long after completion (Replicate deletes at 1 h);
+                          0 makes a success whose outputs can never be downloaded
+    expiredStatus  int    the status an expired output answers: 404 (default) or 410 (Gone)
     throttle       int    the first N creates of this idempotency key get 429 + Retry-After
     retryAfter     float  the throttle's reset time (default 30; scaled; in header and body text)
     serverErrors   int    the next N creates of this key (after throttling) get 500
@@ -71,7 +73,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -109,6 +111,7 @@ class SimOptions(BaseModel):
     truncate_downloads: int = Field(default=0, alias="truncateDownloads", ge=0)
     download_delay: float = Field(default=0.0, alias="downloadDelay", ge=0, le=60)
     expire_outputs: float | None = Field(default=None, alias="expireOutputs", ge=0)
+    expired_status: Literal[404, 410] = Field(default=404, alias="expiredStatus")
     throttle: int = Field(default=0, ge=0)
     retry_after: float = Field(default=30.0, alias="retryAfter", ge=0)
     server_errors: int = Field(default=0, alias="serverErrors", ge=0)
@@ -629,7 +632,8 @@ def _make_handler(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
                         prediction.downloads[index] <= options.truncate_downloads
                     )
             if not available and size_param is None:
-                self._send(404, {"detail": "Not found (no such output, or it expired)."})
+                status = options.expired_status if options is not None else 404
+                self._send(status, {"detail": "Not found (no such output, or it expired)."})
                 return
             seed = f"{prediction_id}/{index}".encode()
             if size_param is not None:

@@ -465,6 +465,29 @@ class JobsTable:
             [task_from_item(i) for i in response["Items"]], _encode_cursor(response.get("LastEvaluatedKey"))
         )
 
+    @staticmethod
+    def task_cursor(job_id: str, index: int) -> str | None:
+        """The cursor list_tasks returns after the task `index`, for a page made of planned tasks."""
+        return _encode_cursor(task_key(job_id, index))
+
+    @staticmethod
+    def first_task_index(job_id: str, cursor: str | None) -> int:
+        """The index of the first task a list_tasks page at `cursor` can hold.
+
+        Raises ValueError on a cursor that is not one of this job's task cursors.
+        """
+        start = decode_cursor(cursor)
+        if start is None:
+            return 0
+        expected_pk = task_key(job_id, 0)["pk"]
+        sk = start.get("sk", "")
+        if set(start) != {"pk", "sk"} or start["pk"] != expected_pk or not sk.startswith("TASK#"):
+            raise ValueError("not a cursor of this job's tasks")
+        try:
+            return int(sk.removeprefix("TASK#")) + 1
+        except ValueError as exc:
+            raise ValueError("not a cursor of this job's tasks") from exc
+
     def iter_tasks(self, job_id: str) -> Iterator[Task]:
         cursor = None
         while True:

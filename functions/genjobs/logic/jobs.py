@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from genjobs.dal.table import InsufficientCredits, decode_cursor
+from genjobs.dal.table import InsufficientCredits, Page, decode_cursor
 from genjobs.deps import Deps
 from genjobs.logic import planning, views
 from genjobs.logic.errors import Conflict, InvalidRequest, NotFound, PaymentRequired
@@ -18,8 +18,11 @@ from genjobs.models.domain import (
     Job,
     JobCredits,
     JobStatus,
+    JsonObject,
     Plan,
+    Task,
     TaskCounts,
+    TaskStatus,
     TimelineEvent,
     utcnow,
 )
@@ -111,7 +114,53 @@ def create_job(
         logger.exception(
             "start of the job's workflow failed; the sweeper will start it", extra={"jobId": job_id}
         )
-    return views.job_detail_view(job, [], None, deps.storage, settings.output_url_ttl_seconds)
+    first = range(min(task_count, TASKS_PAGE))
+    planned = [_planned_task(job, plan, request.input, i) for i in first]
+    cursor = deps.table.task_cursor(job_id, first[-1]) if task_count > TASKS_PAGE else None
+    return views.job_detail_view(job, planned, cursor, deps.storage, settings.output_url_ttl_seconds)
+
+
+def _planned_task(job: Job, plan: Plan, common: JsonObject, index: int) -> Task:
+    """A task as the plan says it will run, before PrepareJob has written its item (O(1) creation
+    leaves that to the workflow, but a client sees every planned task from its first read)."""
+    status, error = TaskStatus.PENDING, None
+    if job.status.terminal:  # the workflow ended before it wrote this task: it never ran
+        status = TaskStatus.CANCELLED if job.status == JobStatus.CANCELLED else TaskStatus.FAILED
+        error = "the job ended before this task started"
+    return Task(
+        jobId=job.job_id,
+        index=index,
+        status=status,
+        input=planning.task_input(plan, common, index),
+        error=error,
+        createdAt=job.created_at,
+        updatedAt=job.updated_at,
+    )
+
+
+def _task_page(deps: Deps, job: Job, limit: int, cursor: str | None) -> Page[Task]:
+    """A page of the job's tasks. Until PrepareJob has written every task item (the job is marked
+    prepared after the last), the tasks not written yet are shown as planned, so the pages hold
+    every index in order whichever of the two they come from."""
+    if job.prepared:
+        return deps.table.list_tasks(job.job_id, limit=limit, cursor=cursor)
+    try:
+        start = deps.table.first_task_index(job.job_id, cursor)
+    except ValueError as error:
+        raise InvalidRequest.field("cursor", str(error)) from error
+    page = deps.table.list_tasks(job.job_id, limit=limit, cursor=cursor)
+    end = min(job.task_count, start + limit)
+    written = {t.index: t for t in page.items if t.index < end}
+    if len(written) == end - start:
+        return page
+    if job.plan is not None:
+        plan, common = job.plan, job.input
+    else:
+        assert job.spec_key is not None, f"job {job.job_id} has neither a plan nor a spec key"
+        spec = deps.storage.get_json(job.spec_key)
+        plan, common = Plan.model_validate(spec["plan"]), spec["input"]
+    items = [written.get(i) or _planned_task(job, plan, common, i) for i in range(start, end)]
+    return Page(items, deps.table.task_cursor(job.job_id, end - 1) if end < job.task_count else None)
 
 
 def _owned_job(deps: Deps, user_id: str, job_id: str) -> Job:
@@ -131,7 +180,7 @@ def _looks_like_id(job_id: str) -> bool:
 
 def get_job(deps: Deps, user_id: str, job_id: str) -> JobDetailView:
     job = _owned_job(deps, user_id, job_id)
-    page = deps.table.list_tasks(job_id, limit=TASKS_PAGE, cursor=None)
+    page = _task_page(deps, job, TASKS_PAGE, None)
     return views.job_detail_view(
         job, page.items, page.cursor, deps.storage, deps.settings.output_url_ttl_seconds
     )
@@ -146,8 +195,8 @@ def _checked_cursor(cursor: str | None) -> str | None:
 
 
 def list_tasks(deps: Deps, user_id: str, job_id: str, limit: int, cursor: str | None) -> TaskListView:
-    _owned_job(deps, user_id, job_id)
-    page = deps.table.list_tasks(job_id, limit=limit, cursor=_checked_cursor(cursor))
+    job = _owned_job(deps, user_id, job_id)
+    page = _task_page(deps, job, limit, _checked_cursor(cursor))
     ttl = deps.settings.output_url_ttl_seconds
     return TaskListView(items=[views.task_view(t, deps.storage, ttl) for t in page.items], cursor=page.cursor)
 

@@ -11,10 +11,23 @@ from urllib.parse import urlparse
 
 from genjobs.deps import Deps
 from genjobs.models.domain import Job, Output
-from genjobs.providers.base import ProviderUnavailable
+from genjobs.providers.base import ProviderRejected, ProviderUnavailable
 
 if TYPE_CHECKING:
     import requests
+
+
+# A download answered with one of these will never succeed: the provider has deleted the file.
+_GONE_STATUSES = frozenset({404, 410})
+
+
+class OutputUnavailable(ProviderUnavailable):
+    """An output the provider reported could not be copied this time (transient: tried again)."""
+
+
+class OutputGone(ProviderRejected):
+    """An output the provider reported no longer exists there (expired or deleted): trying again
+    can never keep it."""
 
 
 def output_key(user_id: str, job_id: str, task_index: int, n: int, extension: str) -> str:
@@ -60,8 +73,9 @@ def keep_outputs(deps: Deps, job: Job, task_index: int, urls: list[str]) -> list
     """Stores each output, in order: downloads http(s) URLs, decodes data: URIs; idempotent (same
     keys on a retry).
 
-    A failed or truncated download raises ProviderUnavailable, so the caller retries later instead
-    of completing a task without its output.
+    A failed or truncated download raises OutputUnavailable, so the caller retries later (within its
+    bound) instead of completing a task without its output; an output the provider no longer has
+    raises OutputGone.
     """
     import requests
     import urllib3
@@ -79,11 +93,19 @@ def keep_outputs(deps: Deps, job: Job, task_index: int, urls: list[str]) -> list
                 key = output_key(job.user_id, job.job_id, task_index, n, _extension(url, content_type))
                 response.raw.decode_content = True
                 size = deps.storage.put_stream(key, response.raw, content_type)  # type: ignore[arg-type]
+        except requests.HTTPError as error:
+            status = error.response.status_code if error.response is not None else None
+            if status in _GONE_STATUSES:
+                raise OutputGone(
+                    f"output {n} is gone at the provider (HTTP {status}: expired or deleted)",
+                    status_code=status,
+                ) from error
+            raise OutputUnavailable(f"download of output {n} failed: {error}", status_code=status) from error
         except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
             # The body is streamed from response.raw, so a connection cut mid-download surfaces as
             # urllib3's ProtocolError/ReadTimeoutError, not as a requests exception.
-            raise ProviderUnavailable(f"download of output {n} failed: {error}") from error
+            raise OutputUnavailable(f"download of output {n} failed: {error}") from error
         if expected is not None and int(expected) != size:
-            raise ProviderUnavailable(f"output {n} was truncated: {size} of {expected} bytes")
+            raise OutputUnavailable(f"download of output {n} failed: truncated, {size} of {expected} bytes")
         kept.append(Output(key=key, contentType=content_type, size=size, sourceUrl=url))
     return kept

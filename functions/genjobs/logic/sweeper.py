@@ -4,12 +4,20 @@ tasks whose webhook is overdue so a lost webhook never leaves a task or a job ha
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from genjobs.deps import Deps
 from genjobs.logic.providers import provider_for
-from genjobs.logic.tasks import DONE, TaskGone, TaskRef, apply_status, cancel_at_provider, load
-from genjobs.models.domain import TaskStatus, TimelineEvent, utcnow
+from genjobs.logic.tasks import (
+    DONE,
+    TaskGone,
+    TaskRef,
+    apply_status,
+    cancel_at_provider,
+    load,
+    observation_failed,
+)
+from genjobs.models.domain import Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.observability import logger, metrics
 from genjobs.providers.base import CancelOutcome, ProviderError, ProviderStatus, TaskState
 
@@ -86,12 +94,14 @@ def rescue_task(deps: Deps, ref: TaskRef, by: str = "sweeper") -> bool:
             result = apply_status(deps, job, task, status)
         except ProviderError as error:
             logger.warning("sweeper could not poll", extra={"jobId": job.job_id, "error": str(error)})
-            result = None
+            result = observation_failed(deps, job, task, error)
         if result is not DONE:
-            settings = deps.settings
-            due = utcnow() + timedelta(seconds=settings.wall(settings.sweeper_interval_seconds))
             deps.table.update_task(
-                job.job_id, task.index, set_fields={"gsi2sk": due.isoformat().replace("+00:00", "Z")}
+                job.job_id,
+                task.index,
+                set_fields={"gsi2sk": next_sweep(deps, task).isoformat().replace("+00:00", "Z")},
+                add={"sweeps": 1},
+                only_if=TaskStatus.PROCESSING,
             )
             if token:
                 deps.workflow.heartbeat(token)
@@ -99,3 +109,13 @@ def rescue_task(deps: Deps, ref: TaskRef, by: str = "sweeper") -> bool:
     if token:
         deps.workflow.succeed(token, DONE.model_dump())
     return True
+
+
+def next_sweep(deps: Deps, task: Task) -> datetime:
+    """When to look at a still-unfinished overdue task again: the sweeper's interval, doubling with
+    each sweep of it up to the configured maximum (a webhook may still come; each sweep costs)."""
+    settings = deps.settings
+    delay = min(
+        settings.sweeper_interval_seconds * 2 ** min(task.sweeps, 30), settings.sweep_backoff_max_seconds
+    )
+    return utcnow() + timedelta(seconds=settings.wall(delay))

@@ -17,7 +17,7 @@ from genjobs.catalog import ResolvedModel, WaitBy
 from genjobs.dal.items import SWEEP_TASKS
 from genjobs.deps import Deps
 from genjobs.faults import checkpoint
-from genjobs.logic.outputs import keep_outputs
+from genjobs.logic.outputs import OutputGone, OutputUnavailable, keep_outputs
 from genjobs.logic.providers import provider_for
 from genjobs.models.domain import Job, Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.observability import logger, metrics
@@ -234,12 +234,28 @@ def give_up_submission(deps: Deps, ref: TaskRef, reason: str) -> None:
 
 
 # ----------------------------------------------------------------------------- wait
+# Reasons a task fails that a client can match on (the text after the colon explains it).
+NO_OUTPUT = "provider.no_output"
+OUTPUT_GONE = "provider.output_gone"
+TOO_MANY_ERRORS = "provider.too_many_errors"
+
+
+def _output_optional(deps: Deps, job: Job) -> bool:
+    model = deps.catalog.resolve(job.provider, job.model)
+    return model is not None and model.output_optional
+
+
 def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus) -> Wait:
     """Acts on one observation of the provider (a poll, a webhook, the sweeper)."""
     if task.status.terminal:
         return DONE
     if status.state == TaskState.SUCCEEDED:
         outputs = keep_outputs(deps, job, task.index, status.outputs)
+        if not outputs and not _output_optional(deps, job):
+            # Nothing delivered is not a success: not charged.
+            return _failed(
+                deps, job, task, f"{NO_OUTPUT}: the provider reported success but delivered no output"
+            )
         deps.table.add_event(_event(job.job_id, "task.outputs_stored", task.index, count=len(outputs)))
         checkpoint("outputs.after_stored", job.user_id, job.job_id)
         end_task(
@@ -315,7 +331,7 @@ def _check(deps: Deps, ref: TaskRef) -> Wait:
         status = provider_for(deps, job.provider).status(task.provider_id)
         return apply_status(deps, job, task, status)
     except ProviderError as error:
-        return _poll_error(deps, job, task, error)
+        return observation_failed(deps, job, task, error)
 
 
 def _failed(deps: Deps, job: Job, task: Task, error: str) -> Wait:
@@ -323,12 +339,29 @@ def _failed(deps: Deps, job: Job, task: Task, error: str) -> Wait:
     return DONE
 
 
-def _poll_error(deps: Deps, job: Job, task: Task, error: ProviderError) -> Wait:
+def observation_failed(deps: Deps, job: Job, task: Task, error: ProviderError) -> Wait:
+    """A poll, webhook or sweep of a task could not be applied (its status could not be read or its
+    output not copied). Counted: the task ends FAILED and refunded once the consecutive failures
+    reach the configured bound, at once when its output is gone for good, and CANCELLED at once
+    when the job was cancelled and an output could not be kept. DONE when the task has ended."""
+    logger.warning("poll failed", extra={"jobId": job.job_id, "taskIndex": task.index, "error": str(error)})
+    if job.cancel_requested and isinstance(error, OutputGone | OutputUnavailable):
+        # The user asked to stop: a result we cannot keep now is not worth holding the job open for.
+        end_task(
+            deps,
+            job,
+            task,
+            TaskStatus.CANCELLED,
+            "task.cancelled",
+            reason=f"job cancelled; the provider's output could not be kept: {error}",
+        )
+        return DONE
+    if isinstance(error, OutputGone):
+        return _failed(deps, job, task, f"{OUTPUT_GONE}: {error}")
     errors = task.poll_errors + 1
     limit = deps.settings.max_consecutive_poll_errors
-    logger.warning("poll failed", extra={"jobId": job.job_id, "taskIndex": task.index, "error": str(error)})
     if errors >= limit:
-        return _failed(deps, job, task, f"{errors} consecutive poll errors; last: {error}")
+        return _failed(deps, job, task, f"{TOO_MANY_ERRORS}: {errors} consecutive poll errors; last: {error}")
     deps.table.update_task(
         job.job_id, task.index, add={"pollErrors": 1, "pollCount": 1}, only_if=TaskStatus.PROCESSING
     )

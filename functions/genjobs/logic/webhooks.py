@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from genjobs.deps import Deps
 from genjobs.logic.errors import DomainError, NotFound
 from genjobs.logic.providers import provider_for
-from genjobs.logic.tasks import DONE, TaskGone, TaskRef, apply_status, load
+from genjobs.logic.tasks import DONE, TaskGone, TaskRef, apply_status, load, observation_failed
 from genjobs.models.domain import TimelineEvent, utcnow
-from genjobs.providers.base import MalformedDelivery, ProviderNotConfigured, WebhookRejected
+from genjobs.providers.base import MalformedDelivery, ProviderError, ProviderNotConfigured, WebhookRejected
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600
 
@@ -75,7 +75,13 @@ def receive(
     )
     token = task.task_token
     try:
-        result = apply_status(deps, job, task, delivery.status)
+        try:
+            result = apply_status(deps, job, task, delivery.status)
+        except ProviderError as error:
+            # Counted like a failed poll: the task ends once the failures reach their bound.
+            result = observation_failed(deps, job, task, error)
+            if result is not DONE:
+                raise
     except Exception:
         # Not applied (an output download failed, the invocation crashed): forget the delivery so
         # the provider's retry of it is applied rather than dropped as a duplicate.

@@ -138,6 +138,7 @@ class Task(_Model):
     submit_attempts: int = Field(default=0, alias="submitAttempts")
     poll_count: int = Field(default=0, alias="pollCount")
     poll_errors: int = Field(default=0, alias="pollErrors")
+    sweeps: int = Field(default=0, description="How often the sweeper found it overdue and unfinished")
     provider_cancelled_at: datetime | None = Field(default=None, alias="providerCancelledAt")
     task_token: str | None = Field(default=None, alias="taskToken")
     created_at: datetime | None = Field(default=None, alias="createdAt")

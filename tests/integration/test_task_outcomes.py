@@ -1,0 +1,145 @@
+"""How a task ends when its provider delivers nothing, how the sweeper spaces its visits, and what
+the task list shows of a job whose task items are not all written yet (moto, no workflow)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from genjobs.catalog import Catalog
+from genjobs.deps import Deps
+from genjobs.logic import jobs, tasks
+from genjobs.logic.preparation import prepare
+from genjobs.logic.settlement import settle
+from genjobs.logic.sweeper import next_sweep
+from genjobs.models.api import CreateJobRequest
+from genjobs.models.domain import Task, TaskStatus, TimelineEvent, utcnow
+from genjobs.providers.base import ProviderStatus, TaskState
+from genjobs.settings import Settings
+
+
+def running_task(deps: Deps, user: str) -> tuple[str, Task]:
+    """A one-task job whose task the provider has accepted (PROCESSING)."""
+    deps.table.grant(user, 10, f"grant-{user}", None)
+    request = CreateJobRequest(provider="simulator", model="sim-image", tasks=[{"seed": 1}])
+    job_id = jobs.create_job(deps, user, request, None).job_id
+    prepare(deps, job_id)
+    job = deps.table.get_job(job_id)
+    assert job is not None
+    event = TimelineEvent(jobId=job_id, at=utcnow(), kind="task.submitted", taskIndex=0)
+    assert deps.table.transition_task(
+        job,
+        0,
+        from_status=TaskStatus.PENDING,
+        to_status=TaskStatus.PROCESSING,
+        event=event,
+        set_fields={"providerId": "p-1", "submittedAt": utcnow().isoformat()},
+    )
+    task = deps.table.get_task(job_id, 0)
+    assert task is not None
+    return job_id, task
+
+
+def succeeded_with(outputs: list[str]) -> ProviderStatus:
+    return ProviderStatus(
+        provider_id="p-1", state=TaskState.SUCCEEDED, outputs=outputs, raw_status="succeeded"
+    )
+
+
+def test_success_with_no_output_fails_the_task_and_refunds_it(deps: Deps) -> None:
+    # GIVEN a running task of a model whose success must deliver a file
+    job_id, task = running_task(deps, "u1")
+    job = deps.table.get_job(job_id)
+    assert job is not None
+    # WHEN the provider reports success with no output
+    assert tasks.apply_status(deps, job, task, succeeded_with([])) is tasks.DONE
+    # THEN the task FAILED with the reason, and nothing was charged
+    ended = deps.table.get_task(job_id, 0)
+    assert ended is not None
+    assert ended.status == TaskStatus.FAILED
+    assert ended.error is not None
+    assert ended.error.startswith("provider.no_output")
+    account = deps.table.get_account("u1")
+    assert (account.available, account.reserved, account.charged) == (10, 0, 0)
+
+
+def test_a_model_whose_success_may_carry_no_file_says_so_in_the_catalog(deps: Deps) -> None:
+    # GIVEN a catalog where the model declares that its success may carry no file
+    data = deps.catalog.model_dump(by_alias=True)
+    data["providers"]["simulator"]["models"]["sim-image"]["outputOptional"] = True
+    deps.catalog = Catalog.model_validate(data)  # type: ignore[misc]
+    job_id, task = running_task(deps, "u2")
+    job = deps.table.get_job(job_id)
+    assert job is not None
+    # WHEN the provider reports success with no output
+    tasks.apply_status(deps, job, task, succeeded_with([]))
+    # THEN that is a success, charged
+    ended = deps.table.get_task(job_id, 0)
+    assert ended is not None
+    assert ended.status == TaskStatus.COMPLETED
+    assert deps.table.get_account("u2").charged == 1
+
+
+def test_the_sweeper_doubles_its_interval_per_sweep_up_to_the_configured_maximum(deps: Deps) -> None:
+    # GIVEN the sweeper's interval (60 s) and its back-off maximum (900 s)
+    delays = []
+    for sweeps in range(8):
+        task = Task(jobId="j", index=0, status=TaskStatus.PROCESSING, input={}, sweeps=sweeps)
+        # WHEN a task swept `sweeps` times is still unfinished
+        delays.append(round((next_sweep(deps, task) - utcnow()).total_seconds()))
+    # THEN its next sweep comes after a doubling delay, capped
+    assert delays == [60, 120, 240, 480, 900, 900, 900, 900]
+    assert deps.settings.sweep_backoff_max_seconds < deps.settings.heartbeat_seconds
+    assert timedelta(seconds=max(delays)) < timedelta(seconds=deps.settings.heartbeat_seconds)
+
+
+def test_a_sweep_back_off_that_would_let_a_wait_time_out_is_refused(deps: Deps) -> None:
+    values = deps.settings.model_dump(by_alias=True) | {"SWEEP_BACKOFF_MAX_SECONDS": 3_600}
+    with pytest.raises(ValidationError, match="SWEEP_BACKOFF_MAX_SECONDS"):
+        Settings.model_validate(values)
+
+
+def test_the_task_list_mixes_written_and_planned_tasks_in_order_while_the_job_is_prepared(deps: Deps) -> None:
+    # GIVEN a 7-task job whose preparation has written only tasks 0, 1 and 4 so far
+    deps.table.grant("u3", 10, "g", None)
+    request = CreateJobRequest(provider="simulator", model="sim-image", tasks=[{"seed": i} for i in range(7)])
+    job_id = jobs.create_job(deps, "u3", request, None).job_id
+    now = utcnow()
+    deps.table.put_tasks(
+        [
+            Task(jobId=job_id, index=i, status=TaskStatus.PENDING, input={"seed": i}, createdAt=now)
+            for i in (0, 1, 4)
+        ]
+    )
+    # WHEN the app pages through the task list, 3 at a time
+    seen = []
+    cursor = None
+    while True:
+        page = jobs.list_tasks(deps, "u3", job_id, 3, cursor)
+        seen.append([(t.index, t.input["seed"], t.status) for t in page.items])
+        cursor = page.cursor
+        if not cursor:
+            break
+    # THEN every index shows once, in order, with its planned input, PENDING
+    assert seen == [
+        [(0, 0, "PENDING"), (1, 1, "PENDING"), (2, 2, "PENDING")],
+        [(3, 3, "PENDING"), (4, 4, "PENDING"), (5, 5, "PENDING")],
+        [(6, 6, "PENDING")],
+    ]
+
+
+def test_tasks_of_a_job_that_ended_before_they_were_written_show_that_they_never_ran(deps: Deps) -> None:
+    # GIVEN a 3-task job whose workflow ended (its preparation failed) before writing any task
+    deps.table.grant("u4", 10, "g", None)
+    request = CreateJobRequest(provider="simulator", model="sim-image", tasks=[{"seed": i} for i in range(3)])
+    job_id = jobs.create_job(deps, "u4", request, None).job_id
+    settle(deps, job_id)
+    # WHEN the app reads the job
+    view = jobs.get_job(deps, "u4", job_id)
+    # THEN it ended FAILED, refunded, and its tasks say they never ran rather than PENDING
+    assert view.status == "FAILED"
+    assert [(t.index, t.status) for t in view.tasks] == [(0, "FAILED"), (1, "FAILED"), (2, "FAILED")]
+    assert all(t.error == "the job ended before this task started" for t in view.tasks)
+    assert deps.table.get_account("u4").reserved == 0
