@@ -28,10 +28,10 @@ from genjobs.models.api import (
     GrantView,
     JobDetailView,
     JobListView,
-    Problem,
     RegisterDeviceRequest,
     TaskListView,
 )
+from genjobs.models.problems import Problem
 from genjobs.observability import bind, logger, metrics, tracer
 
 if TYPE_CHECKING:

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from genjobs.deps import deps
 from genjobs.logic import webhooks
 from genjobs.logic.errors import DomainError
-from genjobs.models.api import Problem, WebhookQuery
+from genjobs.models.problems import Problem
+from genjobs.models.webhook import WebhookQuery
 from genjobs.observability import bind, logger, metrics, tracer
 
 

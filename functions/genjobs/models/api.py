@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from genjobs.models.domain import JobStatus, TaskStatus
 
@@ -181,38 +181,6 @@ class DeviceView(_Response):
 class ListJobsQuery(StrEnum):
     ACTIVE = "active"
     FINISHED = "finished"
-
-
-def _decimal_digits(value: Any) -> Any:
-    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
-        raise ValueError("must be a task index written in decimal digits")
-    return value
-
-
-class WebhookQuery(BaseModel):
-    """The query a webhook URL carries (see logic.tasks.webhook_url); anything else is refused."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    job: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    # The task index exactly as webhook_url writes it (decimal digits, no sign, space or "_"), and
-    # bounded so that no value reaches DynamoDB's key or number limits.
-    task: Annotated[int, BeforeValidator(_decimal_digits), Field(ge=0, lt=2**31)]
-
-
-class FieldProblem(_Response):
-    field: str = Field(description="The request field, e.g. `matrix.style` or `Idempotency-Key`.")
-    reason: str
-
-
-class Problem(_Response):
-    """RFC 9457 problem details, served as application/problem+json."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    errors: list[FieldProblem] = Field(default_factory=list, description="One entry per offending field.")
 
 
 class AuthorizerError(_Response):
