@@ -4,13 +4,15 @@ the field and changes nothing; what is accepted runs to its end, stored exactly 
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Client
+from tests.e2e.conftest import Client, sim_job
 
 pytestmark = pytest.mark.e2e
 
@@ -121,3 +123,89 @@ def test_values_at_the_limits_are_stored_exactly_and_run(app: Client) -> None:
     assert credits["charged"] == before["charged"] + 1
     assert credits["reserved"] == 0
     assert credits["granted"] == credits["available"] + credits["reserved"] + credits["charged"]
+
+
+# ------------------------------------------------------------------------------------------ cursors
+def forged(key: dict[str, Any]) -> str:
+    """A cursor as the API once wrote them: base64 of the start key's JSON."""
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def test_crafted_and_foreign_cursors_are_refused_with_400(
+    app: Client, make_user: Callable[..., Client]
+) -> None:
+    # GIVEN two users, each with jobs enough for a second page of jobs, of tasks and of events
+    other = make_user()
+    ids = [app.create(sim_job(1, latency=0))["jobId"] for _ in range(3)]
+    other_id = other.create(sim_job(1, latency=0))["jobId"]
+    other.create(sim_job(1, latency=0))
+    for job_id in ids:
+        app.wait(job_id)
+    other.wait(other_id)
+    jobs_cursor = app.get("/jobs?limit=1").json()["cursor"]
+    tasks_cursor_of = {}
+    events_cursor = app.get(f"/jobs/{ids[0]}/events?limit=1").json()["cursor"]
+    big = app.create(sim_job(3, latency=0))["jobId"]
+    app.wait(big)
+    tasks_cursor_of[big] = app.get(f"/jobs/{big}/tasks?limit=1").json()["cursor"]
+    other_cursor = other.get("/jobs?limit=1").json()["cursor"]
+    for cursor in (jobs_cursor, events_cursor, tasks_cursor_of[big], other_cursor):
+        assert cursor
+    before, other_before = state(app), state(other)
+
+    flipped = jobs_cursor[:10] + ("A" if jobs_cursor[10] != "A" else "B") + jobs_cursor[11:]
+    attempts = [
+        # tampered or made up
+        ("/jobs", flipped),
+        ("/jobs", jobs_cursor[:-4]),
+        ("/jobs", "garbage"),
+        ("/jobs", forged({"pk": "USER#x", "other": "keys"})),
+        ("/jobs", forged({"pk": f"JOB#{ids[0]}", "sk": "TASK#000000"})),
+        ("/jobs", forged({"gsi1pk": f"USER#{other.user}", "gsi1sk": "9", "pk": "JOB#x", "sk": "JOB"})),
+        (f"/jobs/{big}/tasks", forged({"pk": f"JOB#{ids[0]}", "sk": "TASK#000000"})),
+        # another user's cursor
+        ("/jobs", other_cursor),
+        # another route's or another job's cursor
+        (f"/jobs/{big}/tasks", jobs_cursor),
+        (f"/jobs/{big}/events", tasks_cursor_of[big]),
+        (f"/jobs/{ids[1]}/tasks", tasks_cursor_of[big]),
+        (f"/jobs/{ids[1]}/events", events_cursor),
+        ("/jobs", events_cursor),
+    ]
+    for path, cursor in attempts:
+        # WHEN the cursor is used
+        response = app.get(path, params={"cursor": cursor})
+        # THEN it is refused with a 400 naming the cursor
+        assert response.status_code == 400, (path, cursor, response.text)
+        assert response.json()["errors"] == [
+            {"field": "cursor", "reason": "not a cursor this API returned to this caller for this listing"}
+        ]
+    # AND the other user cannot use the first one's cursor either
+    assert other.get("/jobs", params={"cursor": jobs_cursor}).status_code == 400
+    # AND genuine cursors still page on, and nothing changed
+    assert app.get("/jobs", params={"limit": 1, "cursor": jobs_cursor}).status_code == 200
+    assert (
+        app.get(f"/jobs/{big}/tasks", params={"limit": 1, "cursor": tasks_cursor_of[big]}).status_code == 200
+    )
+    assert app.get(f"/jobs/{ids[0]}/events", params={"limit": 1, "cursor": events_cursor}).status_code == 200
+    assert state(app) == before
+    assert state(other) == other_before
+    for client in (app, other):
+        credits = client.credits()
+        assert credits["reserved"] == 0
+        assert credits["granted"] == credits["available"] + credits["reserved"] + credits["charged"]
+
+
+def test_the_first_page_of_tasks_hands_out_a_cursor_for_the_tasks_route(
+    make_user: Callable[..., Client],
+) -> None:
+    # GIVEN a job with more tasks than the job view's first page
+    app = make_user(credits=101)
+    job_id = app.create(sim_job(101, latency=0))["jobId"]
+    job = app.wait(job_id, timeout=120)
+    assert job["tasksCursor"]
+    # THEN its cursor reads the rest at /jobs/{id}/tasks, and nowhere else
+    rest = app.get(f"/jobs/{job_id}/tasks", params={"cursor": job["tasksCursor"]})
+    assert rest.status_code == 200, rest.text
+    assert [t["index"] for t in rest.json()["items"]] == [100]
+    assert app.get(f"/jobs/{job_id}/events", params={"cursor": job["tasksCursor"]}).status_code == 400

@@ -7,8 +7,6 @@ ledger invariant (granted = available + reserved + charged) holds after every tr
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -80,26 +78,9 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
-    cursor: str | None
-
-
-def _encode_cursor(key: dict[str, Any] | None) -> str | None:
-    if not key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(from_dynamo(key)).encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
-    """Raises ValueError on a cursor we did not issue."""
-    if not cursor:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("not a cursor returned by this API") from exc
-    if not isinstance(key, dict) or not all(isinstance(v, str) for v in key.values()):
-        raise ValueError("not a cursor returned by this API")
-    return key
+    # DynamoDB's LastEvaluatedKey: where the next page starts (None on the last page). Callers hand
+    # it out only sealed (genjobs.logic.cursors), never as is.
+    last_key: dict[str, Any] | None
 
 
 def _conditionally(call: Callable[..., Any], **kwargs: Any) -> bool:
@@ -262,7 +243,7 @@ class JobsTable:
         user_id: str,
         *,
         limit: int,
-        cursor: str | None,
+        start: dict[str, Any] | None,
         statuses: frozenset[JobStatus] | None = None,
         collection_id: str | None = None,
     ) -> Page[Job]:
@@ -273,7 +254,6 @@ class JobsTable:
         if collection_id is not None:
             by_collection = _attr("collectionId").eq(collection_id)
             condition = by_collection if condition is None else condition & by_collection
-        start = decode_cursor(cursor)
         jobs: list[Job] = []
         while True:
             kwargs: dict[str, Any] = {
@@ -290,7 +270,7 @@ class JobsTable:
             jobs.extend(job_from_item(i) for i in response["Items"])
             start = response.get("LastEvaluatedKey")
             if not start or len(jobs) >= limit:
-                return Page(jobs, _encode_cursor(start))
+                return Page(jobs, start or None)
 
     def mark_job_started(self, job_id: str) -> Job | None:
         """PENDING -> PROCESSING once the tasks exist; returns the job (None if it does not exist)."""
@@ -450,28 +430,25 @@ class JobsTable:
         item = self._table.get_item(Key=task_key(job_id, index), ConsistentRead=True).get("Item")
         return task_from_item(item) if item else None
 
-    def list_tasks(self, job_id: str, *, limit: int, cursor: str | None) -> Page[Task]:
+    def list_tasks(self, job_id: str, *, limit: int, start: dict[str, Any] | None) -> Page[Task]:
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": _key("pk").eq(f"JOB#{job_id}") & _key("sk").begins_with("TASK#"),
             "Limit": limit,
             "ConsistentRead": True,
         }
-        start = decode_cursor(cursor)
         if start:
             kwargs["ExclusiveStartKey"] = start
         response = self._table.query(**kwargs)
-        return Page(
-            [task_from_item(i) for i in response["Items"]], _encode_cursor(response.get("LastEvaluatedKey"))
-        )
+        return Page([task_from_item(i) for i in response["Items"]], response.get("LastEvaluatedKey"))
 
     def iter_tasks(self, job_id: str) -> Iterator[Task]:
-        cursor = None
+        start = None
         while True:
-            page = self.list_tasks(job_id, limit=500, cursor=cursor)
+            page = self.list_tasks(job_id, limit=500, start=start)
             yield from page.items
-            if not page.cursor:
+            if not page.last_key:
                 return
-            cursor = page.cursor
+            start = page.last_key
 
     def update_task(
         self,
@@ -677,17 +654,16 @@ class JobsTable:
     def add_event(self, event: TimelineEvent) -> None:
         self._table.put_item(Item=self._event_item(event))
 
-    def list_events(self, job_id: str, *, limit: int, cursor: str | None) -> Page[TimelineEvent]:
+    def list_events(self, job_id: str, *, limit: int, start: dict[str, Any] | None) -> Page[TimelineEvent]:
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": _key("pk").eq(f"JOB#{job_id}") & _key("sk").begins_with("EVENT#"),
             "Limit": limit,
         }
-        start = decode_cursor(cursor)
         if start:
             kwargs["ExclusiveStartKey"] = start
         response = self._table.query(**kwargs)
         events = [TimelineEvent.model_validate(from_dynamo(i)) for i in response["Items"]]
-        return Page(events, _encode_cursor(response.get("LastEvaluatedKey")))
+        return Page(events, response.get("LastEvaluatedKey"))
 
     # ---------------------------------------------------------------- webhooks
     def remember_delivery(self, provider: str, delivery_id: str, ttl_seconds: int) -> bool:

@@ -75,7 +75,8 @@ IdempotencyKey = Annotated[
 
 # ------------------------------------------------------------------------------------- document
 PROBLEMS = {
-    400: "Malformed request (e.g. the body is not JSON).",
+    400: "Malformed request: the body is not JSON, or the cursor is not one this API returned to the "
+    "caller for this listing.",
     401: "Missing or invalid token (answered by the API's JWT authorizer).",
     402: "Not enough credits for the job; nothing was created.",
     403: "The route is for operators.",
@@ -247,7 +248,7 @@ def create_job(request: CreateJobRequest, idempotency_key: IdempotencyKey = None
 @app.get(
     "/jobs",
     summary="List the caller's jobs, newest first",
-    responses=responses(200, JobListView, "A page of jobs."),
+    responses=responses(200, JobListView, "A page of jobs.", 400),
 )
 def list_jobs(
     status: Annotated[
@@ -275,7 +276,7 @@ def get_job(jobId: JobId) -> JobDetailView:  # noqa: N803 - the path parameter's
 @app.get(
     "/jobs/<jobId>/tasks",
     summary="A page of a job's tasks",
-    responses=responses(200, TaskListView, "A page of tasks.", 404),
+    responses=responses(200, TaskListView, "A page of tasks.", 400, 404),
 )
 def list_tasks(jobId: JobId, limit: Limit = 100, cursor: Cursor = None) -> TaskListView:  # noqa: N803
     return jobs.list_tasks(deps(), caller(), jobId, limit, cursor)
@@ -284,7 +285,7 @@ def list_tasks(jobId: JobId, limit: Limit = 100, cursor: Cursor = None) -> TaskL
 @app.get(
     "/jobs/<jobId>/events",
     summary="A job's timeline, oldest first",
-    responses=responses(200, EventListView, "A page of the timeline.", 404),
+    responses=responses(200, EventListView, "A page of the timeline.", 400, 404),
 )
 def list_events(jobId: JobId, limit: Limit = 100, cursor: Cursor = None) -> EventListView:  # noqa: N803
     return EventListView.model_validate(jobs.list_events(deps(), caller(), jobId, limit, cursor))

@@ -8,9 +8,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from genjobs.dal.table import InsufficientCredits, decode_cursor
+from genjobs.dal.table import InsufficientCredits
 from genjobs.deps import Deps
-from genjobs.logic import planning, views
+from genjobs.logic import cursors, planning, views
 from genjobs.logic.errors import Conflict, InvalidRequest, NotFound, PaymentRequired
 from genjobs.models.api import CreateJobRequest, JobDetailView, JobListView, ListJobsQuery, TaskListView
 from genjobs.models.domain import (
@@ -131,25 +131,36 @@ def _looks_like_id(job_id: str) -> bool:
 
 def get_job(deps: Deps, user_id: str, job_id: str) -> JobDetailView:
     job = _owned_job(deps, user_id, job_id)
-    page = deps.table.list_tasks(job_id, limit=TASKS_PAGE, cursor=None)
+    page = deps.table.list_tasks(job_id, limit=TASKS_PAGE, start=None)
+    # The tasks' next page is read at /jobs/{jobId}/tasks: sealed for that listing.
+    next_page = _seal(deps, page.last_key, user_id, cursors.tasks_listing(job_id))
     return views.job_detail_view(
-        job, page.items, page.cursor, deps.storage, deps.settings.output_url_ttl_seconds
+        job, page.items, next_page, deps.storage, deps.settings.output_url_ttl_seconds
     )
 
 
-def _checked_cursor(cursor: str | None) -> str | None:
-    try:
-        decode_cursor(cursor)
-    except ValueError as error:
-        raise InvalidRequest.field("cursor", str(error)) from error
-    return cursor
+def _seal(deps: Deps, last_key: dict[str, Any] | None, user_id: str, listing: str) -> str | None:
+    if not last_key:
+        return None
+    return cursors.seal(deps.cursor_key, last_key, user_id=user_id, listing=listing)
+
+
+def _open(deps: Deps, cursor: str | None, user_id: str, listing: str) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    return cursors.open_cursor(deps.cursor_key, cursor, user_id=user_id, listing=listing)
 
 
 def list_tasks(deps: Deps, user_id: str, job_id: str, limit: int, cursor: str | None) -> TaskListView:
+    listing = cursors.tasks_listing(job_id)
+    start = _open(deps, cursor, user_id, listing)
     _owned_job(deps, user_id, job_id)
-    page = deps.table.list_tasks(job_id, limit=limit, cursor=_checked_cursor(cursor))
+    page = deps.table.list_tasks(job_id, limit=limit, start=start)
     ttl = deps.settings.output_url_ttl_seconds
-    return TaskListView(items=[views.task_view(t, deps.storage, ttl) for t in page.items], cursor=page.cursor)
+    return TaskListView(
+        items=[views.task_view(t, deps.storage, ttl) for t in page.items],
+        cursor=_seal(deps, page.last_key, user_id, listing),
+    )
 
 
 def list_jobs(
@@ -177,10 +188,14 @@ def list_jobs(
                     "status",
                     f"'{word}' is not one of active, finished, {', '.join(s.value for s in JobStatus)}",
                 )
+    listing = cursors.jobs_listing()
+    start = _open(deps, cursor, user_id, listing)
     page = deps.table.list_jobs(
-        user_id, limit=limit, cursor=_checked_cursor(cursor), statuses=statuses, collection_id=collection_id
+        user_id, limit=limit, start=start, statuses=statuses, collection_id=collection_id
     )
-    return JobListView(items=[views.job_view(j) for j in page.items], cursor=page.cursor)
+    return JobListView(
+        items=[views.job_view(j) for j in page.items], cursor=_seal(deps, page.last_key, user_id, listing)
+    )
 
 
 def cancel_job(deps: Deps, user_id: str, job_id: str) -> JobDetailView:
@@ -207,9 +222,11 @@ def _cancel_in_flight_now(deps: Deps, job_id: str) -> None:
 
 
 def list_events(deps: Deps, user_id: str, job_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    listing = cursors.events_listing(job_id)
+    start = _open(deps, cursor, user_id, listing)
     _owned_job(deps, user_id, job_id)
-    page = deps.table.list_events(job_id, limit=limit, cursor=_checked_cursor(cursor))
+    page = deps.table.list_events(job_id, limit=limit, start=start)
     return {
         "items": [e.model_dump(mode="json", by_alias=True, exclude={"job_id"}) for e in page.items],
-        "cursor": page.cursor,
+        "cursor": _seal(deps, page.last_key, user_id, listing),
     }
