@@ -209,3 +209,24 @@ def test_the_first_page_of_tasks_hands_out_a_cursor_for_the_tasks_route(
     assert rest.status_code == 200, rest.text
     assert [t["index"] for t in rest.json()["items"]] == [100]
     assert app.get(f"/jobs/{job_id}/events", params={"cursor": job["tasksCursor"]}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "collectionId=%ED%A0%80",
+        "collectionId=%FF",
+        "collectionId=%00",
+        "cursor=%ED%A0%80",
+        "cursor=%FF%FE",
+        "cursor=" + "A" * 2048,
+        "status=%ED%A0%80",
+        "limit=1e400",
+        "limit=NaN",
+    ],
+)
+def test_bad_query_values_are_refused_or_answered_never_500(app: Client, query: str) -> None:
+    before = state(app)
+    response = app.get(f"/jobs?{query}")
+    assert response.status_code < 500, response.text
+    assert state(app) == before
