@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from genjobs.deps import deps
 from genjobs.logic import credits, devices, jobs
 from genjobs.logic.errors import Conflict, DomainError, Forbidden, InvalidRequest
+from genjobs.models import stored
 from genjobs.models.api import (
     AuthorizerError,
     CreateJobRequest,
@@ -32,7 +33,6 @@ from genjobs.models.api import (
     RegisterDeviceRequest,
     TaskListView,
 )
-from genjobs.models import stored
 from genjobs.observability import bind, logger, metrics, tracer
 
 if TYPE_CHECKING:
