@@ -5,6 +5,7 @@ Tests replace them with `override(...)`.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -30,6 +31,17 @@ class Deps:
         from genjobs.catalog import get_catalog
 
         return get_catalog()
+
+    @cached_property
+    def cursor_key(self) -> bytes:
+        """The API's page cursor key (AES-256), read once per process from its secret."""
+        arn = self.settings.cursor_key_secret_arn
+        if not arn:
+            raise RuntimeError("CURSOR_KEY_SECRET_ARN is not set: page cursors cannot be sealed")
+        from aws_lambda_powertools.utilities.parameters import get_secret
+
+        # The secret is random text generated with the stack; hashing it gives a uniform 256-bit key.
+        return hashlib.sha256(str(get_secret(arn)).encode()).digest()
 
     @cached_property
     def table(self) -> JobsTable:

@@ -20,6 +20,12 @@ import boto3
 
 from genjobs_local.intrinsics import ACCOUNT_ID, REGION, Resolver, references
 
+# GenerateSecretString's options that are GetRandomPassword's parameters (same names).
+_PASSWORD_OPTIONS = {
+    "PasswordLength", "ExcludeCharacters", "ExcludeNumbers", "ExcludePunctuation", "ExcludeUppercase",
+    "ExcludeLowercase", "IncludeSpace", "RequireEachIncludedType",
+}  # fmt: skip
+
 
 @dataclass
 class Created:
@@ -212,6 +218,11 @@ class Provisioner:
         args = {"Name": p.get("Name") or self._name(logical_id), "Description": p.get("Description", "")}
         if "SecretString" in p:
             args["SecretString"] = p["SecretString"]
+        elif "GenerateSecretString" in p:  # as CloudFormation does: a random password of these options
+            options = {k: v for k, v in p["GenerateSecretString"].items() if k in _PASSWORD_OPTIONS}
+            args["SecretString"] = self._client("secretsmanager").get_random_password(**options)[
+                "RandomPassword"
+            ]
         arn = self._client("secretsmanager").create_secret(**args)["ARN"]
         return Created(arn, {"Id": arn})
 

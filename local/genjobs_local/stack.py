@@ -321,8 +321,20 @@ class LocalStack:
         # On AWS an operator puts provider keys in the secret; locally the simulator's go there.
         if self._simulator is None:
             return
+        # The functions find it by PROVIDER_SECRET_ARN; other secrets (the cursor key) stay as created.
+        provider_secrets = {
+            variables["PROVIDER_SECRET_ARN"].get("Ref")
+            for resource in provisioner.cfn["Resources"].values()
+            if resource["Type"] == "AWS::Lambda::Function"
+            for variables in [resource["Properties"].get("Environment", {}).get("Variables", {})]
+            if isinstance(variables.get("PROVIDER_SECRET_ARN"), dict)
+        }
         for logical_id, resource in provisioner.cfn["Resources"].items():
-            if resource["Type"] == "AWS::SecretsManager::Secret" and logical_id in self.resources:
+            if (
+                resource["Type"] == "AWS::SecretsManager::Secret"
+                and logical_id in self.resources
+                and logical_id in provider_secrets
+            ):
                 secret = {"simulator": {"webhookSecret": self._simulator.webhook_secret}}
                 self.client("secretsmanager").put_secret_value(
                     SecretId=self.resources[logical_id], SecretString=json.dumps(secret)

@@ -113,16 +113,26 @@ def policy_templates(logical_id: str, name: str) -> list[Any]:
 
 def test_only_functions_that_call_providers_can_read_the_provider_secret() -> None:
     # The API, the workflow's bookkeeping functions and the notifier never talk to a provider.
-    readers = {
-        logical_id
-        for logical_id, resource in template()["Resources"].items()
-        if resource["Type"] == "AWS::Serverless::Function"
-        and policy_templates(logical_id, "AWSSecretsManagerGetSecretValuePolicy")
-    }
+    readers = secret_readers("ProviderSecret")
     assert readers == {"SubmitterFunction", "PollTaskFunction", "WebhookFunction", "SweeperFunction"}
-    for logical_id in readers:
-        (grant,) = policy_templates(logical_id, "AWSSecretsManagerGetSecretValuePolicy")
-        assert grant == {"SecretArn": {"!Ref": "ProviderSecret"}}
+
+
+def test_only_the_api_can_read_the_cursor_key() -> None:
+    assert secret_readers("CursorKeySecret") == {"ApiFunction"}
+
+
+def secret_readers(secret: str) -> set[str]:
+    """Functions granted GetSecretValue on `secret`; every such grant names one secret of the template."""
+    readers = set()
+    for logical_id, resource in template()["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for grant in policy_templates(logical_id, "AWSSecretsManagerGetSecretValuePolicy"):
+            assert set(grant) == {"SecretArn"}, (logical_id, grant)
+            assert "!Ref" in grant["SecretArn"], (logical_id, grant)
+            if grant["SecretArn"]["!Ref"] == secret:
+                readers.add(logical_id)
+    return readers
 
 
 def test_state_machine_invokes_only_its_own_task_functions() -> None:

@@ -219,7 +219,7 @@ def test_a_cursor_of_another_job_is_refused_before_the_tasks_exist(
         before = app.credits()
         # WHEN its task list is read with a cursor of another job
         response = app.get(f"/jobs/{job_id}/tasks", params={"limit": 2, "cursor": other_cursor})
-        # THEN it is a 422 naming the cursor, and nothing changed
-        assert response.status_code == 422, response.text
+        # THEN it is a 400 naming the cursor (cursors are bound to their listing), and nothing changed
+        assert response.status_code == 400, response.text
         assert any(e["field"] == "cursor" for e in response.json()["errors"])
         assert app.credits() == before

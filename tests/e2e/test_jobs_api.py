@@ -194,7 +194,7 @@ def test_job_lists_and_tasks_are_paginated(app: Client) -> None:
     first = app.get("/jobs?limit=2").json()
     second = app.get(f"/jobs?limit=2&cursor={first['cursor']}").json()
     assert [j["jobId"] for j in first["items"] + second["items"]] == list(reversed(ids))
-    assert app.get("/jobs?cursor=garbage").status_code == 422
+    assert app.get("/jobs?cursor=garbage").status_code == 400
     assert app.get("/jobs?status=sleeping").status_code == 422
     misspelt = app.get("/jobs?colectionId=album-1")
     assert misspelt.status_code == 422

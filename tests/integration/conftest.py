@@ -25,6 +25,7 @@ def deps() -> Iterator[Deps]:
         boto3.client("s3").create_bucket(Bucket="outputs")
         queue = boto3.client("sqs").create_queue(QueueName="submit")["QueueUrl"]
         topic = boto3.client("sns").create_topic(Name="events")["TopicArn"]
+        cursor_key = boto3.client("secretsmanager").create_secret(Name="cursor-key", SecretString="k" * 64)
         settings = Settings.model_validate(
             {
                 "STAGE": "test",
@@ -35,6 +36,7 @@ def deps() -> Iterator[Deps]:
                 "JOB_EVENTS_TOPIC_ARN": topic,
                 "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:none",
                 "SIMULATOR_BASE_URL": "http://127.0.0.1:9",
+                "CURSOR_KEY_SECRET_ARN": cursor_key["ARN"],
             }
         )
         d = Deps(settings=settings)

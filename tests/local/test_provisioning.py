@@ -161,3 +161,13 @@ def test_provider_secret_holds_the_simulator_webhook_secret(stack: LocalStack) -
 
     # THEN the simulator's webhook secret is there, where the functions look for provider secrets
     assert json.loads(secret["SecretString"])["simulator"]["webhookSecret"]
+
+
+def test_a_generated_secret_is_generated_as_declared(stack: LocalStack) -> None:
+    # WHEN reading the cursor key secret, which the template has CloudFormation generate
+    secret = stack.client("secretsmanager").get_secret_value(SecretId=stack.resource("CursorKeySecret"))
+
+    # THEN it is a random password of the declared length and alphabet, not empty
+    value = secret["SecretString"]
+    assert len(value) == 64
+    assert value.isalnum()

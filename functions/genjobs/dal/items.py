@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact
 from typing import Any
 
 from genjobs.models.domain import Job, JobCredits, Task, TaskCounts, TaskStatus
@@ -33,6 +33,8 @@ def endpoint_owner_key(endpoint_arn: str) -> dict[str, str]:
     return {"pk": f"ENDPOINT#{endpoint_arn}", "sk": "OWNER"}
 
 
+_EXACT = Context(prec=38, traps=[Inexact])  # normalizes, never rounds
+
 COUNT_ATTR = {status: f"count{status.value.capitalize()}" for status in TaskStatus}
 SWEEP_JOBS = "SWEEP#JOB"
 SWEEP_TASKS = "SWEEP#TASK"
@@ -43,6 +45,10 @@ def to_dynamo(value: Any) -> Any:
     """Python JSON-like value -> DynamoDB value (floats become Decimals, None values are dropped)."""
     if isinstance(value, float):
         return Decimal(str(value))
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**38:
+        # boto3 refuses to round, and would have to for the trailing zeros of a big integer such as
+        # 10**50, which DynamoDB stores exactly as 1E+50 (the API refuses more significant digits).
+        return Decimal(value).normalize(_EXACT)
     if isinstance(value, dict):
         return {k: to_dynamo(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):

@@ -7,8 +7,6 @@ ledger invariant (granted = available + reserved + charged) holds after every tr
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -81,26 +79,9 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
-    cursor: str | None
-
-
-def _encode_cursor(key: dict[str, Any] | None) -> str | None:
-    if not key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(from_dynamo(key)).encode()).decode()
-
-
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
-    """Raises ValueError on a cursor we did not issue."""
-    if not cursor:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("not a cursor returned by this API") from exc
-    if not isinstance(key, dict) or not all(isinstance(v, str) for v in key.values()):
-        raise ValueError("not a cursor returned by this API")
-    return key
+    # DynamoDB's LastEvaluatedKey: where the next page starts (None on the last page). Callers hand
+    # it out only sealed (genjobs.logic.cursors), never as is.
+    last_key: dict[str, Any] | None
 
 
 def _conditionally(call: Callable[..., Any], **kwargs: Any) -> bool:
@@ -263,7 +244,7 @@ class JobsTable:
         user_id: str,
         *,
         limit: int,
-        cursor: str | None,
+        start: dict[str, Any] | None,
         statuses: frozenset[JobStatus] | None = None,
         collection_id: str | None = None,
     ) -> Page[Job]:
@@ -274,7 +255,6 @@ class JobsTable:
         if collection_id is not None:
             by_collection = _attr("collectionId").eq(collection_id)
             condition = by_collection if condition is None else condition & by_collection
-        start = decode_cursor(cursor)
         jobs: list[Job] = []
         while True:
             kwargs: dict[str, Any] = {
@@ -291,7 +271,7 @@ class JobsTable:
             jobs.extend(job_from_item(i) for i in response["Items"])
             start = response.get("LastEvaluatedKey")
             if not start or len(jobs) >= limit:
-                return Page(jobs, _encode_cursor(start))
+                return Page(jobs, start or None)
 
     def mark_job_started(self, job_id: str) -> Job | None:
         """PENDING -> PROCESSING once the tasks exist; returns the job (None if it does not exist)."""
@@ -451,51 +431,41 @@ class JobsTable:
         item = self._table.get_item(Key=task_key(job_id, index), ConsistentRead=True).get("Item")
         return task_from_item(item) if item else None
 
-    def list_tasks(self, job_id: str, *, limit: int, cursor: str | None) -> Page[Task]:
+    def list_tasks(self, job_id: str, *, limit: int, start: dict[str, Any] | None) -> Page[Task]:
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": _key("pk").eq(f"JOB#{job_id}") & _key("sk").begins_with("TASK#"),
             "Limit": limit,
             "ConsistentRead": True,
         }
-        start = decode_cursor(cursor)
         if start:
             kwargs["ExclusiveStartKey"] = start
         response = self._table.query(**kwargs)
-        return Page(
-            [task_from_item(i) for i in response["Items"]], _encode_cursor(response.get("LastEvaluatedKey"))
-        )
+        return Page([task_from_item(i) for i in response["Items"]], response.get("LastEvaluatedKey"))
 
     @staticmethod
-    def task_cursor(job_id: str, index: int) -> str | None:
-        """The cursor list_tasks returns after the task `index`, for a page made of planned tasks."""
-        return _encode_cursor(task_key(job_id, index))
+    def key_after_task(job_id: str, index: int) -> dict[str, Any]:
+        """The start key list_tasks returns after task `index`, for a page made of planned tasks."""
+        return task_key(job_id, index)
 
     @staticmethod
-    def first_task_index(job_id: str, cursor: str | None) -> int:
-        """The index of the first task a list_tasks page at `cursor` can hold.
-
-        Raises ValueError on a cursor that is not one of this job's task cursors.
-        """
-        start = decode_cursor(cursor)
+    def first_task_index(job_id: str, start: dict[str, Any] | None) -> int:
+        """The index of the first task a list_tasks page from `start` can hold."""
         if start is None:
             return 0
-        expected_pk = task_key(job_id, 0)["pk"]
-        sk = start.get("sk", "")
-        if set(start) != {"pk", "sk"} or start["pk"] != expected_pk or not sk.startswith("TASK#"):
-            raise ValueError("not a cursor of this job's tasks")
-        try:
-            return int(sk.removeprefix("TASK#")) + 1
-        except ValueError as exc:
-            raise ValueError("not a cursor of this job's tasks") from exc
+        sk = str(start.get("sk", ""))
+        # Cursors are sealed per job's task listing, so anything else here is a bug, not bad input.
+        if start.get("pk") != task_key(job_id, 0)["pk"] or not sk.startswith("TASK#"):
+            raise ValueError(f"{start!r} is not a start key of job {job_id}'s tasks")
+        return int(sk.removeprefix("TASK#")) + 1
 
     def iter_tasks(self, job_id: str) -> Iterator[Task]:
-        cursor = None
+        start = None
         while True:
-            page = self.list_tasks(job_id, limit=500, cursor=cursor)
+            page = self.list_tasks(job_id, limit=500, start=start)
             yield from page.items
-            if not page.cursor:
+            if not page.last_key:
                 return
-            cursor = page.cursor
+            start = page.last_key
 
     def update_task(
         self,
@@ -701,17 +671,16 @@ class JobsTable:
     def add_event(self, event: TimelineEvent) -> None:
         self._table.put_item(Item=self._event_item(event))
 
-    def list_events(self, job_id: str, *, limit: int, cursor: str | None) -> Page[TimelineEvent]:
+    def list_events(self, job_id: str, *, limit: int, start: dict[str, Any] | None) -> Page[TimelineEvent]:
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": _key("pk").eq(f"JOB#{job_id}") & _key("sk").begins_with("EVENT#"),
             "Limit": limit,
         }
-        start = decode_cursor(cursor)
         if start:
             kwargs["ExclusiveStartKey"] = start
         response = self._table.query(**kwargs)
         events = [TimelineEvent.model_validate(from_dynamo(i)) for i in response["Items"]]
-        return Page(events, _encode_cursor(response.get("LastEvaluatedKey")))
+        return Page(events, response.get("LastEvaluatedKey"))
 
     # ---------------------------------------------------------------- webhooks
     def remember_delivery(self, provider: str, delivery_id: str, ttl_seconds: int) -> bool:

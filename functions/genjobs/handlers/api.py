@@ -17,7 +17,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genjobs.deps import deps
 from genjobs.logic import credits, devices, jobs
-from genjobs.logic.errors import Conflict, DomainError, Forbidden, InvalidRequest, PayloadTooLarge
+from genjobs.logic.errors import Conflict, DomainError, Forbidden, InvalidRequest
+from genjobs.models import stored
 from genjobs.models.api import (
     AuthorizerError,
     CreateJobRequest,
@@ -41,7 +42,22 @@ PROBLEM_JSON = "application/problem+json"
 TITLE = "genjobs API"
 VERSION = "1.0.0"
 
-app = APIGatewayHttpResolver(enable_validation=True)
+
+def parse_json_body(body: str) -> Any:
+    """The body as JSON; what the parser cannot take (nesting thousands deep, an integer of thousands
+    of digits) is a malformed body like any syntax error, not a crash."""
+    try:
+        # A fractional number a float does not hold exactly is marked, for the rule to refuse.
+        return json.loads(body, parse_float=stored.parse_float)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError as error:
+        raise json.JSONDecodeError("nested too deeply to parse", body, 0) from error
+    except ValueError as error:
+        raise json.JSONDecodeError(str(error), body, 0) from error
+
+
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=parse_json_body)
 
 JobId = Annotated[str, Path(description="The job's id.", min_length=1, max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=100, description="Most items in one page.")]
@@ -59,7 +75,8 @@ IdempotencyKey = Annotated[
 
 # ------------------------------------------------------------------------------------- document
 PROBLEMS = {
-    400: "Malformed request (e.g. the body is not JSON).",
+    400: "Malformed request: the body is not JSON, or the cursor is not one this API returned to the "
+    "caller for this listing.",
     401: "Missing or invalid token (answered by the API's JWT authorizer).",
     402: "Not enough credits for the job; nothing was created.",
     403: "The route is for operators.",
@@ -109,15 +126,18 @@ def handle_validation_error(error: RequestValidationError) -> Response[str]:
     for e in error.errors():
         location = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
         if e.get("type") in {"json_invalid", "json_type"}:
+            cause = (e.get("ctx") or {}).get("error")
             return problem(
                 400,
                 "Malformed JSON",
                 "the request body is not valid JSON",
-                [{"field": "body", "reason": str(e.get("msg"))}],
+                [{"field": "body", "reason": f"{e.get('msg')}: {cause}" if cause else str(e.get("msg"))}],
             )
-        field = ".".join(
-            location[1:] if location and location[0] in ("query", "path", "header") else location
-        )
+        if location and location[0] in ("query", "path", "header"):
+            location = location[1:]
+        # A stored value's own path below its field, e.g. input.a.b (see models.stored).
+        below = str((e.get("ctx") or {}).get("path", "")) if e.get("type") == "dynamodb_limit" else ""
+        field = ".".join([*location, below] if below else location)
         problems.append({"field": field or "body", "reason": str(e.get("msg", "invalid"))})
     detail = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
     return problem(422, "Invalid request", detail, problems)
@@ -155,16 +175,6 @@ def require_admin() -> None:
     groups = raw if isinstance(raw, list) else str(raw).strip("[]").replace(",", " ").split()
     if deps().settings.admin_group not in groups:
         raise Forbidden("this route is for operators")
-
-
-def check_body_size() -> None:
-    body = app.current_event.body or ""
-    if len(body.encode()) > deps().settings.max_body_bytes:
-        limit = deps().settings.max_body_bytes
-        raise PayloadTooLarge(
-            f"the body is over the limit of {limit} bytes",
-            errors=[{"field": "body", "reason": f"over {limit} bytes"}],
-        )
 
 
 # ------------------------------------------------------------------------------------- jobs
@@ -217,7 +227,6 @@ def _create_idempotently() -> tuple[Callable[[dict[str, Any]], dict[str, Any]], 
     ),
 )
 def create_job(request: CreateJobRequest, idempotency_key: IdempotencyKey = None) -> Response[JobDetailView]:
-    check_body_size()
     user = caller()
     if idempotency_key is None:
         view = jobs.create_job(deps(), user, request, None)
@@ -239,7 +248,7 @@ def create_job(request: CreateJobRequest, idempotency_key: IdempotencyKey = None
 @app.get(
     "/jobs",
     summary="List the caller's jobs, newest first",
-    responses=responses(200, JobListView, "A page of jobs."),
+    responses=responses(200, JobListView, "A page of jobs.", 400),
 )
 def list_jobs(
     status: Annotated[
@@ -267,7 +276,7 @@ def get_job(jobId: JobId) -> JobDetailView:  # noqa: N803 - the path parameter's
 @app.get(
     "/jobs/<jobId>/tasks",
     summary="A page of a job's tasks",
-    responses=responses(200, TaskListView, "A page of tasks.", 404),
+    responses=responses(200, TaskListView, "A page of tasks.", 400, 404),
 )
 def list_tasks(jobId: JobId, limit: Limit = 100, cursor: Cursor = None) -> TaskListView:  # noqa: N803
     return jobs.list_tasks(deps(), caller(), jobId, limit, cursor)
@@ -276,7 +285,7 @@ def list_tasks(jobId: JobId, limit: Limit = 100, cursor: Cursor = None) -> TaskL
 @app.get(
     "/jobs/<jobId>/events",
     summary="A job's timeline, oldest first",
-    responses=responses(200, EventListView, "A page of the timeline.", 404),
+    responses=responses(200, EventListView, "A page of the timeline.", 400, 404),
 )
 def list_events(jobId: JobId, limit: Limit = 100, cursor: Cursor = None) -> EventListView:  # noqa: N803
     return EventListView.model_validate(jobs.list_events(deps(), caller(), jobId, limit, cursor))
@@ -308,7 +317,6 @@ def get_credits() -> CreditsBalanceView:
     responses=responses(200, GrantView, "The grant and the new balance.", 400, 403, 413, 415),
 )
 def grant_credits(request: GrantCreditsRequest, idempotency_key: IdempotencyKey = None) -> GrantView:
-    check_body_size()
     require_admin()
     grant_id = request.grant_id or idempotency_key
     if grant_id is None:
@@ -325,7 +333,6 @@ def grant_credits(request: GrantCreditsRequest, idempotency_key: IdempotencyKey 
     responses=responses(201, DeviceView, "The device (the same one for the same token).", 400, 413, 415),
 )
 def register_device(request: RegisterDeviceRequest) -> Response[DeviceView]:
-    check_body_size()
     view = devices.register(deps(), caller(), request)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=view)
 
@@ -359,9 +366,11 @@ def serve_openapi() -> Response[str]:
 
 
 def unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
-    """Refuses a body that is not UTF-8 JSON before validation, which would fail on it (a form
-    without a boundary, bytes that are not UTF-8) instead of answering a problem."""
-    if not event.get("body"):
+    """Refuses, before it is parsed, a body that is not UTF-8 JSON (validation would fail on a form
+    without a boundary or bytes that are not UTF-8 instead of answering a problem) or that is over
+    the size limit: the limit applies to the body's bytes, not to their base64 encoding."""
+    body = event.get("body")
+    if not body:
         return None
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     media_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
@@ -372,11 +381,21 @@ def unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
             "Content-Type",
             f"the body must be application/json, not {media_type}",
         )
+    raw: bytes = body.encode("utf-8", "surrogatepass")
     if event.get("isBase64Encoded"):
         try:
-            base64.b64decode(event["body"]).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            return _problem_event(400, "Malformed JSON", "body", "the body is not UTF-8 text")
+            raw = base64.b64decode(body)
+        except ValueError:
+            return _problem_event(400, "Malformed JSON", "body", "the body is not valid base64")
+    limit = deps().settings.max_body_bytes
+    if len(raw) > limit:
+        return _problem_event(
+            413, "Payload too large", "body", f"the body is over the limit of {limit} bytes"
+        )
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _problem_event(400, "Malformed JSON", "body", "the body is not UTF-8 text")
     return None
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from genjobs.dal.table import InsufficientCredits, Page, decode_cursor
+from genjobs.dal.table import InsufficientCredits, Page
 from genjobs.deps import Deps
-from genjobs.logic import planning, views
+from genjobs.logic import cursors, planning, views
 from genjobs.logic.errors import Conflict, InvalidRequest, NotFound, PaymentRequired
 from genjobs.models.api import CreateJobRequest, JobDetailView, JobListView, ListJobsQuery, TaskListView
 from genjobs.models.domain import (
@@ -35,6 +35,10 @@ from genjobs.observability import logger
 # its job cost 60 write units and, locally, ran 10x slower than a 1,000-task job.
 INLINE_SPEC_BYTES = 1024
 TASKS_PAGE = 100
+# The task inputs one answer carries at most (a page then ends early, with a cursor). Inputs may be
+# up to about 360 KB each: unbounded, a page of 100 would pass Lambda's 6 MB response limit, and the
+# creation answer, which the idempotency store keeps as one DynamoDB item, its 400 KB.
+TASK_PAGE_BYTES = 256 * 1024
 
 
 def spec_key(job_id: str) -> str:
@@ -116,8 +120,24 @@ def create_job(
         )
     first = range(min(task_count, TASKS_PAGE))
     planned = [_planned_task(job, plan, request.input, i) for i in first]
-    cursor = deps.table.task_cursor(job_id, first[-1]) if task_count > TASKS_PAGE else None
-    return views.job_detail_view(job, planned, cursor, deps.storage, settings.output_url_ttl_seconds)
+    last_key = deps.table.key_after_task(job_id, first[-1]) if task_count > TASKS_PAGE else None
+    # No task at all when the first is over the budget: the app reads it from the task list.
+    page = _within_budget(deps, job_id, Page(planned, last_key), at_least_one=False)
+    cursor = _seal(deps, page.last_key, user_id, cursors.tasks_listing(job_id))
+    return views.job_detail_view(job, page.items, cursor, deps.storage, settings.output_url_ttl_seconds)
+
+
+def _within_budget(deps: Deps, job_id: str, page: Page[Task], *, at_least_one: bool = True) -> Page[Task]:
+    """The page cut after the tasks whose inputs fit TASK_PAGE_BYTES (a listing keeps at least one,
+    so that paging always moves on); the cut page's cursor continues at the first task left out."""
+    size = 0
+    for kept, task in enumerate(page.items):
+        size += len(json.dumps(task.input, separators=(",", ":")))
+        if size > TASK_PAGE_BYTES and (kept or not at_least_one):
+            # The start key after the last task kept (index -1: before the first task).
+            after = page.items[kept - 1].index if kept else -1
+            return Page(page.items[:kept], deps.table.key_after_task(job_id, after))
+    return page
 
 
 def _planned_task(job: Job, plan: Plan, common: JsonObject, index: int) -> Task:
@@ -138,29 +158,27 @@ def _planned_task(job: Job, plan: Plan, common: JsonObject, index: int) -> Task:
     )
 
 
-def _task_page(deps: Deps, job: Job, limit: int, cursor: str | None) -> Page[Task]:
+def _task_page(deps: Deps, job: Job, limit: int, start: dict[str, Any] | None) -> Page[Task]:
     """A page of the job's tasks. Until PrepareJob has written every task item (the job is marked
     prepared after the last), the tasks not written yet are shown as planned, so the pages hold
     every index in order whichever of the two they come from."""
     if job.prepared:
-        return deps.table.list_tasks(job.job_id, limit=limit, cursor=cursor)
-    try:
-        start = deps.table.first_task_index(job.job_id, cursor)
-    except ValueError as error:
-        raise InvalidRequest.field("cursor", str(error)) from error
-    page = deps.table.list_tasks(job.job_id, limit=limit, cursor=cursor)
-    end = min(job.task_count, start + limit)
+        return _within_budget(deps, job.job_id, deps.table.list_tasks(job.job_id, limit=limit, start=start))
+    first = deps.table.first_task_index(job.job_id, start)
+    page = deps.table.list_tasks(job.job_id, limit=limit, start=start)
+    end = min(job.task_count, first + limit)
     written = {t.index: t for t in page.items if t.index < end}
-    if len(written) == end - start:
-        return page
+    if len(written) == end - first:
+        return _within_budget(deps, job.job_id, page)
     if job.plan is not None:
         plan, common = job.plan, job.input
     else:
         assert job.spec_key is not None, f"job {job.job_id} has neither a plan nor a spec key"
         spec = deps.storage.get_json(job.spec_key)
         plan, common = Plan.model_validate(spec["plan"]), spec["input"]
-    items = [written.get(i) or _planned_task(job, plan, common, i) for i in range(start, end)]
-    return Page(items, deps.table.task_cursor(job.job_id, end - 1) if end < job.task_count else None)
+    items = [written.get(i) or _planned_task(job, plan, common, i) for i in range(first, end)]
+    last_key = deps.table.key_after_task(job.job_id, end - 1) if end < job.task_count else None
+    return _within_budget(deps, job.job_id, Page(items, last_key))
 
 
 def _owned_job(deps: Deps, user_id: str, job_id: str) -> Job:
@@ -181,24 +199,35 @@ def _looks_like_id(job_id: str) -> bool:
 def get_job(deps: Deps, user_id: str, job_id: str) -> JobDetailView:
     job = _owned_job(deps, user_id, job_id)
     page = _task_page(deps, job, TASKS_PAGE, None)
+    # The tasks' next page is read at /jobs/{jobId}/tasks: sealed for that listing.
+    next_page = _seal(deps, page.last_key, user_id, cursors.tasks_listing(job_id))
     return views.job_detail_view(
-        job, page.items, page.cursor, deps.storage, deps.settings.output_url_ttl_seconds
+        job, page.items, next_page, deps.storage, deps.settings.output_url_ttl_seconds
     )
 
 
-def _checked_cursor(cursor: str | None) -> str | None:
-    try:
-        decode_cursor(cursor)
-    except ValueError as error:
-        raise InvalidRequest.field("cursor", str(error)) from error
-    return cursor
+def _seal(deps: Deps, last_key: dict[str, Any] | None, user_id: str, listing: str) -> str | None:
+    if not last_key:
+        return None
+    return cursors.seal(deps.cursor_key, last_key, user_id=user_id, listing=listing)
+
+
+def _open(deps: Deps, cursor: str | None, user_id: str, listing: str) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    return cursors.open_cursor(deps.cursor_key, cursor, user_id=user_id, listing=listing)
 
 
 def list_tasks(deps: Deps, user_id: str, job_id: str, limit: int, cursor: str | None) -> TaskListView:
+    listing = cursors.tasks_listing(job_id)
+    start = _open(deps, cursor, user_id, listing)
     job = _owned_job(deps, user_id, job_id)
-    page = _task_page(deps, job, limit, _checked_cursor(cursor))
+    page = _task_page(deps, job, limit, start)
     ttl = deps.settings.output_url_ttl_seconds
-    return TaskListView(items=[views.task_view(t, deps.storage, ttl) for t in page.items], cursor=page.cursor)
+    return TaskListView(
+        items=[views.task_view(t, deps.storage, ttl) for t in page.items],
+        cursor=_seal(deps, page.last_key, user_id, listing),
+    )
 
 
 def list_jobs(
@@ -226,10 +255,14 @@ def list_jobs(
                     "status",
                     f"'{word}' is not one of active, finished, {', '.join(s.value for s in JobStatus)}",
                 )
+    listing = cursors.jobs_listing()
+    start = _open(deps, cursor, user_id, listing)
     page = deps.table.list_jobs(
-        user_id, limit=limit, cursor=_checked_cursor(cursor), statuses=statuses, collection_id=collection_id
+        user_id, limit=limit, start=start, statuses=statuses, collection_id=collection_id
     )
-    return JobListView(items=[views.job_view(j) for j in page.items], cursor=page.cursor)
+    return JobListView(
+        items=[views.job_view(j) for j in page.items], cursor=_seal(deps, page.last_key, user_id, listing)
+    )
 
 
 def cancel_job(deps: Deps, user_id: str, job_id: str) -> JobDetailView:
@@ -256,9 +289,11 @@ def _cancel_in_flight_now(deps: Deps, job_id: str) -> None:
 
 
 def list_events(deps: Deps, user_id: str, job_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    listing = cursors.events_listing(job_id)
+    start = _open(deps, cursor, user_id, listing)
     _owned_job(deps, user_id, job_id)
-    page = deps.table.list_events(job_id, limit=limit, cursor=_checked_cursor(cursor))
+    page = deps.table.list_events(job_id, limit=limit, start=start)
     return {
         "items": [e.model_dump(mode="json", by_alias=True, exclude={"job_id"}) for e in page.items],
-        "cursor": page.cursor,
+        "cursor": _seal(deps, page.last_key, user_id, listing),
     }

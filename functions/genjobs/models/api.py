@@ -6,11 +6,23 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
+from genjobs.models import stored
 from genjobs.models.domain import JobStatus, TaskStatus
+from genjobs.models.stored import VALID_TEXT
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), VALID_TEXT]
+
+# How many maps or lists enclose each stored value in its DynamoDB item. The job item holds
+# `input` as an attribute and the plan as `plan.tasks[i]` and `plan.matrix[name][j]`; a task item
+# holds the merged input as `input`, a matrix value that is no object under `input[name]`.
+CommonInput = Annotated[
+    dict[str, Any], stored.within(0), Field(description=f"Input common to every task. {stored.LIMITS}.")
+]
+TaskInput = Annotated[dict[str, Any], stored.within(2)]
+MatrixValue = Annotated[Any, stored.within(3)]
 
 
 class _Request(BaseModel):
@@ -28,28 +40,82 @@ class CreateJobRequest(_Request):
         description="Provider name from the catalog, e.g. `simulator`, `replicate`, `fal`."
     )
     model: Name = Field(description="Model of that provider, e.g. `sim-image`.")
-    input: dict[str, Any] = Field(default_factory=dict, description="Input common to every task.")
-    tasks: list[dict[str, Any]] | None = Field(
-        default=None, description="Explicit per-task inputs, merged over `input`; one task each."
+    input: CommonInput = Field(default_factory=dict)
+    tasks: list[TaskInput] | None = Field(
+        default=None,
+        description=f"Explicit per-task inputs, merged over `input`; one task each. {stored.LIMITS}.",
     )
-    matrix: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], list[Any]] | None = Field(
+    matrix: (
+        dict[Annotated[str, StringConstraints(min_length=1, max_length=64), VALID_TEXT], list[MatrixValue]]
+        | None
+    ) = Field(
         default=None,
         max_length=8,
         description="Named lists of values; every combination once, or `count` of them round-robin. "
-        "An object value is merged into the task input; any other value is set under its name.",
+        f"An object value is merged into the task input; any other value is set under its name. {stored.LIMITS}.",
     )
     count: int | None = Field(default=None, ge=1, description="Exactly this many tasks from the matrix.")
-    collection_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+    collection_id: Annotated[str, StringConstraints(min_length=1, max_length=128), VALID_TEXT] | None = Field(
         default=None,
         alias="collectionId",
         description="Groups jobs, e.g. an album; filter with `collectionId`.",
     )
     metadata: dict[
-        Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=512)]
+        Annotated[str, StringConstraints(min_length=1, max_length=64), VALID_TEXT],
+        Annotated[str, StringConstraints(max_length=512), VALID_TEXT],
     ] = Field(default_factory=dict, max_length=32, description="Free-form labels returned with the job.")
     concurrency: int | None = Field(
         default=None, ge=1, le=100, description="Most tasks of this job in flight."
     )
+
+    @model_validator(mode="after")
+    def _task_items_fit(self) -> CreateJobRequest:
+        """Every task item the job writes holds its merged input: it must fit in a DynamoDB item."""
+        field, largest = largest_task_input(self)
+        if largest > stored.MAX_TASK_INPUT_BYTES:
+            raise PydanticCustomError(
+                "dynamodb_limit",
+                "{reason}",
+                {
+                    "reason": f"a task's input (the common input with its own values) would take {largest} "
+                    f"bytes of its DynamoDB item; at most {stored.MAX_TASK_INPUT_BYTES} "
+                    f"(the item's limit of {stored.MAX_ITEM_BYTES} less {stored.TASK_ITEM_RESERVE_BYTES} "
+                    "for the task's own attributes)",
+                    "path": field,
+                },
+            )
+        return self
+
+
+def largest_task_input(request: CreateJobRequest) -> tuple[str, int]:
+    """The field that makes the largest task input, and that input's size in its item.
+
+    Exact for `tasks`. For a matrix, the common input plus the largest value of every dimension: a
+    bound (a merged object value may replace common keys) that costs no expansion of the plan.
+    """
+    common = {key: 1 + stored.entry_size(key, value) for key, value in request.input.items()}
+    base = 3 + sum(common.values())
+    field, largest = "input", base
+    for index, task in enumerate(request.tasks or []):
+        own = sum(1 + stored.entry_size(key, value) for key, value in task.items())
+        replaced = sum(common.get(key, 0) for key in task)
+        if base - replaced + own > largest:
+            field, largest = f"tasks.{index}", base - replaced + own
+    if request.matrix:
+        extra = 0
+        for name, values in request.matrix.items():
+            extra += max((_matrix_value_size(name, value) for value in values), default=0)
+        if base + extra > largest:
+            field, largest = "matrix", base + extra
+    if base > stored.MAX_TASK_INPUT_BYTES:  # the common input alone is too big
+        field = "input"
+    return field, largest
+
+
+def _matrix_value_size(name: str, value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(1 + stored.entry_size(key, item) for key, item in value.items())
+    return 1 + stored.entry_size(name, value)
 
 
 class PlanView(_Response):
@@ -145,10 +211,12 @@ class CreditsBalanceView(_Response):
 
 
 class GrantCreditsRequest(_Request):
-    user_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(alias="userId")
+    user_id: Annotated[str, StringConstraints(min_length=1, max_length=128), VALID_TEXT] = Field(
+        alias="userId"
+    )
     amount: int = Field(ge=1, le=1_000_000)
-    reason: Annotated[str, StringConstraints(max_length=256)] | None = None
-    grant_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+    reason: Annotated[str, StringConstraints(max_length=256), VALID_TEXT] | None = None
+    grant_id: Annotated[str, StringConstraints(min_length=1, max_length=128), VALID_TEXT] | None = Field(
         default=None,
         alias="grantId",
         description="Makes the grant idempotent; defaults to the Idempotency-Key.",
@@ -169,7 +237,7 @@ class Platform(StrEnum):
 
 class RegisterDeviceRequest(_Request):
     platform: Platform
-    token: Annotated[str, StringConstraints(min_length=8, max_length=4096)]
+    token: Annotated[str, StringConstraints(min_length=8, max_length=4096), VALID_TEXT]
 
 
 class DeviceView(_Response):
