@@ -141,6 +141,22 @@ def test_no_log_line_or_output_holds_a_secret_or_a_token(
     assert [name for name, needle in needles.items() if needle in text] == []
 
 
+def metric_blobs(out: str) -> list[dict[str, Any]]:
+    """The JSON objects the functions printed. print() writes a line and its newline separately, so
+    with invocations running in threads two objects may share a line: each is decoded in turn."""
+    decoder, blobs = json.JSONDecoder(), []
+    for line in out.splitlines():
+        at = 0
+        while (at := line.find("{", at)) != -1:
+            try:
+                blob, at = decoder.raw_decode(line, at)
+            except ValueError:
+                break
+            if isinstance(blob, dict):
+                blobs.append(blob)
+    return blobs
+
+
 def test_completed_tasks_report_provider_latency_and_outcomes(
     stack: LocalStack, app: Client, quiet: None, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -154,9 +170,8 @@ def test_completed_tasks_report_provider_latency_and_outcomes(
     # THEN the functions emitted (CloudWatch embedded metric format) each task's provider latency in
     # seconds, the task and job outcomes and the throttles
     metrics: dict[str, list[float]] = {}
-    for raw in capfd.readouterr().out.splitlines():
-        if raw.startswith("{") and '"_aws"' in raw:
-            blob = json.loads(raw)
+    for blob in metric_blobs(capfd.readouterr().out):
+        if "_aws" in blob:
             for definition in blob["_aws"]["CloudWatchMetrics"]:
                 for metric in definition["Metrics"]:
                     value = blob[metric["Name"]]
