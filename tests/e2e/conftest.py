@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from genjobs_local.stack import LocalStack
+from tests.e2e.invariants import assert_everything_settled
 
 # Wall seconds per schedule second: a 20 s simulated image takes 0.4 s, the sweeper runs every 1.2 s.
 TIME_SCALE = 0.02
@@ -22,6 +23,19 @@ TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with LocalStack.start(time_scale=TIME_SCALE, state_dir=tmp_path_factory.mktemp("stack")) as started:
         yield started
+
+
+# Schedule seconds the jobs still running after the last test may take to end (at TIME_SCALE: 2 min).
+SETTLE_BOUND = 6000
+
+
+@pytest.fixture(scope="session", autouse=True)
+def everything_settles(stack: LocalStack) -> Iterator[None]:
+    """After the last test, whatever it did: every job ends in bounded time and every credit balances
+    (granted = available + reserved + charged, nothing reserved, each job's reservation charged or
+    refunded)."""
+    yield
+    assert_everything_settled(stack, SETTLE_BOUND * TIME_SCALE)
 
 
 class Client:
