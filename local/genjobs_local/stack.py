@@ -14,7 +14,7 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
-from genjobs_local import moto_adjustments
+from genjobs_local import iam, moto_adjustments
 from genjobs_local.http_api import HttpApiFront, HttpServer, authorizers_from_openapi, routes_from_openapi
 from genjobs_local.intrinsics import REGION
 from genjobs_local.lambda_runtime import FunctionSpec, Handler, LambdaRunner
@@ -52,6 +52,7 @@ class LocalStack:
         self.outputs: dict[str, Any] = {}
         self.resources: dict[str, str] = {}
         self.resource_types: dict[str, str] = {}
+        self.identities: iam.Identities | None = None  # role credentials and every IAM check
 
     # ---- lifecycle -------------------------------------------------------------------------------
     @classmethod
@@ -145,9 +146,15 @@ class LocalStack:
         self.resources = {logical_id: c.physical_id for logical_id, c in created.items()}
         self.resource_types = {lid: translated.cfn["Resources"][lid]["Type"] for lid in created}
         self._fill_provider_secret(provisioner)
+        self.identities = self._identities(provisioner)
+        iam.use(self.identities)
 
         self.runner = LambdaRunner(self._function_specs(translated, provisioner), lambda_concurrency)
         self._apply_environment(provisioner)
+        iam.caches_per_function(
+            ("aws_lambda_powertools.utilities.parameters.secrets", "DEFAULT_PROVIDERS"),
+            ("genjobs.logic.providers", "_cache"),  # provider adapters, built from the secret
+        )
         for function, handler in handlers.items():
             self.runner.override(function, handler)
         moto_adjustments.use_runner(self.runner)
@@ -187,6 +194,7 @@ class LocalStack:
             self._moto.stop()
             self._moto = None
         moto_adjustments.use_runner(None)
+        iam.use(None)
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -328,6 +336,20 @@ class LocalStack:
                     SecretId=self.resources[logical_id], SecretString=json.dumps(secret)
                 )
 
+    def _identities(self, provisioner: Provisioner) -> iam.Identities:
+        # Which role each function and the state machine run with (role name -> logical id).
+        principals, state_machine_role = {}, None
+        for logical_id, props in provisioner.properties.items():
+            role = props.get("Role") or props.get("RoleArn")
+            if self.resource_types[logical_id] == "AWS::StepFunctions::StateMachine":
+                state_machine_role = role
+            if role and self.resource_types[logical_id] in (
+                "AWS::Lambda::Function",
+                "AWS::StepFunctions::StateMachine",
+            ):
+                principals[str(role).rsplit("/", 1)[-1]] = logical_id
+        return iam.Identities(self.client("sts"), principals, state_machine_role)
+
     def _function_specs(self, translated: Translated, provisioner: Provisioner) -> list[FunctionSpec]:
         specs = []
         for logical_id, code_dir in translated.code_dirs.items():
@@ -345,6 +367,7 @@ class LocalStack:
                     log_group=props.get("LoggingConfig", {}).get(
                         "LogGroup", f"/aws/lambda/{created.physical_id}"
                     ),
+                    role_arn=props.get("Role"),
                 )
             )
         return specs
