@@ -3,9 +3,10 @@
 On AWS every function signs with its execution role's temporary credentials and IAM checks each
 call (action + resource ARN) against the role's identity policies. Locally the functions share one
 process (and the product's cached boto3 clients), so the credentials are chosen when a request is
-signed: `acting_as(role)` around a handler sets them for its thread, the ASL interpreter's clients
-(created with the marker key "ak") sign as the state machine's role, and everything else (tests,
-harness) keeps the process's admin credentials, as an operator would.
+signed: `acting_as(role)` around a handler sets them for its thread, each state of an execution of
+the template's state machine sets that state machine's role for the interpreter's calls, and
+everything else (tests, harness, state machines a test creates) keeps the process's admin
+credentials, as an operator would.
 
 moto checks IAM only when its global request counter says so, for every caller, and against
 resource "*" for most services; here requests carrying an assumed role's session token are always
@@ -28,8 +29,6 @@ from urllib.parse import unquote
 
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
-# The access key the ASL interpreter's clients are built with (moto_adjustments).
-STATE_MACHINE_KEY = "ak"
 # moto's assumed-role credentials last an hour; take new ones well before.
 _CREDENTIALS_TTL_S = 45 * 60
 
@@ -45,9 +44,9 @@ class Check:
 class Identities:
     """Role credentials per principal, and the record of every permission check."""
 
-    sts: Any  # an admin STS client of moto
+    sts: Any  # an operator's STS client of moto
     principals: dict[str, str]  # role name -> logical id of the function or state machine using it
-    state_machine_role: str | None = None  # its role ARN
+    state_machines: dict[str, str] = field(default_factory=dict)  # the template's: ARN -> role ARN
     checks: set[Check] = field(default_factory=set)
     denials: list[Check] = field(default_factory=list)
     _cache: dict[str, tuple[float, ReadOnlyCredentials]] = field(default_factory=dict)
@@ -58,12 +57,7 @@ class Identities:
             cached = self._cache.get(role_arn)
             if cached is None or time.monotonic() - cached[0] > _CREDENTIALS_TTL_S:
                 name = self.principals.get(role_arn.rsplit("/", 1)[-1], "genjobs")
-                previous, _thread.role = getattr(_thread, "role", None), None
-                try:  # the harness's STS client signs as the process, not as the role being assumed
-                    given = self.sts.assume_role(RoleArn=role_arn, RoleSessionName=name[:64])
-                finally:
-                    _thread.role = previous
-                given = given["Credentials"]
+                given = self.sts.assume_role(RoleArn=role_arn, RoleSessionName=name[:64])["Credentials"]
                 frozen = ReadOnlyCredentials(
                     given["AccessKeyId"], given["SecretAccessKey"], given["SessionToken"]
                 )
@@ -95,6 +89,16 @@ def use(identities: Identities | None) -> None:
     _active = identities
 
 
+_OPERATOR = "_genjobs_local_operator"
+
+
+def operator(credentials: Credentials) -> Credentials:
+    """Marks credentials (of a boto3 Session) as an operator's: they sign as themselves even
+    inside an invocation, e.g. a test's fake handler reaching for the harness's clients."""
+    setattr(credentials, _OPERATOR, True)
+    return credentials
+
+
 @contextmanager
 def acting_as(role_arn: str | None) -> Iterator[None]:
     """AWS calls signed in this thread during the block use `role_arn`'s credentials."""
@@ -114,17 +118,46 @@ def install() -> None:
     original = Credentials.get_frozen_credentials
 
     def get_frozen_credentials(self: Credentials) -> ReadOnlyCredentials:
-        if _active is not None:
-            role = getattr(_thread, "role", None)
-            if role is None and self.access_key == STATE_MACHINE_KEY:
-                role = _active.state_machine_role
-            if role is not None:
-                return _active.credentials(role)
+        role = getattr(_thread, "role", None)
+        if _active is not None and role is not None and not getattr(self, _OPERATOR, False):
+            return _active.credentials(role)
         return original(self)
 
     Credentials.get_frozen_credentials = get_frozen_credentials  # type: ignore[method-assign]
     _transfers_keep_the_role()
+    _states_run_as_their_state_machine()
     _enforce_in_moto()
+
+
+def _states_run_as_their_state_machine() -> None:
+    # The interpreter calls services (Lambda, SQS, S3...) from the threads evaluating states
+    # (Distributed Map children each in their own): every state sets its execution's role.
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+
+    original = CommonStateField._eval_body
+
+    def _eval_body(self: CommonStateField, env: Any) -> None:
+        machine = env.states.context_object.context_object_data["StateMachine"]["Id"]
+        # State machines the template does not declare (a test's own) run as the operator.
+        with acting_as(None if _active is None else _active.state_machines.get(machine)):
+            original(self, env)
+
+    CommonStateField._eval_body = _eval_body  # type: ignore[method-assign]
+    # A Task state runs its integration in a thread of its own (to enforce TimeoutSeconds).
+    execute_state.__dict__["Thread"] = _RoleThread
+
+
+class _RoleThread(threading.Thread):
+    """A thread that runs with the role of the thread that created it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._role = getattr(_thread, "role", None)
+
+    def run(self) -> None:
+        _thread.role = self._role
+        super().run()
 
 
 class _RoleThreadPool(ThreadPoolExecutor):

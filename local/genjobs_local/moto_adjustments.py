@@ -386,7 +386,7 @@ def state_machine_service_clients_are_reused() -> None:
                 clients[key] = boto3.client(  # type: ignore[call-overload]
                     service_name=service,
                     region_name=region,
-                    aws_access_key_id=iam.STATE_MACHINE_KEY,  # signs as the state machine's role
+                    aws_access_key_id="ak",
                     aws_secret_access_key="sk",
                     endpoint_url=None if endpoint is None else f"http://localhost:{endpoint}",
                     config=Config(

@@ -44,6 +44,7 @@ class LocalStack:
         self._pollers: list[SqsPoller] = []
         self._scheduler: Scheduler | None = None
         self._clients: dict[str, Any] = {}
+        self._session: boto3.Session | None = None
         self.moto_url = ""
         self.api_url = ""
         self.issuer = ""
@@ -218,7 +219,13 @@ class LocalStack:
     def client(self, service: str) -> Any:
         """A boto3 client of moto (kept per service: creating clients is slow)."""
         if service not in self._clients:
-            self._clients[service] = boto3.client(service, region_name=REGION, endpoint_url=self.moto_url)  # type: ignore[call-overload]
+            if self._session is None:
+                # An operator's credentials: unrestricted, even when used inside a function's invocation.
+                self._session = boto3.Session(region_name=REGION)
+                credentials = self._session.get_credentials()
+                assert credentials is not None, "the stack sets AWS_ACCESS_KEY_ID before its first client"
+                iam.operator(credentials)
+            self._clients[service] = self._session.client(service, endpoint_url=self.moto_url)  # type: ignore[call-overload]
         return self._clients[service]
 
     def mint_token(self, user: str, *, admin: bool = False, ttl_seconds: int = 3600, **claims: Any) -> str:
@@ -338,17 +345,15 @@ class LocalStack:
 
     def _identities(self, provisioner: Provisioner) -> iam.Identities:
         # Which role each function and the state machine run with (role name -> logical id).
-        principals, state_machine_role = {}, None
+        principals, state_machines = {}, {}
         for logical_id, props in provisioner.properties.items():
+            kind = self.resource_types[logical_id]
             role = props.get("Role") or props.get("RoleArn")
-            if self.resource_types[logical_id] == "AWS::StepFunctions::StateMachine":
-                state_machine_role = role
-            if role and self.resource_types[logical_id] in (
-                "AWS::Lambda::Function",
-                "AWS::StepFunctions::StateMachine",
-            ):
+            if role and kind in ("AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"):
                 principals[str(role).rsplit("/", 1)[-1]] = logical_id
-        return iam.Identities(self.client("sts"), principals, state_machine_role)
+            if role and kind == "AWS::StepFunctions::StateMachine":
+                state_machines[self.resources[logical_id]] = str(role)
+        return iam.Identities(self.client("sts"), principals, state_machines)
 
     def _function_specs(self, translated: Translated, provisioner: Provisioner) -> list[FunctionSpec]:
         specs = []
