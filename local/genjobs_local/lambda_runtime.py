@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genjobs_local import iam
+
 Handler = Callable[[Any, Any], Any]
 
 # Invocations running at once in this process (all functions together). Lambda gives each its own
@@ -132,6 +134,7 @@ class FunctionSpec:
     memory_mb: int
     timeout_s: int
     log_group: str
+    role_arn: str | None = None  # its calls are signed with this role's credentials
 
 
 class LambdaContext:
@@ -221,7 +224,8 @@ class LambdaRunner:
         # The context is made once the invocation has its slot: its deadline counts from the start.
         context = LambdaContext(spec)
         try:
-            result = self._handler(spec)(event, context)
+            with iam.acting_as(spec.role_arn):
+                result = self._handler(spec)(event, context)
         except Exception as error:  # noqa: BLE001 - any handler failure becomes Lambda's error payload
             frames = traceback.format_tb(error.__traceback__)
             payload = {

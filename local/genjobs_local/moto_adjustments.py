@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import boto3
 from botocore.auth import HmacV1Auth, S3SigV4QueryAuth
@@ -41,6 +41,7 @@ from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Time
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 
+from genjobs_local import iam
 from genjobs_local.clock import wall_seconds
 from genjobs_local.lambda_runtime import LambdaRunner
 
@@ -75,6 +76,7 @@ def install() -> None:
     state_machine_waits_in_schedule_seconds()
     retry_intervals_in_schedule_seconds()
     task_timeouts_in_schedule_seconds()
+    functions_sign_with_their_roles()
 
 
 def execute_state_machines() -> None:
@@ -96,6 +98,11 @@ def run_lambda_code_in_process() -> None:
         return payload, errored, ""
 
     LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+
+
+def functions_sign_with_their_roles() -> None:
+    # AWS signs each function's calls with its role and checks them; moto shares one key, checks nothing.
+    iam.install()
 
 
 def iam_accepts_policies_without_version() -> None:
@@ -175,11 +182,14 @@ def _presigned_refusal(method: str, url: str, host: str) -> tuple[int, dict[str,
         if "X-Amz-Expires" in params:
             expired = {"X-Amz-Expires": params["X-Amz-Expires"], **expired}
         return _s3_error("AccessDenied", "Request has expired", **expired)
-    # The signature can be checked only for the credentials this process signs with (moto keeps no
-    # secret for an arbitrary access key id); the local stack's functions and tests use those.
-    secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if access_key != os.environ.get("AWS_ACCESS_KEY_ID") or not secret:
-        return None
+    # The signature can be checked for the credentials this process signs with and for the roles'
+    # assumed ones (moto's STS keeps their secrets); moto keeps no secret for another access key id.
+    secret = iam.assumed_secret(access_key)
+    assumed = secret is not None
+    if secret is None:
+        secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
+        if access_key != os.environ.get("AWS_ACCESS_KEY_ID") or not secret:
+            return None
     credentials = Credentials(access_key, secret, params.get("X-Amz-Security-Token"))
     unsigned = [(k, v) for k, v in query if k not in _PRESIGN_AUTH_PARAMS]
     if "X-Amz-Signature" in params:
@@ -207,6 +217,9 @@ def _presigned_refusal(method: str, url: str, host: str) -> tuple[int, dict[str,
             "Check your key and signing method.",
             AWSAccessKeyId=access_key,
         )
+    bucket, _, key = unquote(parts.path).lstrip("/").partition("/")
+    if assumed and iam.presigned_refusal(access_key, params.get("X-Amz-Security-Token", ""), bucket, key):
+        return _s3_error("AccessDenied", "Access Denied")
     return None
 
 

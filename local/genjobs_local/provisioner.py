@@ -274,6 +274,15 @@ class Provisioner:
         self._client("cloudwatch").put_metric_alarm(AlarmName=name, **args)
         return Created(name, {"Arn": _arn("cloudwatch", f"alarm:{name}")})
 
+    def _kms_key(self, logical_id: str, p: dict[str, Any]) -> Created:
+        args: dict[str, Any] = {"Policy": json.dumps(p["KeyPolicy"])} if "KeyPolicy" in p else {}
+        if "Description" in p:
+            args["Description"] = p["Description"]
+        key = self._client("kms").create_key(**args)["KeyMetadata"]
+        if p.get("EnableKeyRotation"):
+            self._client("kms").enable_key_rotation(KeyId=key["KeyId"])
+        return Created(key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]})
+
     def _sns_topic(self, logical_id: str, p: dict[str, Any]) -> Created:
         name = p.get("TopicName") or self._name(logical_id, 256)
         attributes = {k: str(p[k]) for k in ("KmsMasterKeyId", "DisplayName", "FifoTopic") if k in p}
@@ -416,6 +425,7 @@ class Provisioner:
         "AWS::SecretsManager::Secret": _secret,
         "AWS::SQS::Queue": _sqs_queue,
         "AWS::SQS::QueuePolicy": _sqs_queue_policy,
+        "AWS::KMS::Key": _kms_key,
         "AWS::SNS::Topic": _sns_topic,
         "AWS::CloudWatch::Alarm": _cloudwatch_alarm,
         "AWS::SNS::Subscription": _sns_subscription,

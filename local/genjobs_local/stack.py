@@ -14,7 +14,7 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
-from genjobs_local import moto_adjustments
+from genjobs_local import iam, moto_adjustments
 from genjobs_local.http_api import HttpApiFront, HttpServer, authorizers_from_openapi, routes_from_openapi
 from genjobs_local.intrinsics import REGION
 from genjobs_local.lambda_runtime import FunctionSpec, Handler, LambdaRunner
@@ -44,6 +44,7 @@ class LocalStack:
         self._pollers: list[SqsPoller] = []
         self._scheduler: Scheduler | None = None
         self._clients: dict[str, Any] = {}
+        self._session: boto3.Session | None = None
         self.moto_url = ""
         self.api_url = ""
         self.issuer = ""
@@ -52,6 +53,7 @@ class LocalStack:
         self.outputs: dict[str, Any] = {}
         self.resources: dict[str, str] = {}
         self.resource_types: dict[str, str] = {}
+        self.identities: iam.Identities | None = None  # role credentials and every IAM check
 
     # ---- lifecycle -------------------------------------------------------------------------------
     @classmethod
@@ -145,9 +147,15 @@ class LocalStack:
         self.resources = {logical_id: c.physical_id for logical_id, c in created.items()}
         self.resource_types = {lid: translated.cfn["Resources"][lid]["Type"] for lid in created}
         self._fill_provider_secret(provisioner)
+        self.identities = self._identities(provisioner)
+        iam.use(self.identities)
 
         self.runner = LambdaRunner(self._function_specs(translated, provisioner), lambda_concurrency)
         self._apply_environment(provisioner)
+        iam.caches_per_function(
+            ("aws_lambda_powertools.utilities.parameters.secrets", "DEFAULT_PROVIDERS"),
+            ("genjobs.logic.providers", "_cache"),  # provider adapters, built from the secret
+        )
         for function, handler in handlers.items():
             self.runner.override(function, handler)
         moto_adjustments.use_runner(self.runner)
@@ -187,6 +195,7 @@ class LocalStack:
             self._moto.stop()
             self._moto = None
         moto_adjustments.use_runner(None)
+        iam.use(None)
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -210,7 +219,13 @@ class LocalStack:
     def client(self, service: str) -> Any:
         """A boto3 client of moto (kept per service: creating clients is slow)."""
         if service not in self._clients:
-            self._clients[service] = boto3.client(service, region_name=REGION, endpoint_url=self.moto_url)  # type: ignore[call-overload]
+            if self._session is None:
+                # An operator's credentials: unrestricted, even when used inside a function's invocation.
+                self._session = boto3.Session(region_name=REGION)
+                credentials = self._session.get_credentials()
+                assert credentials is not None, "the stack sets AWS_ACCESS_KEY_ID before its first client"
+                iam.operator(credentials)
+            self._clients[service] = self._session.client(service, endpoint_url=self.moto_url)  # type: ignore[call-overload]
         return self._clients[service]
 
     def mint_token(self, user: str, *, admin: bool = False, ttl_seconds: int = 3600, **claims: Any) -> str:
@@ -340,6 +355,18 @@ class LocalStack:
                     SecretId=self.resources[logical_id], SecretString=json.dumps(secret)
                 )
 
+    def _identities(self, provisioner: Provisioner) -> iam.Identities:
+        # Which role each function and the state machine run with (role name -> logical id).
+        principals, state_machines = {}, {}
+        for logical_id, props in provisioner.properties.items():
+            kind = self.resource_types[logical_id]
+            role = props.get("Role") or props.get("RoleArn")
+            if role and kind in ("AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"):
+                principals[str(role).rsplit("/", 1)[-1]] = logical_id
+            if role and kind == "AWS::StepFunctions::StateMachine":
+                state_machines[self.resources[logical_id]] = str(role)
+        return iam.Identities(self.client("sts"), principals, state_machines)
+
     def _function_specs(self, translated: Translated, provisioner: Provisioner) -> list[FunctionSpec]:
         specs = []
         for logical_id, code_dir in translated.code_dirs.items():
@@ -357,6 +384,7 @@ class LocalStack:
                     log_group=props.get("LoggingConfig", {}).get(
                         "LogGroup", f"/aws/lambda/{created.physical_id}"
                     ),
+                    role_arn=props.get("Role"),
                 )
             )
         return specs

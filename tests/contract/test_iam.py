@@ -24,6 +24,19 @@ WILDCARD_RESOURCES_ALLOWED = {
     ("NotifierFunction", "sns:GetEndpointAttributes"): "per-device endpoints",
     ("NotifierFunction", "sns:DeleteEndpoint"): "stale per-device endpoints are pruned",
     **{
+        (function, f"states:{a}"): (
+            "Step Functions authorises SendTaskSuccess/Failure/Heartbeat on no resource type (Service "
+            "Authorization Reference); tokens come from Distributed Map child executions anyway"
+        )
+        for function, actions in {
+            "SubmitterFunction": ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"),
+            "SweeperFunction": ("SendTaskSuccess", "SendTaskHeartbeat"),
+            "WebhookFunction": ("SendTaskSuccess",),
+            "SubmitDeadLetterFunction": ("SendTaskSuccess",),
+        }.items()
+        for a in actions
+    },
+    **{
         (
             "GenerationStateMachine",
             f"logs:{a}",
@@ -42,8 +55,8 @@ WILDCARD_RESOURCES_ALLOWED = {
 }
 
 # SAM policy templates, each scoped by its parameter to one table, bucket, queue, topic or function.
+# Not DynamoDBCrudPolicy: it grants Scan, BatchGetItem, DeleteTable... that no function calls.
 SCOPED_POLICY_TEMPLATES = {
-    "DynamoDBCrudPolicy",
     "SQSSendMessagePolicy",
     "SNSPublishMessagePolicy",
     "LambdaInvokePolicy",
@@ -112,9 +125,17 @@ def policy_templates(logical_id: str, name: str) -> list[Any]:
 
 
 def test_only_functions_that_call_providers_can_read_the_provider_secret() -> None:
-    # The API, the workflow's bookkeeping functions and the notifier never talk to a provider.
-    readers = secret_readers("ProviderSecret")
-    assert readers == {"SubmitterFunction", "PollTaskFunction", "WebhookFunction", "SweeperFunction"}
+    # PrepareJob asks the provider adapter how a model waits (webhook or polling), SettleJob sends
+    # provider cancels: both build the adapter from the secret. The API, FailTask, the dead-letter
+    # consumer and the notifier never talk to a provider.
+    assert secret_readers("ProviderSecret") == {
+        "SubmitterFunction",
+        "PollTaskFunction",
+        "WebhookFunction",
+        "SweeperFunction",
+        "PrepareJobFunction",
+        "SettleJobFunction",
+    }
 
 
 def test_only_the_api_can_read_the_cursor_key() -> None:
@@ -151,11 +172,21 @@ def test_state_machine_invokes_only_its_own_task_functions() -> None:
     ]
 
 
-def test_task_tokens_are_answered_only_for_the_generation_state_machine() -> None:
+def test_task_tokens_are_answered_only_by_the_functions_that_answer_them() -> None:
+    answerers: dict[str, set[str]] = {}
     for logical_id, statement in statements():
         actions = as_list(statement["Action"])
         if any(a.startswith("states:SendTask") for a in actions):
-            assert statement["Resource"] == {"!Ref": "GenerationStateMachine"}, logical_id
+            assert statement["Resource"] == "*", logical_id
+            assert all(a.startswith("states:SendTask") for a in actions), (logical_id, actions)
+            answerers.setdefault(logical_id, set()).update(actions)
+    assert answerers == {
+        "SubmitterFunction": {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"},
+        "SweeperFunction": {"states:SendTaskSuccess", "states:SendTaskHeartbeat"},
+        "WebhookFunction": {"states:SendTaskSuccess"},
+        # It fails and refunds the task itself, then ends the waiting child with success.
+        "SubmitDeadLetterFunction": {"states:SendTaskSuccess"},
+    }
 
 
 def test_no_function_may_delete_outputs_or_change_the_bucket() -> None:
@@ -169,3 +200,116 @@ def test_no_function_may_delete_outputs_or_change_the_bucket() -> None:
                     "s3:ListMultipartUploadParts",
                 }
                 assert action in allowed, (logical_id, action)
+
+
+# What each function calls, from its code (and recorded by the local stack, which refuses the rest):
+# a grant added to the template fails here until it is reviewed and added.
+POLICY_TEMPLATE_ACTIONS = {
+    "SQSSendMessagePolicy": {"sqs:SendMessage"},
+    "SNSPublishMessagePolicy": {"sns:Publish"},
+    "LambdaInvokePolicy": {"lambda:InvokeFunction"},
+    "StepFunctionsExecutionPolicy": {"states:StartExecution"},
+    "AWSSecretsManagerGetSecretValuePolicy": {"secretsmanager:GetSecretValue"},
+}
+ITEMS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+OUTPUTS = {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}
+SECRET = {"secretsmanager:GetSecretValue"}
+EXPECTED_ACTIONS = {
+    "ApiFunction": ITEMS
+    | {"dynamodb:DeleteItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject", "states:StartExecution"}
+    | {"sqs:SendMessage", "sns:CreatePlatformEndpoint", "sns:DeleteEndpoint"}
+    | {"sns:SetEndpointAttributes", "sns:GetEndpointAttributes"}
+    | SECRET,  # the page cursors' key (CursorKeySecret), not the provider secret
+    "WebhookFunction": ITEMS | {"dynamodb:DeleteItem", "states:SendTaskSuccess"} | OUTPUTS | SECRET,
+    "PrepareJobFunction": ITEMS | {"dynamodb:BatchWriteItem", "s3:GetObject", "s3:PutObject"} | SECRET,
+    "PollTaskFunction": ITEMS | OUTPUTS | SECRET,
+    "FailTaskFunction": ITEMS,
+    "SettleJobFunction": ITEMS | {"dynamodb:Query", "sns:Publish"} | SECRET,
+    "SubmitterFunction": ITEMS
+    | {"dynamodb:Query", "sqs:ChangeMessageVisibility"}
+    | {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
+    | OUTPUTS
+    | SECRET,
+    "SubmitDeadLetterFunction": ITEMS | {"states:SendTaskSuccess"},
+    "SweeperFunction": ITEMS
+    | {"dynamodb:Query", "states:StartExecution", "states:SendTaskSuccess", "states:SendTaskHeartbeat"}
+    | OUTPUTS
+    | SECRET,
+    "NotifierFunction": {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}
+    | {"sns:Publish", "sns:GetEndpointAttributes", "sns:DeleteEndpoint"},
+}
+
+
+def granted_actions(logical_id: str) -> set[str]:
+    granted: set[str] = set()
+    for policy in template()["Resources"][logical_id]["Properties"].get("Policies", []) or []:
+        if "Statement" in policy:
+            for statement in policy["Statement"]:
+                granted.update(as_list(statement["Action"]))
+        else:
+            (name,) = policy
+            granted |= POLICY_TEMPLATE_ACTIONS[name]
+    return granted
+
+
+def test_every_function_is_granted_exactly_what_it_calls() -> None:
+    functions = {
+        logical_id
+        for logical_id, resource in template()["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    assert functions == set(EXPECTED_ACTIONS)
+    for logical_id in sorted(functions):
+        assert granted_actions(logical_id) == EXPECTED_ACTIONS[logical_id], logical_id
+
+
+def _resource_names(statement: dict[str, Any]) -> list[str]:
+    """Each resource as written: "*", "JobsTable.Arn" (GetAtt) or the Sub string."""
+    names = []
+    for resource in as_list(statement["Resource"]):
+        if isinstance(resource, dict):
+            ((tag, value),) = resource.items()
+            names.append(value if tag in ("!GetAtt", "!Sub") else f"{tag} {value}")
+        else:
+            names.append(resource)
+    return names
+
+
+def test_dynamodb_grants_name_the_tables_and_indexes_they_use() -> None:
+    for logical_id, statement in statements():
+        actions = as_list(statement["Action"])
+        if not any(a.startswith("dynamodb:") for a in actions):
+            continue
+        for name in _resource_names(statement):
+            if name.endswith("/index/gsi1") or name.endswith("/index/gsi2"):
+                assert actions == ["dynamodb:Query"], (logical_id, name)
+                assert name.startswith("${JobsTable.Arn}/index/"), (logical_id, name)
+            else:
+                assert name in ("JobsTable.Arn", "IdempotencyTable.Arn"), (logical_id, name)
+
+
+def test_s3_grants_name_the_prefixes_they_use_never_the_whole_bucket() -> None:
+    prefixes = ("outputs/", "plans/", "manifests/", "mapruns/")
+    for logical_id, statement in statements():
+        if not any(a.startswith("s3:") for a in as_list(statement["Action"])):
+            continue
+        for name in _resource_names(statement):
+            assert name.startswith("${OutputBucket.Arn}/"), (logical_id, name)
+            assert name.removeprefix("${OutputBucket.Arn}/").startswith(prefixes), (logical_id, name)
+
+
+def test_the_alarm_topic_key_lets_cloudwatch_alarms_publish() -> None:
+    resources = template()["Resources"]
+    key_ref = resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"]
+    # The AWS-managed alias/aws/sns key cannot let CloudWatch in: a customer managed key can.
+    assert key_ref == {"!Ref": "AlarmTopicKey"}
+    key = resources["AlarmTopicKey"]
+    assert key["Type"] == "AWS::KMS::Key"
+    statements_ = key["Properties"]["KeyPolicy"]["Statement"]
+    cloudwatch = [s for s in statements_ if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert len(cloudwatch) == 1
+    assert set(as_list(cloudwatch[0]["Action"])) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    administrators = [s for s in statements_ if "AWS" in s["Principal"]]
+    assert len(administrators) == 1
+    assert administrators[0]["Action"] == "kms:*"
+    assert key["Properties"]["EnableKeyRotation"] is True

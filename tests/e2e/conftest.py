@@ -23,6 +23,11 @@ TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with LocalStack.start(time_scale=TIME_SCALE, state_dir=tmp_path_factory.mktemp("stack")) as started:
         yield started
+        # Every function and the state machine ran with their own role: a call the deployed role
+        # would deny fails the session, even where the product swallows the error.
+        assert started.identities is not None
+        denied = sorted({(d.principal, d.action, d.resource) for d in started.identities.denials})
+        assert denied == [], f"calls the template's roles deny: {denied}"
 
 
 # Schedule seconds the jobs still running after the last test may take to end (at TIME_SCALE: 2 min).

@@ -45,6 +45,7 @@ def _exists(stack: LocalStack, resource_type: str, physical_id: str) -> bool:
             stateMachineArn=physical_id
         ),
         "AWS::Scheduler::Schedule": lambda: stack.client("scheduler").get_schedule(Name=physical_id),
+        "AWS::KMS::Key": lambda: stack.client("kms").describe_key(KeyId=physical_id)["KeyMetadata"],
         "AWS::ApiGatewayV2::Api": lambda: stack.client("apigatewayv2").get_api(ApiId=physical_id),
         "AWS::ApiGatewayV2::Stage": lambda: stack.client("apigatewayv2").get_stage(
             ApiId=stack.resource("HttpApi"), StageName=physical_id

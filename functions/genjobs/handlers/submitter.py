@@ -30,12 +30,6 @@ def _processor() -> BatchProcessor:
     return BatchProcessor(event_type=EventType.SQS)
 
 
-def _queue_url(record: SQSRecord) -> str:
-    # arn:aws:sqs:region:account:name -> the queue's URL, resolved by name (works on AWS and locally).
-    name = record.event_source_arn.rsplit(":", 1)[-1]
-    return str(aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
-
-
 def submit_record(record: SQSRecord) -> None:
     message = json.loads(record.body)
     if "cancelJob" in message:
@@ -59,7 +53,8 @@ def submit_record(record: SQSRecord) -> None:
         # scales them to wall time itself; scaling here too made every backoff TIME_SCALE shorter).
         delay = retry.delay_seconds * (1 + random.random() * 0.2)
         aws.client("sqs").change_message_visibility(
-            QueueUrl=_queue_url(record),
+            # This function consumes SubmitQueue only: its URL is configured, no GetQueueUrl call needed.
+            QueueUrl=d.settings.submit_queue_url,
             ReceiptHandle=record.receipt_handle,
             VisibilityTimeout=max(1, min(MAX_VISIBILITY_SECONDS, round(delay))),
         )
