@@ -143,3 +143,36 @@ def test_tasks_of_a_job_that_ended_before_they_were_written_show_that_they_never
     assert [(t.index, t.status) for t in view.tasks] == [(0, "FAILED"), (1, "FAILED"), (2, "FAILED")]
     assert all(t.error == "the job ended before this task started" for t in view.tasks)
     assert deps.table.get_account("u4").reserved == 0
+    # AND its counts agree with its tasks: none still PENDING
+    assert view.counts.model_dump() == {
+        "PENDING": 0,
+        "PROCESSING": 0,
+        "COMPLETED": 0,
+        "FAILED": 3,
+        "CANCELLED": 0,
+    }
+
+
+def test_a_cancelled_job_that_ended_before_its_tasks_were_written_counts_them_cancelled(deps: Deps) -> None:
+    # GIVEN a 2-task job cancelled before its workflow wrote any task
+    deps.table.grant("u5", 10, "g", None)
+    request = CreateJobRequest(provider="simulator", model="sim-image", tasks=[{"seed": i} for i in range(2)])
+    job_id = jobs.create_job(deps, "u5", request, None).job_id
+    jobs.cancel_job(deps, "u5", job_id)
+    # WHEN it settles (twice: a replayed settlement changes nothing)
+    settle(deps, job_id)
+    settle(deps, job_id)
+    view = jobs.get_job(deps, "u5", job_id)
+    # THEN it is CANCELLED with both tasks counted CANCELLED and their credits released
+    assert view.status == "CANCELLED"
+    assert view.counts.model_dump() == {
+        "PENDING": 0,
+        "PROCESSING": 0,
+        "COMPLETED": 0,
+        "FAILED": 0,
+        "CANCELLED": 2,
+    }
+    assert deps.table.get_account("u5").model_dump(include={"available", "reserved"}) == {
+        "available": 10,
+        "reserved": 0,
+    }

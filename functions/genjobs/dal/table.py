@@ -369,8 +369,11 @@ class JobsTable:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def finish_job(self, job: Job, status: JobStatus, release: int, event: TimelineEvent) -> bool:
-        """Ends the job and releases what is still reserved for it, exactly once."""
+    def finish_job(
+        self, job: Job, status: JobStatus, release: int, event: TimelineEvent, *, unstarted_as: TaskStatus
+    ) -> bool:
+        """Ends the job and releases what is still reserved for it, exactly once. The tasks still
+        counted PENDING (the workflow ended before it wrote them) are counted `unstarted_as`."""
         now = _iso(utcnow())
         items: list[dict[str, Any]] = [
             {
@@ -378,7 +381,10 @@ class JobsTable:
                     "TableName": self.table_name,
                     "Key": job_key(job.job_id),
                     "UpdateExpression": "SET #s = :final, finishedAt = :now, updatedAt = :now, "
-                    "creditsRefunded = creditsRefunded + :r REMOVE gsi2pk, gsi2sk",
+                    f"creditsRefunded = creditsRefunded + :r, "
+                    f"{COUNT_ATTR[TaskStatus.PENDING]} = {COUNT_ATTR[TaskStatus.PENDING]} - :unstarted, "
+                    f"{COUNT_ATTR[unstarted_as]} = {COUNT_ATTR[unstarted_as]} + :unstarted "
+                    "REMOVE gsi2pk, gsi2sk",
                     "ConditionExpression": "#s IN (:pending, :processing, :cancelling)",
                     "ExpressionAttributeNames": {"#s": "status"},
                     "ExpressionAttributeValues": {
@@ -388,6 +394,7 @@ class JobsTable:
                         ":cancelling": JobStatus.CANCELLING.value,
                         ":now": now,
                         ":r": release,
+                        ":unstarted": job.counts.pending,
                     },
                 }
             },

@@ -69,7 +69,8 @@ def settle(deps: Deps, job_id: str) -> dict[str, Any]:
                 "refunded": job.credits.refunded + release,
             },
         )
-        if deps.table.finish_job(job, status, release, event):
+        unstarted_as = TaskStatus.CANCELLED if job.cancel_requested else TaskStatus.FAILED
+        if deps.table.finish_job(job, status, release, event, unstarted_as=unstarted_as):
             metrics.add_metric(name=f"Jobs{status.value.capitalize()}", unit="Count", value=1)
         job = deps.table.get_job(job_id) or job
     checkpoint("settle.after_finish", job.user_id, job_id)
