@@ -127,8 +127,9 @@ def test_a_presigned_url_is_refused_when_its_signer_may_not_read_the_object(
     stack: LocalStack, denials_before: int
 ) -> None:
     bucket = stack.resource("OutputBucket")
-    output, plan = f"outputs/iam-test/{uuid.uuid4()}.txt", f"plans/{uuid.uuid4()}.json"
-    for key in (output, plan):
+    # The API reads outputs and plans, never the workflow's task manifests.
+    output, manifest = f"outputs/iam-test/{uuid.uuid4()}.txt", f"manifests/{uuid.uuid4()}.json"
+    for key in (output, manifest):
         stack.client("s3").put_object(Bucket=bucket, Key=key, Body=b"kept")
 
     def presign(key: str) -> Any:
@@ -137,19 +138,19 @@ def test_a_presigned_url_is_refused_when_its_signer_may_not_read_the_object(
         )
 
     api_output = run_as(stack, "ApiFunction", presign(output))
-    api_plan = run_as(stack, "ApiFunction", presign(plan))
+    api_manifest = run_as(stack, "ApiFunction", presign(manifest))
     notifier_output = run_as(stack, "NotifierFunction", presign(output))
     assert "X-Amz-Security-Token" in api_output  # signed with the role's session, not the process's key
 
     assert requests.get(api_output, timeout=10).content == b"kept"
-    for refused in (api_plan, notifier_output):
+    for refused in (api_manifest, notifier_output):
         response = requests.get(refused, timeout=10)
         assert response.status_code == 403
         assert "<Code>AccessDenied</Code>" in response.text
     tampered = api_output.replace(output, output.replace(".txt", ".png"))
     assert "SignatureDoesNotMatch" in requests.get(tampered, timeout=10).text
     assert set(new_denials(stack, denials_before)) == {
-        Check("ApiFunction", "s3:GetObject", f"arn:aws:s3:::{bucket}/{plan}"),
+        Check("ApiFunction", "s3:GetObject", f"arn:aws:s3:::{bucket}/{manifest}"),
         Check("NotifierFunction", "s3:GetObject", f"arn:aws:s3:::{bucket}/{output}"),
     }
 
