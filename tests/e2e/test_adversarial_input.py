@@ -73,6 +73,16 @@ REFUSED: list[tuple[str, str, int, str]] = [
         "matrix.role.0",
     ),
     ("an empty metadata key", body_with(metadata='{"": "x"}'), 422, "metadata"),
+    # counts are JSON integers: never rounded or read from text
+    (
+        "a count just over an integer",
+        body_with(tasks="null", matrix='{"s": [1, 2]}', count="1.00000000000000000001"),
+        422,
+        "count",
+    ),
+    ("a count as a float", body_with(tasks="null", matrix='{"s": [1, 2]}', count="2.0"), 422, "count"),
+    ("a count as text", body_with(tasks="null", matrix='{"s": [1, 2]}', count='"2"'), 422, "count"),
+    ("a concurrency as a float", body_with(concurrency="1.5"), 422, "concurrency"),
 ]
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from genjobs.models import stored
@@ -23,6 +23,10 @@ CommonInput = Annotated[
 ]
 TaskInput = Annotated[dict[str, Any], stored.within(2)]
 MatrixValue = Annotated[Any, stored.within(3)]
+
+
+# A count is a JSON integer: 5.0, "5" or 1.00000000000000000001 are refused, never rounded to one.
+WholeNumber = Annotated[int, Strict()]
 
 
 class _Request(BaseModel):
@@ -54,7 +58,9 @@ class CreateJobRequest(_Request):
         description="Named lists of values; every combination once, or `count` of them round-robin. "
         f"An object value is merged into the task input; any other value is set under its name. {stored.LIMITS}.",
     )
-    count: int | None = Field(default=None, ge=1, description="Exactly this many tasks from the matrix.")
+    count: WholeNumber | None = Field(
+        default=None, ge=1, description="Exactly this many tasks from the matrix."
+    )
     collection_id: Annotated[str, StringConstraints(min_length=1, max_length=128), VALID_TEXT] | None = Field(
         default=None,
         alias="collectionId",
@@ -64,7 +70,7 @@ class CreateJobRequest(_Request):
         Annotated[str, StringConstraints(min_length=1, max_length=64), VALID_TEXT],
         Annotated[str, StringConstraints(max_length=512), VALID_TEXT],
     ] = Field(default_factory=dict, max_length=32, description="Free-form labels returned with the job.")
-    concurrency: int | None = Field(
+    concurrency: WholeNumber | None = Field(
         default=None, ge=1, le=100, description="Most tasks of this job in flight."
     )
 
@@ -214,7 +220,7 @@ class GrantCreditsRequest(_Request):
     user_id: Annotated[str, StringConstraints(min_length=1, max_length=128), VALID_TEXT] = Field(
         alias="userId"
     )
-    amount: int = Field(ge=1, le=1_000_000)
+    amount: WholeNumber = Field(ge=1, le=1_000_000)
     reason: Annotated[str, StringConstraints(max_length=256), VALID_TEXT] | None = None
     grant_id: Annotated[str, StringConstraints(min_length=1, max_length=128), VALID_TEXT] | None = Field(
         default=None,
