@@ -6,7 +6,8 @@ deeper than 32 levels, numbers with 39 significant digits or beyond 9.99E+125, a
 DynamoDB's per-element overheads against its own 405,000 bytes. Here each item that PutItem,
 BatchWriteItem, UpdateItem (the item as the update leaves it) and TransactWriteItems would
 store is checked as DynamoDB checks it, and refused with DynamoDB's ValidationException and
-message, with nothing written. Messages are DynamoDB's (as DynamoDB Local words them).
+message (or, for a transaction's Update, its cancellation), with nothing written. Messages are
+DynamoDB's, as DynamoDB Local and captures of the service word them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import threading
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -46,6 +48,23 @@ EMPTY_KEY_VALUE = (
     "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain "
     "an empty string value. Key: {}"
 )
+
+
+class _TooLarge(MockValidationException):
+    pass
+
+
+class _TooDeep(MockValidationException):
+    def __init__(self) -> None:
+        super().__init__(NESTING_TOO_DEEP)
+
+
+class ValidationError(Exception):
+    """A transaction's cancellation reason (moto names it after the class): the item an Update
+    would leave breaks a rule."""
+
+
+_transaction = threading.local()
 
 
 def _type_and_value(attribute: Any) -> tuple[str, Any]:
@@ -108,7 +127,7 @@ def item_size(attributes: dict[str, Any]) -> int:
     while pending:
         attribute, level = pending.pop()
         if level > MAX_NESTING_LEVELS:
-            raise MockValidationException(NESTING_TOO_DEEP)
+            raise _TooDeep()
         kind, value = _type_and_value(attribute)
         if kind == "S":
             total += len(value.encode())
@@ -141,13 +160,14 @@ def check_item(table: Table, attributes: dict[str, Any], too_large: str = ITEM_T
         if key and key in attributes and _type_and_value(attributes[key])[1] in ("", b""):
             raise MockValidationException(EMPTY_KEY_VALUE.format(key))
     if item_size(attributes) > MAX_ITEM_BYTES:
-        raise MockValidationException(too_large)
+        raise _TooLarge(too_large)
 
 
 def install() -> None:
     puts_are_checked()
     updates_are_checked_as_they_would_leave_the_item()
     batch_writes_are_checked_before_any_write()
+    single_item_writes_wrap_nesting_refusals()
     moto_size_count_is_replaced()
 
 
@@ -165,30 +185,49 @@ def puts_are_checked() -> None:
 def updates_are_checked_as_they_would_leave_the_item() -> None:
     # DynamoDB refuses an update whose result breaks a rule and leaves the item as it was; moto
     # applies the update in place, so the item is checked afterwards and restored when refused.
-    # TransactWriteItems' Updates come here too; a refusal cancels the whole transaction there.
+    # In TransactWriteItems an Update whose result is too large or too deep cancels the
+    # transaction with a ValidationError reason (the other rules are checked on the request).
     original = DynamoDBBackend.update_item
+    original_transaction = DynamoDBBackend.transact_write_items
 
     def update_item(
         self: DynamoDBBackend, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any
     ) -> Item:
         table = self.get_table(table_name)
+        if any(name and name not in key for name in (table.hash_key_attr, table.range_key_attr)):
+            return original(self, table_name, key, *args, **kwargs)  # moto refuses the key itself
         hash_value = DynamoType(key[table.hash_key_attr])
         range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
         before = copy.deepcopy(table.get_item(hash_value, range_value))
         item = original(self, table_name, key, *args, **kwargs)
         try:
             check_item(table, item.attrs, too_large=ITEM_TO_UPDATE_TOO_LARGE)
-        except MockValidationException:
+        except MockValidationException as refusal:
             if before is None:
                 table.delete_item(hash_value, range_value)
             elif range_value is not None:
                 table.items[hash_value][range_value] = before
             else:
                 table.items[hash_value] = before  # type: ignore[assignment]
+            if getattr(_transaction, "on", False) and isinstance(refusal, _TooLarge | _TooDeep):
+                reason = (
+                    "Nesting Levels have exceeded supported limits"
+                    if isinstance(refusal, _TooDeep)
+                    else refusal.exception_msg
+                )
+                raise ValidationError(reason) from refusal
             raise
         return item
 
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        _transaction.on = True
+        try:
+            original_transaction(self, transact_items)
+        finally:
+            _transaction.on = False
+
     DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def batch_writes_are_checked_before_any_write() -> None:
@@ -207,6 +246,22 @@ def batch_writes_are_checked_before_any_write() -> None:
         return original(self)
 
     DynamoHandler.batch_write_item = batch_write_item  # type: ignore[method-assign]
+
+
+def single_item_writes_wrap_nesting_refusals() -> None:
+    # PutItem and UpdateItem word a nesting refusal inside DynamoDB's validation envelope;
+    # BatchWriteItem and TransactWriteItems give it bare.
+    def wrapped(action: Any) -> Any:
+        def call(self: DynamoHandler) -> Any:
+            try:
+                return action(self)
+            except _TooDeep:
+                raise MockValidationException(f"1 validation error detected: {NESTING_TOO_DEEP}") from None
+
+        return call
+
+    DynamoHandler.put_item = wrapped(DynamoHandler.put_item)  # type: ignore[method-assign]
+    DynamoHandler.update_item = wrapped(DynamoHandler.update_item)  # type: ignore[method-assign]
 
 
 def moto_size_count_is_replaced() -> None:
