@@ -349,3 +349,18 @@ def test_a_function_writing_an_item_over_the_limit_fails_as_on_aws(stack: LocalS
         stack.override_handler("PollTaskFunction", None)
     assert answer == "ValidationException: Item size to update has exceeded the maximum allowed size"
     assert stored(stack.client("dynamodb"), table, key) is None
+
+
+def test_the_limit_counts_sizes_as_the_capacity_meter_does() -> None:
+    # One rule for both: what an item costs (genjobs_local.metering) and whether it fits.
+    from genjobs_local import dynamodb_limits, metering
+
+    item = {
+        "pk": {"S": "JOB#é"},
+        "n": {"N": "-12345.678900"},
+        "zero": {"N": "0"},
+        "b": {"B": b"\x00\x01\x02"},
+        "flags": {"L": [{"BOOL": True}, {"NULL": True}, {"SS": ["a", "bé"]}, {"NS": ["1", "22.5"]}]},
+        "doc": {"M": {"k": {"M": {}}, "ü": {"L": []}, "s": {"S": ""}}},
+    }
+    assert dynamodb_limits.item_size(item) == metering.item_size(item)
