@@ -41,7 +41,7 @@ from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Time
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 
-from genjobs_local import iam
+from genjobs_local import dynamodb_limits, iam
 from genjobs_local.clock import wall_seconds
 from genjobs_local.lambda_runtime import LambdaRunner
 
@@ -69,6 +69,7 @@ def install() -> None:
     serialize_dynamodb()
     transact_write_snapshots_touched_items()
     dynamodb_query_reads_one_partition()
+    dynamodb_limits.install()
     state_machine_service_clients_are_reused()
     state_machine_json_paths_are_parsed_once()
     sqs_mappings_do_not_fire_on_send()
