@@ -61,8 +61,9 @@ REFUSED: list[tuple[str, str, int, str]] = [
     ),
     # defect: accepted with 202, then can never run
     ("nested 200 deep", body_with(input=nested(200)), 422, "input"),
-    ("nested 33 deep", body_with(input=nested(33)), 422, "input"),
-    ("a task nested 31 deep", body_with(tasks="[" + nested(31) + "]"), 422, "tasks.0"),
+    # an attribute is level 1: 32 maps put their innermost value at level 33
+    ("input 32 maps deep", body_with(input=nested(32)), 422, "input"),
+    ("a task 30 maps deep (inside plan.tasks)", body_with(tasks="[" + nested(30) + "]"), 422, "tasks.0"),
     ("a 450 KB common input", body_with(input=json.dumps({"p": BIG})), 422, "input"),
     ("a 450 KB task input", body_with(tasks=json.dumps([{"p": "x"}, {"p": BIG}])), 422, "tasks.1"),
     ("an empty key", body_with(input='{"": 1}'), 422, "input"),

@@ -102,15 +102,15 @@ def test_metadata_and_names_are_held_to_the_same_rule() -> None:
 
 # ------------------------------------------------------------------------------- nesting in the item
 def test_nesting_is_counted_where_each_value_sits_in_its_item() -> None:
-    # `input` is an attribute of its item: 32 levels of its own
-    accepted({"input": nested(32)})
-    assert "33 levels" in refusal({"input": nested(33)})[1]
+    # `input` is an attribute of its item (level 1): 31 maps, whose deepest value is at level 32
+    accepted({"input": nested(31)})
+    assert "33 levels" in refusal({"input": nested(32)})[1]
     # a task's input sits in the job item's plan.tasks list: 2 levels already
-    accepted({"tasks": [nested(30)]})
-    assert refusal({"tasks": [nested(31)]})[0].startswith("tasks.0.a")
+    accepted({"tasks": [nested(29)]})
+    assert refusal({"tasks": [nested(30)]})[0].startswith("tasks.0.a")
     # a matrix value sits in plan.matrix[name]: 3 levels already
-    accepted({"matrix": {"x": [nested(29)]}})
-    assert refusal({"matrix": {"x": [nested(30)]}})[0].startswith("matrix.x.0.a")
+    accepted({"matrix": {"x": [nested(28)]}})
+    assert refusal({"matrix": {"x": [nested(29)]}})[0].startswith("matrix.x.0.a")
 
 
 def test_nesting_thousands_deep_is_refused_without_recursion() -> None:

@@ -11,7 +11,7 @@ Limits, from DynamoDB's documentation (service quotas and data types):
 - numbers: at most 38 significant digits; magnitude 1E-130 to 9.9999999999999999999999999999999999999E+125,
   or zero; no NaN or Infinity (JSON has neither; Python's parser accepts them);
 - strings and map keys: Unicode that UTF-8 can encode (no lone surrogates); no empty map keys;
-- nesting: 32 levels of maps and lists within an item;
+- nesting: no value deeper than 32 levels within its item (an attribute is level 1);
 - item size: 400 KB, names included (the size of a value is computed as DynamoDB does: see `size`).
 """
 
@@ -38,8 +38,8 @@ MAX_TASK_INPUT_BYTES = MAX_ITEM_BYTES - TASK_ITEM_RESERVE_BYTES
 LIMITS = (
     "Stored as given in DynamoDB, so held to its limits: numbers of at most 38 significant digits with "
     "a magnitude from 1E-130 to 9.9999999999999999999999999999999999999E+125 (or zero), no NaN or "
-    "Infinity; strings and keys valid Unicode (no lone surrogates); no empty keys; at most 32 levels of "
-    "objects and arrays counted within the stored item; a task's input (the common input with the "
+    "Infinity; strings and keys valid Unicode (no lone surrogates); no empty keys; no value deeper "
+    "than 32 levels in the stored item (its attribute is level 1, each object or array adds one); a task's input (the common input with the "
     f"task's own values) at most {MAX_TASK_INPUT_BYTES:,} bytes as DynamoDB counts item sizes"
 )
 
@@ -114,18 +114,19 @@ def check_string(value: str) -> str | None:
 def check(value: Any, depth: int = 0) -> None:
     """Raises StoredValueError for the first part of `value` DynamoDB would refuse.
 
-    `depth` is how many maps or lists already enclose `value` in its item: the value is checked to
-    stay within MAX_DEPTH levels there. Iterative, so a value nested thousands deep costs no stack.
+    `depth` is how many maps or lists already enclose `value` in its item. DynamoDB counts an
+    item's attribute as level 1 and each map or list adds one for what it holds: no value, scalar or
+    not, may sit deeper than MAX_DEPTH. Iterative, so a value nested thousands deep costs no stack.
     """
     stack: list[tuple[Path, Any, int]] = [((), value, depth)]
     while stack:
-        path, current, level = stack.pop()
+        path, current, level = stack.pop()  # level: the maps and lists enclosing `current`
+        if level + 1 > MAX_DEPTH:
+            raise StoredValueError(
+                path, f"sits {level + 1} levels deep in its item (objects and arrays); at most {MAX_DEPTH}"
+            )
         if isinstance(current, dict | list):
             level += 1
-            if level > MAX_DEPTH:
-                raise StoredValueError(
-                    path, f"nests objects and arrays {level} levels deep in its item; at most {MAX_DEPTH}"
-                )
             if isinstance(current, dict):
                 for key, item in current.items():
                     if not isinstance(key, str) or key == "":
