@@ -3,6 +3,7 @@ and a small HTTP client that speaks to it as an app would."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -91,6 +92,22 @@ class Client:
 
     def events(self, job_id: str) -> list[dict[str, Any]]:
         return list(self.get(f"/jobs/{job_id}/events").json()["items"])
+
+
+def provider_webhook_secret(stack: LocalStack) -> str:
+    """The simulator's signing secret, where the functions read it: the provider secret."""
+    secret = stack.client("secretsmanager").get_secret_value(SecretId=stack.resource("ProviderSecret"))
+    return str(json.loads(secret["SecretString"])["simulator"]["webhookSecret"])
+
+
+@pytest.fixture
+def no_sweeper(stack: LocalStack) -> Iterator[None]:
+    """The scheduled sweeper stays out of the way (it would poll and end tasks a webhook test watches)."""
+    stack.override_handler("SweeperFunction", lambda event, context: {})
+    try:
+        yield
+    finally:
+        stack.override_handler("SweeperFunction", None)
 
 
 @pytest.fixture(scope="session")

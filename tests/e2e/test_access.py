@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from genjobs.providers.webhooks import signed_headers
 from genjobs_local.stack import LocalStack
 from genjobs_local.tokens import AUDIENCE, Jwk
-from tests.e2e.conftest import TERMINAL, Client, sim_job, wait_for
+from tests.e2e.conftest import TERMINAL, Client, provider_webhook_secret, sim_job, wait_for
 from tests.support.template import template
 
 pytestmark = [pytest.mark.e2e]
@@ -333,22 +333,6 @@ def test_the_rightful_caller_is_served(world: World, route: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------ webhooks
-def provider_webhook_secret(stack: LocalStack) -> str:
-    """The simulator's signing secret, where the functions read it: the provider secret."""
-    secret = stack.client("secretsmanager").get_secret_value(SecretId=stack.resource("ProviderSecret"))
-    return str(json.loads(secret["SecretString"])["simulator"]["webhookSecret"])
-
-
-@pytest.fixture
-def no_sweeper(stack: LocalStack) -> Iterator[None]:
-    """The scheduled sweeper stays out of the way (it would poll and end tasks a webhook test watches)."""
-    stack.override_handler("SweeperFunction", lambda event, context: {})
-    try:
-        yield
-    finally:
-        stack.override_handler("SweeperFunction", None)
-
-
 def webhook_state(client: Client, job_id: str) -> dict[str, Any]:
     job = client.job(job_id)
     events = client.events(job_id)

@@ -14,7 +14,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,24 +22,9 @@ import requests
 
 from genjobs.providers.webhooks import signed_headers
 from genjobs_local.stack import LocalStack
-from tests.e2e.conftest import Client, Phone, sim_job, wait_for
+from tests.e2e.conftest import Client, Phone, provider_webhook_secret, sim_job, wait_for
 
 pytestmark = [pytest.mark.e2e]
-
-
-def provider_webhook_secret(stack: LocalStack) -> str:
-    secret = stack.client("secretsmanager").get_secret_value(SecretId=stack.resource("ProviderSecret"))
-    return str(json.loads(secret["SecretString"])["simulator"]["webhookSecret"])
-
-
-@pytest.fixture
-def no_sweeper(stack: LocalStack) -> Iterator[None]:
-    """The scheduled sweeper stays out of the way (it would poll and end the task the test watches)."""
-    stack.override_handler("SweeperFunction", lambda event, context: {})
-    try:
-        yield
-    finally:
-        stack.override_handler("SweeperFunction", None)
 
 
 def user_state(client: Client, job_id: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import requests
 
 from genjobs.providers.webhooks import signed_headers
 from genjobs_local.stack import LocalStack
-from tests.e2e.conftest import Client, sim_job
+from tests.e2e.conftest import Client, provider_webhook_secret, sim_job
 from tests.support.template import template
 
 pytestmark = [pytest.mark.e2e]
@@ -57,11 +57,6 @@ def log_lines(stack: LocalStack) -> Iterator[Lines]:
 def quiet(stack: LocalStack) -> None:
     """No job of an earlier test is still running (their lines would mix with this test's)."""
     stack.wait_idle(timeout=60)
-
-
-def provider_webhook_secret(stack: LocalStack) -> str:
-    secret = stack.client("secretsmanager").get_secret_value(SecretId=stack.resource("ProviderSecret"))
-    return str(json.loads(secret["SecretString"])["simulator"]["webhookSecret"])
 
 
 def test_every_line_about_a_job_names_it_and_its_task(

@@ -24,6 +24,7 @@ from genjobs.models.domain import (
     TaskCounts,
     TaskStatus,
     TimelineEvent,
+    is_job_id,
     utcnow,
 )
 from genjobs.observability import logger
@@ -182,18 +183,10 @@ def _task_page(deps: Deps, job: Job, limit: int, start: dict[str, Any] | None) -
 
 
 def _owned_job(deps: Deps, user_id: str, job_id: str) -> Job:
-    job = deps.table.get_job(job_id) if _looks_like_id(job_id) else None
+    job = deps.table.get_job(job_id) if is_job_id(job_id) else None
     if job is None or job.user_id != user_id:  # another user's job does not exist for this caller
         raise NotFound(f"no job '{job_id}'")
     return job
-
-
-def _looks_like_id(job_id: str) -> bool:
-    try:
-        uuid.UUID(job_id)
-    except ValueError:
-        return False
-    return True
 
 
 def get_job(deps: Deps, user_id: str, job_id: str) -> JobDetailView:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 
 from genjobs.deps import Deps
 from genjobs.logic.errors import DomainError, NotFound
 from genjobs.logic.providers import provider_for
 from genjobs.logic.tasks import DONE, TaskGone, TaskRef, apply_status, load, observation_failed
-from genjobs.models.domain import TimelineEvent, utcnow
+from genjobs.models.domain import TimelineEvent, is_job_id, utcnow
 from genjobs.providers.base import MalformedDelivery, ProviderError, ProviderNotConfigured, WebhookRejected
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600
@@ -23,14 +22,6 @@ class Unauthorized(DomainError):
 class MalformedWebhook(DomainError):
     status = 400
     title = "Malformed delivery"
-
-
-def _is_job_id(job_id: str) -> bool:
-    try:
-        uuid.UUID(job_id)
-    except ValueError:
-        return False
-    return True
 
 
 def receive(
@@ -51,7 +42,7 @@ def receive(
         raise MalformedWebhook(f"webhook rejected: {error.reason}", errors=[problem]) from error
     except WebhookRejected as error:
         raise Unauthorized(f"webhook rejected: {error.reason}") from error
-    if not _is_job_id(job_id):
+    if not is_job_id(job_id):
         raise NotFound(f"no job '{job_id}'")
     try:
         job, task = load(deps, TaskRef(jobId=job_id, taskIndex=task_index))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -13,6 +14,15 @@ JsonObject = dict[str, Any]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def is_job_id(value: str) -> bool:
+    """Job ids are UUIDs: anything else names no job, and is never looked up."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 class JobStatus(StrEnum):
