@@ -32,6 +32,8 @@ Handler = Callable[[Any, Any], Any]
 # would retry: the stack gets slower under load, it does not fail.
 # GENJOBS_LOCAL_LAMBDA_CONCURRENCY or LocalStack.start(lambda_concurrency=) sets it.
 DEFAULT_CONCURRENCY = 8
+# The largest response a synchronous invocation may return (6 MB; Lambda's own figure in its error).
+MAX_RESPONSE_BYTES = 6_291_556
 
 
 def default_concurrency() -> int:
@@ -238,13 +240,22 @@ class LambdaRunner:
             traceback.print_exception(error, file=sys.stderr)
             return json.dumps(payload), True
         try:
-            return json.dumps(result), False
+            response = json.dumps(result)
         except (TypeError, ValueError) as error:
             marshal_error = {
                 "errorType": "Runtime.MarshalError",
                 "errorMessage": f"Unable to marshal response: {error}",
             }
             return json.dumps(marshal_error | {"requestId": context.aws_request_id}), True
+        if len(response.encode()) > MAX_RESPONSE_BYTES:
+            # Lambda refuses to return it: the caller (API Gateway, Step Functions) sees a failure.
+            too_large = {
+                "errorType": "Function.ResponseSizeTooLarge",
+                "errorMessage": "Response payload size exceeded maximum allowed payload size "
+                f"({MAX_RESPONSE_BYTES} bytes).",
+            }
+            return json.dumps(too_large | {"requestId": context.aws_request_id}), True
+        return response, False
 
     def invoke(self, function: str, event: Any) -> Any:
         """Call a function with an event and return its result; raises FunctionError on failure."""
