@@ -40,8 +40,3 @@ class PaymentRequired(DomainError):
 class Forbidden(DomainError):
     status = 403
     title = "Forbidden"
-
-
-class PayloadTooLarge(DomainError):
-    status = 413
-    title = "Payload too large"

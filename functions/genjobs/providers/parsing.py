@@ -83,25 +83,6 @@ def is_data_uri(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value.startswith("data:")
 
 
-def urls_in(value: Any) -> list[str]:
-    """Every http(s) URL string in a nested output (string, list, dict), in order, without repeats."""
-    found: list[str] = []
-
-    def walk(item: Any) -> None:
-        if is_url(item):
-            if item not in found:
-                found.append(item)
-        elif isinstance(item, list):
-            for child in item:
-                walk(child)
-        elif isinstance(item, dict):
-            for child in item.values():
-                walk(child)
-
-    walk(value)
-    return found
-
-
 def file_urls_in(value: Any) -> list[str]:
     """URLs of file objects ({"url": ..., "content_type": ...}) anywhere in a result payload.
 
