@@ -39,8 +39,9 @@ LIMITS = (
     "Stored as given in DynamoDB, so held to its limits: numbers of at most 38 significant digits with "
     "a magnitude from 1E-130 to 9.9999999999999999999999999999999999999E+125 (or zero), no NaN or "
     "Infinity; strings and keys valid Unicode (no lone surrogates); no empty keys; no value deeper "
-    "than 32 levels in the stored item (its attribute is level 1, each object or array adds one); a task's input (the common input with the "
-    f"task's own values) at most {MAX_TASK_INPUT_BYTES:,} bytes as DynamoDB counts item sizes"
+    "than 32 levels in the stored item (its attribute is level 1, each object or array adds one); "
+    "a task's input (the common input with the task's own values) at most "
+    f"{MAX_TASK_INPUT_BYTES:,} bytes as DynamoDB counts item sizes"
 )
 
 Path = tuple[str | int, ...]
