@@ -38,7 +38,7 @@ def _webhook_cost(summ: dict[str, Any]) -> list[str]:
     return [
         f"- **Webhook cost ${total:.3f} per 1,000 images against $0.10 ({(total / 0.10 - 1) * 100:.0f}% over).** "
         f"Step Functions is ${wl['state_transitions']:.3f} of it ({w60['state_transitions']:.1f} transitions "
-        "per image: the one-state child plus the job's share of PrepareJob, HowTasksWait, the map and "
+        "per image: the one-state child plus the job's share of PrepareJob, CheckCancellation, the map and "
         f"SettleJob); DynamoDB writes ${wl['dynamodb_write_units']:.3f} ({w60['dynamodb_write_units']:.0f} "
         "write units per image).",
     ]
@@ -53,7 +53,7 @@ def _polling_cost(summ: dict[str, Any]) -> list[str]:
     return [
         f"- **Polling cost at 60 s ${real:.3f} per 1,000 images against < $0.30 "
         f"({(real / 0.30 - 1) * 100:.0f}% over)**: {p60['state_transitions']:.1f} transitions per image; "
-        "each status check is one (a Retry of PollTask), and the first comes at the model's catalog "
+        "each status check is one (a Retry of CheckCancellationAndStatus), and the first comes at the model's catalog "
         "latency (20 s for sim-image), so a 60 s image is checked 5 times.",
     ]
 

@@ -214,10 +214,10 @@ def _costs(s: dict[str, Any], summ: dict[str, Any]) -> list[str]:
         "",
         "Each run: one job of N images, all in flight at once (`concurrency` = N), simulator latency as "
         "shown, provider queue 0 s. The model `sim-image` polls (catalog latency 20 s: first check at "
-        "20 s, then every 5, 7.5, 11.25... s up to 30 s: PollTask's Retry on TaskNotReady, one state "
-        "transition per check); `sim-image-webhook` waits on a task token completed by the webhook (one "
-        "state per task). Counts per image include the job's share of PrepareJob, HowTasksWait, the map, "
-        "SettleJob and the push.",
+        "20 s, then every 5, 7.5, 11.25... s up to 30 s: the Retry of CheckCancellationAndStatus on "
+        "TaskNotReady, one state transition per check); `sim-image-webhook` waits on a task token "
+        "completed by the webhook (one state per task). Counts per image include the job's share of "
+        "PrepareJob, CheckCancellation, the map, SettleJob and the push.",
         "",
         "| per image | "
         + " | ".join(f"{mode} {lat} s" for lat in LATENCIES for mode in ("webhook", "polling"))

@@ -1,9 +1,10 @@
 """statemachine/generation.asl.json, as provisioned from the template, runs end to end on the local stack.
 
 The functions are small fakes; the ASL, the queue, the poller and the callbacks are the real ones:
-the per-job choice of child, Distributed Map with ItemReader from S3, ItemSelector, MaxConcurrencyPath,
+the per-job cancellation check, Distributed Map with ItemReader from S3, ItemSelector, MaxConcurrencyPath,
 ResultWriter, `sqs:sendMessage.waitForTaskToken` answered by the submitter through SendTaskSuccess or
-SendTaskFailure (Catch to the fail state), and the polling loop as PollTask's Retry on TaskNotReady.
+SendTaskFailure (PollProvider caught to wait for the provider, any other error to the fail state), and
+the polling loop as the Retry of CheckCancellationAndStatus on TaskNotReady.
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ from genjobs_local import LocalStack
 
 TASKS = 6
 FAILING = 3  # the submitter fails this task's token
-ENDED = {1, 5}  # the submitter answers DONE: nothing left to wait for
+ENDED = {1, 5}  # the submitter answers success: nothing left to wait for
 NOT_READY_CHECKS = 2  # a polled task is seen running twice before it ends
 
 
 class TaskNotReady(Exception):
-    """The error name PollTask's Retry matches (the class name is the Lambda error type)."""
+    """The error name the check's Retry matches (the class name is the Lambda error type)."""
 
 
-def run(stack: LocalStack, fake: Any, wait_by: str) -> dict[str, Any]:
+def run(stack: LocalStack, fake: Any, wait_by: str, cancelled: bool = False) -> dict[str, Any]:
     job_id = f"job-{uuid.uuid4().hex[:8]}"
     s3, bucket = stack.client("s3"), stack.resource("OutputBucket")
     sfn = stack.client("stepfunctions")
@@ -45,7 +46,8 @@ def run(stack: LocalStack, fake: Any, wait_by: str) -> dict[str, Any]:
             "jobId": event["jobId"],
             "manifestKey": key,
             "concurrency": 2,
-            "waitBy": wait_by,
+            "cancelRequested": cancelled,
+            "firstCheckSeconds": 1,
             "heartbeatSeconds": 3600,
             "deadlineSeconds": 7200,
         }
@@ -58,13 +60,11 @@ def run(stack: LocalStack, fake: Any, wait_by: str) -> dict[str, Any]:
                 time.sleep(0.05)
             if index == FAILING:
                 sfn.send_task_failure(taskToken=token, error="ValueError", cause="unknown model")
+            elif index in ENDED or wait_by == "WEBHOOK":
+                # ended, or (for the webhook job) completed by its webhook
+                sfn.send_task_success(taskToken=token, output=json.dumps({"ended": True}))
             else:
-                answer = (
-                    {"mode": "DONE", "waitSeconds": 0}
-                    if index in ENDED
-                    else {"mode": "POLL", "waitSeconds": 1}
-                )
-                sfn.send_task_success(taskToken=token, output=json.dumps(answer))
+                sfn.send_task_failure(taskToken=token, error="PollProvider", cause="check it later")
 
     def poll(event: Any, context: Any) -> dict[str, Any]:
         index = event["taskIndex"]
@@ -115,19 +115,18 @@ def test_generation_workflow_runs_every_task_through_the_real_asl(
     # WHEN a job's execution runs around fake task functions
     result = run(stack, fake, wait_by)
 
-    # THEN it chose the job's child, ran every task its way and settled
+    # THEN it checked the job's cancellation, ran every task its way in the one child and settled
     described = result["described"]
     assert described["status"] == "SUCCEEDED", described
     assert json.loads(described["output"]) == {"jobId": result["job_id"], "status": "SETTLED"}
-    child = "RunWebhookTasks" if wait_by == "WEBHOOK" else "RunPolledTasks"
-    assert result["entered"] == ["PrepareJob", "HowTasksWait", child, "SettleJob"]
+    assert result["entered"] == ["PrepareJob", "CheckCancellation", "RunTasks", "SettleJob"]
     assert result["submitted"] == list(range(TASKS))  # every task goes through the submitter
     assert {m["jobId"] for m in result["messages"]} == {result["job_id"]}
     assert all(m["taskToken"] for m in result["messages"])
     assert result["failed"] == [(FAILING, "ValueError")]
     if wait_by == "POLL":
-        # a running task is checked again by the Retry until it ends; an ended one once
-        expected = {i: (1 if i in ENDED else NOT_READY_CHECKS + 1) for i in range(TASKS) if i != FAILING}
+        # a running task is checked again by the Retry until it ends; an ended one never
+        expected = {i: NOT_READY_CHECKS + 1 for i in range(TASKS) if i != FAILING and i not in ENDED}
         assert result["checks"] == expected
     else:
         assert result["checks"] == {}  # a webhook task needs no state after its submission
@@ -148,11 +147,24 @@ def test_metering_counts_each_poll_retry_as_a_state_transition(stack: LocalStack
         metering.disable()
     # THEN a check that found the task running (a Retry) is billed like a state entered
     running = TASKS - len(ENDED) - 1
-    polled_child = 3 + NOT_READY_CHECKS  # Submit, WaitForProvider, PollTask and its retries
-    ended_child = 3  # Submit, WaitForProvider, PollTask
-    failed_child = 2  # Submit, FailTask
-    parent = 4  # PrepareJob, HowTasksWait, RunPolledTasks, SettleJob
+    polled_child = 3 + NOT_READY_CHECKS  # SubmitTask, WaitForProvider, the check and its retries
+    ended_child = 1  # SubmitTask
+    failed_child = 2  # SubmitTask, FailTask
+    parent = 4  # PrepareJob, CheckCancellation, RunTasks, SettleJob
     assert snapshot["event_types"]["RetryAttempt"] == running * NOT_READY_CHECKS
     assert snapshot["state_transitions"] == (
         parent + running * polled_child + len(ENDED) * ended_child + failed_child
     )
+
+
+def test_a_job_cancelled_before_its_tasks_run_is_settled_without_submitting_any(
+    stack: LocalStack, fake: Any
+) -> None:
+    # WHEN PrepareJob finds the job already cancelled
+    result = run(stack, fake, "POLL", cancelled=True)
+
+    # THEN the execution goes from the cancellation check straight to settlement: no task runs
+    assert result["described"]["status"] == "SUCCEEDED", result["described"]
+    assert result["entered"] == ["PrepareJob", "CheckCancellation", "SettleJob"]
+    assert result["submitted"] == []
+    assert result["checks"] == {}

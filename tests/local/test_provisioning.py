@@ -115,8 +115,7 @@ def test_state_machine_is_registered_with_substitutions_resolved(stack: LocalSta
     states = json.loads(definition)["States"]
     prepare_arn = states["PrepareJob"]["Parameters"]["FunctionName"]
     assert prepare_arn == "arn:aws:lambda:us-east-1:123456789012:function:genjobs-local-prepare-job"
-    for run in ("RunWebhookTasks", "RunPolledTasks"):
-        assert states[run]["ItemReader"]["Parameters"]["Bucket"] == stack.resource("OutputBucket")
+    assert states["RunTasks"]["ItemReader"]["Parameters"]["Bucket"] == stack.resource("OutputBucket")
 
 
 def test_parameters_are_the_local_ones(stack: LocalStack) -> None:

@@ -5,7 +5,6 @@ task and releases its credits."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 from typing import Any
@@ -39,14 +38,10 @@ def submit_record(record: SQSRecord) -> None:
         return
     ref = tasks.TaskRef.model_validate(message)
     bind(jobId=ref.job_id, taskIndex=ref.task_index)
-    token = message["taskToken"]
     receive_count = int(record.attributes.approximate_receive_count)
     d = deps()
     try:
-        answer = tasks.submit(d, ref, token, receive_count)
-    except tasks.TaskGone:
-        d.workflow.fail(token, "TaskGone", "the task no longer exists")
-        return
+        tasks.submit(d, ref, message["taskToken"], receive_count)
     except tasks.RetryLater as retry:
         # Jitter so a burst of throttled tasks does not come back at the same instant. The delay
         # stays in schedule seconds: SQS counts visibility timeouts in them (the local runtime
@@ -59,8 +54,6 @@ def submit_record(record: SQSRecord) -> None:
             VisibilityTimeout=max(1, min(MAX_VISIBILITY_SECONDS, round(delay))),
         )
         raise
-    if answer is not None:
-        d.workflow.succeed(token, answer.model_dump())
 
 
 @logger.inject_lambda_context
@@ -80,10 +73,12 @@ def dead_letter_record(record: SQSRecord) -> None:
         return
     ref = tasks.TaskRef.model_validate(message)
     bind(jobId=ref.job_id, taskIndex=ref.task_index)
-    d = deps()
-    with contextlib.suppress(tasks.TaskGone):
-        tasks.give_up_submission(d, ref, "the submission kept failing and was moved to the dead-letter queue")
-    d.workflow.succeed(message["taskToken"], tasks.DONE.model_dump())
+    tasks.give_up_submission(
+        deps(),
+        ref,
+        message["taskToken"],
+        "the submission kept failing and was moved to the dead-letter queue",
+    )
 
 
 @logger.inject_lambda_context

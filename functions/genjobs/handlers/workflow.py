@@ -24,7 +24,8 @@ def prepare_job(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def poll_task(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Returns once the task has ended; raises TaskNotReady while it runs (PollTask's Retry)."""
+    """Returns once the task has ended; raises TaskNotReady while it runs (the Retry of
+    CheckCancellationAndStatus)."""
     ref = tasks.TaskRef.model_validate(event)
     bind(jobId=ref.job_id, taskIndex=ref.task_index)
     tasks.poll(deps(), ref)

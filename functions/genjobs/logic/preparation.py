@@ -7,7 +7,7 @@ from typing import Any
 from genjobs.deps import Deps
 from genjobs.faults import checkpoint
 from genjobs.logic import planning
-from genjobs.logic.tasks import waits_by_webhook
+from genjobs.logic.tasks import first_wait, model_of
 from genjobs.models.domain import Plan, Task, TaskStatus, TimelineEvent, utcnow
 
 BATCH = 500
@@ -65,8 +65,10 @@ def prepare(deps: Deps, job_id: str) -> dict[str, Any]:
         "manifestKey": manifest_key(job_id),
         "concurrency": job.concurrency,
         "taskCount": job.task_count,
-        # Which child runs the tasks: a webhook task needs no state after its submission.
-        "waitBy": "WEBHOOK" if waits_by_webhook(deps, job) else "POLL",
+        # A job cancelled before its tasks run goes straight to settlement: no task is submitted.
+        "cancelRequested": job.cancel_requested,
+        # The model is the job's: every polled task is first checked after the same wait.
+        "firstCheckSeconds": first_wait(model_of(deps, job), deps),
         "heartbeatSeconds": deps.settings.heartbeat_seconds,
         "deadlineSeconds": deps.settings.task_deadline_seconds,
     }

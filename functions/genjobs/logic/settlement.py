@@ -31,9 +31,12 @@ def _close_open_tasks(deps: Deps, job: Job) -> None:
             except Exception:  # noqa: BLE001 - best effort; the task is closed either way
                 pass
         to = TaskStatus.CANCELLED if job.cancel_requested else TaskStatus.FAILED
-        end_task(
-            deps, job, task, to, f"task.{to.value.lower()}", reason="the job's workflow ended before the task"
+        # A job cancelled before its tasks ran comes here straight from PrepareJob.
+        unsubmitted = job.cancel_requested and task.status == TaskStatus.PENDING
+        reason = (
+            "job cancelled before submission" if unsubmitted else "the job's workflow ended before the task"
         )
+        end_task(deps, job, task, to, f"task.{to.value.lower()}", reason=reason)
 
 
 def job_event(job: Job) -> dict[str, Any]:

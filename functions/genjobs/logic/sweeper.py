@@ -12,6 +12,7 @@ from genjobs.logic.tasks import (
     DONE,
     TaskGone,
     TaskRef,
+    answer,
     apply_status,
     cancel_at_provider,
     load,
@@ -107,7 +108,7 @@ def rescue_task(deps: Deps, ref: TaskRef, by: str = "sweeper") -> bool:
                 deps.workflow.heartbeat(token)
             return False
     if token:
-        deps.workflow.succeed(token, DONE.model_dump())
+        answer(deps, token, DONE)
     return True
 
 

@@ -7,6 +7,7 @@ concurrent webhooks/polls/cancels change nothing twice.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -32,23 +33,18 @@ from genjobs.providers.base import (
 )
 
 
-class Mode(StrEnum):
-    POLL = "POLL"
+class Wait(StrEnum):
+    """What is left to wait for after a step of a task: nothing (DONE), or the provider (RUNNING)."""
+
     DONE = "DONE"
+    RUNNING = "RUNNING"
 
 
-class Wait(BaseModel):
-    """The submitter's answer to a task's token: first status check after waitSeconds (POLL), or
-    nothing left to wait for (DONE: the polled child's first check then only sees it ended)."""
+DONE, RUNNING = Wait.DONE, Wait.RUNNING
 
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
-
-    mode: Mode
-    wait_seconds: int = Field(default=0, alias="waitSeconds")
-
-
-DONE = Wait(mode=Mode.DONE)
-RUNNING = Wait(mode=Mode.POLL)  # an observation that leaves the task running at the provider
+# SubmitTask's answer while a polled task runs: caught by name, it leads to WaitForProvider (a
+# success ends the task's child), so telling the two apart costs no state.
+POLL_PROVIDER = "PollProvider"
 
 
 class TaskRef(BaseModel):
@@ -67,8 +63,8 @@ class RetryLater(Exception):
 
 
 class TaskNotReady(Exception):
-    """A status check found the task still running. PollTask's Retry on this error name is the
-    polling loop: the next check after the Retry's back-off, one state transition per check."""
+    """A status check found the task still running. CheckCancellationAndStatus's Retry on this error
+    name is the polling loop: the next check after the Retry's back-off, one transition per check."""
 
 
 class TaskGone(Exception):
@@ -120,16 +116,22 @@ def end_task(deps: Deps, job: Job, task: Task, to: TaskStatus, kind: str, **fiel
 
 # ----------------------------------------------------------------------------- submit
 def first_wait(model: ResolvedModel, deps: Deps) -> int:
-    """The first status check comes near the model's expected latency, not every few seconds (the
-    later ones back off by PollTask's Retry in the state machine)."""
+    """The first status check comes near the model's expected latency, not every few seconds (then
+    CheckCancellationAndStatus's Retry backs off); the same for every task of a job (PrepareJob's)."""
     return max(deps.settings.poll_min_interval_seconds, model.expected_seconds)
 
 
-def waits_by_webhook(deps: Deps, job: Job) -> bool:
-    """Whether the job's tasks wait for a provider webhook (else they are polled). One rule for the
-    workflow (which child runs the tasks) and the submitter (whether it asks for a webhook)."""
-    model = model_of(deps, job)
+def waits_by_webhook(deps: Deps, job: Job, model: ResolvedModel) -> bool:
+    """Whether the job's tasks wait for a provider webhook (else they are polled)."""
     return model.wait_by == WaitBy.WEBHOOK and provider_for(deps, job.provider).supports_webhooks
+
+
+def answer(deps: Deps, token: str, left: Wait) -> bool:
+    """Answers a task's waiting SubmitTask: its child ends (DONE), or waits for the provider and
+    then checks the task (RUNNING). False when the token no longer waits."""
+    if left is DONE:
+        return deps.workflow.succeed(token, {"ended": True})
+    return deps.workflow.fail(token, POLL_PROVIDER, "the task runs at the provider: check it later")
 
 
 def webhook_url(deps: Deps, job: Job, index: int) -> str:
@@ -138,10 +140,20 @@ def webhook_url(deps: Deps, job: Job, index: int) -> str:
     )
 
 
-def submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | None:
-    """Submits a task once (the idempotency key makes a redelivered submit return the same
-    prediction). Returns the answer for the waiting token, or None when a webhook will answer it.
-    Raises RetryLater for throttling and transient errors."""
+def submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> None:
+    """Submits a task once (its idempotency key makes a redelivery get the same prediction) and
+    answers its token unless a webhook will. RetryLater: throttled or transient, redelivered later."""
+    try:
+        left = _submit(deps, ref, token, receive_count)
+    except TaskGone:
+        deps.workflow.fail(token, "TaskGone", "the task no longer exists")
+        return
+    if left is not None:
+        answer(deps, token, left)
+
+
+def _submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | None:
+    """What is left to wait for, or None when a webhook answers the token (or nothing waits on it)."""
     job, task = load(deps, ref)
     if task.status.terminal:
         return DONE
@@ -151,7 +163,7 @@ def submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | N
         )
         return DONE
     model = model_of(deps, job)
-    by_webhook = waits_by_webhook(deps, job)
+    by_webhook = waits_by_webhook(deps, job, model)
     if not deps.workflow.heartbeat(token):
         # Nothing waits on this message any more (its wait timed out: the state machine failed the
         # task or sent it again with a new token). Submitting now would pay for an orphan.
@@ -165,7 +177,7 @@ def submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | N
                 job.job_id, task.index, set_fields={"taskToken": token}, only_if=TaskStatus.PROCESSING
             )
             return None
-        return Wait(mode=Mode.POLL, waitSeconds=first_wait(model, deps))
+        return RUNNING
 
     provider = provider_for(deps, job.provider)
     request = SubmitRequest(
@@ -223,14 +235,16 @@ def submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | N
     if submission.status is not None and submission.status.state.is_terminal:
         job, task = load(deps, ref)
         return apply_status(deps, job, task, submission.status)
-    return Wait(mode=Mode.POLL, waitSeconds=first_wait(model, deps)) if not by_webhook else None
+    return None if by_webhook else RUNNING
 
 
-def give_up_submission(deps: Deps, ref: TaskRef, reason: str) -> None:
-    """A poison submission (its message reached the DLQ): the task fails and its credits are released."""
-    job, task = load(deps, ref)
-    if not task.status.terminal:
-        end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=reason)
+def give_up_submission(deps: Deps, ref: TaskRef, token: str, reason: str) -> None:
+    """A poison submission (its message reached the DLQ): the task fails, is refunded, its child ends."""
+    with contextlib.suppress(TaskGone):
+        job, task = load(deps, ref)
+        if not task.status.terminal:
+            end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=reason)
+    answer(deps, token, DONE)
 
 
 # ----------------------------------------------------------------------------- wait

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from genjobs.deps import Deps
 from genjobs.logic.errors import DomainError, NotFound
 from genjobs.logic.providers import provider_for
-from genjobs.logic.tasks import DONE, TaskGone, TaskRef, apply_status, load, observation_failed
+from genjobs.logic.tasks import DONE, TaskGone, TaskRef, answer, apply_status, load, observation_failed
 from genjobs.models.domain import TimelineEvent, is_job_id, utcnow
 from genjobs.providers.base import MalformedDelivery, ProviderError, ProviderNotConfigured, WebhookRejected
 
@@ -79,5 +79,5 @@ def receive(
         deps.table.forget_delivery(provider, delivery.delivery_id)
         raise
     if result is DONE and token:
-        deps.workflow.succeed(token, DONE.model_dump())
+        answer(deps, token, DONE)
     return "applied"
