@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from genjobs.deps import Deps
 from genjobs.faults import checkpoint
 from genjobs.logic import planning
 from genjobs.logic.tasks import waits_by_webhook
 from genjobs.models.domain import Plan, Task, TaskStatus, TimelineEvent, utcnow
+from genjobs.models.messages import PrepareJobOutput, TaskRef
 
 BATCH = 500
 
@@ -17,7 +16,7 @@ def manifest_key(job_id: str) -> str:
     return f"manifests/{job_id}.json"
 
 
-def prepare(deps: Deps, job_id: str) -> dict[str, Any]:
+def prepare(deps: Deps, job_id: str) -> PrepareJobOutput:
     """Idempotent: a replay after the tasks exist writes nothing and returns the same manifest."""
     job = deps.table.get_job(job_id)
     if job is None:
@@ -48,7 +47,8 @@ def prepare(deps: Deps, job_id: str) -> dict[str, Any]:
             deps.table.put_tasks(batch)
         checkpoint("prepare.after_tasks_written", job.user_id, job_id)
         deps.storage.put_json(
-            manifest_key(job_id), [{"jobId": job_id, "taskIndex": i} for i in range(job.task_count)]
+            manifest_key(job_id),
+            [TaskRef(jobId=job_id, taskIndex=i).to_wire() for i in range(job.task_count)],
         )
         started = deps.table.mark_job_started(job_id)
         deps.table.add_event(
@@ -60,13 +60,13 @@ def prepare(deps: Deps, job_id: str) -> dict[str, Any]:
             )
         )
         job = started or job
-    return {
-        "jobId": job_id,
-        "manifestKey": manifest_key(job_id),
-        "concurrency": job.concurrency,
-        "taskCount": job.task_count,
+    return PrepareJobOutput(
+        jobId=job_id,
+        manifestKey=manifest_key(job_id),
+        concurrency=job.concurrency,
+        taskCount=job.task_count,
         # Which child runs the tasks: a webhook task needs no state after its submission.
-        "waitBy": "WEBHOOK" if waits_by_webhook(deps, job) else "POLL",
-        "heartbeatSeconds": deps.settings.heartbeat_seconds,
-        "deadlineSeconds": deps.settings.task_deadline_seconds,
-    }
+        waitBy="WEBHOOK" if waits_by_webhook(deps, job) else "POLL",
+        heartbeatSeconds=deps.settings.heartbeat_seconds,
+        deadlineSeconds=deps.settings.task_deadline_seconds,
+    )

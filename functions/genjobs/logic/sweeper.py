@@ -11,13 +11,13 @@ from genjobs.logic.providers import provider_for
 from genjobs.logic.tasks import (
     DONE,
     TaskGone,
-    TaskRef,
     apply_status,
     cancel_at_provider,
     load,
     observation_failed,
 )
 from genjobs.models.domain import Task, TaskStatus, TimelineEvent, utcnow
+from genjobs.models.messages import TaskRef
 from genjobs.observability import logger, metrics
 from genjobs.providers.base import CancelOutcome, ProviderError, ProviderStatus, TaskState
 
@@ -107,7 +107,7 @@ def rescue_task(deps: Deps, ref: TaskRef, by: str = "sweeper") -> bool:
                 deps.workflow.heartbeat(token)
             return False
     if token:
-        deps.workflow.succeed(token, DONE.model_dump())
+        deps.workflow.succeed(token, DONE)
     return True
 
 

@@ -8,10 +8,7 @@ concurrent webhooks/polls/cancels change nothing twice.
 from __future__ import annotations
 
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from genjobs.catalog import ResolvedModel, WaitBy
 from genjobs.dal.items import SWEEP_TASKS
@@ -20,6 +17,7 @@ from genjobs.faults import checkpoint
 from genjobs.logic.outputs import OutputGone, OutputUnavailable, keep_outputs
 from genjobs.logic.providers import provider_for
 from genjobs.models.domain import Job, Task, TaskStatus, TimelineEvent, utcnow
+from genjobs.models.messages import FailTaskInput, Mode, SubmitTask, TaskRef, Wait
 from genjobs.observability import logger, metrics
 from genjobs.providers.base import (
     CancelOutcome,
@@ -31,31 +29,8 @@ from genjobs.providers.base import (
     TaskState,
 )
 
-
-class Mode(StrEnum):
-    POLL = "POLL"
-    DONE = "DONE"
-
-
-class Wait(BaseModel):
-    """The submitter's answer to a task's token: first status check after waitSeconds (POLL), or
-    nothing left to wait for (DONE: the polled child's first check then only sees it ended)."""
-
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
-
-    mode: Mode
-    wait_seconds: int = Field(default=0, alias="waitSeconds")
-
-
 DONE = Wait(mode=Mode.DONE)
 RUNNING = Wait(mode=Mode.POLL)  # an observation that leaves the task running at the provider
-
-
-class TaskRef(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    job_id: str = Field(alias="jobId")
-    task_index: int = Field(alias="taskIndex", ge=0)
 
 
 class RetryLater(Exception):
@@ -138,10 +113,11 @@ def webhook_url(deps: Deps, job: Job, index: int) -> str:
     )
 
 
-def submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | None:
+def submit(deps: Deps, ref: SubmitTask, receive_count: int) -> Wait | None:
     """Submits a task once (the idempotency key makes a redelivered submit return the same
     prediction). Returns the answer for the waiting token, or None when a webhook will answer it.
     Raises RetryLater for throttling and transient errors."""
+    token = ref.task_token
     job, task = load(deps, ref)
     if task.status.terminal:
         return DONE
@@ -371,16 +347,12 @@ def observation_failed(deps: Deps, job: Job, task: Task, error: ProviderError) -
     return RUNNING
 
 
-def fail(deps: Deps, ref: TaskRef, error: Any) -> None:
+def fail(deps: Deps, failed: FailTaskInput) -> None:
     """The state machine caught an error for this task: it ends FAILED unless it already ended."""
     try:
-        job, task = load(deps, ref)
+        job, task = load(deps, failed)
     except TaskGone:
         return
     if task.status.terminal:
         return
-    if isinstance(error, dict):
-        message = f"{error.get('Error', 'Error')}: {error.get('Cause', '')}".strip(": ")
-    else:
-        message = str(error)
-    end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=message[:1000])
+    end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=failed.error.describe()[:1000])
