@@ -4,6 +4,7 @@ to docs/schemas/<name>.json, or with --check fails when a committed schema diffe
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,21 +20,18 @@ def messages() -> dict[str, tuple[str, Any]]:
     sys.path.insert(0, str(ROOT / "functions"))
     from genjobs.models import messages as m
 
-    return {
-        "prepare-job-input": ("PrepareJobInput", m.PrepareJobInput),
-        "prepare-job-output": ("PrepareJobOutput", m.PrepareJobOutput),
-        "manifest-item": ("ManifestItem", m.TaskRef),
-        "poll-task-input": ("PollTaskInput", m.PollTaskInput),
-        "poll-task-output": ("PollTaskOutput", m.PollTaskOutput),
-        "fail-task-input": ("FailTaskInput", m.FailTaskInput),
-        "fail-task-output": ("FailTaskOutput", m.FailTaskOutput),
-        "settle-job-input": ("SettleJobInput", m.SettleJobInput),
-        "settle-job-output": ("SettleJobOutput", m.SettleJobOutput),
-        "task-token-answer": ("TaskTokenAnswer", m.Wait),
-        "submit-queue-message": ("SubmitQueueMessage", m.SubmitQueueMessage),
-        "job-event": ("JobEvent", m.JobEvent),
-        "received-webhook": ("ReceivedWebhook", m.ReceivedWebhook),
+    titled: dict[str, Any] = {
+        "ManifestItem": m.TaskRef,
+        "TaskTokenAnswer": m.Wait,
+        "SubmitQueueMessage": m.SubmitQueueMessage,
     }
+    for model in (m.PrepareJobInput, m.PrepareJobOutput, m.PollTaskInput, m.PollTaskOutput):
+        titled[model.__name__] = model
+    for model in (m.FailTaskInput, m.FailTaskOutput, m.SettleJobInput, m.SettleJobOutput):
+        titled[model.__name__] = model
+    for model in (m.JobEvent, m.ReceivedWebhook):
+        titled[model.__name__] = model
+    return {re.sub(r"(?<!^)(?=[A-Z])", "-", title).lower(): (title, model) for title, model in titled.items()}
 
 
 def generate() -> dict[str, str]:
