@@ -18,7 +18,7 @@ PYTHON_SOURCES := .
 ASL_FILES := $(wildcard statemachine/*.asl.json)
 LAYER_REQUIREMENTS := layers/dependencies/requirements.txt
 
-.PHONY: help setup demo test fuzz openapi lint ruff fmt typecheck cfn-lint statelint validate build layer-requirements \
+.PHONY: help setup demo test fuzz openapi schemas lint ruff fmt typecheck cfn-lint statelint validate build layer-requirements \
 	start token bench bench-quick soak clean
 
 help: ## List the targets
@@ -79,6 +79,9 @@ soak: setup ## Load test at full size: 200 concurrent mixed jobs with cancels an
 
 openapi: setup ## Regenerate docs/openapi.json from the code (a contract test fails when it drifts)
 	uv run python scripts/openapi.py
+
+schemas: setup ## Regenerate docs/schemas/*.json from the message models (a contract test fails when they drift)
+	uv run python scripts/message_schemas.py
 
 layer-requirements: setup ## Regenerate the layer's requirements.txt from uv.lock
 	scripts/layer-requirements.sh > $(LAYER_REQUIREMENTS)

@@ -300,7 +300,14 @@ def test_replaying_every_step_of_a_finished_job_charges_and_pushes_nothing_more(
     # WHEN every step is replayed: settlement, the notifier, the task functions, a redelivered
     # submission, the provider's last webhook (same webhook-id) and a new delivery of it
     assert stack.invoke("SettleJobFunction", {"jobId": job_id}) == {"jobId": job_id, "status": "COMPLETED"}
-    event = {"jobId": job_id, "userId": app.user, "status": "COMPLETED", "counts": {"completed": 2}}
+    event = {
+        "type": "job.completed",
+        "jobId": job_id,
+        "userId": app.user,
+        "status": "COMPLETED",
+        "counts": {"completed": 2},
+        "credits": {"unitPrice": 1, "reserved": 2, "charged": 2},
+    }
     stack.invoke("NotifierFunction", {"Records": [_sqs_record(json.dumps(event))]})
     for index in (0, 1):
         ref = {"jobId": job_id, "taskIndex": index}
@@ -329,7 +336,12 @@ def _sqs_record(body: str) -> dict[str, Any]:
         "messageId": "replayed-message",
         "receiptHandle": "replayed-receipt",
         "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "0",
+            "SenderId": "123456789012",
+            "ApproximateFirstReceiveTimestamp": "0",
+        },
         "messageAttributes": {},
         "md5OfBody": "",
         "eventSource": "aws:sqs",

@@ -103,7 +103,7 @@ def test_settlement_charges_finished_work_and_refunds_the_rest_once(deps: Deps) 
 def test_settling_a_job_whose_tasks_never_existed_releases_everything(deps: Deps) -> None:
     grant(deps, "erin", 5)
     job_id = new_job(deps, "erin", 5)
-    assert settlement.settle(deps, job_id)["status"] == "FAILED"
+    assert settlement.settle(deps, job_id).status == "FAILED"
     assert deps.table.get_account("erin").available == 5
     assert_invariant(deps, "erin")
 

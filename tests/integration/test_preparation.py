@@ -23,8 +23,8 @@ def test_an_active_job_runs_its_tasks_first_checked_at_the_model_latency(deps: D
     # WHEN PrepareJob runs
     prepared = prepare(deps, job_id)
     # THEN the workflow runs its tasks and checks each first after the model's expected latency
-    assert prepared["cancelRequested"] is False
-    assert prepared["firstCheckSeconds"] == 300
+    assert prepared.cancel_requested is False
+    assert prepared.first_check_seconds == 300
 
 
 def test_a_job_cancelled_before_its_tasks_ran_is_settled_cancelled_and_refunded(deps: Deps) -> None:
@@ -34,7 +34,7 @@ def test_a_job_cancelled_before_its_tasks_ran_is_settled_cancelled_and_refunded(
     # WHEN PrepareJob runs
     prepared = prepare(deps, job_id)
     # THEN it tells the workflow to skip the tasks
-    assert prepared["cancelRequested"] is True
+    assert prepared.cancel_requested is True
     # AND settlement, the next state, ends every task CANCELLED unsubmitted and refunds every credit
     settle(deps, job_id)
     job = jobs.get_job(deps, "u1", job_id)

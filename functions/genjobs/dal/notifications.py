@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from genjobs.dal import aws
+from genjobs.models.messages import JobEvent
 
 # SNS keeps one endpoint per token and application; creating it again with other attributes (another
 # user's CustomUserData) fails with this message, which names the existing endpoint.
@@ -27,11 +28,11 @@ class Notifications:
     def _sns(self) -> Any:
         return aws.client("sns")
 
-    def publish_job_event(self, event: dict[str, Any], *, event_type: str) -> str:
+    def publish_job_event(self, event: JobEvent) -> str:
         response = self._sns.publish(
             TopicArn=self.topic_arn,
-            Message=json.dumps(event),
-            MessageAttributes={"eventType": {"DataType": "String", "StringValue": event_type}},
+            Message=event.model_dump_json(by_alias=True),
+            MessageAttributes={"eventType": {"DataType": "String", "StringValue": event.type}},
         )
         return str(response["MessageId"])
 

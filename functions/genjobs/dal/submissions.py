@@ -4,9 +4,8 @@ so that they go out at once and are retried on throttling like submissions."""
 
 from __future__ import annotations
 
-import json
-
 from genjobs.dal import aws
+from genjobs.models.messages import CancelJob
 
 
 class SubmitQueue:
@@ -14,4 +13,7 @@ class SubmitQueue:
         self.queue_url = queue_url
 
     def cancel_in_flight(self, job_id: str) -> None:
-        aws.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=json.dumps({"cancelJob": job_id}))
+        message = CancelJob(cancelJob=job_id)
+        aws.client("sqs").send_message(
+            QueueUrl=self.queue_url, MessageBody=message.model_dump_json(by_alias=True)
+        )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from genjobs.dal import aws
+from genjobs.models.messages import PrepareJobInput, TaskEnded
 
 
 class Workflow:
@@ -22,7 +22,9 @@ class Workflow:
         """Starts the job's execution, named after the job so that a second start is a no-op."""
         try:
             self._sfn.start_execution(
-                stateMachineArn=self.state_machine_arn, name=job_id, input=json.dumps({"jobId": job_id})
+                stateMachineArn=self.state_machine_arn,
+                name=job_id,
+                input=PrepareJobInput(jobId=job_id).model_dump_json(by_alias=True),
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
@@ -30,9 +32,11 @@ class Workflow:
             raise
         return True
 
-    def succeed(self, token: str, output: dict[str, Any]) -> bool:
+    def succeed(self, token: str, answer: TaskEnded) -> bool:
         """False when the token is no longer waiting (answered before, timed out, execution ended)."""
-        return self._answer(self._sfn.send_task_success, taskToken=token, output=json.dumps(output))
+        return self._answer(
+            self._sfn.send_task_success, taskToken=token, output=answer.model_dump_json(by_alias=True)
+        )
 
     def heartbeat(self, token: str) -> bool:
         return self._answer(self._sfn.send_task_heartbeat, taskToken=token)

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genjobs.deps import deps
 from genjobs.logic.notify import send_job_push
+from genjobs.models.records import JobEventRecord
 from genjobs.observability import bind, logger, metrics, tracer
 
 
-def notify_record(record: SQSRecord) -> None:
-    event = json.loads(record.body)  # raw message delivery: the body is the job event itself
-    bind(jobId=event.get("jobId"))
+def notify_record(record: JobEventRecord) -> None:
+    event = record.body  # raw message delivery: the body is the job event itself
+    bind(jobId=event.job_id)
     sent = send_job_push(deps(), event)
     metrics.add_metric(name="PushesSent", unit="Count", value=sent)
 
@@ -27,7 +26,7 @@ def notify_record(record: SQSRecord) -> None:
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
     # A processor per invocation: it keeps the batch's results on itself, and batches may run
     # concurrently in one process (the local runtime's pollers).
-    processor = BatchProcessor(event_type=EventType.SQS)
+    processor = BatchProcessor(event_type=EventType.SQS, model=JobEventRecord)
     return process_partial_response(
         event=event, record_handler=notify_record, processor=processor, context=context
     )

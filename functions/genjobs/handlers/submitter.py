@@ -1,21 +1,22 @@
 """SubmitQueue consumer: submits tasks to their provider, and sends the provider cancels of a job
 cancelled by its user. Throttling and transient errors are retried by the message's visibility
 timeout (no task fails, no state transition is spent); the DLQ consumer fails a poison submission's
-task and releases its credits."""
+task and releases its credits. A body that is neither message kind (docs/schemas) fails its record
+alone, as a batch item failure."""
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genjobs.dal import aws
 from genjobs.deps import deps
 from genjobs.logic import sweeper, tasks
+from genjobs.models.messages import CancelJob
+from genjobs.models.records import SubmitQueueRecord
 from genjobs.observability import bind, logger, metrics, tracer
 
 MAX_VISIBILITY_SECONDS = 12 * 3600
@@ -26,22 +27,21 @@ def _processor() -> BatchProcessor:
     # one mixes up batches handled concurrently in one process (the local runtime runs a poller's
     # batches in threads; a shared processor answered one batch with another's failures and the
     # poller deleted throttled messages, stranding their tasks).
-    return BatchProcessor(event_type=EventType.SQS)
+    return BatchProcessor(event_type=EventType.SQS, model=SubmitQueueRecord)
 
 
-def submit_record(record: SQSRecord) -> None:
-    message = json.loads(record.body)
-    if "cancelJob" in message:
-        bind(jobId=message["cancelJob"])
-        sent = sweeper.cancel_in_flight(deps(), message["cancelJob"], by="cancel request")
+def submit_record(record: SubmitQueueRecord) -> None:
+    message = record.body
+    if isinstance(message, CancelJob):
+        bind(jobId=message.cancel_job)
+        sent = sweeper.cancel_in_flight(deps(), message.cancel_job, by="cancel request")
         logger.info("provider cancels sent", extra={"cancelsSent": sent})
         return
-    ref = tasks.TaskRef.model_validate(message)
-    bind(jobId=ref.job_id, taskIndex=ref.task_index)
-    receive_count = int(record.attributes.approximate_receive_count)
+    bind(jobId=message.job_id, taskIndex=message.task_index)
+    receive_count = int(record.attributes.ApproximateReceiveCount)
     d = deps()
     try:
-        tasks.submit(d, ref, message["taskToken"], receive_count)
+        tasks.submit(d, message, receive_count)
     except tasks.RetryLater as retry:
         # Jitter so a burst of throttled tasks does not come back at the same instant. The delay
         # stays in schedule seconds: SQS counts visibility timeouts in them (the local runtime
@@ -50,7 +50,7 @@ def submit_record(record: SQSRecord) -> None:
         aws.client("sqs").change_message_visibility(
             # This function consumes SubmitQueue only: its URL is configured, no GetQueueUrl call needed.
             QueueUrl=d.settings.submit_queue_url,
-            ReceiptHandle=record.receipt_handle,
+            ReceiptHandle=record.receiptHandle,
             VisibilityTimeout=max(1, min(MAX_VISIBILITY_SECONDS, round(delay))),
         )
         raise
@@ -65,18 +65,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Any:
     )
 
 
-def dead_letter_record(record: SQSRecord) -> None:
-    message = json.loads(record.body)
-    if "cancelJob" in message:
+def dead_letter_record(record: SubmitQueueRecord) -> None:
+    message = record.body
+    if isinstance(message, CancelJob):
         # Nothing waits on it: the sweeper's passes keep sending the job's provider cancels.
-        logger.warning("provider cancels left to the sweeper", extra={"jobId": message["cancelJob"]})
+        logger.warning("provider cancels left to the sweeper", extra={"jobId": message.cancel_job})
         return
-    ref = tasks.TaskRef.model_validate(message)
-    bind(jobId=ref.job_id, taskIndex=ref.task_index)
+    bind(jobId=message.job_id, taskIndex=message.task_index)
     tasks.give_up_submission(
         deps(),
-        ref,
-        message["taskToken"],
+        message,
+        message.task_token,
         "the submission kept failing and was moved to the dead-letter queue",
     )
 

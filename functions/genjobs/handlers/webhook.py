@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from genjobs.deps import deps
 from genjobs.logic import webhooks
 from genjobs.logic.errors import DomainError
+from genjobs.models.messages import ReceivedWebhook
 from genjobs.models.problems import Problem
 from genjobs.models.webhook import WebhookQuery
 from genjobs.observability import bind, logger, metrics, tracer
@@ -64,8 +65,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             [{"field": "body", "reason": "not valid base64"}],
         )
     bind(jobId=query.job, taskIndex=query.task, provider=provider)
+    received = ReceivedWebhook(provider=provider, query=query, headers=event.get("headers") or {}, body=body)
     try:
-        outcome = webhooks.receive(deps(), provider, query.job, query.task, event.get("headers") or {}, body)
+        outcome = webhooks.receive(deps(), received)
     except DomainError as error:
         logger.warning("webhook refused", extra={"status": error.status, "detail": error.detail})
         return _problem(error.status, error.title, error.detail, error.errors)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
 
 from genjobs.dal.notifications import EndpointGone
 from genjobs.deps import Deps
 from genjobs.faults import checkpoint
 from genjobs.models.domain import TimelineEvent, utcnow
+from genjobs.models.messages import JobEvent
 
 TITLES = {
     "COMPLETED": "Your generation is ready",
@@ -16,27 +17,25 @@ TITLES = {
 }
 
 
-def push_message(event: dict[str, Any]) -> dict[str, str]:
-    import json
-
-    counts = event.get("counts", {})
-    title = TITLES.get(event["status"], "Your generation ended")
-    body = f"{counts.get('completed', 0)} done, {counts.get('failed', 0)} failed, {counts.get('cancelled', 0)} cancelled"
-    data = {"jobId": event["jobId"], "status": event["status"], "link": f"genjobs://jobs/{event['jobId']}"}
+def push_message(event: JobEvent) -> dict[str, str]:
+    counts = event.counts
+    title = TITLES.get(event.status, "Your generation ended")
+    body = f"{counts.completed} done, {counts.failed} failed, {counts.cancelled} cancelled"
+    data = {"jobId": event.job_id, "status": event.status.value, "link": f"genjobs://jobs/{event.job_id}"}
     fcm = {"notification": {"title": title, "body": body}, "data": data}
     apns = {"aps": {"alert": {"title": title, "body": body}}, **data}
     return {"default": f"{title}: {body}", "GCM": json.dumps(fcm), "APNS": json.dumps(apns)}
 
 
-def send_job_push(deps: Deps, event: dict[str, Any]) -> int:
+def send_job_push(deps: Deps, event: JobEvent) -> int:
     """Returns how many devices were pushed; stale endpoints are pruned."""
     sent = 0
     message = push_message(event)
-    for device in deps.table.list_devices(event["userId"]):
-        if not deps.table.claim_push(event["jobId"], device.device_id):
+    for device in deps.table.list_devices(event.user_id):
+        if not deps.table.claim_push(event.job_id, device.device_id):
             continue
         try:
-            checkpoint("notify.before_push", event["userId"], event["jobId"])
+            checkpoint("notify.before_push", event.user_id, event.job_id)
             deps.notifications.push(device.endpoint_arn, message)
         except EndpointGone:
             deps.table.forget_device(device)
@@ -48,12 +47,12 @@ def send_job_push(deps: Deps, event: dict[str, Any]) -> int:
         except Exception:
             # Not sent (SNS throttled, the invocation crashed): give the claim back so the
             # redelivered message pushes, instead of this job never being pushed to this device.
-            deps.table.release_push(event["jobId"], device.device_id)
+            deps.table.release_push(event.job_id, device.device_id)
             raise
         sent += 1
         deps.table.add_event(
             TimelineEvent(
-                jobId=event["jobId"], at=utcnow(), kind="job.push_sent", detail={"deviceId": device.device_id}
+                jobId=event.job_id, at=utcnow(), kind="job.push_sent", detail={"deviceId": device.device_id}
             )
         )
     return sent

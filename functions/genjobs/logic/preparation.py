@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from genjobs.deps import Deps
 from genjobs.faults import checkpoint
 from genjobs.logic import planning
 from genjobs.logic.tasks import first_wait, model_of
 from genjobs.models.domain import Plan, Task, TaskStatus, TimelineEvent, utcnow
+from genjobs.models.messages import PrepareJobOutput, TaskRef
 
 BATCH = 500
 
@@ -17,7 +16,7 @@ def manifest_key(job_id: str) -> str:
     return f"manifests/{job_id}.json"
 
 
-def prepare(deps: Deps, job_id: str) -> dict[str, Any]:
+def prepare(deps: Deps, job_id: str) -> PrepareJobOutput:
     """Idempotent: a replay after the tasks exist writes nothing and returns the same manifest."""
     job = deps.table.get_job(job_id)
     if job is None:
@@ -48,7 +47,8 @@ def prepare(deps: Deps, job_id: str) -> dict[str, Any]:
             deps.table.put_tasks(batch)
         checkpoint("prepare.after_tasks_written", job.user_id, job_id)
         deps.storage.put_json(
-            manifest_key(job_id), [{"jobId": job_id, "taskIndex": i} for i in range(job.task_count)]
+            manifest_key(job_id),
+            [TaskRef(jobId=job_id, taskIndex=i).to_wire() for i in range(job.task_count)],
         )
         started = deps.table.mark_job_started(job_id)
         deps.table.add_event(
@@ -60,15 +60,15 @@ def prepare(deps: Deps, job_id: str) -> dict[str, Any]:
             )
         )
         job = started or job
-    return {
-        "jobId": job_id,
-        "manifestKey": manifest_key(job_id),
-        "concurrency": job.concurrency,
-        "taskCount": job.task_count,
+    return PrepareJobOutput(
+        jobId=job_id,
+        manifestKey=manifest_key(job_id),
+        concurrency=job.concurrency,
+        taskCount=job.task_count,
         # A job cancelled before its tasks run goes straight to settlement: no task is submitted.
-        "cancelRequested": job.cancel_requested,
+        cancelRequested=job.cancel_requested,
         # The model is the job's: every polled task is first checked after the same wait.
-        "firstCheckSeconds": first_wait(model_of(deps, job), deps),
-        "heartbeatSeconds": deps.settings.heartbeat_seconds,
-        "deadlineSeconds": deps.settings.task_deadline_seconds,
-    }
+        firstCheckSeconds=first_wait(model_of(deps, job), deps),
+        heartbeatSeconds=deps.settings.heartbeat_seconds,
+        deadlineSeconds=deps.settings.task_deadline_seconds,
+    )

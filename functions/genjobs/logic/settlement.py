@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from genjobs.deps import Deps
 from genjobs.faults import checkpoint
-from genjobs.logic.tasks import TaskRef, cancel_at_provider, end_task, load
+from genjobs.logic.tasks import cancel_at_provider, end_task, load
 from genjobs.models.domain import Job, JobStatus, TaskStatus, TimelineEvent, utcnow
+from genjobs.models.messages import JobEvent, SettleJobOutput, TaskRef
 from genjobs.observability import metrics
 
 
@@ -39,20 +38,7 @@ def _close_open_tasks(deps: Deps, job: Job) -> None:
         end_task(deps, job, task, to, f"task.{to.value.lower()}", reason=reason)
 
 
-def job_event(job: Job) -> dict[str, Any]:
-    return {
-        "type": f"job.{job.status.value.lower()}",
-        "jobId": job.job_id,
-        "userId": job.user_id,
-        "status": job.status.value,
-        "collectionId": job.collection_id,
-        "counts": job.counts.model_dump(),
-        "credits": job.credits.model_dump(by_alias=True),
-        "finishedAt": job.finished_at.isoformat() if job.finished_at else None,
-    }
-
-
-def settle(deps: Deps, job_id: str) -> dict[str, Any]:
+def settle(deps: Deps, job_id: str) -> SettleJobOutput:
     job = deps.table.get_job(job_id)
     if job is None:
         raise LookupError(f"job {job_id} does not exist")
@@ -80,8 +66,8 @@ def settle(deps: Deps, job_id: str) -> dict[str, Any]:
     if job.event_published_at is None:
         # Published before it is marked: a crash in between publishes again, and the notifier
         # sends each device at most one push per job, so the user sees one push either way.
-        deps.notifications.publish_job_event(job_event(job), event_type=f"job.{job.status.value.lower()}")
+        deps.notifications.publish_job_event(JobEvent.of(job))
         checkpoint("settle.after_publish", job.user_id, job_id)
         if deps.table.mark_event_published(job_id):
             deps.table.add_event(TimelineEvent(jobId=job_id, at=utcnow(), kind="job.event_published"))
-    return {"jobId": job_id, "status": job.status.value}
+    return SettleJobOutput(jobId=job_id, status=job.status)

@@ -11,7 +11,6 @@ from genjobs.logic.providers import provider_for
 from genjobs.logic.tasks import (
     DONE,
     TaskGone,
-    TaskRef,
     answer,
     apply_status,
     cancel_at_provider,
@@ -19,6 +18,7 @@ from genjobs.logic.tasks import (
     observation_failed,
 )
 from genjobs.models.domain import Task, TaskStatus, TimelineEvent, utcnow
+from genjobs.models.messages import TaskRef
 from genjobs.observability import logger, metrics
 from genjobs.providers.base import CancelOutcome, ProviderError, ProviderStatus, TaskState
 

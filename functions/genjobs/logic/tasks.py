@@ -12,8 +12,6 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from genjobs.catalog import ResolvedModel, WaitBy
 from genjobs.dal.items import SWEEP_TASKS
 from genjobs.deps import Deps
@@ -21,6 +19,7 @@ from genjobs.faults import checkpoint
 from genjobs.logic.outputs import OutputGone, OutputUnavailable, keep_outputs
 from genjobs.logic.providers import provider_for
 from genjobs.models.domain import Job, Task, TaskStatus, TimelineEvent, utcnow
+from genjobs.models.messages import POLL_PROVIDER, FailTaskInput, SubmitTask, TaskEnded, TaskRef
 from genjobs.observability import logger, metrics
 from genjobs.providers.base import (
     CancelOutcome,
@@ -41,17 +40,6 @@ class Wait(StrEnum):
 
 
 DONE, RUNNING = Wait.DONE, Wait.RUNNING
-
-# SubmitTask's answer while a polled task runs: caught by name, it leads to WaitForProvider (a
-# success ends the task's child), so telling the two apart costs no state.
-POLL_PROVIDER = "PollProvider"
-
-
-class TaskRef(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    job_id: str = Field(alias="jobId")
-    task_index: int = Field(alias="taskIndex", ge=0)
 
 
 class RetryLater(Exception):
@@ -130,7 +118,7 @@ def answer(deps: Deps, token: str, left: Wait) -> bool:
     """Answers a task's waiting SubmitTask: its child ends (DONE), or waits for the provider and
     then checks the task (RUNNING). False when the token no longer waits."""
     if left is DONE:
-        return deps.workflow.succeed(token, {"ended": True})
+        return deps.workflow.succeed(token, TaskEnded())
     return deps.workflow.fail(token, POLL_PROVIDER, "the task runs at the provider: check it later")
 
 
@@ -140,11 +128,12 @@ def webhook_url(deps: Deps, job: Job, index: int) -> str:
     )
 
 
-def submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> None:
+def submit(deps: Deps, message: SubmitTask, receive_count: int) -> None:
     """Submits a task once (its idempotency key makes a redelivery get the same prediction) and
     answers its token unless a webhook will. RetryLater: throttled or transient, redelivered later."""
+    token = message.task_token
     try:
-        left = _submit(deps, ref, token, receive_count)
+        left = _submit(deps, message, token, receive_count)
     except TaskGone:
         deps.workflow.fail(token, "TaskGone", "the task no longer exists")
         return
@@ -385,16 +374,12 @@ def observation_failed(deps: Deps, job: Job, task: Task, error: ProviderError) -
     return RUNNING
 
 
-def fail(deps: Deps, ref: TaskRef, error: Any) -> None:
+def fail(deps: Deps, failed: FailTaskInput) -> None:
     """The state machine caught an error for this task: it ends FAILED unless it already ended."""
     try:
-        job, task = load(deps, ref)
+        job, task = load(deps, failed)
     except TaskGone:
         return
     if task.status.terminal:
         return
-    if isinstance(error, dict):
-        message = f"{error.get('Error', 'Error')}: {error.get('Cause', '')}".strip(": ")
-    else:
-        message = str(error)
-    end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=message[:1000])
+    end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=failed.error.describe()[:1000])

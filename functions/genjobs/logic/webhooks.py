@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from genjobs.deps import Deps
 from genjobs.logic.errors import DomainError, NotFound
 from genjobs.logic.providers import provider_for
-from genjobs.logic.tasks import DONE, TaskGone, TaskRef, answer, apply_status, load, observation_failed
+from genjobs.logic.tasks import DONE, TaskGone, answer, apply_status, load, observation_failed
 from genjobs.models.domain import TimelineEvent, is_job_id, utcnow
+from genjobs.models.messages import ReceivedWebhook, TaskRef
 from genjobs.providers.base import MalformedDelivery, ProviderError, ProviderNotConfigured, WebhookRejected
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600
@@ -24,11 +23,10 @@ class MalformedWebhook(DomainError):
     title = "Malformed delivery"
 
 
-def receive(
-    deps: Deps, provider: str, job_id: str, task_index: int, headers: Mapping[str, str], body: bytes
-) -> str:
+def receive(deps: Deps, webhook: ReceivedWebhook) -> str:
     """Every refusal is a DomainError (a 4xx: providers retry a 5xx for hours); only a fault of
     ours (AWS, an output download) raises anything else, so that the provider's retry applies it."""
+    provider, job_id, task_index = webhook.provider, webhook.query.job, webhook.query.task
     if provider not in deps.catalog.providers:
         raise NotFound(f"no provider '{provider}'")
     try:
@@ -36,7 +34,7 @@ def receive(
     except ProviderNotConfigured as error:
         raise Unauthorized(f"webhook rejected: {provider} has no credentials configured") from error
     try:
-        delivery = adapter.verify_webhook(headers, body)
+        delivery = adapter.verify_webhook(webhook.headers, webhook.body)
     except MalformedDelivery as error:
         problem = {"field": "body", "reason": error.reason}
         raise MalformedWebhook(f"webhook rejected: {error.reason}", errors=[problem]) from error

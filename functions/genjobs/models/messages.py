@@ -1,0 +1,176 @@
+"""The messages between the workflow's steps: each state's input and output, the SubmitQueue's
+messages, the task token's answer, the job event and a received provider webhook.
+
+Each is read by one side and written by the other (a Lambda, the state machine, a queue, a topic),
+so both sides use these models and their JSON Schemas are committed under docs/schemas (`make
+schemas`); a contract test checks that the state machine sends and reads only their fields.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PlainSerializer, Tag
+
+from genjobs.models.domain import Job, JobCredits, JobStatus, TaskCounts
+from genjobs.models.webhook import WebhookQuery
+
+
+class _Message(BaseModel):
+    # Read by the field's wire name (camelCase), written by it too; a field a newer writer adds is
+    # ignored by an older reader (a deployment updates the functions one at a time).
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True, extra="ignore")
+
+    def to_wire(self) -> dict[str, Any]:
+        """The message as the other side reads it (JSON types, wire names)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class JobRef(_Message):
+    job_id: str = Field(alias="jobId")
+
+
+class TaskRef(_Message):
+    """One task of a job; also an item of the Distributed Map's manifest."""
+
+    job_id: str = Field(alias="jobId")
+    task_index: int = Field(alias="taskIndex", ge=0)
+
+
+# ----------------------------------------------------------------------------- the states
+class PrepareJobInput(JobRef):
+    """The execution's input (the API starts it), passed on to PrepareJob."""
+
+
+class PrepareJobOutput(JobRef):
+    """What the rest of the workflow runs on: the Map reads its manifest, concurrency and waits."""
+
+    manifest_key: str = Field(alias="manifestKey")
+    concurrency: int = Field(ge=1)
+    task_count: int = Field(alias="taskCount", ge=0)
+    cancel_requested: bool = Field(
+        alias="cancelRequested", description="cancelled before its tasks ran: CheckCancellation settles it"
+    )
+    first_check_seconds: int = Field(
+        alias="firstCheckSeconds",
+        ge=0,
+        description="how long WaitForProvider waits before a polled task's first check",
+    )
+    heartbeat_seconds: int = Field(alias="heartbeatSeconds", ge=1)
+    deadline_seconds: int = Field(alias="deadlineSeconds", ge=1)
+
+
+class PollTaskInput(TaskRef):
+    pass
+
+
+class PollTaskOutput(TaskRef):
+    """Returned once the task has ended (a task still running raises TaskNotReady instead)."""
+
+    ended: Literal[True] = True
+
+
+class CaughtError(_Message):
+    """What a state's Catch puts at its ResultPath."""
+
+    error: str = Field(alias="Error")
+    cause: str = Field(default="", alias="Cause")
+
+    def describe(self) -> str:
+        return f"{self.error}: {self.cause}".strip(": ")
+
+
+class FailTaskInput(TaskRef):
+    error: CaughtError
+
+
+class FailTaskOutput(TaskRef):
+    pass
+
+
+class SettleJobInput(JobRef):
+    pass
+
+
+class SettleJobOutput(JobRef):
+    status: JobStatus
+
+
+class TaskEnded(_Message):
+    """The success answer to a task's waiting SubmitTask (from the submitter, a webhook, the sweeper
+    or the DLQ consumer): nothing is left to wait for, the task's child ends."""
+
+    ended: Literal[True] = True
+
+
+# The failure answer to a polled task's SubmitTask while it runs at the provider: caught by this
+# name, it leads to WaitForProvider, so telling the two answers apart costs no state.
+POLL_PROVIDER = "PollProvider"
+
+
+# ----------------------------------------------------------------------------- SubmitQueue
+class SubmitTask(TaskRef):
+    """Sent by the state machine: submit the task, then answer `taskToken`."""
+
+    task_token: str = Field(alias="taskToken", min_length=1)
+
+
+class CancelJob(_Message):
+    """Sent by the API when a job is cancelled: send its in-flight tasks' provider cancels."""
+
+    cancel_job: str = Field(alias="cancelJob")
+
+
+def _submit_queue_kind(message: Any) -> str:
+    # The state machine's message carries no tag: a cancel is told by its one key.
+    if isinstance(message, dict):
+        return "cancel" if "cancelJob" in message else "submit"
+    return "cancel" if isinstance(message, CancelJob) else "submit"
+
+
+SubmitQueueMessage = Annotated[
+    Annotated[SubmitTask, Tag("submit")] | Annotated[CancelJob, Tag("cancel")],
+    Discriminator(_submit_queue_kind),
+]
+
+
+# ----------------------------------------------------------------------------- job events
+class JobEvent(_Message):
+    """Published once per finished job on the job events topic (the notifier's queue gets it as is)."""
+
+    type: str = Field(description="job.<status>, also the message's eventType attribute")
+    job_id: str = Field(alias="jobId")
+    user_id: str = Field(alias="userId")
+    status: JobStatus
+    collection_id: str | None = Field(default=None, alias="collectionId")
+    counts: TaskCounts
+    credits: JobCredits
+    # Written as Python writes it (+00:00), as the event always has been.
+    finished_at: Annotated[datetime | None, PlainSerializer(lambda d: d.isoformat() if d else None)] = Field(
+        default=None, alias="finishedAt"
+    )
+
+    @classmethod
+    def of(cls, job: Job) -> JobEvent:
+        return cls(
+            type=f"job.{job.status.value.lower()}",
+            jobId=job.job_id,
+            userId=job.user_id,
+            status=job.status,
+            collectionId=job.collection_id,
+            counts=job.counts,
+            credits=job.credits,
+            finishedAt=job.finished_at,
+        )
+
+
+# ----------------------------------------------------------------------------- webhooks
+class ReceivedWebhook(_Message):
+    """A provider webhook as the endpoint received it: its signature covers `headers` and `body`,
+    and is checked (with the provider's secret) before anything in it is believed."""
+
+    provider: str
+    query: WebhookQuery
+    headers: dict[str, str]
+    body: bytes

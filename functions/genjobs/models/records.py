@@ -1,0 +1,21 @@
+"""The SQS records our queue consumers get, their bodies parsed into messages (BatchProcessor's
+`model`): a body that is not one of them fails its record alone, as a batch item failure."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import Json
+
+from genjobs.models.messages import JobEvent, SubmitQueueMessage
+
+
+class SubmitQueueRecord(SqsRecordModel):
+    """A record of SubmitQueue (and of its DLQ, which keeps the body as it was)."""
+
+    body: Json[SubmitQueueMessage]
+
+
+class JobEventRecord(SqsRecordModel):
+    """A record of NotifyQueue: the topic delivers raw, so the body is the job event itself."""
+
+    body: Json[JobEvent]
