@@ -15,3 +15,12 @@ class SubmitQueue:
 
     def cancel_in_flight(self, job_id: str) -> None:
         aws.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=json.dumps({"cancelJob": job_id}))
+
+    def retry_later(self, receipt_handle: str, delay_seconds: int) -> None:
+        """The message comes back after `delay_seconds` (its visibility timeout), not at once."""
+        aws.client("sqs").change_message_visibility(
+            # Only SubmitQueue's consumer retries its messages: the URL is configured, no GetQueueUrl.
+            QueueUrl=self.queue_url,
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=delay_seconds,
+        )

@@ -14,7 +14,6 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from genjobs.dal import aws
 from genjobs.deps import deps
 from genjobs.logic import sweeper, tasks
 from genjobs.observability import bind, logger, metrics, tracer
@@ -52,12 +51,7 @@ def submit_record(record: SQSRecord) -> None:
         # stays in schedule seconds: SQS counts visibility timeouts in them (the local runtime
         # scales them to wall time itself; scaling here too made every backoff TIME_SCALE shorter).
         delay = retry.delay_seconds * (1 + random.random() * 0.2)
-        aws.client("sqs").change_message_visibility(
-            # This function consumes SubmitQueue only: its URL is configured, no GetQueueUrl call needed.
-            QueueUrl=d.settings.submit_queue_url,
-            ReceiptHandle=record.receipt_handle,
-            VisibilityTimeout=max(1, min(MAX_VISIBILITY_SECONDS, round(delay))),
-        )
+        d.submit_queue.retry_later(record.receipt_handle, max(1, min(MAX_VISIBILITY_SECONDS, round(delay))))
         raise
     if answer is not None:
         d.workflow.succeed(token, answer.model_dump())

@@ -32,14 +32,14 @@ def send_job_push(deps: Deps, event: dict[str, Any]) -> int:
     """Returns how many devices were pushed; stale endpoints are pruned."""
     sent = 0
     message = push_message(event)
-    for device in deps.table.list_devices(event["userId"]):
-        if not deps.table.claim_push(event["jobId"], device.device_id):
+    for device in deps.devices.of_user(event["userId"]):
+        if not deps.devices.claim_push(event["jobId"], device.device_id):
             continue
         try:
             checkpoint("notify.before_push", event["userId"], event["jobId"])
             deps.notifications.push(device.endpoint_arn, message)
         except EndpointGone:
-            deps.table.forget_device(device)
+            deps.devices.forget(device)
             try:
                 deps.notifications.delete_endpoint(device.endpoint_arn)
             except Exception:  # noqa: BLE001 - already gone is fine
@@ -48,10 +48,10 @@ def send_job_push(deps: Deps, event: dict[str, Any]) -> int:
         except Exception:
             # Not sent (SNS throttled, the invocation crashed): give the claim back so the
             # redelivered message pushes, instead of this job never being pushed to this device.
-            deps.table.release_push(event["jobId"], device.device_id)
+            deps.devices.release_push(event["jobId"], device.device_id)
             raise
         sent += 1
-        deps.table.add_event(
+        deps.timeline.add(
             TimelineEvent(
                 jobId=event["jobId"], at=utcnow(), kind="job.push_sent", detail={"deviceId": device.device_id}
             )
