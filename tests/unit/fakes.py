@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from genjobs.dal.dynamo import InsufficientCredits, JobAlreadyExists, Page
 from genjobs.dal.notifications import EndpointGone
+from genjobs.dal.submissions import QueueUnavailable
 from genjobs.dal.tasks import TaskRepository
 from genjobs.deps import Deps
 from genjobs.models.domain import (
@@ -557,9 +558,7 @@ class FakeSubmitQueue:
 
     def cancel_in_flight(self, job_id: str) -> None:
         if self.unreachable:
-            from botocore.exceptions import EndpointConnectionError
-
-            raise EndpointConnectionError(endpoint_url="https://sqs.example")
+            raise QueueUnavailable("Could not connect to the endpoint URL")
         self.cancels.append(job_id)
 
     def retry_later(self, receipt_handle: str, delay_seconds: int) -> None:

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import json
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from genjobs.dal import aws
+
+
+class QueueUnavailable(Exception):
+    """A message could not be sent (SQS refused it, or could not be reached)."""
 
 
 class SubmitQueue:
@@ -14,7 +20,12 @@ class SubmitQueue:
         self.queue_url = queue_url
 
     def cancel_in_flight(self, job_id: str) -> None:
-        aws.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=json.dumps({"cancelJob": job_id}))
+        try:
+            aws.client("sqs").send_message(
+                QueueUrl=self.queue_url, MessageBody=json.dumps({"cancelJob": job_id})
+            )
+        except (BotoCoreError, ClientError) as error:
+            raise QueueUnavailable(str(error)) from error
 
     def retry_later(self, receipt_handle: str, delay_seconds: int) -> None:
         """The message comes back after `delay_seconds` (its visibility timeout), not at once."""

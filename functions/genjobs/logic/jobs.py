@@ -6,12 +6,10 @@ import json
 import uuid
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from genjobs.deps import Deps
 from genjobs.logic import cursors, planning, views
 from genjobs.logic.errors import Conflict, InvalidRequest, NotFound, PaymentRequired
-from genjobs.logic.ports import InsufficientCredits, Page
+from genjobs.logic.ports import InsufficientCredits, Page, QueueUnavailable
 from genjobs.models.api import CreateJobRequest, JobDetailView, JobListView, ListJobsQuery, TaskListView
 from genjobs.models.domain import (
     TERMINAL_JOB_STATUSES,
@@ -283,7 +281,7 @@ def _cancel_in_flight_now(deps: Deps, job_id: str) -> None:
     whatever this message did not."""
     try:
         deps.submit_queue.cancel_in_flight(job_id)
-    except (BotoCoreError, ClientError):
+    except QueueUnavailable:
         logger.warning("provider cancel left to the sweeper", extra={"jobId": job_id}, exc_info=True)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from genjobs.dal.notifications import EndpointGone
 from genjobs.deps import Deps
 from genjobs.faults import checkpoint
+from genjobs.logic.ports import EndpointGone
 from genjobs.models.domain import TimelineEvent, utcnow
 
 TITLES = {

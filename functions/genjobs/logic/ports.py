@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import IO, Any, Protocol
 
 from genjobs.dal.dynamo import InsufficientCredits, JobAlreadyExists, Page
+from genjobs.dal.notifications import EndpointGone
+from genjobs.dal.submissions import QueueUnavailable
 from genjobs.models.domain import (
     CreditAccount,
     Device,
@@ -25,12 +27,14 @@ from genjobs.models.domain import (
 __all__ = [
     "Credits",
     "Devices",
+    "EndpointGone",
     "InsufficientCredits",
     "JobAlreadyExists",
     "Jobs",
     "NotificationsPort",
     "ObjectStore",
     "Page",
+    "QueueUnavailable",
     "Receipts",
     "SubmitQueuePort",
     "Tasks",
@@ -186,7 +190,8 @@ class WorkflowPort(Protocol):
 
 
 class SubmitQueuePort(Protocol):
-    def cancel_in_flight(self, job_id: str) -> None: ...
+    def cancel_in_flight(self, job_id: str) -> None:
+        """Raises QueueUnavailable when the message could not be sent."""
 
     def retry_later(self, receipt_handle: str, delay_seconds: int) -> None: ...
 
@@ -199,4 +204,4 @@ class NotificationsPort(Protocol):
     def delete_endpoint(self, endpoint_arn: str) -> None: ...
 
     def push(self, endpoint_arn: str, message: dict[str, str]) -> str:
-        """Raises genjobs.dal.notifications.EndpointGone for a disabled or deleted endpoint."""
+        """Raises EndpointGone for a disabled or deleted endpoint."""
