@@ -6,6 +6,7 @@ Key shapes and index names live in dal.items and the repositories; nothing outsi
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,7 +97,7 @@ def update(
     """
     expr_names: dict[str, str] = dict(names or {})
     expr_values: dict[str, Any] = dict(values or {})
-    counter = iter(range(1_000_000))
+    counter = itertools.count()
 
     def placeholder(name: str, value: Any = None, *, has_value: bool = True) -> tuple[str, str]:
         i = next(counter)
