@@ -12,7 +12,7 @@ from tests.integration.test_idempotency_problems import Context, create_event
 
 def test_a_base64_body_under_the_limit_is_not_refused_for_its_encoded_length(deps: Deps) -> None:
     # GIVEN a job body of 780 KB, whose base64 encoding (1.04 MB) is over the 1 MB limit
-    deps.table.grant("user-1", 10, "g1", None)
+    deps.credits.grant("user-1", 10, "g1", None)
     body = {"provider": "simulator", "model": "sim-image", "tasks": [{"p": "x" * 260_000} for _ in range(3)]}
     event = create_event(body, "k-base64")
     raw = event["body"].encode()

@@ -47,9 +47,9 @@ def test_the_token_moves_to_the_new_user_and_the_old_device_ends(fcm: Deps) -> N
     (endpoint,) = endpoints()
     assert endpoint.attributes["CustomUserData"] == "bob"
     assert endpoint.attributes["Enabled"] is True
-    assert fcm.table.list_devices("alice") == []
-    assert [d.device_id for d in fcm.table.list_devices("bob")] == [bob_device]
-    assert fcm.table.endpoint_owner(endpoint.arn).user_id == "bob"  # type: ignore[union-attr]
+    assert fcm.devices.of_user("alice") == []
+    assert [d.device_id for d in fcm.devices.of_user("bob")] == [bob_device]
+    assert fcm.devices.endpoint_owner(endpoint.arn).user_id == "bob"  # type: ignore[union-attr]
     with pytest.raises(NotFound):
         devices.unregister(fcm, "alice", alice_device)
 
@@ -59,39 +59,39 @@ def test_a_registration_that_loses_a_race_reads_the_new_holder_and_wins_after_it
 ) -> None:
     # GIVEN alice's phone, and bob's registration that reads the holder just before carol's lands
     register(fcm, "alice")
-    real_owner = fcm.table.endpoint_owner
+    real_owner = fcm.devices.endpoint_owner
     calls: list[str] = []
 
     def owner_then_carol_registers(endpoint_arn: str) -> Any:
         found = real_owner(endpoint_arn)
         if not calls:
             calls.append("carol")
-            monkeypatch.setattr(fcm.table, "endpoint_owner", real_owner)
+            monkeypatch.setattr(fcm.devices, "endpoint_owner", real_owner)
             register(fcm, "carol")
         return found
 
-    monkeypatch.setattr(fcm.table, "endpoint_owner", owner_then_carol_registers)
+    monkeypatch.setattr(fcm.devices, "endpoint_owner", owner_then_carol_registers)
 
     # WHEN bob's registration completes
     register(fcm, "bob")
 
     # THEN bob holds the phone alone: neither alice nor carol kept a device for it
-    assert fcm.table.list_devices("alice") == []
-    assert fcm.table.list_devices("carol") == []
-    assert len(fcm.table.list_devices("bob")) == 1
+    assert fcm.devices.of_user("alice") == []
+    assert fcm.devices.of_user("carol") == []
+    assert len(fcm.devices.of_user("bob")) == 1
 
 
 def test_forgetting_the_device_frees_the_token_for_anyone(fcm: Deps) -> None:
     # GIVEN bob's phone, taken over from alice
     register(fcm, "alice")
     bob_device = register(fcm, "bob")
-    arn = fcm.table.list_devices("bob")[0].endpoint_arn
+    arn = fcm.devices.of_user("bob")[0].endpoint_arn
 
     # WHEN bob forgets it
     devices.unregister(fcm, "bob", bob_device)
 
     # THEN the endpoint and its holder are gone, and alice can register the phone again
     assert endpoints() == []
-    assert fcm.table.endpoint_owner(arn) is None
+    assert fcm.devices.endpoint_owner(arn) is None
     register(fcm, "alice")
-    assert len(fcm.table.list_devices("alice")) == 1
+    assert len(fcm.devices.of_user("alice")) == 1

@@ -68,7 +68,7 @@ def job(seed: int) -> dict[str, Any]:
 
 @pytest.fixture
 def granted(deps: Deps) -> Deps:
-    deps.table.grant("user-1", 10, "g1", None)
+    deps.credits.grant("user-1", 10, "g1", None)
     return deps
 
 

@@ -18,7 +18,7 @@ from genjobs.models.domain import LedgerKind, TaskStatus, TimelineEvent, utcnow
 
 
 def grant(deps: Deps, user: str, amount: int) -> None:
-    assert deps.table.grant(user, amount, f"g-{uuid.uuid4()}", "test")
+    assert deps.credits.grant(user, amount, f"g-{uuid.uuid4()}", "test")
 
 
 def new_job(deps: Deps, user: str, n: int, model: str = "sim-image") -> str:
@@ -27,10 +27,10 @@ def new_job(deps: Deps, user: str, n: int, model: str = "sim-image") -> str:
 
 
 def assert_invariant(deps: Deps, user: str) -> None:
-    account = deps.table.get_account(user)
+    account = deps.credits.account(user)
     assert account.granted == account.available + account.reserved + account.charged
     assert min(account.available, account.reserved, account.charged) >= 0
-    charges = [e for e in deps.table.list_ledger(user, 1000) if e.kind == LedgerKind.CHARGE]
+    charges = [e for e in deps.credits.ledger(user, 1000) if e.kind == LedgerKind.CHARGE]
     assert account.charged == sum(e.amount for e in charges)
     assert len({(e.job_id, e.task_index) for e in charges}) == len(charges)  # no task charged twice
 
@@ -41,9 +41,9 @@ def test_creation_reserves_the_whole_plan(deps: Deps) -> None:
     # WHEN a 3-task job of a 3-credit model is created
     job_id = new_job(deps, "alice", 3, model="sim-3d")
     # THEN 9 credits are reserved and recorded
-    account = deps.table.get_account("alice")
+    account = deps.credits.account("alice")
     assert (account.available, account.reserved, account.charged) == (1, 9, 0)
-    job = deps.table.get_job(job_id)
+    job = deps.jobs.get(job_id)
     assert job is not None
     assert job.credits.reserved == 9
     assert job.counts.pending == 3
@@ -54,10 +54,10 @@ def test_insufficient_credits_is_402_and_creates_nothing(deps: Deps) -> None:
     grant(deps, "bob", 2)
     with pytest.raises(PaymentRequired):
         new_job(deps, "bob", 3)
-    account = deps.table.get_account("bob")
+    account = deps.credits.account("bob")
     assert (account.available, account.reserved) == (2, 0)
     assert jobs.list_jobs(deps, "bob", status=None, collection_id=None, limit=10, cursor=None).items == []
-    assert [e.kind for e in deps.table.list_ledger("bob")] == [LedgerKind.GRANT]
+    assert [e.kind for e in deps.credits.ledger("bob")] == [LedgerKind.GRANT]
 
 
 def test_completed_task_is_charged_once_even_when_replayed(deps: Deps) -> None:
@@ -65,15 +65,15 @@ def test_completed_task_is_charged_once_even_when_replayed(deps: Deps) -> None:
     grant(deps, "carol", 5)
     job_id = new_job(deps, "carol", 2)
     prepare(deps, job_id)
-    job = deps.table.get_job(job_id)
-    task = deps.table.get_task(job_id, 0)
+    job = deps.jobs.get(job_id)
+    task = deps.tasks.get(job_id, 0)
     assert job
     assert task
     # WHEN the same completion is applied twice (a replayed step)
     assert end_task(deps, job, task, TaskStatus.COMPLETED, "task.completed")
     assert not end_task(deps, job, task, TaskStatus.COMPLETED, "task.completed")
     # THEN one credit is charged
-    assert deps.table.get_account("carol").charged == 1
+    assert deps.credits.account("carol").charged == 1
     assert_invariant(deps, "carol")
 
 
@@ -82,20 +82,20 @@ def test_settlement_charges_finished_work_and_refunds_the_rest_once(deps: Deps) 
     grant(deps, "dan", 10)
     job_id = new_job(deps, "dan", 4)
     prepare(deps, job_id)
-    job = deps.table.get_job(job_id)
+    job = deps.jobs.get(job_id)
     assert job
-    end_task(deps, job, deps.table.get_task(job_id, 0), TaskStatus.COMPLETED, "task.completed")  # type: ignore[arg-type]
-    end_task(deps, job, deps.table.get_task(job_id, 1), TaskStatus.FAILED, "task.failed")  # type: ignore[arg-type]
-    deps.table.request_cancel(job_id, TimelineEvent(jobId=job_id, at=utcnow(), kind="job.cancel_requested"))
+    end_task(deps, job, deps.tasks.get(job_id, 0), TaskStatus.COMPLETED, "task.completed")  # type: ignore[arg-type]
+    end_task(deps, job, deps.tasks.get(job_id, 1), TaskStatus.FAILED, "task.failed")  # type: ignore[arg-type]
+    deps.jobs.request_cancel(job, TimelineEvent(jobId=job_id, at=utcnow(), kind="job.cancel_requested"))
     # WHEN the job settles twice
     settlement.settle(deps, job_id)
     settlement.settle(deps, job_id)
     # THEN 1 charged, 3 refunded, the job CANCELLED
-    job = deps.table.get_job(job_id)
+    job = deps.jobs.get(job_id)
     assert job
     assert job.status.value == "CANCELLED"
     assert (job.credits.charged, job.credits.refunded) == (1, 3)
-    account = deps.table.get_account("dan")
+    account = deps.credits.account("dan")
     assert (account.available, account.reserved, account.charged) == (9, 0, 1)
     assert_invariant(deps, "dan")
 
@@ -104,7 +104,7 @@ def test_settling_a_job_whose_tasks_never_existed_releases_everything(deps: Deps
     grant(deps, "erin", 5)
     job_id = new_job(deps, "erin", 5)
     assert settlement.settle(deps, job_id).status == "FAILED"
-    assert deps.table.get_account("erin").available == 5
+    assert deps.credits.account("erin").available == 5
     assert_invariant(deps, "erin")
 
 
@@ -131,23 +131,23 @@ def test_random_histories_keep_the_ledger_invariant(
     # WHEN any sequence of completions, failures, cancels and settlements happens (each maybe twice)
     for op, pick in ops:
         job_id = job_ids[pick % len(job_ids)]
-        job = deps.table.get_job(job_id)
+        job = deps.jobs.get(job_id)
         assert job
-        task = deps.table.get_task(job_id, pick % job.task_count)
+        task = deps.tasks.get(job_id, pick % job.task_count)
         assert task
         for _ in range(2 if replays else 1):
             if op == "settle":
                 settlement.settle(deps, job_id)
             elif op == "cancel_job":
-                deps.table.request_cancel(job_id, TimelineEvent(jobId=job_id, at=utcnow(), kind="x"))
+                deps.jobs.request_cancel(job, TimelineEvent(jobId=job_id, at=utcnow(), kind="x"))
             elif job.status.terminal or task.status.terminal:
                 continue
             elif op == "submit" and task.status == TaskStatus.PENDING:
-                deps.table.transition_task(
+                deps.tasks.mark_submitted(
                     job,
                     task.index,
-                    from_status=task.status,
-                    to_status=TaskStatus.PROCESSING,
+                    provider_id=f"p-{task.index}",
+                    at=utcnow(),
                     event=TimelineEvent(jobId=job_id, at=utcnow(), kind="x"),
                 )
             elif op in {"complete", "fail", "cancel_task"}:
@@ -160,8 +160,8 @@ def test_random_histories_keep_the_ledger_invariant(
     # AND once every job settles, nothing stays reserved and charges equal completed tasks
     for job_id in job_ids:
         settlement.settle(deps, job_id)
-    account = deps.table.get_account(user)
+    account = deps.credits.account(user)
     assert account.reserved == 0
-    completed = sum(deps.table.get_job(j).counts.completed for j in job_ids)  # type: ignore[union-attr]
+    completed = sum(deps.jobs.get(j).counts.completed for j in job_ids)  # type: ignore[union-attr]
     assert account.charged == completed
     assert_invariant(deps, user)

@@ -22,22 +22,15 @@ from genjobs.settings import Settings
 
 def running_task(deps: Deps, user: str) -> tuple[str, Task]:
     """A one-task job whose task the provider has accepted (PROCESSING)."""
-    deps.table.grant(user, 10, f"grant-{user}", None)
+    deps.credits.grant(user, 10, f"grant-{user}", None)
     request = CreateJobRequest(provider="simulator", model="sim-image", tasks=[{"seed": 1}])
     job_id = jobs.create_job(deps, user, request, None).job_id
     prepare(deps, job_id)
-    job = deps.table.get_job(job_id)
+    job = deps.jobs.get(job_id)
     assert job is not None
     event = TimelineEvent(jobId=job_id, at=utcnow(), kind="task.submitted", taskIndex=0)
-    assert deps.table.transition_task(
-        job,
-        0,
-        from_status=TaskStatus.PENDING,
-        to_status=TaskStatus.PROCESSING,
-        event=event,
-        set_fields={"providerId": "p-1", "submittedAt": utcnow().isoformat()},
-    )
-    task = deps.table.get_task(job_id, 0)
+    assert deps.tasks.mark_submitted(job, 0, provider_id="p-1", at=utcnow(), event=event)
+    task = deps.tasks.get(job_id, 0)
     assert task is not None
     return job_id, task
 
@@ -51,17 +44,17 @@ def succeeded_with(outputs: list[str]) -> ProviderStatus:
 def test_success_with_no_output_fails_the_task_and_refunds_it(deps: Deps) -> None:
     # GIVEN a running task of a model whose success must deliver a file
     job_id, task = running_task(deps, "u1")
-    job = deps.table.get_job(job_id)
+    job = deps.jobs.get(job_id)
     assert job is not None
     # WHEN the provider reports success with no output
     assert tasks.apply_status(deps, job, task, succeeded_with([])) is tasks.DONE
     # THEN the task FAILED with the reason, and nothing was charged
-    ended = deps.table.get_task(job_id, 0)
+    ended = deps.tasks.get(job_id, 0)
     assert ended is not None
     assert ended.status == TaskStatus.FAILED
     assert ended.error is not None
     assert ended.error.startswith("provider.no_output")
-    account = deps.table.get_account("u1")
+    account = deps.credits.account("u1")
     assert (account.available, account.reserved, account.charged) == (10, 0, 0)
 
 
@@ -71,15 +64,15 @@ def test_a_model_whose_success_may_carry_no_file_says_so_in_the_catalog(deps: De
     data["providers"]["simulator"]["models"]["sim-image"]["outputOptional"] = True
     deps.catalog = Catalog.model_validate(data)  # type: ignore[misc]
     job_id, task = running_task(deps, "u2")
-    job = deps.table.get_job(job_id)
+    job = deps.jobs.get(job_id)
     assert job is not None
     # WHEN the provider reports success with no output
     tasks.apply_status(deps, job, task, succeeded_with([]))
     # THEN that is a success, charged
-    ended = deps.table.get_task(job_id, 0)
+    ended = deps.tasks.get(job_id, 0)
     assert ended is not None
     assert ended.status == TaskStatus.COMPLETED
-    assert deps.table.get_account("u2").charged == 1
+    assert deps.credits.account("u2").charged == 1
 
 
 def test_the_sweeper_doubles_its_interval_per_sweep_up_to_the_configured_maximum(deps: Deps) -> None:
@@ -103,11 +96,11 @@ def test_a_sweep_back_off_that_would_let_a_wait_time_out_is_refused(deps: Deps) 
 
 def test_the_task_list_mixes_written_and_planned_tasks_in_order_while_the_job_is_prepared(deps: Deps) -> None:
     # GIVEN a 7-task job whose preparation has written only tasks 0, 1 and 4 so far
-    deps.table.grant("u3", 10, "g", None)
+    deps.credits.grant("u3", 10, "g", None)
     request = CreateJobRequest(provider="simulator", model="sim-image", tasks=[{"seed": i} for i in range(7)])
     job_id = jobs.create_job(deps, "u3", request, None).job_id
     now = utcnow()
-    deps.table.put_tasks(
+    deps.tasks.put_many(
         [
             Task(jobId=job_id, index=i, status=TaskStatus.PENDING, input={"seed": i}, createdAt=now)
             for i in (0, 1, 4)
@@ -132,7 +125,7 @@ def test_the_task_list_mixes_written_and_planned_tasks_in_order_while_the_job_is
 
 def test_tasks_of_a_job_that_ended_before_they_were_written_show_that_they_never_ran(deps: Deps) -> None:
     # GIVEN a 3-task job whose workflow ended (its preparation failed) before writing any task
-    deps.table.grant("u4", 10, "g", None)
+    deps.credits.grant("u4", 10, "g", None)
     request = CreateJobRequest(provider="simulator", model="sim-image", tasks=[{"seed": i} for i in range(3)])
     job_id = jobs.create_job(deps, "u4", request, None).job_id
     settle(deps, job_id)
@@ -142,7 +135,7 @@ def test_tasks_of_a_job_that_ended_before_they_were_written_show_that_they_never
     assert view.status == "FAILED"
     assert [(t.index, t.status) for t in view.tasks] == [(0, "FAILED"), (1, "FAILED"), (2, "FAILED")]
     assert all(t.error == "the job ended before this task started" for t in view.tasks)
-    assert deps.table.get_account("u4").reserved == 0
+    assert deps.credits.account("u4").reserved == 0
     # AND its counts agree with its tasks: none still PENDING
     assert view.counts.model_dump() == {
         "PENDING": 0,
@@ -155,7 +148,7 @@ def test_tasks_of_a_job_that_ended_before_they_were_written_show_that_they_never
 
 def test_a_cancelled_job_that_ended_before_its_tasks_were_written_counts_them_cancelled(deps: Deps) -> None:
     # GIVEN a 2-task job cancelled before its workflow wrote any task
-    deps.table.grant("u5", 10, "g", None)
+    deps.credits.grant("u5", 10, "g", None)
     request = CreateJobRequest(provider="simulator", model="sim-image", tasks=[{"seed": i} for i in range(2)])
     job_id = jobs.create_job(deps, "u5", request, None).job_id
     jobs.cancel_job(deps, "u5", job_id)
@@ -172,7 +165,7 @@ def test_a_cancelled_job_that_ended_before_its_tasks_were_written_counts_them_ca
         "FAILED": 0,
         "CANCELLED": 2,
     }
-    assert deps.table.get_account("u5").model_dump(include={"available", "reserved"}) == {
+    assert deps.credits.account("u5").model_dump(include={"available", "reserved"}) == {
         "available": 10,
         "reserved": 0,
     }

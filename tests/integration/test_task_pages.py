@@ -27,7 +27,7 @@ def every_index(deps: Deps, user: str, job_id: str) -> list[list[int]]:
 @pytest.mark.parametrize("prepared", [False, True], ids=["planned", "written"])
 def test_large_inputs_split_the_task_pages_and_every_task_is_listed_once(deps: Deps, prepared: bool) -> None:
     # GIVEN a job of three tasks whose inputs are 150 KB each
-    deps.table.grant("u1", 10, "g", None)
+    deps.credits.grant("u1", 10, "g", None)
     request = CreateJobRequest(
         provider="simulator", model="sim-image", tasks=[{"p": BIG, "n": i} for i in range(3)]
     )
@@ -49,7 +49,7 @@ def test_large_inputs_split_the_task_pages_and_every_task_is_listed_once(deps: D
 
 def test_a_first_task_over_the_budget_leaves_the_creation_answer_without_tasks(deps: Deps) -> None:
     # GIVEN a job whose first task alone is over a page's budget
-    deps.table.grant("u2", 10, "g", None)
+    deps.credits.grant("u2", 10, "g", None)
     request = CreateJobRequest(
         provider="simulator", model="sim-image", tasks=[{"p": "y" * 300_000}, {"p": "z"}]
     )

@@ -4,8 +4,14 @@ so that they go out at once and are retried on throttling like submissions."""
 
 from __future__ import annotations
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from genjobs.dal import aws
 from genjobs.models.messages import CancelJob
+
+
+class QueueUnavailable(Exception):
+    """A message could not be sent (SQS refused it, or could not be reached)."""
 
 
 class SubmitQueue:
@@ -13,7 +19,19 @@ class SubmitQueue:
         self.queue_url = queue_url
 
     def cancel_in_flight(self, job_id: str) -> None:
-        message = CancelJob(cancelJob=job_id)
-        aws.client("sqs").send_message(
-            QueueUrl=self.queue_url, MessageBody=message.model_dump_json(by_alias=True)
+        try:
+            aws.client("sqs").send_message(
+                QueueUrl=self.queue_url,
+                MessageBody=CancelJob(cancelJob=job_id).model_dump_json(by_alias=True),
+            )
+        except (BotoCoreError, ClientError) as error:
+            raise QueueUnavailable(str(error)) from error
+
+    def retry_later(self, receipt_handle: str, delay_seconds: int) -> None:
+        """The message comes back after `delay_seconds` (its visibility timeout), not at once."""
+        aws.client("sqs").change_message_visibility(
+            # Only SubmitQueue's consumer retries its messages: the URL is configured, no GetQueueUrl.
+            QueueUrl=self.queue_url,
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=delay_seconds,
         )

@@ -12,7 +12,6 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from genjobs.dal import aws
 from genjobs.deps import deps
 from genjobs.logic import sweeper, tasks
 from genjobs.models.messages import CancelJob
@@ -47,12 +46,7 @@ def submit_record(record: SubmitQueueRecord) -> None:
         # stays in schedule seconds: SQS counts visibility timeouts in them (the local runtime
         # scales them to wall time itself; scaling here too made every backoff TIME_SCALE shorter).
         delay = retry.delay_seconds * (1 + random.random() * 0.2)
-        aws.client("sqs").change_message_visibility(
-            # This function consumes SubmitQueue only: its URL is configured, no GetQueueUrl call needed.
-            QueueUrl=d.settings.submit_queue_url,
-            ReceiptHandle=record.receiptHandle,
-            VisibilityTimeout=max(1, min(MAX_VISIBILITY_SECONDS, round(delay))),
-        )
+        d.submit_queue.retry_later(record.receiptHandle, max(1, min(MAX_VISIBILITY_SECONDS, round(delay))))
         raise
 
 

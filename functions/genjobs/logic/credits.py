@@ -1,4 +1,4 @@
-"""Credits: balances and operator grants. Movements of a job's credits live in dal.table transactions."""
+"""Credits: balances and operator grants. Movements of a job's credits are written with the job or task they belong to (dal.jobs, dal.tasks)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from genjobs.models.api import CreditsBalanceView, GrantCreditsRequest, GrantVie
 
 
 def balance(deps: Deps, user_id: str) -> CreditsBalanceView:
-    account = deps.table.get_account(user_id)
+    account = deps.credits.account(user_id)
     return CreditsBalanceView(
         available=account.available,
         reserved=account.reserved,
@@ -17,7 +17,7 @@ def balance(deps: Deps, user_id: str) -> CreditsBalanceView:
 
 
 def grant(deps: Deps, request: GrantCreditsRequest, grant_id: str) -> GrantView:
-    applied = deps.table.grant(request.user_id, request.amount, grant_id, request.reason)
+    applied = deps.credits.grant(request.user_id, request.amount, grant_id, request.reason)
     return GrantView(
         userId=request.user_id, grantId=grant_id, applied=applied, balance=balance(deps, request.user_id)
     )

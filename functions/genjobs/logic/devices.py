@@ -14,7 +14,7 @@ HAND_OVER_ATTEMPTS = 3
 
 def register(deps: Deps, user_id: str, request: RegisterDeviceRequest) -> DeviceView:
     """Idempotent per (user, token): registering the same token again returns the same device.
-    A token another user registered moves to this user (see JobsTable.hand_over_device)."""
+    A token another user registered moves to this user (see DeviceRepository.hand_over)."""
     settings = deps.settings
     application = (
         settings.fcm_platform_application_arn
@@ -26,7 +26,7 @@ def register(deps: Deps, user_id: str, request: RegisterDeviceRequest) -> Device
     device_id = hashlib.sha256(f"{user_id}:{request.platform.value}:{request.token}".encode()).hexdigest()[
         :32
     ]
-    existing = deps.table.get_device(user_id, device_id)
+    existing = deps.devices.get(user_id, device_id)
     if existing is not None:
         return DeviceView(
             deviceId=existing.device_id, platform=Platform(existing.platform), createdAt=existing.created_at
@@ -43,14 +43,14 @@ def register(deps: Deps, user_id: str, request: RegisterDeviceRequest) -> Device
     # ends with it, so that user's pushes no longer reach the phone. Optimistic: a concurrent
     # registration of the same token makes the transaction fail, and it is tried again.
     for _ in range(HAND_OVER_ATTEMPTS):
-        if deps.table.hand_over_device(device, deps.table.endpoint_owner(endpoint)):
+        if deps.devices.hand_over(device, deps.devices.endpoint_owner(endpoint)):
             return DeviceView(deviceId=device_id, platform=request.platform, createdAt=device.created_at)
     raise Conflict("the device is being registered by another request; try again")
 
 
 def unregister(deps: Deps, user_id: str, device_id: str) -> None:
-    device = deps.table.get_device(user_id, device_id)
+    device = deps.devices.get(user_id, device_id)
     if device is None:
         raise NotFound(f"no device '{device_id}'")
     deps.notifications.delete_endpoint(device.endpoint_arn)
-    deps.table.forget_device(device)
+    deps.devices.forget(device)

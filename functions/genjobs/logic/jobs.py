@@ -6,12 +6,10 @@ import json
 import uuid
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from genjobs.dal.table import InsufficientCredits, Page
 from genjobs.deps import Deps
 from genjobs.logic import cursors, planning, views
 from genjobs.logic.errors import Conflict, InvalidRequest, NotFound, PaymentRequired
+from genjobs.logic.ports import InsufficientCredits, Page, QueueUnavailable
 from genjobs.models.api import CreateJobRequest, JobDetailView, JobListView, ListJobsQuery, TaskListView
 from genjobs.models.domain import (
     TERMINAL_JOB_STATUSES,
@@ -104,7 +102,7 @@ def create_job(
         detail={"taskCount": task_count, "unitPrice": model.price, "creditsReserved": job.credits.reserved},
     )
     try:
-        deps.table.create_job(job, event)
+        deps.jobs.create(job, event)
     except InsufficientCredits as error:
         raise PaymentRequired(
             f"this job needs {error.needed} credits; {error.available} are available",
@@ -121,7 +119,7 @@ def create_job(
         )
     first = range(min(task_count, TASKS_PAGE))
     planned = [_planned_task(job, plan, request.input, i) for i in first]
-    last_key = deps.table.key_after_task(job_id, first[-1]) if task_count > TASKS_PAGE else None
+    last_key = deps.tasks.key_after(job_id, first[-1]) if task_count > TASKS_PAGE else None
     # No task at all when the first is over the budget: the app reads it from the task list.
     page = _within_budget(deps, job_id, Page(planned, last_key), at_least_one=False)
     cursor = _seal(deps, page.last_key, user_id, cursors.tasks_listing(job_id))
@@ -137,7 +135,7 @@ def _within_budget(deps: Deps, job_id: str, page: Page[Task], *, at_least_one: b
         if size > TASK_PAGE_BYTES and (kept or not at_least_one):
             # The start key after the last task kept (index -1: before the first task).
             after = page.items[kept - 1].index if kept else -1
-            return Page(page.items[:kept], deps.table.key_after_task(job_id, after))
+            return Page(page.items[:kept], deps.tasks.key_after(job_id, after))
     return page
 
 
@@ -164,9 +162,9 @@ def _task_page(deps: Deps, job: Job, limit: int, start: dict[str, Any] | None) -
     prepared after the last), the tasks not written yet are shown as planned, so the pages hold
     every index in order whichever of the two they come from."""
     if job.prepared:
-        return _within_budget(deps, job.job_id, deps.table.list_tasks(job.job_id, limit=limit, start=start))
-    first = deps.table.first_task_index(job.job_id, start)
-    page = deps.table.list_tasks(job.job_id, limit=limit, start=start)
+        return _within_budget(deps, job.job_id, deps.tasks.page(job.job_id, limit=limit, start=start))
+    first = deps.tasks.first_index(job.job_id, start)
+    page = deps.tasks.page(job.job_id, limit=limit, start=start)
     end = min(job.task_count, first + limit)
     written = {t.index: t for t in page.items if t.index < end}
     if len(written) == end - first:
@@ -178,22 +176,25 @@ def _task_page(deps: Deps, job: Job, limit: int, start: dict[str, Any] | None) -
         spec = deps.storage.get_json(job.spec_key)
         plan, common = Plan.model_validate(spec["plan"]), spec["input"]
     items = [written.get(i) or _planned_task(job, plan, common, i) for i in range(first, end)]
-    last_key = deps.table.key_after_task(job.job_id, end - 1) if end < job.task_count else None
+    last_key = deps.tasks.key_after(job.job_id, end - 1) if end < job.task_count else None
     return _within_budget(deps, job.job_id, Page(items, last_key))
 
 
 def _owned_job(deps: Deps, user_id: str, job_id: str) -> Job:
-    job = deps.table.get_job(job_id) if is_job_id(job_id) else None
+    job = deps.jobs.get(job_id) if is_job_id(job_id) else None
     if job is None or job.user_id != user_id:  # another user's job does not exist for this caller
         raise NotFound(f"no job '{job_id}'")
     return job
 
 
 def get_job(deps: Deps, user_id: str, job_id: str) -> JobDetailView:
-    job = _owned_job(deps, user_id, job_id)
+    return _detail(deps, user_id, _owned_job(deps, user_id, job_id))
+
+
+def _detail(deps: Deps, user_id: str, job: Job) -> JobDetailView:
     page = _task_page(deps, job, TASKS_PAGE, None)
     # The tasks' next page is read at /jobs/{jobId}/tasks: sealed for that listing.
-    next_page = _seal(deps, page.last_key, user_id, cursors.tasks_listing(job_id))
+    next_page = _seal(deps, page.last_key, user_id, cursors.tasks_listing(job.job_id))
     return views.job_detail_view(
         job, page.items, next_page, deps.storage, deps.settings.output_url_ttl_seconds
     )
@@ -250,7 +251,7 @@ def list_jobs(
                 )
     listing = cursors.jobs_listing()
     start = _open(deps, cursor, user_id, listing)
-    page = deps.table.list_jobs(
+    page = deps.jobs.of_user(
         user_id, limit=limit, start=start, statuses=statuses, collection_id=collection_id
     )
     return JobListView(
@@ -263,12 +264,15 @@ def cancel_job(deps: Deps, user_id: str, job_id: str) -> JobDetailView:
     job = _owned_job(deps, user_id, job_id)
     if job.status in {JobStatus.PENDING, JobStatus.PROCESSING}:
         event = TimelineEvent(jobId=job_id, at=utcnow(), kind="job.cancel_requested", detail={"by": user_id})
-        if deps.table.request_cancel(job_id, event):
+        cancelling = deps.jobs.request_cancel(job, event)
+        if cancelling is not None:
             _cancel_in_flight_now(deps, job_id)
-        job = _owned_job(deps, user_id, job_id)
+            job = cancelling
+        else:  # no longer active since it was read: it ended, or another cancel came first
+            job = _owned_job(deps, user_id, job_id)
     if job.status in {JobStatus.COMPLETED, JobStatus.FAILED}:
         raise Conflict(f"job '{job_id}' already ended {job.status.value}; there is nothing to cancel")
-    return get_job(deps, user_id, job_id)
+    return _detail(deps, user_id, job)
 
 
 def _cancel_in_flight_now(deps: Deps, job_id: str) -> None:
@@ -277,7 +281,7 @@ def _cancel_in_flight_now(deps: Deps, job_id: str) -> None:
     whatever this message did not."""
     try:
         deps.submit_queue.cancel_in_flight(job_id)
-    except (BotoCoreError, ClientError):
+    except QueueUnavailable:
         logger.warning("provider cancel left to the sweeper", extra={"jobId": job_id}, exc_info=True)
 
 
@@ -285,7 +289,7 @@ def list_events(deps: Deps, user_id: str, job_id: str, limit: int, cursor: str |
     listing = cursors.events_listing(job_id)
     start = _open(deps, cursor, user_id, listing)
     _owned_job(deps, user_id, job_id)
-    page = deps.table.list_events(job_id, limit=limit, start=start)
+    page = deps.timeline.page(job_id, limit=limit, start=start)
     return {
         "items": [e.model_dump(mode="json", by_alias=True, exclude={"job_id"}) for e in page.items],
         "cursor": _seal(deps, page.last_key, user_id, listing),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from genjobs.dal.notifications import EndpointGone
 from genjobs.deps import Deps
 from genjobs.faults import checkpoint
+from genjobs.logic.ports import EndpointGone
 from genjobs.models.domain import TimelineEvent, utcnow
 from genjobs.models.messages import JobEvent
 
@@ -31,14 +31,14 @@ def send_job_push(deps: Deps, event: JobEvent) -> int:
     """Returns how many devices were pushed; stale endpoints are pruned."""
     sent = 0
     message = push_message(event)
-    for device in deps.table.list_devices(event.user_id):
-        if not deps.table.claim_push(event.job_id, device.device_id):
+    for device in deps.devices.of_user(event.user_id):
+        if not deps.devices.claim_push(event.job_id, device.device_id):
             continue
         try:
             checkpoint("notify.before_push", event.user_id, event.job_id)
             deps.notifications.push(device.endpoint_arn, message)
         except EndpointGone:
-            deps.table.forget_device(device)
+            deps.devices.forget(device)
             try:
                 deps.notifications.delete_endpoint(device.endpoint_arn)
             except Exception:  # noqa: BLE001 - already gone is fine
@@ -47,10 +47,10 @@ def send_job_push(deps: Deps, event: JobEvent) -> int:
         except Exception:
             # Not sent (SNS throttled, the invocation crashed): give the claim back so the
             # redelivered message pushes, instead of this job never being pushed to this device.
-            deps.table.release_push(event.job_id, device.device_id)
+            deps.devices.release_push(event.job_id, device.device_id)
             raise
         sent += 1
-        deps.table.add_event(
+        deps.timeline.add(
             TimelineEvent(
                 jobId=event.job_id, at=utcnow(), kind="job.push_sent", detail={"deviceId": device.device_id}
             )

@@ -18,7 +18,7 @@ def manifest_key(job_id: str) -> str:
 
 def prepare(deps: Deps, job_id: str) -> PrepareJobOutput:
     """Idempotent: a replay after the tasks exist writes nothing and returns the same manifest."""
-    job = deps.table.get_job(job_id)
+    job = deps.jobs.get(job_id)
     if job is None:
         raise LookupError(f"job {job_id} does not exist")
     if not job.prepared:
@@ -41,17 +41,17 @@ def prepare(deps: Deps, job_id: str) -> PrepareJobOutput:
                 )
             )
             if len(batch) == BATCH:
-                deps.table.put_tasks(batch)
+                deps.tasks.put_many(batch)
                 batch = []
         if batch:
-            deps.table.put_tasks(batch)
+            deps.tasks.put_many(batch)
         checkpoint("prepare.after_tasks_written", job.user_id, job_id)
         deps.storage.put_json(
             manifest_key(job_id),
             [TaskRef(jobId=job_id, taskIndex=i).to_wire() for i in range(job.task_count)],
         )
-        started = deps.table.mark_job_started(job_id)
-        deps.table.add_event(
+        started = deps.jobs.mark_started(job_id)
+        deps.timeline.add(
             TimelineEvent(
                 jobId=job_id,
                 at=utcnow(),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from genjobs.deps import Deps
 from genjobs.faults import checkpoint
-from genjobs.logic.tasks import cancel_at_provider, end_task, load
+from genjobs.logic.tasks import cancel_at_provider, end_task
 from genjobs.models.domain import Job, JobStatus, TaskStatus, TimelineEvent, utcnow
-from genjobs.models.messages import JobEvent, SettleJobOutput, TaskRef
+from genjobs.models.messages import JobEvent, SettleJobOutput
 from genjobs.observability import metrics
 
 
@@ -18,13 +18,16 @@ def final_status(job: Job) -> JobStatus:
     return JobStatus.COMPLETED
 
 
-def _close_open_tasks(deps: Deps, job: Job) -> None:
-    """Tasks the workflow left open (it failed, or was stopped) end now, so nothing stays reserved."""
-    for task in deps.table.iter_tasks(job.job_id):
+def _close_open_tasks(deps: Deps, job: Job) -> Job | None:
+    """Tasks the workflow left open (it failed, or was stopped) end now, so nothing stays reserved.
+    Returns the job as these ends left it, or None when another step moved one of the tasks first
+    (then only a new read knows the job's counts)."""
+    closed: Job | None = job
+    for task in deps.tasks.of_job(job.job_id):
         if task.status.terminal:
             continue
         if task.status == TaskStatus.PROCESSING:
-            _, fresh = load(deps, TaskRef(jobId=job.job_id, taskIndex=task.index))
+            fresh = deps.tasks.get(job.job_id, task.index) or task
             try:
                 cancel_at_provider(deps, job, fresh, by="settlement")
             except Exception:  # noqa: BLE001 - best effort; the task is closed either way
@@ -35,17 +38,27 @@ def _close_open_tasks(deps: Deps, job: Job) -> None:
         reason = (
             "job cancelled before submission" if unsubmitted else "the job's workflow ended before the task"
         )
-        end_task(deps, job, task, to, f"task.{to.value.lower()}", reason=reason)
+        ended = end_task(deps, job, task, to, f"task.{to.value.lower()}", reason=reason)
+        closed = _released(closed, task.status, to) if ended and closed else None
+    return closed
+
+
+def _released(job: Job, was: TaskStatus, to: TaskStatus) -> Job:
+    """The job after one of its tasks moved from `was` to `to` (FAILED or CANCELLED: refunded)."""
+    counts = job.counts.model_copy(
+        update={was.value.lower(): job.counts.get(was) - 1, to.value.lower(): job.counts.get(to) + 1}
+    )
+    credits = job.credits.model_copy(update={"refunded": job.credits.refunded + job.credits.unit_price})
+    return job.model_copy(update={"counts": counts, "credits": credits})
 
 
 def settle(deps: Deps, job_id: str) -> SettleJobOutput:
-    job = deps.table.get_job(job_id)
+    job = deps.jobs.get(job_id)  # read once: every write below says what it changed
     if job is None:
         raise LookupError(f"job {job_id} does not exist")
     if not job.status.terminal:
         if job.counts.terminal < job.task_count:
-            _close_open_tasks(deps, job)
-            job = deps.table.get_job(job_id) or job
+            job = _close_open_tasks(deps, job) or deps.jobs.get(job_id) or job
         status = final_status(job)
         release = job.credits.outstanding  # reserved for tasks that never had a task item
         event = TimelineEvent(
@@ -59,15 +72,17 @@ def settle(deps: Deps, job_id: str) -> SettleJobOutput:
             },
         )
         unstarted_as = TaskStatus.CANCELLED if job.cancel_requested else TaskStatus.FAILED
-        if deps.table.finish_job(job, status, release, event, unstarted_as=unstarted_as):
+        finished = deps.jobs.finish(job, status, release, event, unstarted_as=unstarted_as)
+        if finished is not None:
             metrics.add_metric(name=f"Jobs{status.value.capitalize()}", unit="Count", value=1)
-        job = deps.table.get_job(job_id) or job
+        # Ended by a concurrent settlement: read what it wrote.
+        job = finished or deps.jobs.get(job_id) or job
     checkpoint("settle.after_finish", job.user_id, job_id)
     if job.event_published_at is None:
         # Published before it is marked: a crash in between publishes again, and the notifier
         # sends each device at most one push per job, so the user sees one push either way.
         deps.notifications.publish_job_event(JobEvent.of(job))
         checkpoint("settle.after_publish", job.user_id, job_id)
-        if deps.table.mark_event_published(job_id):
-            deps.table.add_event(TimelineEvent(jobId=job_id, at=utcnow(), kind="job.event_published"))
+        if deps.jobs.mark_event_published(job_id):
+            deps.timeline.add(TimelineEvent(jobId=job_id, at=utcnow(), kind="job.event_published"))
     return SettleJobOutput(jobId=job_id, status=job.status)

@@ -27,20 +27,20 @@ def sweep(deps: Deps) -> dict[str, int]:
     settings = deps.settings
     now = utcnow()
     started = 0
-    for job_id in deps.table.jobs_not_started(
+    for job_id in deps.jobs.not_started(
         now - timedelta(seconds=settings.wall(settings.sweeper_interval_seconds))
     ):
         if deps.workflow.start(job_id):
             started += 1
-            deps.table.add_event(TimelineEvent(jobId=job_id, at=now, kind="job.started_by_sweeper"))
+            deps.timeline.add(TimelineEvent(jobId=job_id, at=now, kind="job.started_by_sweeper"))
     cancelled = 0
-    for job_id in deps.table.jobs_cancelling():
+    for job_id in deps.jobs.cancelling():
         try:
             cancelled += cancel_in_flight(deps, job_id, by="sweeper")
         except Exception:  # noqa: BLE001 - one bad job must not stop the sweep
             logger.exception("cancel sweep of a job failed", extra={"jobId": job_id})
     rescued = 0
-    for job_id, index in deps.table.tasks_waiting_on_webhooks(now):
+    for job_id, index in deps.tasks.webhooks_overdue(now):
         try:
             if rescue_task(deps, TaskRef(jobId=job_id, taskIndex=index)):
                 rescued += 1
@@ -56,14 +56,14 @@ def cancel_in_flight(deps: Deps, job_id: str, by: str) -> int:
     """Stops at the provider every task of a cancelled job that is still running there. Sent by the
     submitter as soon as the job is cancelled, and by each sweeper pass until none can be left."""
     sent = 0
-    for task in deps.table.tasks_in_status(job_id, TaskStatus.PROCESSING):
+    for task in deps.tasks.in_status(job_id, TaskStatus.PROCESSING):
         if task.provider_cancelled_at is None and task.provider_id:
             rescue_task(deps, TaskRef(jobId=job_id, taskIndex=task.index), by=by)
             sent += 1
-    job = deps.table.get_job(job_id)
+    job = deps.jobs.get(job_id)
     # A submission racing the cancel may still start a task: keep visiting until none can.
     if job is None or job.status.terminal or job.counts.pending == 0:
-        deps.table.clear_cancel_mark(job_id)
+        deps.jobs.clear_cancel_mark(job_id)
     return sent
 
 
@@ -83,7 +83,7 @@ def rescue_task(deps: Deps, ref: TaskRef, by: str = "sweeper") -> bool:
                 )
             else:
                 status = provider_for(deps, job.provider).status(task.provider_id)
-            deps.table.add_event(
+            deps.timeline.add(
                 TimelineEvent(
                     jobId=job.job_id,
                     at=utcnow(),
@@ -97,13 +97,7 @@ def rescue_task(deps: Deps, ref: TaskRef, by: str = "sweeper") -> bool:
             logger.warning("sweeper could not poll", extra={"jobId": job.job_id, "error": str(error)})
             result = observation_failed(deps, job, task, error)
         if result is not DONE:
-            deps.table.update_task(
-                job.job_id,
-                task.index,
-                set_fields={"gsi2sk": next_sweep(deps, task).isoformat().replace("+00:00", "Z")},
-                add={"sweeps": 1},
-                only_if=TaskStatus.PROCESSING,
-            )
+            deps.tasks.sweep_again_at(job.job_id, task.index, next_sweep(deps, task))
             if token:
                 deps.workflow.heartbeat(token)
             return False

@@ -1,7 +1,7 @@
 """The life of a task: submit (with its cancellation check), wait (poll or webhook), custody, end.
 
 Every step re-reads the task and the job and moves the task only through conditional
-transitions (dal.table.JobsTable.transition_task), so replays, duplicate deliveries and
+transitions (genjobs.dal.tasks.TaskRepository), so replays, duplicate deliveries and
 concurrent webhooks/polls/cancels change nothing twice.
 """
 
@@ -13,7 +13,6 @@ from enum import StrEnum
 from typing import Any
 
 from genjobs.catalog import ResolvedModel, WaitBy
-from genjobs.dal.items import SWEEP_TASKS
 from genjobs.deps import Deps
 from genjobs.faults import checkpoint
 from genjobs.logic.outputs import OutputGone, OutputUnavailable, keep_outputs
@@ -64,8 +63,8 @@ def _event(job_id: str, kind: str, index: int | None, **detail: Any) -> Timeline
 
 
 def load(deps: Deps, ref: TaskRef) -> tuple[Job, Task]:
-    job = deps.table.get_job(ref.job_id)
-    task = deps.table.get_task(ref.job_id, ref.task_index) if job else None
+    job = deps.jobs.get(ref.job_id)
+    task = deps.tasks.get(ref.job_id, ref.task_index) if job else None
     if job is None or task is None:
         raise TaskGone(f"job {ref.job_id} task {ref.task_index} does not exist")
     return job, task
@@ -85,13 +84,13 @@ def end_task(deps: Deps, job: Job, task: Task, to: TaskStatus, kind: str, **fiel
         detail["charged"] = job.credits.unit_price
     else:
         detail["refunded"] = job.credits.unit_price
-    moved = deps.table.transition_task(
+    moved = deps.tasks.end(
         job,
         task.index,
         from_status=task.status,
         to_status=to,
         event=_event(job.job_id, kind, task.index, **detail),
-        set_fields={k: v for k, v in fields.items() if k != "reason"},
+        fields={k: v for k, v in fields.items() if k != "reason"},
     )
     if moved:
         metrics.add_metric(name=f"Tasks{to.value.capitalize()}", unit="Count", value=1)
@@ -162,9 +161,7 @@ def _submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | 
         # Already submitted (a redelivery after the record was written, or the state machine's
         # retry of a wait that timed out in the queue): answer again; a webhook answers this token.
         if by_webhook:
-            deps.table.update_task(
-                job.job_id, task.index, set_fields={"taskToken": token}, only_if=TaskStatus.PROCESSING
-            )
+            deps.tasks.attach_token(job.job_id, task.index, token)
             return None
         return RUNNING
 
@@ -175,11 +172,11 @@ def _submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | 
         idempotency_key=f"{job.job_id}:{task.index}",
         webhook_url=webhook_url(deps, job, task.index) if by_webhook else None,
     )
-    deps.table.update_task(job.job_id, task.index, add={"submitAttempts": 1})
+    deps.tasks.count_submit_attempt(job.job_id, task.index)
     try:
         submission = provider.submit(request)
     except ProviderThrottled as error:
-        deps.table.add_event(
+        deps.timeline.add(
             _event(job.job_id, "task.throttled", task.index, retryAfter=error.retry_after_seconds)
         )
         metrics.add_metric(name="ProviderThrottles", unit="Count", value=1)
@@ -191,7 +188,7 @@ def _submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | 
         return DONE
     except ProviderError as error:
         delay = min(900.0, 5.0 * 2 ** max(0, receive_count - 1))
-        deps.table.add_event(
+        deps.timeline.add(
             _event(job.job_id, "task.submit_retry", task.index, error=str(error), retryIn=delay)
         )
         raise RetryLater(delay, str(error)) from error
@@ -200,23 +197,21 @@ def _submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | 
     checkpoint("submit.after_provider_accepted", job.user_id, job.job_id)
 
     now = utcnow()
-    fields: dict[str, Any] = {"providerId": submission.provider_id, "submittedAt": now.isoformat()}
+    due = None
     if by_webhook:
         due = now + timedelta(
             seconds=deps.settings.wall(model.expected_seconds + deps.settings.webhook_grace_seconds)
         )
-        fields.update(
-            {"taskToken": token, "gsi2pk": SWEEP_TASKS, "gsi2sk": due.isoformat().replace("+00:00", "Z")}
-        )
-    moved = deps.table.transition_task(
+    moved = deps.tasks.mark_submitted(
         job,
         task.index,
-        from_status=TaskStatus.PENDING,
-        to_status=TaskStatus.PROCESSING,
+        provider_id=submission.provider_id,
+        at=now,
         event=_event(
             job.job_id, "task.submitted", task.index, providerId=submission.provider_id, by=model.wait_by
         ),
-        set_fields=fields,
+        token=token if by_webhook else None,
+        webhook_due=due,
     )
     if not moved:
         _, task = load(deps, ref)
@@ -259,7 +254,7 @@ def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus) -> Wa
             return _failed(
                 deps, job, task, f"{NO_OUTPUT}: the provider reported success but delivered no output"
             )
-        deps.table.add_event(_event(job.job_id, "task.outputs_stored", task.index, count=len(outputs)))
+        deps.timeline.add(_event(job.job_id, "task.outputs_stored", task.index, count=len(outputs)))
         checkpoint("outputs.after_stored", job.user_id, job.job_id)
         end_task(
             deps,
@@ -277,15 +272,11 @@ def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus) -> Wa
     if status.state == TaskState.CANCELED:
         end_task(deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="cancelled at the provider")
         return DONE
-    deps.table.update_task(
+    deps.tasks.record_running(
         job.job_id,
         task.index,
         # a provider may report a lower figure than before (a restarted step); progress never goes back
-        set_fields={"progress": max(status.progress, task.progress or 0.0), "pollErrors": 0}
-        if status.progress is not None
-        else {"pollErrors": 0},
-        add={"pollCount": 1},
-        only_if=TaskStatus.PROCESSING,
+        max(status.progress, task.progress or 0.0) if status.progress is not None else None,
     )
     return RUNNING
 
@@ -294,14 +285,14 @@ def cancel_at_provider(deps: Deps, job: Job, task: Task, by: str) -> CancelOutco
     """Asks the provider to stop a task of a cancelled job, once (`by`: who sent it, for the timeline)."""
     if not job.cancel_requested or task.provider_cancelled_at is not None or not task.provider_id:
         return None
-    if not deps.table.claim_provider_cancel(job.job_id, task.index):
+    if not deps.tasks.claim_provider_cancel(job.job_id, task.index):
         return None
     try:
         outcome = provider_for(deps, job.provider).cancel(task.provider_id)
     except ProviderError:
-        deps.table.release_provider_cancel(job.job_id, task.index)
+        deps.tasks.release_provider_cancel(job.job_id, task.index)
         raise
-    deps.table.add_event(_event(job.job_id, "task.cancel_sent", task.index, outcome=outcome.value, by=by))
+    deps.timeline.add(_event(job.job_id, "task.cancel_sent", task.index, outcome=outcome.value, by=by))
     return outcome
 
 
@@ -365,12 +356,8 @@ def observation_failed(deps: Deps, job: Job, task: Task, error: ProviderError) -
     limit = deps.settings.max_consecutive_poll_errors
     if errors >= limit:
         return _failed(deps, job, task, f"{TOO_MANY_ERRORS}: {errors} consecutive poll errors; last: {error}")
-    deps.table.update_task(
-        job.job_id, task.index, add={"pollErrors": 1, "pollCount": 1}, only_if=TaskStatus.PROCESSING
-    )
-    deps.table.add_event(
-        _event(job.job_id, "task.poll_error", task.index, error=str(error), consecutive=errors)
-    )
+    deps.tasks.record_poll_error(job.job_id, task.index)
+    deps.timeline.add(_event(job.job_id, "task.poll_error", task.index, error=str(error), consecutive=errors))
     return RUNNING
 
 

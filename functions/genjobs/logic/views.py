@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genjobs.dal.storage import Storage
+from genjobs.logic.ports import ObjectStore
 from genjobs.models.api import (
     CountsView,
     CreditsView,
@@ -44,7 +44,7 @@ def job_view(job: Job) -> JobView:
 
 
 def job_detail_view(
-    job: Job, tasks: list[Task], cursor: str | None, storage: Storage, ttl: int
+    job: Job, tasks: list[Task], cursor: str | None, storage: ObjectStore, ttl: int
 ) -> JobDetailView:
     fields = _job_fields(job, tasks)
     fields["tasks"] = [task_view(t, storage, ttl) for t in tasks]
@@ -80,7 +80,7 @@ def _job_fields(job: Job, tasks: list[Task] | None) -> dict[str, object]:
     }
 
 
-def task_view(task: Task, storage: Storage, ttl: int) -> TaskView:
+def task_view(task: Task, storage: ObjectStore, ttl: int) -> TaskView:
     return TaskView(
         index=task.index,
         status=task.status,

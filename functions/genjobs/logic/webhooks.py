@@ -51,9 +51,9 @@ def receive(deps: Deps, webhook: ReceivedWebhook) -> str:
     # provider's retry of it is applied instead of being dropped as a duplicate.
     if job.provider != provider or not task.provider_id or not delivery.matches(task.provider_id):
         raise NotFound("the delivery is not about this task")
-    if not deps.table.remember_delivery(provider, delivery.delivery_id, DEDUPE_TTL_SECONDS):
+    if not deps.receipts.remember(provider, delivery.delivery_id, DEDUPE_TTL_SECONDS):
         return "duplicate"
-    deps.table.add_event(
+    deps.timeline.add(
         TimelineEvent(
             jobId=job_id,
             at=utcnow(),
@@ -74,7 +74,7 @@ def receive(deps: Deps, webhook: ReceivedWebhook) -> str:
     except Exception:
         # Not applied (an output download failed, the invocation crashed): forget the delivery so
         # the provider's retry of it is applied rather than dropped as a duplicate.
-        deps.table.forget_delivery(provider, delivery.delivery_id)
+        deps.receipts.forget(provider, delivery.delivery_id)
         raise
     if result is DONE and token:
         answer(deps, token, DONE)

@@ -1,4 +1,4 @@
-"""Domain models: jobs, tasks, credits. Stored as DynamoDB items by genjobs.dal.table."""
+"""Domain models: jobs, tasks, credits. Stored as DynamoDB items by the repositories of genjobs.dal."""
 
 from __future__ import annotations
 

@@ -1,0 +1,247 @@
+"""Jobs: creation with its credit reservation, reads and listings, start, cancel and settlement.
+
+A job waiting for the sweeper (not started yet, or cancelled with tasks maybe still running at their
+provider) carries a mark in the sweep index (gsi2); the methods here set and clear it by intent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from genjobs.dal.credits import CreditRepository
+from genjobs.dal.dynamo import (
+    InsufficientCredits,
+    JobAlreadyExists,
+    Page,
+    TableRepository,
+    attr,
+    cancellation_codes,
+    conditionally,
+    iso,
+    key,
+    update,
+)
+from genjobs.dal.items import COUNT_ATTR, SWEEP_CANCELS, SWEEP_JOBS, job_from_item, job_key, job_to_item
+from genjobs.dal.timeline import TimelineRepository
+from genjobs.models.domain import Job, JobStatus, LedgerKind, TaskStatus, TimelineEvent, utcnow
+
+_SWEEP_MARK = ("gsi2pk", "gsi2sk")
+_ACTIVE = {":pending": JobStatus.PENDING.value, ":processing": JobStatus.PROCESSING.value}
+_STATUS = {"#s": "status"}
+
+
+class JobRepository(TableRepository):
+    def __init__(self, table_name: str) -> None:
+        super().__init__(table_name)
+        self._credits = CreditRepository(table_name)
+        self._timeline = TimelineRepository(table_name)
+
+    def create(self, job: Job, event: TimelineEvent) -> None:
+        """Stores the job and reserves its credits atomically; nothing is written on failure."""
+        item = job_to_item(job)
+        item["gsi2pk"] = SWEEP_JOBS  # until the workflow has started it (the sweeper's safety net)
+        item["gsi2sk"] = iso(job.created_at)
+        amount = job.credits.reserved
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    self.put(item, "attribute_not_exists(pk)"),
+                    *self._credits.reserve_ops(job.user_id, job.job_id, amount, job.created_at),
+                    self.put(self._timeline.event_item(event)),
+                ]
+            )
+        except ClientError as error:
+            codes = cancellation_codes(error)
+            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                raise InsufficientCredits(amount, self._credits.account(job.user_id).available) from error
+            if codes and codes[0] == "ConditionalCheckFailed":
+                raise JobAlreadyExists(job.job_id) from error
+            raise
+
+    def get(self, job_id: str) -> Job | None:
+        item = self._table.get_item(Key=job_key(job_id), ConsistentRead=True).get("Item")
+        return job_from_item(item) if item else None
+
+    def of_user(
+        self,
+        user_id: str,
+        *,
+        limit: int,
+        start: dict[str, Any] | None,
+        statuses: frozenset[JobStatus] | None = None,
+        collection_id: str | None = None,
+    ) -> Page[Job]:
+        """The user's jobs, newest first, filtered; pages hold up to `limit` matching jobs."""
+        condition: Any = None
+        if statuses:
+            condition = attr("status").is_in([s.value for s in statuses])
+        if collection_id is not None:
+            by_collection = attr("collectionId").eq(collection_id)
+            condition = by_collection if condition is None else condition & by_collection
+        jobs: list[Job] = []
+        while True:
+            kwargs: dict[str, Any] = {
+                "IndexName": "gsi1",
+                "KeyConditionExpression": key("gsi1pk").eq(f"USER#{user_id}"),
+                "ScanIndexForward": False,
+                "Limit": limit - len(jobs),
+            }
+            if condition is not None:
+                kwargs["FilterExpression"] = condition
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            response = self._table.query(**kwargs)
+            jobs.extend(job_from_item(i) for i in response["Items"])
+            start = response.get("LastEvaluatedKey")
+            if not start or len(jobs) >= limit:
+                return Page(jobs, start or None)
+
+    def mark_started(self, job_id: str) -> Job | None:
+        """PENDING -> PROCESSING once the tasks exist; returns the job (None if it does not exist)."""
+        now = iso(utcnow())
+        started = conditionally(
+            self._table.update_item,
+            **update(
+                job_key(job_id),
+                set={
+                    "status": JobStatus.PROCESSING.value,
+                    "startedAt": now,
+                    "updatedAt": now,
+                    "prepared": True,
+                },
+                remove=_SWEEP_MARK,
+                condition="#s = :pending",
+                names=_STATUS,
+                values={":pending": JobStatus.PENDING.value},
+            ),
+            ReturnValues="ALL_NEW",
+        )
+        # Already started, or cancelled before it started: just mark it prepared.
+        response = started or conditionally(
+            self._table.update_item,
+            **update(
+                job_key(job_id),
+                set={"prepared": True, "updatedAt": now},
+                remove=_SWEEP_MARK,
+                condition="attribute_exists(pk)",
+            ),
+            ReturnValues="ALL_NEW",
+        )
+        return job_from_item(response["Attributes"]) if response else None
+
+    def request_cancel(self, job: Job, event: TimelineEvent) -> Job | None:
+        """Active job -> CANCELLING: the job as it now is, or None when it is not active (already
+        ending or ended)."""
+        at = utcnow()
+        now = iso(at)
+        cancel = update(
+            job_key(job.job_id),
+            set={"status": JobStatus.CANCELLING.value, "cancelRequestedAt": now, "updatedAt": now},
+            # Marked for the sweeper, which sends the provider cancel of in-flight tasks that no
+            # wake-up of their own would reach (webhook waits).
+            set_if_absent={"gsi2pk": SWEEP_CANCELS, "gsi2sk": now},
+            condition="#s IN (:pending, :processing)",
+            names=_STATUS,
+            values=_ACTIVE,
+        )
+        if not self._transact([self.update_op(cancel), self.put(self._timeline.event_item(event))]):
+            return None
+        return job.model_copy(
+            update={"status": JobStatus.CANCELLING, "cancel_requested_at": at, "updated_at": at}
+        )
+
+    def cancelling(self, limit: int = 100) -> list[str]:
+        """Cancelled jobs whose tasks may still be running at their provider."""
+        response = self._table.query(
+            IndexName="gsi2", KeyConditionExpression=key("gsi2pk").eq(SWEEP_CANCELS), Limit=limit
+        )
+        return [i["pk"].removeprefix("JOB#") for i in response["Items"]]
+
+    def clear_cancel_mark(self, job_id: str) -> None:
+        """No task of the cancelled job can still be running at its provider."""
+        conditionally(
+            self._table.update_item,
+            **update(
+                job_key(job_id),
+                remove=_SWEEP_MARK,
+                condition="gsi2pk = :mark",
+                values={":mark": SWEEP_CANCELS},
+            ),
+        )
+
+    def not_started(self, older_than: datetime, limit: int = 100) -> list[str]:
+        """Jobs created before `older_than` whose workflow has not started them."""
+        response = self._table.query(
+            IndexName="gsi2",
+            KeyConditionExpression=key("gsi2pk").eq(SWEEP_JOBS) & key("gsi2sk").lte(iso(older_than)),
+            Limit=limit,
+        )
+        return [i["pk"].removeprefix("JOB#") for i in response["Items"]]
+
+    def finish(
+        self, job: Job, status: JobStatus, release: int, event: TimelineEvent, *, unstarted_as: TaskStatus
+    ) -> Job | None:
+        """Ends the job and releases what is still reserved for it, exactly once: the job as it now
+        is, or None when it had ended already. The tasks still counted PENDING (the workflow ended
+        before it wrote them) are counted `unstarted_as`."""
+        at = utcnow()
+        now = iso(at)
+        unstarted = job.counts.pending
+        end = update(
+            job_key(job.job_id),
+            set={"status": status.value, "finishedAt": now, "updatedAt": now},
+            add={
+                "creditsRefunded": release,
+                COUNT_ATTR[TaskStatus.PENDING]: -unstarted,
+                COUNT_ATTR[unstarted_as]: unstarted,
+            },
+            remove=_SWEEP_MARK,
+            condition="#s IN (:pending, :processing, :cancelling)",
+            names=_STATUS,
+            values={**_ACTIVE, ":cancelling": JobStatus.CANCELLING.value},
+        )
+        items = [self.update_op(end), self.put(self._timeline.event_item(event))]
+        if release:
+            items += self._credits.settle_ops(
+                job.user_id, job.job_id, "SETTLE", None, release, LedgerKind.RELEASE
+            )
+        if not self._transact(items):
+            return None
+        counts = job.counts.model_copy(
+            update={"pending": 0, unstarted_as.value.lower(): job.counts.get(unstarted_as) + unstarted}
+        )
+        credits = job.credits.model_copy(update={"refunded": job.credits.refunded + release})
+        return job.model_copy(
+            update={
+                "status": status,
+                "finished_at": at,
+                "updated_at": at,
+                "counts": counts,
+                "credits": credits,
+            }
+        )
+
+    def mark_event_published(self, job_id: str) -> bool:
+        """Claims the job's one completion event; False if it was already claimed."""
+        claimed = conditionally(
+            self._table.update_item,
+            **update(
+                job_key(job_id),
+                set={"eventPublishedAt": iso(utcnow())},
+                condition="attribute_not_exists(eventPublishedAt)",
+            ),
+        )
+        return claimed is not None
+
+    def task_moved_op(self, job: Job, from_status: TaskStatus, to_status: TaskStatus) -> dict[str, Any]:
+        """The job's side of a task's transition (dal.tasks): its counts and, when the task ends,
+        its price charged (COMPLETED) or refunded (FAILED, CANCELLED)."""
+        add = {COUNT_ATTR[from_status]: -1, COUNT_ATTR[to_status]: 1}
+        if to_status == TaskStatus.COMPLETED:
+            add["creditsCharged"] = job.credits.unit_price
+        elif to_status.terminal:
+            add["creditsRefunded"] = job.credits.unit_price
+        return self.update_op(update(job_key(job.job_id), set={"updatedAt": iso(utcnow())}, add=add))

@@ -1,0 +1,232 @@
+"""Tasks: written once a job is prepared, moved through their statuses by conditional transitions.
+
+A transition is one transaction with the job's counts, the task's credits (charged or released when
+it ends) and its timeline event, conditioned on the task's status: False means someone else moved
+it first, and nothing was written. A webhook task carries a mark in the sweep index (gsi2) with the
+time the sweeper should look at it, until it ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from genjobs.dal.credits import CreditRepository
+from genjobs.dal.dynamo import Page, TableRepository, attr, conditionally, iso, key, update
+from genjobs.dal.items import SWEEP_TASKS, task_from_item, task_key, task_to_item
+from genjobs.dal.jobs import JobRepository
+from genjobs.dal.timeline import TimelineRepository
+from genjobs.models.domain import Job, LedgerKind, Task, TaskStatus, TimelineEvent, utcnow
+
+_PROCESSING = {":processing": TaskStatus.PROCESSING.value}
+_ONLY_PROCESSING = "attribute_exists(pk) AND #s = :processing"
+
+
+class TaskRepository(TableRepository):
+    def __init__(self, table_name: str) -> None:
+        super().__init__(table_name)
+        self._jobs = JobRepository(table_name)
+        self._credits = CreditRepository(table_name)
+        self._timeline = TimelineRepository(table_name)
+
+    # ------------------------------------------------------------------ reads
+    def put_many(self, tasks: list[Task]) -> None:
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for task in tasks:
+                batch.put_item(Item=task_to_item(task))
+
+    def get(self, job_id: str, index: int) -> Task | None:
+        item = self._table.get_item(Key=task_key(job_id, index), ConsistentRead=True).get("Item")
+        return task_from_item(item) if item else None
+
+    def page(self, job_id: str, *, limit: int, start: dict[str, Any] | None) -> Page[Task]:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": key("pk").eq(f"JOB#{job_id}") & key("sk").begins_with("TASK#"),
+            "Limit": limit,
+            "ConsistentRead": True,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        response = self._table.query(**kwargs)
+        return Page([task_from_item(i) for i in response["Items"]], response.get("LastEvaluatedKey"))
+
+    @staticmethod
+    def key_after(job_id: str, index: int) -> dict[str, Any]:
+        """The start key `page` returns after task `index`, for a page made of planned tasks."""
+        return task_key(job_id, index)
+
+    @staticmethod
+    def first_index(job_id: str, start: dict[str, Any] | None) -> int:
+        """The index of the first task a `page` from `start` can hold."""
+        if start is None:
+            return 0
+        sk = str(start.get("sk", ""))
+        # Cursors are sealed per job's task listing, so anything else here is a bug, not bad input.
+        if start.get("pk") != task_key(job_id, 0)["pk"] or not sk.startswith("TASK#"):
+            raise ValueError(f"{start!r} is not a start key of job {job_id}'s tasks")
+        return int(sk.removeprefix("TASK#")) + 1
+
+    def of_job(self, job_id: str) -> Iterator[Task]:
+        start = None
+        while True:
+            page = self.page(job_id, limit=500, start=start)
+            yield from page.items
+            if not page.last_key:
+                return
+            start = page.last_key
+
+    def in_status(self, job_id: str, status: TaskStatus) -> Iterator[Task]:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": key("pk").eq(f"JOB#{job_id}") & key("sk").begins_with("TASK#"),
+            "FilterExpression": attr("status").eq(status.value),
+        }
+        while True:
+            response = self._table.query(**kwargs)
+            yield from (task_from_item(i) for i in response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def webhooks_overdue(self, now: datetime, limit: int = 200) -> list[tuple[str, int]]:
+        """(job id, task index) of the webhook tasks the sweeper should look at by `now`."""
+        response = self._table.query(
+            IndexName="gsi2",
+            KeyConditionExpression=key("gsi2pk").eq(SWEEP_TASKS) & key("gsi2sk").lte(iso(now)),
+            Limit=limit,
+        )
+        return [(i["pk"].removeprefix("JOB#"), int(i["sk"].removeprefix("TASK#"))) for i in response["Items"]]
+
+    # ------------------------------------------------------------------ transitions
+    def mark_submitted(
+        self,
+        job: Job,
+        index: int,
+        *,
+        provider_id: str,
+        at: datetime,
+        event: TimelineEvent,
+        token: str | None = None,
+        webhook_due: datetime | None = None,
+    ) -> bool:
+        """PENDING -> PROCESSING: the provider accepted the task. A webhook task keeps the token its
+        webhook answers and is due for the sweeper at `webhook_due`."""
+        fields: dict[str, Any] = {"providerId": provider_id, "submittedAt": at.isoformat()}
+        if token is not None:
+            fields["taskToken"] = token
+        if webhook_due is not None:
+            fields.update({"gsi2pk": SWEEP_TASKS, "gsi2sk": iso(webhook_due)})
+        return self._move(job, index, TaskStatus.PENDING, TaskStatus.PROCESSING, event, fields)
+
+    def end(
+        self,
+        job: Job,
+        index: int,
+        *,
+        from_status: TaskStatus,
+        to_status: TaskStatus,
+        event: TimelineEvent,
+        fields: dict[str, Any] | None = None,
+    ) -> bool:
+        """Ends a task that is still in `from_status`: COMPLETED charges its price, FAILED and
+        CANCELLED release it."""
+        if not to_status.terminal:
+            raise ValueError(f"{to_status} does not end a task")
+        return self._move(job, index, from_status, to_status, event, fields or {})
+
+    def _move(
+        self,
+        job: Job,
+        index: int,
+        from_status: TaskStatus,
+        to_status: TaskStatus,
+        event: TimelineEvent,
+        fields: dict[str, Any],
+    ) -> bool:
+        now = iso(utcnow())
+        sets = {**fields, "status": to_status.value, "updatedAt": now}
+        removals: tuple[str, ...] = ()
+        if to_status.terminal:
+            sets["finishedAt"] = now
+            removals = ("gsi2pk", "gsi2sk", "taskToken")
+        task = update(
+            task_key(job.job_id, index),
+            set=sets,
+            remove=removals,
+            condition="#s = :from",
+            names={"#s": "status"},
+            values={":from": from_status.value},
+        )
+        items = [
+            self.update_op(task),
+            self._jobs.task_moved_op(job, from_status, to_status),
+            self.put(self._timeline.event_item(event)),
+        ]
+        price, what = job.credits.unit_price, f"TASK#{index:06d}"
+        if to_status == TaskStatus.COMPLETED:
+            items += self._credits.settle_ops(job.user_id, job.job_id, what, index, price, LedgerKind.CHARGE)
+        elif to_status.terminal:
+            items += self._credits.settle_ops(job.user_id, job.job_id, what, index, price, LedgerKind.RELEASE)
+        return self._transact(items)
+
+    # ------------------------------------------------------------------ updates of a running task
+    def _update_processing(self, job_id: str, index: int, **changes: Any) -> bool:
+        """Updates a task still PROCESSING (False, nothing written, when it is not)."""
+        params = update(
+            task_key(job_id, index),
+            condition=_ONLY_PROCESSING,
+            names={"#s": "status"},
+            values=_PROCESSING,
+            **changes,
+        )
+        return conditionally(self._table.update_item, **params) is not None
+
+    def count_submit_attempt(self, job_id: str, index: int) -> None:
+        conditionally(
+            self._table.update_item,
+            **update(
+                task_key(job_id, index),
+                set={"updatedAt": iso(utcnow())},
+                add={"submitAttempts": 1},
+                condition="attribute_exists(pk)",
+            ),
+        )
+
+    def attach_token(self, job_id: str, index: int, token: str) -> bool:
+        """The token the webhook of a task already submitted answers now (a redelivered submission)."""
+        return self._update_processing(job_id, index, set={"taskToken": token, "updatedAt": iso(utcnow())})
+
+    def record_running(self, job_id: str, index: int, progress: float | None) -> bool:
+        """An observation found the task still running (`progress`: the provider's figure, if any)."""
+        fields: dict[str, Any] = {"pollErrors": 0, "updatedAt": iso(utcnow())}
+        if progress is not None:
+            fields["progress"] = progress
+        return self._update_processing(job_id, index, set=fields, add={"pollCount": 1})
+
+    def record_poll_error(self, job_id: str, index: int) -> bool:
+        """An observation of the task failed; consecutive failures are counted until one succeeds."""
+        return self._update_processing(
+            job_id, index, set={"updatedAt": iso(utcnow())}, add={"pollErrors": 1, "pollCount": 1}
+        )
+
+    def sweep_again_at(self, job_id: str, index: int, at: datetime) -> bool:
+        """The sweeper found the task overdue and still running: it looks again at `at`."""
+        return self._update_processing(
+            job_id, index, set={"gsi2sk": iso(at), "updatedAt": iso(utcnow())}, add={"sweeps": 1}
+        )
+
+    def claim_provider_cancel(self, job_id: str, index: int) -> bool:
+        """True for the one caller that may send this task's provider cancel (polls and the sweeper race)."""
+        claimed = conditionally(
+            self._table.update_item,
+            **update(
+                task_key(job_id, index),
+                set={"providerCancelledAt": iso(utcnow())},
+                condition="attribute_exists(pk) AND attribute_not_exists(providerCancelledAt)",
+            ),
+        )
+        return claimed is not None
+
+    def release_provider_cancel(self, job_id: str, index: int) -> None:
+        """The cancel could not be sent: let the next wake-up try again."""
+        self._table.update_item(**update(task_key(job_id, index), remove=("providerCancelledAt",)))

@@ -1,0 +1,208 @@
+"""What the domain logic needs of storage and of the AWS services, by intent.
+
+`genjobs.deps.Deps` provides the boto3 implementations (genjobs.dal); unit tests provide in-memory
+ones (tests/unit/fakes.py). Key shapes, index names and AWS error codes stay behind these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import IO, Any, Protocol
+
+from genjobs.dal.dynamo import InsufficientCredits, JobAlreadyExists, Page
+from genjobs.dal.notifications import EndpointGone
+from genjobs.dal.submissions import QueueUnavailable
+from genjobs.models.domain import (
+    CreditAccount,
+    Device,
+    Job,
+    JobStatus,
+    LedgerEntry,
+    Task,
+    TaskStatus,
+    TimelineEvent,
+)
+from genjobs.models.messages import JobEvent, TaskEnded
+
+__all__ = [
+    "Credits",
+    "Devices",
+    "EndpointGone",
+    "InsufficientCredits",
+    "JobAlreadyExists",
+    "Jobs",
+    "NotificationsPort",
+    "ObjectStore",
+    "Page",
+    "QueueUnavailable",
+    "Receipts",
+    "SubmitQueuePort",
+    "Tasks",
+    "Timeline",
+    "WorkflowPort",
+]
+
+
+class Jobs(Protocol):
+    def create(self, job: Job, event: TimelineEvent) -> None:
+        """Stores the job with its credits reserved; raises InsufficientCredits, JobAlreadyExists."""
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def of_user(
+        self,
+        user_id: str,
+        *,
+        limit: int,
+        start: dict[str, Any] | None,
+        statuses: frozenset[JobStatus] | None = None,
+        collection_id: str | None = None,
+    ) -> Page[Job]: ...
+
+    def mark_started(self, job_id: str) -> Job | None: ...
+
+    def request_cancel(self, job: Job, event: TimelineEvent) -> Job | None: ...
+
+    def cancelling(self, limit: int = 100) -> list[str]: ...
+
+    def clear_cancel_mark(self, job_id: str) -> None: ...
+
+    def not_started(self, older_than: datetime, limit: int = 100) -> list[str]: ...
+
+    def finish(
+        self, job: Job, status: JobStatus, release: int, event: TimelineEvent, *, unstarted_as: TaskStatus
+    ) -> Job | None: ...
+
+    def mark_event_published(self, job_id: str) -> bool: ...
+
+
+class Tasks(Protocol):
+    def put_many(self, tasks: list[Task]) -> None: ...
+
+    def get(self, job_id: str, index: int) -> Task | None: ...
+
+    def page(self, job_id: str, *, limit: int, start: dict[str, Any] | None) -> Page[Task]: ...
+
+    def key_after(self, job_id: str, index: int) -> dict[str, Any]: ...
+
+    def first_index(self, job_id: str, start: dict[str, Any] | None) -> int: ...
+
+    def of_job(self, job_id: str) -> Iterator[Task]: ...
+
+    def in_status(self, job_id: str, status: TaskStatus) -> Iterator[Task]: ...
+
+    def webhooks_overdue(self, now: datetime, limit: int = 200) -> list[tuple[str, int]]: ...
+
+    def mark_submitted(
+        self,
+        job: Job,
+        index: int,
+        *,
+        provider_id: str,
+        at: datetime,
+        event: TimelineEvent,
+        token: str | None = None,
+        webhook_due: datetime | None = None,
+    ) -> bool: ...
+
+    def end(
+        self,
+        job: Job,
+        index: int,
+        *,
+        from_status: TaskStatus,
+        to_status: TaskStatus,
+        event: TimelineEvent,
+        fields: dict[str, Any] | None = None,
+    ) -> bool: ...
+
+    def count_submit_attempt(self, job_id: str, index: int) -> None: ...
+
+    def attach_token(self, job_id: str, index: int, token: str) -> bool: ...
+
+    def record_running(self, job_id: str, index: int, progress: float | None) -> bool: ...
+
+    def record_poll_error(self, job_id: str, index: int) -> bool: ...
+
+    def sweep_again_at(self, job_id: str, index: int, at: datetime) -> bool: ...
+
+    def claim_provider_cancel(self, job_id: str, index: int) -> bool: ...
+
+    def release_provider_cancel(self, job_id: str, index: int) -> None: ...
+
+
+class Credits(Protocol):
+    def account(self, user_id: str) -> CreditAccount: ...
+
+    def grant(self, user_id: str, amount: int, grant_id: str, reason: str | None) -> bool: ...
+
+    def ledger(self, user_id: str, limit: int = 100) -> list[LedgerEntry]: ...
+
+
+class Devices(Protocol):
+    def get(self, user_id: str, device_id: str) -> Device | None: ...
+
+    def of_user(self, user_id: str) -> list[Device]: ...
+
+    def endpoint_owner(self, endpoint_arn: str) -> Device | None: ...
+
+    def hand_over(self, device: Device, previous: Device | None) -> bool: ...
+
+    def forget(self, device: Device) -> None: ...
+
+    def claim_push(self, job_id: str, device_id: str) -> bool: ...
+
+    def release_push(self, job_id: str, device_id: str) -> None: ...
+
+
+class Receipts(Protocol):
+    def remember(self, provider: str, delivery_id: str, ttl_seconds: int) -> bool: ...
+
+    def forget(self, provider: str, delivery_id: str) -> None: ...
+
+
+class Timeline(Protocol):
+    def add(self, event: TimelineEvent) -> None: ...
+
+    def page(self, job_id: str, *, limit: int, start: dict[str, Any] | None) -> Page[TimelineEvent]: ...
+
+
+class ObjectStore(Protocol):
+    def put_json(self, key: str, value: Any) -> None: ...
+
+    def get_json(self, key: str) -> Any: ...
+
+    def put_stream(self, key: str, stream: IO[bytes], content_type: str) -> int: ...
+
+    def head(self, key: str) -> dict[str, Any] | None: ...
+
+    def presign(self, key: str, ttl_seconds: int) -> str: ...
+
+
+class WorkflowPort(Protocol):
+    def start(self, job_id: str) -> bool: ...
+
+    def succeed(self, token: str, answer: TaskEnded) -> bool: ...
+
+    def heartbeat(self, token: str) -> bool: ...
+
+    def fail(self, token: str, error: str, cause: str) -> bool: ...
+
+
+class SubmitQueuePort(Protocol):
+    def cancel_in_flight(self, job_id: str) -> None:
+        """Raises QueueUnavailable when the message could not be sent."""
+
+    def retry_later(self, receipt_handle: str, delay_seconds: int) -> None: ...
+
+
+class NotificationsPort(Protocol):
+    def publish_job_event(self, event: JobEvent) -> str: ...
+
+    def claim_endpoint(self, platform_application_arn: str, token: str, user_id: str) -> str: ...
+
+    def delete_endpoint(self, endpoint_arn: str) -> None: ...
+
+    def push(self, endpoint_arn: str, message: dict[str, str]) -> str:
+        """Raises EndpointGone for a disabled or deleted endpoint."""

@@ -1,0 +1,691 @@
+"""In-memory stand-ins of every port of the domain logic (genjobs.logic.ports), for unit tests.
+
+They keep the promises the DynamoDB repositories keep: a conditional write whose condition does not
+hold returns False (or None) and changes nothing; a transition moves the task, the job's counts, the
+credits and the ledger together or not at all; each ledger entry is written once. `World` holds the
+state they share, as the one table does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from genjobs.dal.dynamo import InsufficientCredits, JobAlreadyExists, Page
+from genjobs.dal.notifications import EndpointGone
+from genjobs.dal.submissions import QueueUnavailable
+from genjobs.dal.tasks import TaskRepository
+from genjobs.deps import Deps
+from genjobs.models.domain import (
+    CreditAccount,
+    Device,
+    Job,
+    JobStatus,
+    LedgerEntry,
+    LedgerKind,
+    Task,
+    TaskStatus,
+    TimelineEvent,
+    utcnow,
+)
+from genjobs.models.messages import JobEvent, TaskEnded
+from genjobs.providers.base import (
+    CancelOutcome,
+    ProviderError,
+    ProviderStatus,
+    Submission,
+    SubmitRequest,
+    TaskState,
+    WebhookDelivery,
+    WebhookRejected,
+)
+from genjobs.settings import Settings
+
+ACTIVE = {JobStatus.PENDING, JobStatus.PROCESSING}
+NOT_STARTED, CANCELS = "not-started", "cancels"
+
+
+@dataclass
+class World:
+    jobs: dict[str, Job] = field(default_factory=dict)
+    tasks: dict[tuple[str, int], Task] = field(default_factory=dict)
+    accounts: dict[str, CreditAccount] = field(default_factory=dict)
+    ledger: dict[tuple[str, str], LedgerEntry] = field(default_factory=dict)
+    events: list[TimelineEvent] = field(default_factory=list)
+    # The sweeper's marks: a job's (kind, since), a webhook task's due time.
+    job_marks: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    task_due: dict[tuple[str, int], datetime] = field(default_factory=dict)
+
+    def account(self, user_id: str) -> CreditAccount:
+        return self.accounts.get(user_id) or CreditAccount(userId=user_id)
+
+    def kinds(self, job_id: str) -> list[str]:
+        """The kinds of the job's timeline events, in order."""
+        return [e.kind for e in self.events if e.job_id == job_id]
+
+    def move_credits(self, entry: LedgerEntry, **changes: int) -> bool:
+        """Applies a ledger entry once, like the account Update + entry Put of one transaction."""
+        if (entry.user_id, entry.entry_id) in self.ledger:
+            return False
+        account = self.account(entry.user_id)
+        values = {name: getattr(account, name) + delta for name, delta in changes.items()}
+        if any(v < 0 for name, v in values.items() if name in {"available", "reserved"}):
+            return False
+        self.accounts[entry.user_id] = account.model_copy(update=values)
+        self.ledger[(entry.user_id, entry.entry_id)] = entry
+        return True
+
+    def can_move(self, user_id: str, entry_id: str, reserved: int) -> bool:
+        return (user_id, entry_id) not in self.ledger and self.account(user_id).reserved >= reserved
+
+
+def _entry(job: Job, what: str, index: int | None, amount: int, kind: LedgerKind) -> LedgerEntry:
+    return LedgerEntry(
+        userId=job.user_id,
+        entryId=f"JOB#{job.job_id}#{what}#{kind.value}",
+        kind=kind,
+        amount=amount,
+        jobId=job.job_id,
+        taskIndex=index,
+        at=utcnow(),
+    )
+
+
+def _offset(start: dict[str, Any] | None) -> int:
+    return int(start["offset"]) if start else 0
+
+
+def _paged(items: list[Any], limit: int, start: dict[str, Any] | None) -> Page[Any]:
+    first = _offset(start)
+    end = first + limit
+    return Page(items[first:end], {"offset": end} if end < len(items) else None)
+
+
+class FakeJobs:
+    def __init__(self, world: World) -> None:
+        self.w = world
+        self.reads = 0
+
+    def create(self, job: Job, event: TimelineEvent) -> None:
+        if job.job_id in self.w.jobs:
+            raise JobAlreadyExists(job.job_id)
+        amount = job.credits.reserved
+        entry = LedgerEntry(
+            userId=job.user_id,
+            entryId=f"JOB#{job.job_id}#RESERVE",
+            kind=LedgerKind.RESERVE,
+            amount=amount,
+            jobId=job.job_id,
+            at=job.created_at,
+        )
+        available = self.w.account(job.user_id).available
+        if available < amount or not self.w.move_credits(entry, available=-amount, reserved=amount):
+            raise InsufficientCredits(amount, available)
+        self.w.jobs[job.job_id] = job
+        self.w.job_marks[job.job_id] = (NOT_STARTED, job.created_at)
+        self.w.events.append(event)
+
+    def get(self, job_id: str) -> Job | None:
+        self.reads += 1
+        return self.w.jobs.get(job_id)
+
+    def of_user(
+        self,
+        user_id: str,
+        *,
+        limit: int,
+        start: dict[str, Any] | None,
+        statuses: frozenset[JobStatus] | None = None,
+        collection_id: str | None = None,
+    ) -> Page[Job]:
+        jobs = sorted(
+            (
+                j
+                for j in self.w.jobs.values()
+                if j.user_id == user_id
+                and (not statuses or j.status in statuses)
+                and (collection_id is None or j.collection_id == collection_id)
+            ),
+            key=lambda j: (j.created_at, j.job_id),
+            reverse=True,
+        )
+        return _paged(jobs, limit, start)
+
+    def _update(self, job_id: str, **changes: Any) -> Job:
+        job = self.w.jobs[job_id].model_copy(update=changes)
+        self.w.jobs[job_id] = job
+        return job
+
+    def mark_started(self, job_id: str) -> Job | None:
+        job = self.w.jobs.get(job_id)
+        if job is None:
+            return None
+        self.w.job_marks.pop(job_id, None)
+        now = utcnow()
+        if job.status == JobStatus.PENDING:
+            return self._update(
+                job_id, status=JobStatus.PROCESSING, started_at=now, updated_at=now, prepared=True
+            )
+        return self._update(job_id, prepared=True, updated_at=now)
+
+    def request_cancel(self, job: Job, event: TimelineEvent) -> Job | None:
+        stored = self.w.jobs.get(job.job_id)
+        if stored is None or stored.status not in ACTIVE:
+            return None
+        now = utcnow()
+        changes = {"status": JobStatus.CANCELLING, "cancel_requested_at": now, "updated_at": now}
+        self._update(job.job_id, **changes)
+        self.w.job_marks.setdefault(job.job_id, (CANCELS, now))
+        self.w.events.append(event)
+        return job.model_copy(update=changes)
+
+    def cancelling(self, limit: int = 100) -> list[str]:
+        return [j for j, (kind, _) in self.w.job_marks.items() if kind == CANCELS][:limit]
+
+    def clear_cancel_mark(self, job_id: str) -> None:
+        if self.w.job_marks.get(job_id, ("", None))[0] == CANCELS:
+            del self.w.job_marks[job_id]
+
+    def not_started(self, older_than: datetime, limit: int = 100) -> list[str]:
+        return [j for j, (kind, at) in self.w.job_marks.items() if kind == NOT_STARTED and at <= older_than][
+            :limit
+        ]
+
+    def finish(
+        self, job: Job, status: JobStatus, release: int, event: TimelineEvent, *, unstarted_as: TaskStatus
+    ) -> Job | None:
+        stored = self.w.jobs.get(job.job_id)
+        if stored is None or stored.status.terminal:
+            return None
+        entry = _entry(job, "SETTLE", None, release, LedgerKind.RELEASE)
+        if release and not self.w.can_move(job.user_id, entry.entry_id, release):
+            return None
+        if release:
+            self.w.move_credits(entry, reserved=-release, available=release)
+        unstarted, now = job.counts.pending, utcnow()
+        moved = {
+            "pending": stored.counts.pending - unstarted,
+            unstarted_as.value.lower(): stored.counts.get(unstarted_as) + unstarted,
+        }
+        self._update(
+            job.job_id,
+            status=status,
+            finished_at=now,
+            updated_at=now,
+            counts=stored.counts.model_copy(update=moved),
+            credits=stored.credits.model_copy(update={"refunded": stored.credits.refunded + release}),
+        )
+        self.w.job_marks.pop(job.job_id, None)
+        self.w.events.append(event)
+        counts = job.counts.model_copy(
+            update={"pending": 0, unstarted_as.value.lower(): job.counts.get(unstarted_as) + unstarted}
+        )
+        credits = job.credits.model_copy(update={"refunded": job.credits.refunded + release})
+        return job.model_copy(
+            update={
+                "status": status,
+                "finished_at": now,
+                "updated_at": now,
+                "counts": counts,
+                "credits": credits,
+            }
+        )
+
+    def mark_event_published(self, job_id: str) -> bool:
+        job = self.w.jobs.get(job_id)
+        if job is None or job.event_published_at is not None:
+            return False
+        self._update(job_id, event_published_at=utcnow())
+        return True
+
+
+class FakeTasks:
+    def __init__(self, world: World) -> None:
+        self.w = world
+
+    key_after = staticmethod(TaskRepository.key_after)
+    first_index = staticmethod(TaskRepository.first_index)
+
+    def put_many(self, tasks: list[Task]) -> None:
+        for task in tasks:
+            self.w.tasks[(task.job_id, task.index)] = task
+
+    def get(self, job_id: str, index: int) -> Task | None:
+        return self.w.tasks.get((job_id, index))
+
+    def _of(self, job_id: str) -> list[Task]:
+        return sorted((t for (j, _), t in self.w.tasks.items() if j == job_id), key=lambda t: t.index)
+
+    def page(self, job_id: str, *, limit: int, start: dict[str, Any] | None) -> Page[Task]:
+        first = self.first_index(job_id, start)
+        items = [t for t in self._of(job_id) if t.index >= first][:limit]
+        more = items and any(t.index > items[-1].index for t in self._of(job_id))
+        return Page(items, self.key_after(job_id, items[-1].index) if more else None)
+
+    def of_job(self, job_id: str) -> Iterator[Task]:
+        yield from self._of(job_id)
+
+    def in_status(self, job_id: str, status: TaskStatus) -> Iterator[Task]:
+        yield from (t for t in self._of(job_id) if t.status == status)
+
+    def webhooks_overdue(self, now: datetime, limit: int = 200) -> list[tuple[str, int]]:
+        return [key for key, due in sorted(self.w.task_due.items(), key=lambda kv: kv[1]) if due <= now][
+            :limit
+        ]
+
+    def mark_submitted(
+        self,
+        job: Job,
+        index: int,
+        *,
+        provider_id: str,
+        at: datetime,
+        event: TimelineEvent,
+        token: str | None = None,
+        webhook_due: datetime | None = None,
+    ) -> bool:
+        fields: dict[str, Any] = {"providerId": provider_id, "submittedAt": at.isoformat()}
+        if token is not None:
+            fields["taskToken"] = token
+        moved = self._move(job, index, TaskStatus.PENDING, TaskStatus.PROCESSING, event, fields)
+        if moved and webhook_due is not None:
+            self.w.task_due[(job.job_id, index)] = webhook_due
+        return moved
+
+    def end(
+        self,
+        job: Job,
+        index: int,
+        *,
+        from_status: TaskStatus,
+        to_status: TaskStatus,
+        event: TimelineEvent,
+        fields: dict[str, Any] | None = None,
+    ) -> bool:
+        assert to_status.terminal, to_status
+        return self._move(job, index, from_status, to_status, event, fields or {})
+
+    def _move(
+        self,
+        job: Job,
+        index: int,
+        was: TaskStatus,
+        to: TaskStatus,
+        event: TimelineEvent,
+        fields: dict[str, Any],
+    ) -> bool:
+        task = self.w.tasks.get((job.job_id, index))
+        if task is None or task.status != was:
+            return False
+        price = job.credits.unit_price
+        kind = LedgerKind.CHARGE if to == TaskStatus.COMPLETED else LedgerKind.RELEASE
+        entry = _entry(job, f"TASK#{index:06d}", index, price, kind)
+        if to.terminal and not self.w.can_move(job.user_id, entry.entry_id, price):
+            return False
+        now = utcnow()
+        data = {**task.model_dump(by_alias=True), **fields, "status": to, "updatedAt": now}
+        if to.terminal:
+            data.update(finishedAt=now, taskToken=None)
+            self.w.task_due.pop((job.job_id, index), None)
+            self.w.move_credits(
+                entry, reserved=-price, **{"charged" if kind == LedgerKind.CHARGE else "available": price}
+            )
+        self.w.tasks[(job.job_id, index)] = Task.model_validate(data)
+        stored = self.w.jobs[job.job_id]
+        counts = {was.value.lower(): stored.counts.get(was) - 1, to.value.lower(): stored.counts.get(to) + 1}
+        credits = stored.credits
+        if to == TaskStatus.COMPLETED:
+            credits = credits.model_copy(update={"charged": credits.charged + price})
+        elif to.terminal:
+            credits = credits.model_copy(update={"refunded": credits.refunded + price})
+        self.w.jobs[job.job_id] = stored.model_copy(
+            update={"counts": stored.counts.model_copy(update=counts), "credits": credits, "updated_at": now}
+        )
+        self.w.events.append(event)
+        return True
+
+    def _processing(self, job_id: str, index: int, **changes: Any) -> bool:
+        task = self.w.tasks.get((job_id, index))
+        if task is None or task.status != TaskStatus.PROCESSING:
+            return False
+        self.w.tasks[(job_id, index)] = task.model_copy(update={**changes, "updated_at": utcnow()})
+        return True
+
+    def count_submit_attempt(self, job_id: str, index: int) -> None:
+        task = self.w.tasks.get((job_id, index))
+        if task is not None:
+            self.w.tasks[(job_id, index)] = task.model_copy(
+                update={"submit_attempts": task.submit_attempts + 1}
+            )
+
+    def attach_token(self, job_id: str, index: int, token: str) -> bool:
+        return self._processing(job_id, index, task_token=token)
+
+    def record_running(self, job_id: str, index: int, progress: float | None) -> bool:
+        task = self.w.tasks.get((job_id, index))
+        changes: dict[str, Any] = {"poll_errors": 0, "poll_count": (task.poll_count if task else 0) + 1}
+        if progress is not None:
+            changes["progress"] = progress
+        return self._processing(job_id, index, **changes)
+
+    def record_poll_error(self, job_id: str, index: int) -> bool:
+        task = self.w.tasks.get((job_id, index))
+        if task is None:
+            return False
+        return self._processing(
+            job_id, index, poll_errors=task.poll_errors + 1, poll_count=task.poll_count + 1
+        )
+
+    def sweep_again_at(self, job_id: str, index: int, at: datetime) -> bool:
+        task = self.w.tasks.get((job_id, index))
+        if task is None or not self._processing(job_id, index, sweeps=task.sweeps + 1):
+            return False
+        if (job_id, index) in self.w.task_due:
+            self.w.task_due[(job_id, index)] = at
+        return True
+
+    def claim_provider_cancel(self, job_id: str, index: int) -> bool:
+        task = self.w.tasks.get((job_id, index))
+        if task is None or task.provider_cancelled_at is not None:
+            return False
+        self.w.tasks[(job_id, index)] = task.model_copy(update={"provider_cancelled_at": utcnow()})
+        return True
+
+    def release_provider_cancel(self, job_id: str, index: int) -> None:
+        task = self.w.tasks[(job_id, index)]
+        self.w.tasks[(job_id, index)] = task.model_copy(update={"provider_cancelled_at": None})
+
+
+class FakeCredits:
+    def __init__(self, world: World) -> None:
+        self.w = world
+
+    def account(self, user_id: str) -> CreditAccount:
+        return self.w.account(user_id)
+
+    def grant(self, user_id: str, amount: int, grant_id: str, reason: str | None) -> bool:
+        entry = LedgerEntry(
+            userId=user_id,
+            entryId=f"GRANT#{grant_id}",
+            kind=LedgerKind.GRANT,
+            amount=amount,
+            reason=reason,
+            at=utcnow(),
+        )
+        return self.w.move_credits(entry, granted=amount, available=amount)
+
+    def ledger(self, user_id: str, limit: int = 100) -> list[LedgerEntry]:
+        return [e for (u, _), e in sorted(self.w.ledger.items()) if u == user_id][:limit]
+
+
+class FakeDevices:
+    def __init__(self) -> None:
+        self.devices: dict[tuple[str, str], Device] = {}
+        self.owners: dict[str, Device] = {}
+        self.pushes: set[tuple[str, str]] = set()
+
+    def get(self, user_id: str, device_id: str) -> Device | None:
+        return self.devices.get((user_id, device_id))
+
+    def of_user(self, user_id: str) -> list[Device]:
+        return [d for (u, _), d in sorted(self.devices.items()) if u == user_id]
+
+    def endpoint_owner(self, endpoint_arn: str) -> Device | None:
+        return self.owners.get(endpoint_arn)
+
+    def hand_over(self, device: Device, previous: Device | None) -> bool:
+        holder = self.owners.get(device.endpoint_arn)
+
+        def ids(d):
+            return None if d is None else (d.user_id, d.device_id)
+
+        if ids(holder) != ids(previous):
+            return False
+        self.devices[(device.user_id, device.device_id)] = device
+        self.owners[device.endpoint_arn] = device
+        if previous is not None and ids(previous) != ids(device):
+            self.devices.pop((previous.user_id, previous.device_id), None)
+        return True
+
+    def forget(self, device: Device) -> None:
+        self.devices.pop((device.user_id, device.device_id), None)
+        holder = self.owners.get(device.endpoint_arn)
+        if holder is not None and (holder.user_id, holder.device_id) == (device.user_id, device.device_id):
+            del self.owners[device.endpoint_arn]
+
+    def claim_push(self, job_id: str, device_id: str) -> bool:
+        if (job_id, device_id) in self.pushes:
+            return False
+        self.pushes.add((job_id, device_id))
+        return True
+
+    def release_push(self, job_id: str, device_id: str) -> None:
+        self.pushes.discard((job_id, device_id))
+
+
+class FakeReceipts:
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str]] = set()
+
+    def remember(self, provider: str, delivery_id: str, ttl_seconds: int) -> bool:
+        if (provider, delivery_id) in self.seen:
+            return False
+        self.seen.add((provider, delivery_id))
+        return True
+
+    def forget(self, provider: str, delivery_id: str) -> None:
+        self.seen.discard((provider, delivery_id))
+
+
+class FakeTimeline:
+    def __init__(self, world: World) -> None:
+        self.w = world
+
+    def add(self, event: TimelineEvent) -> None:
+        self.w.events.append(event)
+
+    def page(self, job_id: str, *, limit: int, start: dict[str, Any] | None) -> Page[TimelineEvent]:
+        return _paged([e for e in self.w.events if e.job_id == job_id], limit, start)
+
+
+class FakeStorage:
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    def put_json(self, key: str, value: Any) -> None:
+        import json
+
+        self.objects[key] = (json.dumps(value).encode(), "application/json")
+
+    def get_json(self, key: str) -> Any:
+        import json
+
+        return json.loads(self.objects[key][0])
+
+    def put_stream(self, key: str, stream: IO[bytes], content_type: str) -> int:
+        body = stream.read()
+        self.objects[key] = (body, content_type)
+        return len(body)
+
+    def head(self, key: str) -> dict[str, Any] | None:
+        if key not in self.objects:
+            return None
+        return {"ContentLength": len(self.objects[key][0]), "ContentType": self.objects[key][1]}
+
+    def presign(self, key: str, ttl_seconds: int) -> str:
+        return f"https://outputs.example/{key}?expires={ttl_seconds}"
+
+
+class FakeWorkflow:
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.answers: dict[str, list[Any]] = {}
+        self.heartbeats: list[str] = []
+        self.gone: set[str] = set()  # tokens that no longer wait
+        self.start_fails = False
+
+    def start(self, job_id: str) -> bool:
+        if self.start_fails:
+            raise RuntimeError("StartExecution failed")
+        if job_id in self.started:
+            return False
+        self.started.append(job_id)
+        return True
+
+    def _answer(self, token: str, answer: Any) -> bool:
+        if token in self.gone:
+            return False
+        self.answers.setdefault(token, []).append(answer)
+        return True
+
+    def succeed(self, token: str, answer: TaskEnded) -> bool:
+        return self._answer(token, answer.to_wire())
+
+    def heartbeat(self, token: str) -> bool:
+        self.heartbeats.append(token)
+        return token not in self.gone
+
+    def fail(self, token: str, error: str, cause: str) -> bool:
+        return self._answer(token, {"error": error, "cause": cause})
+
+
+class FakeSubmitQueue:
+    def __init__(self) -> None:
+        self.cancels: list[str] = []
+        self.retries: list[tuple[str, int]] = []
+        self.unreachable = False
+
+    def cancel_in_flight(self, job_id: str) -> None:
+        if self.unreachable:
+            raise QueueUnavailable("Could not connect to the endpoint URL")
+        self.cancels.append(job_id)
+
+    def retry_later(self, receipt_handle: str, delay_seconds: int) -> None:
+        self.retries.append((receipt_handle, delay_seconds))
+
+
+class FakeNotifications:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
+        self.endpoints: dict[str, str] = {}  # token -> endpoint arn
+        self.holders: dict[str, str] = {}  # endpoint arn -> user
+        self.pushed: list[str] = []
+        self.gone: set[str] = set()
+        self.deleted: list[str] = []
+
+    def publish_job_event(self, event: JobEvent) -> str:
+        self.published.append((event.type, event.to_wire()))
+        return f"m-{len(self.published)}"
+
+    def claim_endpoint(self, platform_application_arn: str, token: str, user_id: str) -> str:
+        arn = self.endpoints.setdefault(token, f"arn:aws:sns:us-east-1:1:endpoint/{len(self.endpoints)}")
+        self.holders[arn] = user_id
+        return arn
+
+    def delete_endpoint(self, endpoint_arn: str) -> None:
+        self.deleted.append(endpoint_arn)
+
+    def push(self, endpoint_arn: str, message: dict[str, str]) -> str:
+        if endpoint_arn in self.gone:
+            raise EndpointGone(endpoint_arn)
+        self.pushed.append(endpoint_arn)
+        return f"p-{len(self.pushed)}"
+
+
+@dataclass
+class FakeProvider:
+    """A provider adapter whose answers each test scripts."""
+
+    name: str = "simulator"
+    supports_webhooks: bool = True
+    submit_error: ProviderError | None = None
+    submit_status: ProviderStatus | None = None
+    status_of: ProviderStatus | ProviderError | None = None
+    cancel_outcome: CancelOutcome = CancelOutcome.REQUESTED
+    delivery: WebhookDelivery | WebhookRejected | None = None
+    submitted: list[SubmitRequest] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    polled: list[str] = field(default_factory=list)
+
+    def submit(self, req: SubmitRequest) -> Submission:
+        self.submitted.append(req)
+        if self.submit_error is not None:
+            raise self.submit_error
+        return Submission(provider_id=f"p-{req.idempotency_key}", status=self.submit_status)
+
+    def status(self, provider_id: str) -> ProviderStatus:
+        self.polled.append(provider_id)
+        if isinstance(self.status_of, ProviderError):
+            raise self.status_of
+        return self.status_of or ProviderStatus(
+            provider_id=provider_id, state=TaskState.RUNNING, raw_status="running"
+        )
+
+    def cancel(self, provider_id: str) -> CancelOutcome:
+        self.cancelled.append(provider_id)
+        return self.cancel_outcome
+
+    def verify_webhook(self, headers: Any, body: bytes, now: float | None = None) -> WebhookDelivery:
+        if isinstance(self.delivery, WebhookRejected):
+            raise self.delivery
+        assert self.delivery is not None, "no webhook scripted"
+        return self.delivery
+
+
+SETTINGS = {
+    "STAGE": "unit",
+    "TABLE_NAME": "jobs",
+    "IDEMPOTENCY_TABLE_NAME": "idempotency",
+    "OUTPUT_BUCKET": "outputs",
+    "SUBMIT_QUEUE_URL": "https://sqs.example/submit",
+    "JOB_EVENTS_TOPIC_ARN": "arn:aws:sns:us-east-1:1:events",
+    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:1:stateMachine:gen",
+    "SIMULATOR_BASE_URL": "http://simulator.example",
+    "PUBLIC_BASE_URL": "https://api.example",
+    "FCM_PLATFORM_APPLICATION_ARN": "arn:aws:sns:us-east-1:1:app/GCM/genjobs",
+    "MAX_CONSECUTIVE_POLL_ERRORS": 3,
+}
+
+
+class FakeDeps(Deps):
+    """A Deps whose every collaborator is in memory (the catalog is the real one)."""
+
+    world: World
+    jobs: FakeJobs  # type: ignore[assignment]
+    tasks: FakeTasks  # type: ignore[assignment]
+    credits: FakeCredits  # type: ignore[assignment]
+    devices: FakeDevices  # type: ignore[assignment]
+    receipts: FakeReceipts  # type: ignore[assignment]
+    timeline: FakeTimeline  # type: ignore[assignment]
+    storage: FakeStorage  # type: ignore[assignment]
+    workflow: FakeWorkflow  # type: ignore[assignment]
+    submit_queue: FakeSubmitQueue  # type: ignore[assignment]
+    notifications: FakeNotifications  # type: ignore[assignment]
+
+
+def fake_deps(**settings: Any) -> FakeDeps:
+    d = FakeDeps(settings=Settings.model_validate({**SETTINGS, **settings}))
+    world = World()
+    d.__dict__.update(
+        world=world,
+        jobs=FakeJobs(world),
+        tasks=FakeTasks(world),
+        credits=FakeCredits(world),
+        devices=FakeDevices(),
+        receipts=FakeReceipts(),
+        timeline=FakeTimeline(world),
+        storage=FakeStorage(),
+        workflow=FakeWorkflow(),
+        submit_queue=FakeSubmitQueue(),
+        notifications=FakeNotifications(),
+        cursor_key=b"k" * 32,
+    )
+    return d
+
+
+def data_uri(text: str = "hello") -> str:
+    import base64
+
+    return "data:text/plain;base64," + base64.b64encode(text.encode()).decode()

@@ -1,0 +1,80 @@
+"""GIVEN steps shared by the unit tests: users with credits, jobs at each stage of their life."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genjobs.logic import jobs, tasks
+from genjobs.logic.preparation import prepare
+from genjobs.models.api import CreateJobRequest
+from genjobs.models.domain import Job, Task, TaskStatus
+from genjobs.providers.base import ProviderStatus, TaskState
+from tests.unit.fakes import FakeDeps
+
+USER = "alice"
+
+
+def granted(deps: FakeDeps, amount: int = 10, user: str = USER) -> None:
+    assert deps.credits.grant(user, amount, f"welcome-{user}", None)
+
+
+def created(deps: FakeDeps, n: int = 3, *, model: str = "sim-image", user: str = USER, **extra: Any) -> str:
+    """A job of `n` tasks, created (its workflow not run yet)."""
+    request = CreateJobRequest(
+        provider="simulator", model=model, tasks=[{"seed": i} for i in range(n)], **extra
+    )
+    return jobs.create_job(deps, user, request, None).job_id
+
+
+def prepared(deps: FakeDeps, n: int = 3, **kwargs: Any) -> str:
+    """A job whose task items are written (PrepareJob ran)."""
+    job_id = created(deps, n, **kwargs)
+    prepare(deps, job_id)
+    return job_id
+
+
+def submitted(deps: FakeDeps, n: int = 3, *, token: str = "tok", **kwargs: Any) -> str:
+    """A job whose every task the provider accepted (PROCESSING)."""
+    job_id = prepared(deps, n, **kwargs)
+    for i in range(n):
+        tasks.submit(deps, ref(job_id, i), f"{token}-{i}", 1)
+    return job_id
+
+
+def ref(job_id: str, index: int = 0) -> tasks.TaskRef:
+    return tasks.TaskRef(jobId=job_id, taskIndex=index)
+
+
+def job_of(deps: FakeDeps, job_id: str) -> Job:
+    job = deps.world.jobs[job_id]
+    return job
+
+
+def task_of(deps: FakeDeps, job_id: str, index: int = 0) -> Task:
+    return deps.world.tasks[(job_id, index)]
+
+
+def statuses(deps: FakeDeps, job_id: str) -> list[TaskStatus]:
+    return [t.status for t in deps.tasks.of_job(job_id)]
+
+
+def observed(
+    state: TaskState,
+    *,
+    outputs: list[str] | None = None,
+    progress: float | None = None,
+    error: str | None = None,
+) -> ProviderStatus:
+    return ProviderStatus(
+        provider_id="p",
+        state=state,
+        outputs=outputs or [],
+        progress=progress,
+        error=error,
+        raw_status=state.value.lower(),
+    )
+
+
+def invariant_holds(deps: FakeDeps, user: str = USER) -> bool:
+    account = deps.credits.account(user)
+    return account.granted == account.available + account.reserved + account.charged

@@ -1,0 +1,184 @@
+"""The sweeper's decisions: start jobs the API could not start, send the provider cancels of
+cancelled jobs, and look at overdue webhook tasks with a growing interval."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from genjobs.logic import jobs, sweeper, tasks
+from genjobs.models.domain import TaskStatus, utcnow
+from genjobs.providers.base import ProviderUnavailable, TaskState
+from tests.unit.fakes import FakeDeps, FakeProvider, data_uri
+from tests.unit.scenario import USER, created, granted, observed, prepared, ref, submitted, task_of
+
+
+def age(deps: FakeDeps, job_id: str, seconds: int) -> None:
+    """The job was created `seconds` ago."""
+    kind, at = deps.world.job_marks[job_id]
+    deps.world.job_marks[job_id] = (kind, at - timedelta(seconds=seconds))
+
+
+def test_a_job_never_started_is_started_after_one_interval(deps: FakeDeps) -> None:
+    # GIVEN a job whose start failed two minutes ago
+    granted(deps)
+    deps.workflow.start_fails = True
+    job_id = created(deps, 1)
+    deps.workflow.start_fails = False
+    age(deps, job_id, 120)
+    # WHEN the sweeper runs
+    result = sweeper.sweep(deps)
+    # THEN it starts it, and says so on the job's timeline
+    assert result["jobsStarted"] == 1
+    assert deps.workflow.started == [job_id]
+    assert "job.started_by_sweeper" in deps.world.kinds(job_id)
+
+
+def test_a_job_created_just_now_is_left_to_the_api_start(deps: FakeDeps) -> None:
+    granted(deps)
+    created(deps, 1)
+    assert sweeper.sweep(deps)["jobsStarted"] == 0
+
+
+def test_a_job_already_started_by_its_workflow_is_not_started_again(deps: FakeDeps) -> None:
+    granted(deps)
+    job_id = created(deps, 1)
+    age(deps, job_id, 120)
+    assert sweeper.sweep(deps)["jobsStarted"] == 0  # the execution exists: the start is a no-op
+    assert deps.workflow.started == [job_id]
+
+
+def test_a_prepared_job_is_no_longer_looked_at(deps: FakeDeps) -> None:
+    granted(deps)
+    job_id = prepared(deps, 1)
+    assert job_id not in deps.world.job_marks
+
+
+def test_the_sweeper_sends_the_provider_cancel_of_each_running_task_of_a_cancelled_job(
+    deps: FakeDeps, provider: FakeProvider
+) -> None:
+    # GIVEN a cancelled job with two tasks running at the provider
+    granted(deps)
+    job_id = submitted(deps, 2)
+    jobs.cancel_job(deps, USER, job_id)
+    # WHEN the sweeper runs twice
+    first = sweeper.sweep(deps)
+    second = sweeper.sweep(deps)
+    # THEN each task got one cancel, and the job is no longer visited
+    assert first["cancelsSent"] == 2
+    assert second["cancelsSent"] == 0
+    assert sorted(provider.cancelled) == sorted(task_of(deps, job_id, i).provider_id for i in range(2))
+    assert deps.jobs.cancelling() == []
+
+
+def test_a_cancelled_job_with_tasks_not_submitted_yet_stays_visited(
+    deps: FakeDeps, provider: FakeProvider
+) -> None:
+    # GIVEN a cancelled job with one task running and one never submitted
+    granted(deps)
+    job_id = prepared(deps, 2)
+    tasks.submit(deps, ref(job_id, 0), "t0", 1)
+    jobs.cancel_job(deps, USER, job_id)
+    # WHEN the sweeper runs
+    sweeper.sweep(deps)
+    # THEN it keeps visiting it: a submission racing the cancel may still start the other task
+    assert deps.jobs.cancelling() == [job_id]
+
+
+def test_the_submitters_cancel_message_sends_the_cancels_at_once(
+    deps: FakeDeps, provider: FakeProvider
+) -> None:
+    granted(deps)
+    job_id = submitted(deps, 3)
+    jobs.cancel_job(deps, USER, job_id)
+    assert sweeper.cancel_in_flight(deps, job_id, by="cancel request") == 3
+    assert "cancel request" in {e.detail.get("by") for e in deps.world.events if e.kind == "task.cancel_sent"}
+
+
+def webhook_job(deps: FakeDeps, n: int = 1) -> str:
+    granted(deps)
+    return submitted(deps, n, model="sim-image-webhook")
+
+
+def overdue(deps: FakeDeps, job_id: str, index: int = 0) -> None:
+    deps.world.task_due[(job_id, index)] = utcnow() - timedelta(seconds=1)
+
+
+def test_an_overdue_webhook_task_that_finished_is_completed_and_its_token_answered(
+    deps: FakeDeps, provider: FakeProvider
+) -> None:
+    # GIVEN a webhook task whose webhook never came, finished at the provider
+    job_id = webhook_job(deps)
+    overdue(deps, job_id)
+    provider.status_of = observed(TaskState.SUCCEEDED, outputs=[data_uri()])
+    # WHEN the sweeper runs
+    result = sweeper.sweep(deps)
+    # THEN the task is COMPLETED, its waiting token answered, and it is no longer due
+    assert result["tasksRescued"] == 1
+    assert task_of(deps, job_id).status == TaskStatus.COMPLETED
+    assert deps.workflow.answers["tok-0"] == [tasks.DONE.model_dump()]
+    assert deps.world.task_due == {}
+
+
+def test_an_overdue_webhook_task_still_running_is_looked_at_later_and_its_token_kept_alive(
+    deps: FakeDeps, provider: FakeProvider
+) -> None:
+    job_id = webhook_job(deps)
+    overdue(deps, job_id)
+    assert sweeper.sweep(deps)["tasksRescued"] == 0
+    task = task_of(deps, job_id)
+    assert task.sweeps == 1
+    assert deps.world.task_due[(job_id, 0)] > utcnow() + timedelta(seconds=50)  # one interval on
+    assert "tok-0" in deps.workflow.heartbeats
+    assert "tok-0" not in deps.workflow.answers
+    assert "task.swept" in deps.world.kinds(job_id)
+
+
+def test_a_webhook_task_not_yet_due_is_left_alone(deps: FakeDeps, provider: FakeProvider) -> None:
+    job_id = webhook_job(deps)
+    sweeper.sweep(deps)
+    assert provider.polled == []
+    assert task_of(deps, job_id).sweeps == 0
+
+
+def test_a_sweep_whose_status_read_fails_counts_it_like_a_failed_poll(
+    deps: FakeDeps, provider: FakeProvider
+) -> None:
+    job_id = webhook_job(deps)
+    overdue(deps, job_id)
+    provider.status_of = ProviderUnavailable("503")
+    sweeper.sweep(deps)
+    assert task_of(deps, job_id).poll_errors == 1
+
+
+def test_one_failing_task_does_not_stop_the_sweep(deps: FakeDeps, provider: FakeProvider) -> None:
+    # GIVEN two overdue tasks, the first of which cannot be read at all
+    job_id = webhook_job(deps, 2)
+    overdue(deps, job_id, 0)
+    overdue(deps, job_id, 1)
+    provider.status_of = observed(TaskState.SUCCEEDED, outputs=[data_uri()])
+    real_get = deps.tasks.get
+
+    def broken_first(job: str, index: int):  # type: ignore[no-untyped-def]
+        if index == 0:
+            raise RuntimeError("boom")
+        return real_get(job, index)
+
+    deps.tasks.get = broken_first  # type: ignore[method-assign]
+    # WHEN the sweeper runs
+    result = sweeper.sweep(deps)
+    # THEN the other task was still rescued
+    assert result["tasksRescued"] == 1
+
+
+@pytest.mark.parametrize(("sweeps", "delay"), [(0, 60), (1, 120), (2, 240), (3, 480), (4, 900), (40, 900)])
+def test_the_interval_between_sweeps_of_a_task_doubles_up_to_the_maximum(
+    deps: FakeDeps, sweeps: int, delay: int
+) -> None:
+    from genjobs.models.domain import Task
+
+    task = Task(jobId="j", index=0, status=TaskStatus.PROCESSING, input={}, sweeps=sweeps)
+    before = utcnow()
+    at = sweeper.next_sweep(deps, task)
+    assert before + timedelta(seconds=delay) <= at <= utcnow() + timedelta(seconds=delay)
