@@ -63,7 +63,7 @@ def unknown_query_parameter(given: Mapping[str, Any], route: Route) -> Problem |
 
 def correlate_job(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
     """Labels every log line of a request about one job with its jobId."""
-    job_id = app.current_event.path_parameters.get("jobId")
+    job_id = app.request.path_parameters.get("jobId")
     bind(**({"jobId": job_id} if job_id else {}))
     return next_middleware(app)
 
