@@ -12,7 +12,8 @@ import pytest
 
 from genjobs import deps as deps_module
 from genjobs.deps import Deps
-from genjobs.handlers.api import unreadable_body
+from genjobs.models.problems import Problem
+from genjobs.routes import guards
 from genjobs.settings import Settings
 
 LIMIT = 1_000
@@ -46,6 +47,12 @@ def event(body: bytes, *, encoded: bool) -> dict[str, Any]:
         "body": base64.b64encode(body).decode() if encoded else body.decode(),
         "isBase64Encoded": encoded,
     }
+
+
+def unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The guard's refusal as the API answers it, or None."""
+    problem: Problem | None = guards.unreadable_body(event, deps_module.deps().settings.max_body_bytes)
+    return None if problem is None else {"statusCode": problem.status, "body": problem.body()}
 
 
 def status(result: dict[str, Any] | None) -> int | None:

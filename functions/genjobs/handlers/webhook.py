@@ -23,26 +23,12 @@ def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
 
 
-def _problem(
-    status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
-) -> dict[str, Any]:
-    """An RFC 9457 problem, as the API answers its refusals."""
-    problem = Problem.model_validate(
-        {"title": title, "status": status, "detail": detail, "errors": errors or []}
-    )
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/problem+json"},
-        "body": problem.model_dump_json(exclude={"errors"} if not errors else None),
-    }
-
-
 def _query_problem(error: ValidationError) -> dict[str, Any]:
     errors = [
         {"field": ".".join(str(p) for p in e["loc"]) or "query", "reason": e["msg"]} for e in error.errors()
     ]
     detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-    return _problem(400, "Bad request", detail, errors)
+    return Problem.of(400, "Bad request", detail, errors).proxy_response()
 
 
 @logger.inject_lambda_context
@@ -58,17 +44,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         body = base64.b64decode(raw, validate=True) if event.get("isBase64Encoded") else raw.encode()
     except (binascii.Error, ValueError):
-        return _problem(
+        return Problem.of(
             400,
             "Malformed delivery",
             "body: not valid base64",
             [{"field": "body", "reason": "not valid base64"}],
-        )
+        ).proxy_response()
     bind(jobId=query.job, taskIndex=query.task, provider=provider)
     received = ReceivedWebhook(provider=provider, query=query, headers=event.get("headers") or {}, body=body)
     try:
         outcome = webhooks.receive(deps(), received)
     except DomainError as error:
         logger.warning("webhook refused", extra={"status": error.status, "detail": error.detail})
-        return _problem(error.status, error.title, error.detail, error.errors)
+        return Problem.of(error.status, error.title, error.detail, error.errors).proxy_response()
     return _answer(200, {"result": outcome})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from genjobs.deps import Deps
+from genjobs.logic.errors import InvalidRequest
 from genjobs.models.api import CreditsBalanceView, GrantCreditsRequest, GrantView
 
 
@@ -16,7 +17,13 @@ def balance(deps: Deps, user_id: str) -> CreditsBalanceView:
     )
 
 
-def grant(deps: Deps, request: GrantCreditsRequest, grant_id: str) -> GrantView:
+def grant(deps: Deps, request: GrantCreditsRequest, idempotency_key: str | None) -> GrantView:
+    """Applies the grant once per grantId (or, without one, per Idempotency-Key)."""
+    grant_id = request.grant_id or idempotency_key
+    if grant_id is None:
+        raise InvalidRequest.field(
+            "grantId", "give a grantId or an Idempotency-Key so the grant is applied once"
+        )
     applied = deps.credits.grant(request.user_id, request.amount, grant_id, request.reason)
     return GrantView(
         userId=request.user_id, grantId=grant_id, applied=applied, balance=balance(deps, request.user_id)

@@ -1,0 +1,108 @@
+"""Creating a job once per Idempotency-Key: a retry with the same key and body answers the same
+job and reserves nothing more (powertools' idempotency, its records in the idempotency table)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from genjobs.logic import jobs
+from genjobs.logic.errors import Conflict, InvalidRequest
+from genjobs.models.api import CreateJobRequest, JobDetailView
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from genjobs.deps import Deps
+
+# How long a key answers with its job.
+KEY_LIFETIME_SECONDS = 24 * 3600
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    """Powertools' IdempotencyValidationError, answered as a problem like every domain error."""
+
+    title = "Idempotency-Key reused"
+
+
+class RequestInProgress(Conflict):
+    """Powertools' IdempotencyAlreadyInProgressError."""
+
+    title = "Request in progress"
+
+
+class KeyedCreation(BaseModel):
+    """A create as the idempotency store sees it: the record is the caller's key, the payload whose
+    hash the record keeps is the request."""
+
+    user: str
+    key: str
+    request: CreateJobRequest
+
+
+def create_job(
+    deps: Deps,
+    user_id: str,
+    request: CreateJobRequest,
+    idempotency_key: str | None,
+    lambda_context: LambdaContext | None = None,
+) -> JobDetailView:
+    """Creates the job; with a key, only the first time the key comes (see jobs.create_job).
+
+    `lambda_context` bounds how long an interrupted create keeps its key in progress."""
+    if idempotency_key is None:
+        return jobs.create_job(deps, user_id, request, None)
+    create, config = _idempotent_creation(deps.settings.idempotency_table_name)
+    if lambda_context is not None:
+        config.register_lambda_context(lambda_context)
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    try:
+        return create(deps, creation=KeyedCreation(user=user_id, key=idempotency_key, request=request))
+    except IdempotencyValidationError as error:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was used before with a different request body",
+            errors=[{"field": "Idempotency-Key", "reason": "already used with a different body"}],
+        ) from error
+    except IdempotencyAlreadyInProgressError as error:
+        raise RequestInProgress("a request with this Idempotency-Key is still being processed") from error
+
+
+@cache
+def _idempotent_creation(
+    table_name: str,
+) -> tuple[Callable[..., JobDetailView], IdempotencyConfig]:
+    # Powertools' idempotency (and boto3 with it) is imported by the first create with a key.
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+    from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+
+    config = IdempotencyConfig(
+        event_key_jmespath="[user, key]",
+        payload_validation_jmespath="request",
+        expires_after_seconds=KEY_LIFETIME_SECONDS,
+    )
+
+    def create(deps: Deps, *, creation: KeyedCreation) -> JobDetailView:
+        return jobs.create_job(deps, creation.user, creation.request, creation.key)
+
+    once: Callable[..., JobDetailView] = idempotent_function(
+        create,
+        data_keyword_argument="creation",
+        persistence_store=DynamoDBPersistenceLayer(table_name=table_name),
+        config=config,
+        output_serializer=PydanticSerializer(model=JobDetailView),
+        # The records' keys name the use case, not where its code lives, so they outlive a refactor.
+        key_prefix="create-job",
+    )
+    return once, config

@@ -1,0 +1,90 @@
+"""/jobs: create, list, read, page through tasks and the timeline, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from genjobs.deps import deps
+from genjobs.logic import creation, jobs
+from genjobs.models.api import CreateJobRequest, EventListView, JobDetailView, JobListView, TaskListView
+from genjobs.observability import metrics
+from genjobs.routes.dependencies import Caller
+from genjobs.routes.params import Cursor, IdempotencyKey, JobId, Limit, responses
+
+router = Router()  # type: ignore[no-untyped-call]
+
+
+@router.post(
+    "/jobs",
+    summary="Create a job",
+    responses=responses(
+        202, JobDetailView, "The job, planned exactly, its credits reserved, started.", 400, 402, 413, 415
+    ),
+)
+def create_job(
+    request: CreateJobRequest, user: Caller, idempotency_key: IdempotencyKey = None
+) -> Response[JobDetailView]:
+    view = creation.create_job(deps(), user, request, idempotency_key, router.lambda_context)
+    metrics.add_metric(name="JobsCreated", unit="Count", value=1)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
+
+
+@router.get(
+    "/jobs",
+    summary="List the caller's jobs, newest first",
+    responses=responses(200, JobListView, "A page of jobs.", 400),
+)
+def list_jobs(
+    user: Caller,
+    status: Annotated[
+        str | None,
+        Query(max_length=200, description="`active`, `finished` or job statuses, comma separated."),
+    ] = None,
+    collection_id: Annotated[str | None, Query(alias="collectionId", max_length=128)] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> JobListView:
+    return jobs.list_jobs(
+        deps(), user, status=status, collection_id=collection_id, limit=limit, cursor=cursor
+    )
+
+
+@router.get(
+    "/jobs/<jobId>",
+    summary="A job with its counts, credits, progress and first page of tasks",
+    responses=responses(200, JobDetailView, "The job.", 404),
+)
+def get_job(jobId: JobId, user: Caller) -> JobDetailView:  # noqa: N803 - the path parameter's public name
+    return jobs.get_job(deps(), user, jobId)
+
+
+@router.get(
+    "/jobs/<jobId>/tasks",
+    summary="A page of a job's tasks",
+    responses=responses(200, TaskListView, "A page of tasks.", 400, 404),
+)
+def list_tasks(jobId: JobId, user: Caller, limit: Limit = 100, cursor: Cursor = None) -> TaskListView:  # noqa: N803
+    return jobs.list_tasks(deps(), user, jobId, limit, cursor)
+
+
+@router.get(
+    "/jobs/<jobId>/events",
+    summary="A job's timeline, oldest first",
+    responses=responses(200, EventListView, "A page of the timeline.", 400, 404),
+)
+def list_events(jobId: JobId, user: Caller, limit: Limit = 100, cursor: Cursor = None) -> EventListView:  # noqa: N803
+    return EventListView.model_validate(jobs.list_events(deps(), user, jobId, limit, cursor))
+
+
+@router.post(
+    "/jobs/<jobId>/cancel",
+    summary="Cancel a job (idempotent)",
+    responses=responses(202, JobDetailView, "Cancelling, or already cancelled.", 404, 409),
+)
+def cancel_job(jobId: JobId, user: Caller) -> Response[JobDetailView]:  # noqa: N803
+    view = jobs.cancel_job(deps(), user, jobId)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
