@@ -12,7 +12,7 @@ from genjobs.models.api import CreateJobRequest
 
 
 def create(deps: Deps, user: str, model: str, count: int) -> str:
-    deps.table.grant(user, 10, f"grant-{user}", None)
+    deps.credits.grant(user, 10, f"grant-{user}", None)
     request = CreateJobRequest(provider="simulator", model=model, tasks=[{"seed": i} for i in range(count)])
     return jobs.create_job(deps, user, request, None).job_id
 
