@@ -12,8 +12,8 @@ from tests.unit.fakes import FakeDeps, FakeProvider, data_uri
 from tests.unit.scenario import (
     ENDED,
     USER,
-    created,
     answers,
+    created,
     granted,
     invariant_holds,
     message,
