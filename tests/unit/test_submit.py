@@ -38,7 +38,8 @@ def test_a_polled_task_is_submitted_and_first_checked_near_the_model_latency(
 ) -> None:
     # WHEN a task of a polled model is submitted
     tasks.submit(deps, message(job_id), 1)
-    # THEN the provider has it once, the task is PROCESSING with its prediction, checked after 20 s
+    # THEN the provider has it once, the task is PROCESSING with its prediction, and its child waits
+    # for the provider (PollProvider) the job's first-check time, 20 s, before checking it
     assert answers(deps, "tok") == [POLL_PROVIDER]
     assert prepare(deps, job_id).first_check_seconds == 20
     task = task_of(deps, job_id)
