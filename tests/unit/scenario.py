@@ -1,4 +1,5 @@
-"""GIVEN steps shared by the unit tests: users with credits, jobs at each stage of their life."""
+"""GIVEN steps shared by the unit tests: users with credits, jobs at each stage of their life; and
+how a task's waiting SubmitTask was answered."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from genjobs.logic import jobs, tasks
 from genjobs.logic.preparation import prepare
 from genjobs.models.api import CreateJobRequest
 from genjobs.models.domain import Job, Task, TaskStatus
+from genjobs.models.messages import SubmitTask, TaskEnded, TaskRef
 from genjobs.providers.base import ProviderStatus, TaskState
 from tests.unit.fakes import FakeDeps
 
@@ -37,12 +39,27 @@ def submitted(deps: FakeDeps, n: int = 3, *, token: str = "tok", **kwargs: Any) 
     """A job whose every task the provider accepted (PROCESSING)."""
     job_id = prepared(deps, n, **kwargs)
     for i in range(n):
-        tasks.submit(deps, ref(job_id, i), f"{token}-{i}", 1)
+        tasks.submit(deps, message(job_id, i, f"{token}-{i}"), 1)
     return job_id
 
 
-def ref(job_id: str, index: int = 0) -> tasks.TaskRef:
-    return tasks.TaskRef(jobId=job_id, taskIndex=index)
+def ref(job_id: str, index: int = 0) -> TaskRef:
+    return TaskRef(jobId=job_id, taskIndex=index)
+
+
+def message(job_id: str, index: int = 0, token: str = "tok") -> SubmitTask:
+    """The state machine's SubmitQueue message for one task, with the token its child waits on."""
+    return SubmitTask(jobId=job_id, taskIndex=index, taskToken=token)
+
+
+# The success answer: nothing is left to wait for, the task's child ends.
+ENDED = TaskEnded().to_wire()
+
+
+def answers(deps: FakeDeps, token: str) -> list[Any]:
+    """How the child waiting on `token` was answered, in order: ENDED, or a failure's error name
+    (POLL_PROVIDER: wait for the provider, then check the task)."""
+    return [a if a == ENDED else a["error"] for a in deps.workflow.answers.get(token, [])]
 
 
 def job_of(deps: FakeDeps, job_id: str) -> Job:

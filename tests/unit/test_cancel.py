@@ -10,13 +10,15 @@ from genjobs.models.domain import JobStatus, TaskStatus
 from genjobs.providers.base import TaskState
 from tests.unit.fakes import FakeDeps, FakeProvider, data_uri
 from tests.unit.scenario import (
+    ENDED,
     USER,
+    answers,
     created,
     granted,
     invariant_holds,
+    message,
     observed,
     prepared,
-    ref,
     submitted,
     task_of,
 )
@@ -113,9 +115,10 @@ def test_tasks_not_submitted_when_the_job_is_cancelled_end_cancelled_and_refunde
     prepare(deps, job_id)
     jobs.cancel_job(deps, USER, job_id)
     # WHEN the submitter gets the tasks
-    answers = [tasks.submit(deps, ref(job_id, i), f"t{i}", 1) for i in range(2)]
+    for i in range(2):
+        tasks.submit(deps, message(job_id, i, f"t{i}"), 1)
     # THEN they end CANCELLED, never reach the provider, and are refunded
-    assert answers == [tasks.DONE, tasks.DONE]
+    assert [answers(deps, f"t{i}") for i in range(2)] == [[ENDED], [ENDED]]
     assert provider.submitted == []
     assert [task_of(deps, job_id, i).status for i in range(2)] == [TaskStatus.CANCELLED] * 2
     assert deps.credits.account(USER).reserved == 0

@@ -9,6 +9,8 @@ from genjobs.logic import devices
 from genjobs.logic.errors import Conflict, InvalidRequest, NotFound
 from genjobs.logic.notify import push_message, send_job_push
 from genjobs.models.api import Platform, RegisterDeviceRequest
+from genjobs.models.domain import JobStatus
+from genjobs.models.messages import JobEvent
 from tests.unit.fakes import FakeDeps
 
 PHONE = "fcm-token-of-the-phone"
@@ -105,12 +107,16 @@ def test_forgetting_a_device_that_lost_its_phone_leaves_the_new_holder_alone(dep
 
 
 # ---------------------------------------------------------------- pushes
-EVENT = {
-    "jobId": "job-1",
-    "userId": "alice",
-    "status": "COMPLETED",
-    "counts": {"completed": 7, "failed": 1, "cancelled": 0},
-}
+EVENT = JobEvent.model_validate(
+    {
+        "type": "job.completed",
+        "jobId": "job-1",
+        "userId": "alice",
+        "status": "COMPLETED",
+        "counts": {"completed": 7, "failed": 1, "cancelled": 0},
+        "credits": {"unitPrice": 1, "reserved": 8, "charged": 7, "refunded": 1},
+    }
+)
 
 
 def test_each_device_of_the_user_gets_one_push_per_job(deps: FakeDeps) -> None:
@@ -157,6 +163,6 @@ def test_a_push_that_failed_is_sent_by_the_redelivered_event(deps: FakeDeps) -> 
     ],
 )
 def test_the_push_says_how_the_job_ended_and_links_to_it(status: str, title: str) -> None:
-    message = push_message({**EVENT, "status": status})
+    message = push_message(EVENT.model_copy(update={"status": JobStatus(status)}))
     assert message["default"] == f"{title}: 7 done, 1 failed, 0 cancelled"
     assert '"link": "genjobs://jobs/job-1"' in message["GCM"]

@@ -7,6 +7,7 @@ import pytest
 
 from genjobs.logic import jobs, settlement, tasks
 from genjobs.models.domain import JobStatus, LedgerKind, TaskStatus
+from genjobs.models.messages import JobEvent
 from genjobs.providers.base import TaskState
 from tests.unit.fakes import FakeDeps, FakeProvider, data_uri
 from tests.unit.scenario import (
@@ -14,6 +15,7 @@ from tests.unit.scenario import (
     created,
     granted,
     invariant_holds,
+    message,
     observed,
     prepared,
     submitted,
@@ -59,7 +61,7 @@ def test_the_final_status_follows_from_what_the_tasks_did(
     # WHEN it settles
     answer = settlement.settle(deps, job_id)
     # THEN its status is as expected, nothing is reserved any more, charges equal completed tasks
-    assert answer["status"] == deps.world.jobs[job_id].status == final
+    assert answer.status == deps.world.jobs[job_id].status == final
     account = deps.credits.account(USER)
     assert (account.reserved, account.charged) == (0, completed)
     assert invariant_holds(deps)
@@ -84,8 +86,8 @@ def test_settlement_counts_the_tasks_it_closed(deps: FakeDeps, provider: FakePro
     # GIVEN a 3-task job whose workflow ended with one task completed, one running, one pending
     granted(deps)
     job_id = prepared(deps, 3)
-    tasks.submit(deps, tasks.TaskRef(jobId=job_id, taskIndex=0), "t0", 1)
-    tasks.submit(deps, tasks.TaskRef(jobId=job_id, taskIndex=1), "t1", 1)
+    tasks.submit(deps, message(job_id, 0, "t0"), 1)
+    tasks.submit(deps, message(job_id, 1, "t1"), 1)
     complete(deps, job_id, 0)
     # WHEN it settles
     settlement.settle(deps, job_id)
@@ -134,7 +136,7 @@ def test_the_published_event_carries_the_settled_counts_and_credits(
     assert event["counts"]["failed"] == 1
     assert event["credits"]["charged"] == 1
     assert event["credits"]["refunded"] == 1
-    assert event == settlement.job_event(deps.world.jobs[job_id])
+    assert event == JobEvent.of(deps.world.jobs[job_id]).to_wire()
 
 
 def test_a_job_whose_tasks_were_never_written_releases_everything(deps: FakeDeps) -> None:
@@ -181,7 +183,7 @@ def test_a_provider_cancel_that_fails_does_not_stop_the_settlement(
         raise ProviderUnavailable("down")
 
     provider.cancel = refuse  # type: ignore[method-assign, assignment]
-    assert settlement.settle(deps, job_id)["status"] == "CANCELLED"
+    assert settlement.settle(deps, job_id).status == "CANCELLED"
     assert deps.credits.account(USER).reserved == 0
 
 

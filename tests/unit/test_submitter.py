@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from genjobs import deps as deps_module
 from genjobs.handlers import submitter
 from genjobs.logic import tasks
+from genjobs.models.domain import TaskStatus
+from genjobs.models.messages import POLL_PROVIDER
+from genjobs.models.records import SubmitQueueRecord
 from genjobs.providers.base import ProviderThrottled
 from tests.unit.fakes import FakeDeps, FakeProvider
-from tests.unit.scenario import granted, prepared
+from tests.unit.scenario import ENDED, answers, granted, prepared, task_of
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 @pytest.fixture
@@ -22,14 +28,11 @@ def active(deps: FakeDeps) -> Iterator[FakeDeps]:
     deps_module.override(None)
 
 
-def record(body: str) -> SQSRecord:
-    return SQSRecord(
-        {
-            "messageId": "m",
-            "receiptHandle": "rh-1",
-            "body": body,
-            "attributes": {"ApproximateReceiveCount": "1"},
-        }
+def record(body: str) -> SubmitQueueRecord:
+    """A SubmitQueue record as the consumer gets it (the console event's record, another body)."""
+    event = json.loads((EVENTS / "submitter-function" / "submit.json").read_text())
+    return SubmitQueueRecord.model_validate(
+        event["Records"][0] | {"messageId": "m", "receiptHandle": "rh-1", "body": body}
     )
 
 
@@ -54,7 +57,7 @@ def test_a_submission_answers_its_token(active: FakeDeps, provider: FakeProvider
     granted(active)
     job_id = prepared(active, 1)
     submitter.submit_record(record(submission(job_id)))
-    assert active.workflow.answers["tok"] == [{"mode": "POLL", "waitSeconds": 20}]
+    assert answers(active, "tok") == [POLL_PROVIDER]
 
 
 def test_a_submission_of_a_task_that_does_not_exist_fails_its_token(
@@ -75,3 +78,17 @@ def test_a_cancel_message_sends_the_provider_cancels(active: FakeDeps, provider:
     jobs.cancel_job(active, "alice", job_id)
     submitter.submit_record(record(f'{{"cancelJob": "{job_id}"}}'))
     assert len(provider.cancelled) == 1
+
+
+def test_a_dead_lettered_submission_fails_its_task_and_ends_its_child(
+    active: FakeDeps, provider: FakeProvider
+) -> None:
+    # GIVEN a task whose submission kept failing until its message reached the DLQ
+    granted(active)
+    job_id = prepared(active, 1)
+    # WHEN the dead-letter consumer gets the message
+    submitter.dead_letter_record(record(submission(job_id)))
+    # THEN the task FAILED and refunded, and the child waiting on the message's token ends
+    assert task_of(active, job_id).status == TaskStatus.FAILED
+    assert active.credits.account("alice").reserved == 0
+    assert answers(active, "tok") == [ENDED]

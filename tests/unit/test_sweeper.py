@@ -11,7 +11,7 @@ from genjobs.logic import jobs, sweeper, tasks
 from genjobs.models.domain import TaskStatus, utcnow
 from genjobs.providers.base import ProviderUnavailable, TaskState
 from tests.unit.fakes import FakeDeps, FakeProvider, data_uri
-from tests.unit.scenario import USER, created, granted, observed, prepared, ref, submitted, task_of
+from tests.unit.scenario import ENDED, USER, created, granted, message, observed, prepared, submitted, task_of
 
 
 def age(deps: FakeDeps, job_id: str, seconds: int) -> None:
@@ -78,7 +78,7 @@ def test_a_cancelled_job_with_tasks_not_submitted_yet_stays_visited(
     # GIVEN a cancelled job with one task running and one never submitted
     granted(deps)
     job_id = prepared(deps, 2)
-    tasks.submit(deps, ref(job_id, 0), "t0", 1)
+    tasks.submit(deps, message(job_id, 0, "t0"), 1)
     jobs.cancel_job(deps, USER, job_id)
     # WHEN the sweeper runs
     sweeper.sweep(deps)
@@ -117,7 +117,7 @@ def test_an_overdue_webhook_task_that_finished_is_completed_and_its_token_answer
     # THEN the task is COMPLETED, its waiting token answered, and it is no longer due
     assert result["tasksRescued"] == 1
     assert task_of(deps, job_id).status == TaskStatus.COMPLETED
-    assert deps.workflow.answers["tok-0"] == [tasks.DONE.model_dump()]
+    assert deps.workflow.answers["tok-0"] == [ENDED]
     assert deps.world.task_due == {}
 
 

@@ -9,6 +9,7 @@ import pytest
 from genjobs.logic import jobs, tasks
 from genjobs.logic.outputs import OutputGone, OutputUnavailable
 from genjobs.models.domain import TaskStatus, utcnow
+from genjobs.models.messages import CaughtError, FailTaskInput
 from genjobs.providers.base import CancelOutcome, ProviderUnavailable, TaskState
 from tests.unit.fakes import FakeDeps, FakeProvider, data_uri
 from tests.unit.scenario import USER, granted, invariant_holds, observed, ref, submitted, task_of
@@ -251,13 +252,18 @@ def test_a_provider_cancel_that_could_not_be_sent_is_sent_by_the_next_poll(
     assert provider.cancelled == [task_of(deps, job_id).provider_id]
 
 
+def caught(job_id: str, error: str, cause: str = "") -> FailTaskInput:
+    """FailTask's input: the task and the error the state machine caught for it."""
+    return FailTaskInput(jobId=job_id, taskIndex=0, error=CaughtError(Error=error, Cause=cause))
+
+
 def test_the_workflow_failing_a_task_ends_it_failed_once(deps: FakeDeps, job_id: str) -> None:
-    tasks.fail(deps, ref(job_id), {"Error": "States.Timeout", "Cause": "heartbeat"})
-    tasks.fail(deps, ref(job_id), {"Error": "States.Timeout", "Cause": "heartbeat"})
+    tasks.fail(deps, caught(job_id, "States.Timeout", "heartbeat"))
+    tasks.fail(deps, caught(job_id, "States.Timeout", "heartbeat"))
     task = task_of(deps, job_id)
     assert (task.status, task.error) == (TaskStatus.FAILED, "States.Timeout: heartbeat")
     assert deps.world.jobs[job_id].credits.refunded == 1
 
 
 def test_the_workflow_failing_a_task_that_does_not_exist_is_ignored(deps: FakeDeps) -> None:
-    tasks.fail(deps, ref("gone"), "x")
+    tasks.fail(deps, caught("gone", "x"))

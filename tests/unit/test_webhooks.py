@@ -7,6 +7,8 @@ import pytest
 from genjobs.logic import tasks, webhooks
 from genjobs.logic.errors import NotFound
 from genjobs.models.domain import TaskStatus
+from genjobs.models.messages import ReceivedWebhook
+from genjobs.models.webhook import WebhookQuery
 from genjobs.providers.base import (
     MalformedDelivery,
     ProviderStatus,
@@ -15,7 +17,7 @@ from genjobs.providers.base import (
     WebhookRejected,
 )
 from tests.unit.fakes import FakeDeps, FakeProvider, data_uri
-from tests.unit.scenario import granted, submitted, task_of
+from tests.unit.scenario import ENDED, granted, submitted, task_of
 
 
 @pytest.fixture
@@ -34,8 +36,14 @@ def deliver(
     )
 
 
+def webhook(provider: str, job_id: str, index: int = 0, body: bytes = b"{}") -> ReceivedWebhook:
+    return ReceivedWebhook(
+        provider=provider, query=WebhookQuery(job=job_id, task=index), headers={}, body=body
+    )
+
+
 def receive(deps: FakeDeps, job_id: str, index: int = 0) -> str:
-    return webhooks.receive(deps, "simulator", job_id, index, {}, b"{}")
+    return webhooks.receive(deps, webhook("simulator", job_id, index))
 
 
 def test_a_webhook_of_a_finished_task_completes_it_and_answers_its_token(
@@ -44,7 +52,7 @@ def test_a_webhook_of_a_finished_task_completes_it_and_answers_its_token(
     deliver(provider, task_of(deps, job_id).provider_id or "", TaskState.SUCCEEDED, outputs=[data_uri()])
     assert receive(deps, job_id) == "applied"
     assert task_of(deps, job_id).status == TaskStatus.COMPLETED
-    assert deps.workflow.answers["tok-0"] == [tasks.DONE.model_dump()]
+    assert deps.workflow.answers["tok-0"] == [ENDED]
     assert "task.webhook_received" in deps.world.kinds(job_id)
 
 
@@ -112,7 +120,7 @@ def test_a_webhook_for_an_unknown_provider_or_job_is_not_found(
     deps: FakeDeps, provider: FakeProvider
 ) -> None:
     with pytest.raises(NotFound):
-        webhooks.receive(deps, "nobody", "job", 0, {}, b"")
+        webhooks.receive(deps, webhook("nobody", "job", body=b""))
     deliver(provider, "p", TaskState.RUNNING)
     with pytest.raises(NotFound):
-        webhooks.receive(deps, "simulator", "not-a-job-id", 0, {}, b"")
+        webhooks.receive(deps, webhook("simulator", "not-a-job-id", body=b""))

@@ -1,0 +1,61 @@
+"""Preparing a job: its task items and manifest written once, and what the rest of the workflow
+runs on: whether the job was cancelled before its tasks ran, and when a polled task is first checked."""
+
+from __future__ import annotations
+
+import pytest
+
+from genjobs.logic import jobs
+from genjobs.logic.preparation import prepare
+from genjobs.models.domain import TaskStatus
+from tests.unit.fakes import FakeDeps, fake_deps
+from tests.unit.scenario import USER, created, granted, statuses
+
+
+def test_a_prepared_job_writes_its_tasks_and_the_manifest_of_its_map(deps: FakeDeps) -> None:
+    # GIVEN a created 3-task job
+    granted(deps)
+    job_id = created(deps, 3)
+    # WHEN PrepareJob runs
+    output = prepare(deps, job_id)
+    # THEN its tasks wait PENDING, the Map's manifest names each, and its tasks are to be run
+    assert statuses(deps, job_id) == [TaskStatus.PENDING] * 3
+    assert deps.storage.get_json(output.manifest_key) == [{"jobId": job_id, "taskIndex": i} for i in range(3)]
+    assert (output.task_count, output.cancel_requested) == (3, False)
+
+
+@pytest.mark.parametrize(("model", "first_check"), [("sim-image", 20), ("sim-3d", 300)])
+def test_a_polled_task_is_first_checked_after_its_models_expected_latency(
+    deps: FakeDeps, model: str, first_check: int
+) -> None:
+    granted(deps)
+    assert prepare(deps, created(deps, 1, model=model)).first_check_seconds == first_check
+
+
+def test_the_first_check_never_comes_sooner_than_the_polling_floor() -> None:
+    deps = fake_deps(POLL_MIN_INTERVAL_SECONDS=45)
+    granted(deps)
+    assert prepare(deps, created(deps, 1, model="sim-image")).first_check_seconds == 45
+
+
+def test_a_job_cancelled_before_its_tasks_ran_goes_straight_to_its_settlement(deps: FakeDeps) -> None:
+    # GIVEN a job cancelled before its workflow prepared it
+    granted(deps)
+    job_id = created(deps, 2)
+    jobs.cancel_job(deps, USER, job_id)
+    # WHEN PrepareJob runs
+    output = prepare(deps, job_id)
+    # THEN it says so, for CheckCancellation to settle the job without submitting a task
+    assert output.cancel_requested is True
+
+
+def test_a_replayed_preparation_writes_nothing_again_and_answers_the_same(deps: FakeDeps) -> None:
+    granted(deps)
+    job_id = created(deps, 2)
+    first = prepare(deps, job_id)
+    deps.world.tasks[(job_id, 0)] = deps.world.tasks[(job_id, 0)].model_copy(
+        update={"status": TaskStatus.PROCESSING}
+    )
+    assert prepare(deps, job_id) == first
+    assert statuses(deps, job_id) == [TaskStatus.PROCESSING, TaskStatus.PENDING]
+    assert deps.world.kinds(job_id).count("job.started") == 1
