@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from genjobs.checkpoints import Checkpoints, Unobserved
+from genjobs.clock import Clock, SystemClock
 from genjobs.dal.notifications import Notifications
 from genjobs.dal.storage import Storage
 from genjobs.dal.submissions import SubmitQueue
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 @dataclass
 class Deps:
     settings: Settings = field(default_factory=get_settings)
+    clock: Clock = field(default_factory=SystemClock)
+    checkpoints: Checkpoints = field(default_factory=Unobserved)
 
     @cached_property
     def catalog(self) -> Catalog:

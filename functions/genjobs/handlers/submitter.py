@@ -49,8 +49,7 @@ def submit_record(record: SQSRecord) -> None:
         return
     except tasks.RetryLater as retry:
         # Jitter so a burst of throttled tasks does not come back at the same instant. The delay
-        # stays in schedule seconds: SQS counts visibility timeouts in them (the local runtime
-        # scales them to wall time itself; scaling here too made every backoff TIME_SCALE shorter).
+        # stays in schedule seconds, as SQS counts a visibility timeout (not through deps.clock).
         delay = retry.delay_seconds * (1 + random.random() * 0.2)
         aws.client("sqs").change_message_visibility(
             # This function consumes SubmitQueue only: its URL is configured, no GetQueueUrl call needed.
@@ -63,7 +62,7 @@ def submit_record(record: SQSRecord) -> None:
         d.workflow.succeed(token, answer.model_dump())
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
@@ -86,7 +85,7 @@ def dead_letter_record(record: SQSRecord) -> None:
     d.workflow.succeed(message["taskToken"], tasks.DONE.model_dump())
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def dead_letter_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(

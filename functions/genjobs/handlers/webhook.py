@@ -44,7 +44,7 @@ def _query_problem(error: ValidationError) -> dict[str, Any]:
     return _problem(400, "Bad request", detail, errors)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

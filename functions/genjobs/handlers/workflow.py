@@ -13,14 +13,14 @@ from genjobs.logic.preparation import prepare
 from genjobs.observability import bind, logger, metrics, tracer
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def prepare_job(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     bind(jobId=event["jobId"])
     return prepare(deps(), event["jobId"])
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def poll_task(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def poll_task(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return {"jobId": ref.job_id, "taskIndex": ref.task_index, "ended": True}
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def fail_task(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def fail_task(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return {"jobId": ref.job_id, "taskIndex": ref.task_index}
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def settle_job(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

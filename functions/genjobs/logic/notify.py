@@ -6,7 +6,6 @@ from typing import Any
 
 from genjobs.dal.notifications import EndpointGone
 from genjobs.deps import Deps
-from genjobs.faults import checkpoint
 from genjobs.models.domain import TimelineEvent, utcnow
 
 TITLES = {
@@ -36,7 +35,7 @@ def send_job_push(deps: Deps, event: dict[str, Any]) -> int:
         if not deps.table.claim_push(event["jobId"], device.device_id):
             continue
         try:
-            checkpoint("notify.before_push", event["userId"], event["jobId"])
+            deps.checkpoints.reach("notify.before_push", event["userId"], event["jobId"])
             deps.notifications.push(device.endpoint_arn, message)
         except EndpointGone:
             deps.table.forget_device(device)

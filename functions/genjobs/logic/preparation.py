@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from genjobs.deps import Deps
-from genjobs.faults import checkpoint
 from genjobs.logic import planning
 from genjobs.logic.tasks import waits_by_webhook
 from genjobs.models.domain import Plan, Task, TaskStatus, TimelineEvent, utcnow
@@ -46,7 +45,7 @@ def prepare(deps: Deps, job_id: str) -> dict[str, Any]:
                 batch = []
         if batch:
             deps.table.put_tasks(batch)
-        checkpoint("prepare.after_tasks_written", job.user_id, job_id)
+        deps.checkpoints.reach("prepare.after_tasks_written", job.user_id, job_id)
         deps.storage.put_json(
             manifest_key(job_id), [{"jobId": job_id, "taskIndex": i} for i in range(job.task_count)]
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from genjobs.deps import Deps
-from genjobs.faults import checkpoint
 from genjobs.logic.tasks import TaskRef, cancel_at_provider, end_task, load
 from genjobs.models.domain import Job, JobStatus, TaskStatus, TimelineEvent, utcnow
 from genjobs.observability import metrics
@@ -73,12 +72,12 @@ def settle(deps: Deps, job_id: str) -> dict[str, Any]:
         if deps.table.finish_job(job, status, release, event, unstarted_as=unstarted_as):
             metrics.add_metric(name=f"Jobs{status.value.capitalize()}", unit="Count", value=1)
         job = deps.table.get_job(job_id) or job
-    checkpoint("settle.after_finish", job.user_id, job_id)
+    deps.checkpoints.reach("settle.after_finish", job.user_id, job_id)
     if job.event_published_at is None:
         # Published before it is marked: a crash in between publishes again, and the notifier
         # sends each device at most one push per job, so the user sees one push either way.
         deps.notifications.publish_job_event(job_event(job), event_type=f"job.{job.status.value.lower()}")
-        checkpoint("settle.after_publish", job.user_id, job_id)
+        deps.checkpoints.reach("settle.after_publish", job.user_id, job_id)
         if deps.table.mark_event_published(job_id):
             deps.table.add_event(TimelineEvent(jobId=job_id, at=utcnow(), kind="job.event_published"))
     return {"jobId": job_id, "status": job.status.value}
