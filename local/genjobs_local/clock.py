@@ -19,7 +19,7 @@ def wall_seconds(schedule_seconds: float) -> float:
 @dataclass(frozen=True)
 class ScaledClock:
     """The functions' clock (genjobs.clock.Clock) on the stack's time: a schedule second lasts
-    `scale` wall seconds. A function takes the scale when it starts cold, as it reads a setting."""
+    `scale` wall seconds."""
 
     scale: float
 

@@ -68,6 +68,9 @@ class FunctionDeps:
             self._everything = values | self._everything
         self._built: dict[str | None, Any] = {}
         self._lock = threading.Lock()
+        # The stack's time scale when it started: a test that speeds up only the queues or the
+        # simulator later (TIME_SCALE) leaves the functions' time as it was.
+        self._clock = ScaledClock(time_scale())
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.current(), name)
@@ -78,7 +81,7 @@ class FunctionDeps:
             deps = self._built.get(function)
             if deps is None:
                 variables = self._variables.get(function, self._everything) if function else self._everything
-                deps = self._built[function] = _cold_start(variables)
+                deps = self._built[function] = _cold_start(variables, self._clock)
             return deps
 
     def restart(self) -> None:
@@ -87,12 +90,12 @@ class FunctionDeps:
             self._built.clear()
 
 
-def _cold_start(variables: dict[str, str]) -> Any:
+def _cold_start(variables: dict[str, str], clock: ScaledClock) -> Any:
     from genjobs.deps import Deps
     from genjobs.settings import Settings
 
     settings = Settings.model_validate(dict(os.environ) | variables)
-    return Deps(settings=settings, clock=ScaledClock(time_scale()), checkpoints=Crashes())
+    return Deps(settings=settings, clock=clock, checkpoints=Crashes())
 
 
 def install(variables: dict[str, dict[str, Any]]) -> FunctionDeps:
