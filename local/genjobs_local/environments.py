@@ -45,15 +45,18 @@ def running(function: str) -> Iterator[None]:
 def process_environment(variables: dict[str, dict[str, Any]]) -> dict[str, str]:
     """What os.environ holds: the variables every function has with the same value. A variable a
     library reads that functions give different values (or only some give) cannot be kept apart."""
-    values = {name: {str(v.get(name)) for v in variables.values()} for v in variables.values() for name in v}
-    for name, seen in values.items():
-        if name.startswith(LIBRARY_PREFIXES) and len(seen) > 1:
-            owners = {f: str(v.get(name)) for f, v in variables.items()}
+    shared: dict[str, str] = {}
+    for name in {name for values in variables.values() for name in values}:
+        given = {function: values.get(name) for function, values in variables.items()}
+        distinct = {None if value is None else str(value) for value in given.values()}
+        if len(distinct) == 1 and None not in distinct:
+            shared[name] = str(distinct.pop())
+        elif name.startswith(LIBRARY_PREFIXES):
             raise ValueError(
-                f"functions give {name} different values {owners}: libraries read it from the one "
+                f"functions give {name} different values {given}: libraries read it from the one "
                 "process environment of the local runtime"
             )
-    return {name: seen.pop() for name, seen in values.items() if len(seen) == 1 and "None" not in seen}
+    return shared
 
 
 class FunctionDeps:
@@ -77,12 +80,14 @@ class FunctionDeps:
 
     def current(self) -> Any:
         function = getattr(_thread, "function", None)
-        with self._lock:
-            deps = self._built.get(function)
-            if deps is None:
-                variables = self._variables.get(function, self._everything) if function else self._everything
-                deps = self._built[function] = _cold_start(variables, self._clock)
+        deps = self._built.get(function)
+        if deps is not None:  # warm
             return deps
+        with self._lock:
+            if function not in self._built:
+                variables = self._variables.get(function or "", self._everything)
+                self._built[function] = _cold_start(variables, self._clock)
+            return self._built[function]
 
     def restart(self) -> None:
         """Every function starts cold again at its next invocation (settings read anew)."""
