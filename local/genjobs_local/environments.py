@@ -20,6 +20,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from genjobs_local.clock import ScaledClock, time_scale
@@ -28,18 +29,18 @@ from genjobs_local.faults import Crashes
 # Read by libraries from the process environment, not through the product's settings.
 LIBRARY_PREFIXES = ("POWERTOOLS_", "AWS_")
 
-_thread = threading.local()
+# The function whose invocation runs in this thread (a new thread starts outside any).
+_running: ContextVar[str | None] = ContextVar("genjobs_local_function", default=None)
 
 
 @contextmanager
 def running(function: str) -> Iterator[None]:
     """The block is an invocation of `function` (a logical id): the product sees its environment."""
-    previous = getattr(_thread, "function", None)
-    _thread.function = function
+    token = _running.set(function)
     try:
         yield
     finally:
-        _thread.function = previous
+        _running.reset(token)
 
 
 def process_environment(variables: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -79,7 +80,7 @@ class FunctionDeps:
         return getattr(self.current(), name)
 
     def current(self) -> Any:
-        function = getattr(_thread, "function", None)
+        function = _running.get()
         deps = self._built.get(function)
         if deps is not None:  # warm
             return deps
