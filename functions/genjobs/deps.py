@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from genjobs.checkpoints import Checkpoints, Unobserved
+from genjobs.clock import Clock, SystemClock
 from genjobs.dal.credits import CreditRepository
 from genjobs.dal.devices import DeviceRepository
 from genjobs.dal.jobs import JobRepository
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
 @dataclass
 class Deps:
     settings: Settings = field(default_factory=get_settings)
+    clock: Clock = field(default_factory=SystemClock)
+    checkpoints: Checkpoints = field(default_factory=Unobserved)
 
     @cached_property
     def catalog(self) -> Catalog:

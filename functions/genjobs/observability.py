@@ -83,10 +83,12 @@ tracer = _tracer()
 metrics = Metrics()
 
 
+# What a line is about; each handler starts clean (inject_lambda_context(clear_state=True)).
+_SUBJECT_KEYS = ("jobId", "taskIndex", "provider")
+
+
 def bind(**keys: object) -> None:
-    """Puts `keys` (jobId, taskIndex) on every later line of this invocation and drops the previous
-    invocation's. Kept per thread, so invocations running concurrently in one process (the local
-    runtime's pollers and state machine) never label each other's lines."""
-    logger.thread_safe_clear_keys()
-    if keys:
-        logger.thread_safe_append_keys(**keys)
+    """Puts `keys` (jobId, taskIndex, provider) on every later line of this invocation, replacing
+    those of the batch's previous record."""
+    logger.remove_keys(_SUBJECT_KEYS)
+    logger.append_keys(**keys)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 
 def time_scale() -> float:
@@ -12,3 +14,20 @@ def time_scale() -> float:
 
 def wall_seconds(schedule_seconds: float) -> float:
     return max(0.0, float(schedule_seconds)) * time_scale()
+
+
+@dataclass(frozen=True)
+class ScaledClock:
+    """The functions' clock (genjobs.clock.Clock) on the stack's time: a schedule second lasts
+    `scale` wall seconds."""
+
+    scale: float
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def duration(self, schedule_seconds: float) -> timedelta:
+        return timedelta(seconds=schedule_seconds * self.scale)
+
+    def seconds_since(self, moment: datetime) -> float:
+        return (self.now() - moment).total_seconds() / self.scale

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genjobs_local import iam
+from genjobs_local import environments, iam
 
 Handler = Callable[[Any, Any], Any]
 
@@ -226,7 +226,7 @@ class LambdaRunner:
         # The context is made once the invocation has its slot: its deadline counts from the start.
         context = LambdaContext(spec)
         try:
-            with iam.acting_as(spec.role_arn):
+            with iam.acting_as(spec.role_arn), environments.running(spec.logical_id):
                 result = self._handler(spec)(event, context)
         except Exception as error:  # noqa: BLE001 - any handler failure becomes Lambda's error payload
             frames = traceback.format_tb(error.__traceback__)

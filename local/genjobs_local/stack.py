@@ -14,7 +14,7 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
-from genjobs_local import iam, moto_adjustments
+from genjobs_local import environments, iam, moto_adjustments
 from genjobs_local.http_api import HttpApiFront, HttpServer, authorizers_from_openapi, routes_from_openapi
 from genjobs_local.intrinsics import REGION
 from genjobs_local.lambda_runtime import FunctionSpec, Handler, LambdaRunner
@@ -54,6 +54,7 @@ class LocalStack:
         self.resources: dict[str, str] = {}
         self.resource_types: dict[str, str] = {}
         self.identities: iam.Identities | None = None  # role credentials and every IAM check
+        self._functions: environments.FunctionDeps | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------
     @classmethod
@@ -151,7 +152,7 @@ class LocalStack:
         iam.use(self.identities)
 
         self.runner = LambdaRunner(self._function_specs(translated, provisioner), lambda_concurrency)
-        self._apply_environment(provisioner)
+        self._functions = self._apply_environment(provisioner)
         iam.caches_per_function(
             ("aws_lambda_powertools.utilities.parameters.secrets", "DEFAULT_PROVIDERS"),
             ("genjobs.logic.providers", "_cache"),  # provider adapters, built from the secret
@@ -196,6 +197,9 @@ class LocalStack:
             self._moto = None
         moto_adjustments.use_runner(None)
         iam.use(None)
+        if self._functions is not None:
+            environments.uninstall()
+            self._functions = None
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -242,6 +246,12 @@ class LocalStack:
     def invoke(self, function: str, event: Any) -> Any:
         """Invoke a function (logical id, name or ARN) in-process; raises FunctionError when it fails."""
         return self.runner.invoke(function, event)
+
+    def restart_functions(self) -> None:
+        """Every function starts cold at its next invocation: it reads its settings (its
+        environment and os.environ) again."""
+        assert self._functions is not None
+        self._functions.restart()
 
     def override_handler(self, function: str, handler: Handler | None) -> None:
         """Replace a function's code (None restores the template's handler)."""
@@ -389,14 +399,15 @@ class LocalStack:
             )
         return specs
 
-    def _apply_environment(self, provisioner: Provisioner) -> None:
+    def _apply_environment(self, provisioner: Provisioner) -> environments.FunctionDeps:
         variables = {
             logical_id: props.get("Environment", {}).get("Variables", {})
             for logical_id, props in provisioner.properties.items()
             if self.resource_types[logical_id] == "AWS::Lambda::Function"
         }
         # No X-Ray daemon locally; the functions' Tracer would only log errors.
-        self._set_env(POWERTOOLS_TRACE_DISABLED="true", **merge_environments(variables))
+        self._set_env(POWERTOOLS_TRACE_DISABLED="true", **environments.process_environment(variables))
+        return environments.install(variables)
 
     def _start_http_front(self, provisioner: Provisioner) -> None:
         assert self._http is not None
@@ -444,21 +455,6 @@ class LocalStack:
                 for k, v in outputs.items()
             }
         return outputs
-
-
-def merge_environments(variables: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """One process, one os.environ: every function's variables must agree (as the template's Globals do)."""
-    merged: dict[str, str] = {}
-    owner: dict[str, str] = {}
-    for function, values in variables.items():
-        for name, value in values.items():
-            if name in merged and merged[name] != str(value):
-                raise ValueError(
-                    f"{function} sets {name}={value!r} but {owner[name]} sets {merged[name]!r}: "
-                    "functions share os.environ in the local runtime"
-                )
-            merged[name], owner[name] = str(value), function
-    return merged
 
 
 def _typed_parameters(cfn: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import os
 import time
@@ -453,21 +452,20 @@ def test_output_bucket_is_private_encrypted_and_refuses_anonymous_reads(
 
 
 @pytest.fixture
-def output_url_ttl() -> Iterator[Callable[[int], None]]:
+def output_url_ttl(stack: LocalStack) -> Iterator[Callable[[int], None]]:
     """Sets OUTPUT_URL_TTL_SECONDS for the functions (settings are read at cold start: start them cold)."""
-    deps = importlib.import_module("genjobs.deps")
     saved = os.environ.get("OUTPUT_URL_TTL_SECONDS")
 
     def set_ttl(seconds: int) -> None:
         os.environ["OUTPUT_URL_TTL_SECONDS"] = str(seconds)
-        deps.override(None)
+        stack.restart_functions()
 
     yield set_ttl
     if saved is None:
         os.environ.pop("OUTPUT_URL_TTL_SECONDS", None)
     else:
         os.environ["OUTPUT_URL_TTL_SECONDS"] = saved
-    deps.override(None)
+    stack.restart_functions()
 
 
 def test_output_url_is_short_lived_works_for_its_owner_and_is_refused_after_expiry(

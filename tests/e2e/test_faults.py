@@ -1,7 +1,7 @@
 """Fault injection on the embedded stack: a misbehaving provider (5xx, dropped answers, connection
 resets, 429 bursts, slow or truncated downloads, webhooks lost, doubled or reordered) and handlers
-crashing at each step boundary (genjobs.faults checkpoints), duplicate SQS deliveries and a cancel
-racing the completions.
+crashing at each step boundary (the product's checkpoints, armed with genjobs_local.faults),
+duplicate SQS deliveries and a cancel racing the completions.
 
 Whatever the fault, every job must end by itself within a bound with the same guarantees:
   - the ledger holds (granted = available + reserved + charged) and nothing stays reserved,
@@ -35,8 +35,8 @@ BOUND = 30.0  # wall seconds within which every faulty job must have ended by it
 
 # ----------------------------------------------------------------------------------- helpers
 def faults() -> ModuleType:
-    """The handlers' genjobs.faults: the stack re-imports the function code when it starts."""
-    return importlib.import_module("genjobs.faults")
+    """Where the local stack's functions crash on demand (their checkpoints)."""
+    return importlib.import_module("genjobs_local.faults")
 
 
 @pytest.fixture

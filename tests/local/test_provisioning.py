@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 from typing import Any
 
 import pytest
 
 from genjobs_local import LocalStack
+from genjobs_local.environments import process_environment
 from genjobs_local.paths import DEFAULT_TEMPLATE
-from genjobs_local.stack import merge_environments
 from genjobs_local.template import translate
 
 
@@ -130,29 +132,59 @@ def test_parameters_are_the_local_ones(stack: LocalStack) -> None:
 
 
 def test_functions_see_the_template_environment(stack: LocalStack, fake: Any) -> None:
-    # GIVEN a function that reports its environment
-    import os
+    # GIVEN a function that reports the settings it read from its environment
+    def report(event: Any, context: Any) -> dict[str, str]:
+        settings = importlib.import_module("genjobs.deps").deps().settings
+        return {"TABLE_NAME": settings.table_name, "SUBMIT_QUEUE_URL": settings.submit_queue_url}
 
-    fake(
-        "SweeperFunction",
-        lambda event, context: {k: os.environ[k] for k in ("TABLE_NAME", "SUBMIT_QUEUE_URL")},
-    )
+    fake("SubmitterFunction", report)
 
     # WHEN it is invoked
-    result = stack.invoke("SweeperFunction", {})
+    result = stack.invoke("SubmitterFunction", {})
 
     # THEN it sees the resolved Globals environment
     assert result == {"TABLE_NAME": "genjobs-local-jobs", "SUBMIT_QUEUE_URL": stack.resource("SubmitQueue")}
 
 
+def test_each_function_sees_only_its_own_environment(stack: LocalStack, fake: Any) -> None:
+    # GIVEN two functions whose environments differ: the submitter has the submit queue, the
+    # notifier does not
+    def queue_url(event: Any, context: Any) -> str:
+        try:
+            return str(importlib.import_module("genjobs.deps").deps().settings.submit_queue_url)
+        except AttributeError as missing:
+            return str(missing)
+
+    fake("SubmitterFunction", queue_url)
+    fake("NotifierFunction", queue_url)
+
+    # WHEN each is invoked, THEN each reads its own: the notifier is told the setting is not its own
+    assert stack.invoke("SubmitterFunction", {}) == stack.resource("SubmitQueue")
+    assert stack.invoke("NotifierFunction", {}) == (
+        "SUBMIT_QUEUE_URL is not in this function's environment (template.yaml)"
+    )
+    assert "SUBMIT_QUEUE_URL" not in os.environ
+
+
 def test_conflicting_environments_fail_loudly() -> None:
-    # GIVEN two functions that give one variable different values
-    variables = {"AFunction": {"MODE": "a", "SHARED": "x"}, "BFunction": {"MODE": "b", "SHARED": "x"}}
+    # GIVEN two functions that give a variable a library reads from the process different values
+    variables = {
+        "AFunction": {"POWERTOOLS_LOG_LEVEL": "INFO", "SHARED": "x"},
+        "BFunction": {"POWERTOOLS_LOG_LEVEL": "DEBUG", "SHARED": "x"},
+    }
 
     # WHEN merged into the one process environment
     # THEN the start fails and names both
-    with pytest.raises(ValueError, match="BFunction sets MODE='b' but AFunction sets 'a'"):
-        merge_environments(variables)
+    with pytest.raises(ValueError, match="'AFunction': 'INFO', 'BFunction': 'DEBUG'"):
+        process_environment(variables)
+
+
+def test_the_process_environment_is_what_every_function_shares() -> None:
+    # GIVEN functions sharing one variable and each giving another its own value
+    variables = {"AFunction": {"MODE": "a", "SHARED": "x"}, "BFunction": {"MODE": "b", "SHARED": "x"}}
+
+    # THEN only the shared one goes to os.environ (each function reads MODE from its own settings)
+    assert process_environment(variables) == {"SHARED": "x"}
 
 
 def test_provider_secret_holds_the_simulator_webhook_secret(stack: LocalStack) -> None:

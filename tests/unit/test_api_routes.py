@@ -72,7 +72,7 @@ def listed(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
 
     def list_jobs(deps: Any, user_id: str, **query: Any) -> JobListView:
-        calls.append({"user": user_id, **query, "log": logger.thread_safe_get_current_keys()})
+        calls.append({"user": user_id, **query, "log": logger.get_current_keys()})
         return JobListView(items=[], cursor=None)
 
     monkeypatch.setattr(jobs, "list_jobs", list_jobs)
@@ -229,7 +229,7 @@ def test_lines_about_a_job_carry_its_id_and_the_next_request_forgets_it(
     seen: list[dict[str, Any]] = []
 
     def list_tasks(deps: Any, user_id: str, job_id: str, limit: int, cursor: str | None) -> Any:
-        seen.append(logger.thread_safe_get_current_keys())
+        seen.append(logger.get_current_keys())
         return {"items": [], "cursor": None}
 
     monkeypatch.setattr(jobs, "list_tasks", list_tasks)

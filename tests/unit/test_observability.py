@@ -1,13 +1,15 @@
-"""With tracing off, the shared Tracer's decorators still pass every answer and error through."""
+"""With tracing off, the shared Tracer's decorators still pass every answer and error through; log
+lines carry the keys of the record being handled."""
 
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from genjobs.observability import tracer
+from genjobs.observability import bind, logger, tracer
 
 
 def test_with_tracing_off_the_tracer_sends_nothing_and_needs_no_x_ray() -> None:
@@ -42,3 +44,38 @@ def test_a_traced_coroutine_answers_as_without_the_tracer() -> None:
         return value + 1
 
     assert asyncio.run(later(1)) == 2
+
+
+def _context(request_id: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        function_name="genjobs-test-submitter",
+        function_version="$LATEST",
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:genjobs-test-submitter",
+        memory_limit_in_mb="256",
+        aws_request_id=request_id,
+    )
+
+
+def test_each_record_and_each_invocation_is_labelled_with_its_own_job_only() -> None:
+    # GIVEN a handler shaped like the batch consumers: a clean start per invocation, each record bound
+    seen: list[dict[str, Any]] = []
+
+    @logger.inject_lambda_context(clear_state=True)
+    def handler(event: dict[str, Any], context: object) -> None:
+        for record in event["records"]:
+            bind(**record)
+            seen.append(dict(logger.get_current_keys()))
+
+    try:
+        # WHEN one invocation handles a task record then a job-wide one, and the next binds nothing
+        handler({"records": [{"jobId": "job-a", "taskIndex": 3}, {"jobId": "job-b"}]}, _context("r1"))
+        handler({"records": [{}]}, _context("r2"))
+    finally:
+        logger.clear_state()
+
+    # THEN each record's lines name its own job (and task), never the previous record's or invocation's
+    assert (seen[0]["jobId"], seen[0]["taskIndex"]) == ("job-a", 3)
+    assert seen[1]["jobId"] == "job-b"
+    assert "taskIndex" not in seen[1]
+    assert "jobId" not in seen[2]
+    assert seen[2]["function_request_id"] == "r2"

@@ -20,7 +20,7 @@ def notify_record(record: JobEventRecord) -> None:
     metrics.add_metric(name="PushesSent", unit="Count", value=sent)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:

@@ -43,14 +43,13 @@ def submit_record(record: SubmitQueueRecord) -> None:
         tasks.submit(d, message, receive_count)
     except tasks.RetryLater as retry:
         # Jitter so a burst of throttled tasks does not come back at the same instant. The delay
-        # stays in schedule seconds: SQS counts visibility timeouts in them (the local runtime
-        # scales them to wall time itself; scaling here too made every backoff TIME_SCALE shorter).
+        # stays in schedule seconds, as SQS counts a visibility timeout (not through deps.clock).
         delay = retry.delay_seconds * (1 + random.random() * 0.2)
         d.submit_queue.retry_later(record.receiptHandle, max(1, min(MAX_VISIBILITY_SECONDS, round(delay))))
         raise
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
@@ -74,7 +73,7 @@ def dead_letter_record(record: SubmitQueueRecord) -> None:
     )
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def dead_letter_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(

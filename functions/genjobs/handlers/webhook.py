@@ -31,7 +31,7 @@ def _query_problem(error: ValidationError) -> dict[str, Any]:
     return Problem.of(400, "Bad request", detail, errors).proxy_response()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

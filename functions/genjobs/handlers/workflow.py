@@ -23,7 +23,7 @@ from genjobs.models.messages import (
 from genjobs.observability import bind, logger, metrics, tracer
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @event_parser(model=PrepareJobInput)
 def prepare_job(event: PrepareJobInput, context: LambdaContext) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def prepare_job(event: PrepareJobInput, context: LambdaContext) -> dict[str, Any
     return prepare(deps(), event.job_id).to_wire()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=PollTaskInput)
@@ -43,7 +43,7 @@ def poll_task(event: PollTaskInput, context: LambdaContext) -> dict[str, Any]:
     return PollTaskOutput(jobId=event.job_id, taskIndex=event.task_index).to_wire()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=FailTaskInput)
@@ -53,7 +53,7 @@ def fail_task(event: FailTaskInput, context: LambdaContext) -> dict[str, Any]:
     return FailTaskOutput(jobId=event.job_id, taskIndex=event.task_index).to_wire()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=SettleJobInput)

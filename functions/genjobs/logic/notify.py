@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from genjobs.deps import Deps
-from genjobs.faults import checkpoint
 from genjobs.logic.ports import EndpointGone
 from genjobs.models.domain import TimelineEvent, utcnow
 from genjobs.models.messages import JobEvent
@@ -35,7 +34,7 @@ def send_job_push(deps: Deps, event: JobEvent) -> int:
         if not deps.devices.claim_push(event.job_id, device.device_id):
             continue
         try:
-            checkpoint("notify.before_push", event.user_id, event.job_id)
+            deps.checkpoints.reach("notify.before_push", event.user_id, event.job_id)
             deps.notifications.push(device.endpoint_arn, message)
         except EndpointGone:
             deps.devices.forget(device)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from genjobs.deps import Deps
-from genjobs.faults import checkpoint
 from genjobs.logic import planning
 from genjobs.logic.tasks import first_wait, model_of
 from genjobs.models.domain import Plan, Task, TaskStatus, TimelineEvent, utcnow
@@ -45,7 +44,7 @@ def prepare(deps: Deps, job_id: str) -> PrepareJobOutput:
                 batch = []
         if batch:
             deps.tasks.put_many(batch)
-        checkpoint("prepare.after_tasks_written", job.user_id, job_id)
+        deps.checkpoints.reach("prepare.after_tasks_written", job.user_id, job_id)
         deps.storage.put_json(
             manifest_key(job_id),
             [TaskRef(jobId=job_id, taskIndex=i).to_wire() for i in range(job.task_count)],

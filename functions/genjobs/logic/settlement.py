@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from genjobs.deps import Deps
-from genjobs.faults import checkpoint
 from genjobs.logic.tasks import cancel_at_provider, end_task
 from genjobs.models.domain import Job, JobStatus, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.messages import JobEvent, SettleJobOutput
@@ -77,12 +76,12 @@ def settle(deps: Deps, job_id: str) -> SettleJobOutput:
             metrics.add_metric(name=f"Jobs{status.value.capitalize()}", unit="Count", value=1)
         # Ended by a concurrent settlement: read what it wrote.
         job = finished or deps.jobs.get(job_id) or job
-    checkpoint("settle.after_finish", job.user_id, job_id)
+    deps.checkpoints.reach("settle.after_finish", job.user_id, job_id)
     if job.event_published_at is None:
         # Published before it is marked: a crash in between publishes again, and the notifier
         # sends each device at most one push per job, so the user sees one push either way.
         deps.notifications.publish_job_event(JobEvent.of(job))
-        checkpoint("settle.after_publish", job.user_id, job_id)
+        deps.checkpoints.reach("settle.after_publish", job.user_id, job_id)
         if deps.jobs.mark_event_published(job_id):
             deps.timeline.add(TimelineEvent(jobId=job_id, at=utcnow(), kind="job.event_published"))
     return SettleJobOutput(jobId=job_id, status=job.status)

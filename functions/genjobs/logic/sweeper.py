@@ -4,7 +4,7 @@ tasks whose webhook is overdue so a lost webhook never leaves a task or a job ha
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from genjobs.deps import Deps
 from genjobs.logic.providers import provider_for
@@ -25,11 +25,9 @@ from genjobs.providers.base import CancelOutcome, ProviderError, ProviderStatus,
 
 def sweep(deps: Deps) -> dict[str, int]:
     settings = deps.settings
-    now = utcnow()
+    now = deps.clock.now()
     started = 0
-    for job_id in deps.jobs.not_started(
-        now - timedelta(seconds=settings.wall(settings.sweeper_interval_seconds))
-    ):
+    for job_id in deps.jobs.not_started(now - deps.clock.duration(settings.sweeper_interval_seconds)):
         if deps.workflow.start(job_id):
             started += 1
             deps.timeline.add(TimelineEvent(jobId=job_id, at=now, kind="job.started_by_sweeper"))
@@ -113,4 +111,4 @@ def next_sweep(deps: Deps, task: Task) -> datetime:
     delay = min(
         settings.sweeper_interval_seconds * 2 ** min(task.sweeps, 30), settings.sweep_backoff_max_seconds
     )
-    return utcnow() + timedelta(seconds=settings.wall(delay))
+    return deps.clock.now() + deps.clock.duration(delay)

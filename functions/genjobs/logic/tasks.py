@@ -8,13 +8,11 @@ concurrent webhooks/polls/cancels change nothing twice.
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
 from genjobs.catalog import ResolvedModel, WaitBy
 from genjobs.deps import Deps
-from genjobs.faults import checkpoint
 from genjobs.logic.outputs import OutputGone, OutputUnavailable, keep_outputs
 from genjobs.logic.providers import provider_for
 from genjobs.models.domain import Job, Task, TaskStatus, TimelineEvent, utcnow
@@ -95,8 +93,7 @@ def end_task(deps: Deps, job: Job, task: Task, to: TaskStatus, kind: str, **fiel
     if moved:
         metrics.add_metric(name=f"Tasks{to.value.capitalize()}", unit="Count", value=1)
     if moved and to == TaskStatus.COMPLETED and task.submitted_at is not None:
-        # Submission to completion, in schedule seconds (wall seconds on AWS; TIME_SCALE locally).
-        latency = (utcnow() - task.submitted_at).total_seconds() / deps.settings.time_scale
+        latency = deps.clock.seconds_since(task.submitted_at)  # submission to completion
         metrics.add_metric(name="ProviderLatency", unit="Seconds", value=latency)
     return moved
 
@@ -194,14 +191,12 @@ def _submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | 
         raise RetryLater(delay, str(error)) from error
     # A crash here leaves a prediction we have not recorded: the redelivered message submits again
     # with the same idempotency key and gets the same prediction back.
-    checkpoint("submit.after_provider_accepted", job.user_id, job.job_id)
+    deps.checkpoints.reach("submit.after_provider_accepted", job.user_id, job.job_id)
 
-    now = utcnow()
+    now = deps.clock.now()
     due = None
     if by_webhook:
-        due = now + timedelta(
-            seconds=deps.settings.wall(model.expected_seconds + deps.settings.webhook_grace_seconds)
-        )
+        due = now + deps.clock.duration(model.expected_seconds + deps.settings.webhook_grace_seconds)
     moved = deps.tasks.mark_submitted(
         job,
         task.index,
@@ -255,7 +250,7 @@ def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus) -> Wa
                 deps, job, task, f"{NO_OUTPUT}: the provider reported success but delivered no output"
             )
         deps.timeline.add(_event(job.job_id, "task.outputs_stored", task.index, count=len(outputs)))
-        checkpoint("outputs.after_stored", job.user_id, job.job_id)
+        deps.checkpoints.reach("outputs.after_stored", job.user_id, job.job_id)
         end_task(
             deps,
             job,
@@ -308,8 +303,8 @@ def _check(deps: Deps, ref: TaskRef) -> Wait:
     if task.status.terminal:
         return DONE
     assert task.provider_id is not None
-    deadline = deps.settings.wall(deps.settings.task_deadline_seconds)
-    if task.submitted_at is not None and (utcnow() - task.submitted_at).total_seconds() > deadline:
+    deadline = deps.settings.task_deadline_seconds
+    if task.submitted_at is not None and deps.clock.seconds_since(task.submitted_at) > deadline:
         return _failed(
             deps, job, task, f"no result within the {deps.settings.task_deadline_seconds} s deadline"
         )

@@ -1,15 +1,10 @@
-"""Crash injection at step boundaries, for the fault tests of the local stack.
+"""Crash injection at the product's checkpoints (genjobs.checkpoints), for the fault tests.
 
-`checkpoint(name, *scopes)` marks a boundary between two side effects (e.g. "the provider accepted
-the submission" and "we recorded it"). It raises InjectedCrash when a test armed that name, so the
-handler fails there exactly like a crashed invocation, and the test checks that the workflow
-recovers by itself (Step Functions Retry, SQS redelivery, provider webhook retries, the sweeper).
-
-Arming is a module-level registry, never the environment: the local stack runs every handler in
-one process, so a test arms a boundary with `importlib.import_module("genjobs.faults").arm(...)`
-(the stack re-imports the handler modules when it starts), scoped to a user or job id so other
-jobs in flight are not touched, and for a number of crashes after which the boundary passes (so
-retries and redeliveries go through). Nothing is ever armed on AWS: a checkpoint is a dict lookup.
+Every function of the local stack gets `Crashes()` as its checkpoints. A test arms a boundary with
+`genjobs_local.faults.arm(name, times, scope)`, scoped to a user or job id so other jobs in flight
+are not touched, and for a number of crashes after which the boundary passes (so retries and
+redeliveries go through). An armed boundary raises InjectedCrash there, so the handler fails exactly
+like a crashed invocation, and the test checks that the workflow recovers by itself.
 """
 
 from __future__ import annotations
@@ -17,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-# Every boundary a checkpoint marks (arming an unknown name is a typo in a test).
+# Every boundary the product marks (arming an unknown name is a typo in a test).
 BOUNDARIES = frozenset(
     {
         "prepare.after_tasks_written",  # task items written, job not marked started
@@ -44,17 +39,20 @@ _lock = threading.Lock()
 _armed: dict[tuple[str, str | None], _Arm] = {}
 
 
-def checkpoint(name: str, *scopes: str | None) -> None:
-    """Raises InjectedCrash if `name` is armed for one of `scopes` (a user or job id) or for all."""
-    if not _armed:
-        return
-    with _lock:
-        for scope in (*scopes, None):
-            arm = _armed.get((name, scope))
-            if arm is not None and arm.remaining > 0:
-                arm.remaining -= 1
-                arm.fired += 1
-                raise InjectedCrash(f"injected crash at {name}")
+class Crashes:
+    """The checkpoints of every local function: each crashes where a test armed it."""
+
+    def reach(self, name: str, *scopes: str | None) -> None:
+        """Raises InjectedCrash if `name` is armed for one of `scopes` (a user or job id) or for all."""
+        if not _armed:
+            return
+        with _lock:
+            for scope in (*scopes, None):
+                arm = _armed.get((name, scope))
+                if arm is not None and arm.remaining > 0:
+                    arm.remaining -= 1
+                    arm.fired += 1
+                    raise InjectedCrash(f"injected crash at {name}")
 
 
 def arm(name: str, times: int = 1, scope: str | None = None) -> None:

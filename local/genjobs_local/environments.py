@@ -1,0 +1,148 @@
+"""Each function's execution environment, in the one process that runs them all.
+
+On Lambda a function's process is its own: its environment variables, its collaborators
+(genjobs.deps.Deps, built from them at cold start) and its logger's keys belong to it alone. Here
+every function runs in threads of one process, so:
+  - os.environ holds only what every function shares (the template's Globals) and what libraries
+    read from the process (POWERTOOLS_*, AWS_*), which must then agree for all functions;
+  - the product's Deps is chosen per thread, by the invocation running there (`running`): each
+    function has its own, built from its own environment on its first invocation, with the stack's
+    clock and crash injection;
+  - the functions' shared Logger keeps its keys per thread, so concurrent invocations never label
+    each other's lines.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from genjobs_local.clock import ScaledClock, time_scale
+from genjobs_local.faults import Crashes
+
+# Read by libraries from the process environment, not through the product's settings.
+LIBRARY_PREFIXES = ("POWERTOOLS_", "AWS_")
+
+# The function whose invocation runs in this thread (a new thread starts outside any).
+_running: ContextVar[str | None] = ContextVar("genjobs_local_function", default=None)
+
+
+@contextmanager
+def running(function: str) -> Iterator[None]:
+    """The block is an invocation of `function` (a logical id): the product sees its environment."""
+    token = _running.set(function)
+    try:
+        yield
+    finally:
+        _running.reset(token)
+
+
+def process_environment(variables: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """What os.environ holds: the variables every function has with the same value. A variable a
+    library reads that functions give different values (or only some give) cannot be kept apart."""
+    shared: dict[str, str] = {}
+    for name in {name for values in variables.values() for name in values}:
+        given = {function: values.get(name) for function, values in variables.items()}
+        distinct = {None if value is None else str(value) for value in given.values()}
+        if len(distinct) == 1 and None not in distinct:
+            shared[name] = str(distinct.pop())
+        elif name.startswith(LIBRARY_PREFIXES):
+            raise ValueError(
+                f"functions give {name} different values {given}: libraries read it from the one "
+                "process environment of the local runtime"
+            )
+    return shared
+
+
+class FunctionDeps:
+    """Stands in for the product's Deps: each attribute is the one of the Deps of the function
+    invoked in this thread. Outside an invocation (a test calling the product directly) it is the
+    Deps of an operator who has every function's environment."""
+
+    def __init__(self, variables: dict[str, dict[str, Any]]) -> None:
+        self._variables = {f: {k: str(v) for k, v in values.items()} for f, values in variables.items()}
+        self._everything: dict[str, str] = {}
+        for values in self._variables.values():
+            self._everything = values | self._everything
+        self._built: dict[str | None, Any] = {}
+        self._lock = threading.Lock()
+        # The stack's time scale when it started: a test that speeds up only the queues or the
+        # simulator later (TIME_SCALE) leaves the functions' time as it was.
+        self._clock = ScaledClock(time_scale())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.current(), name)
+
+    def current(self) -> Any:
+        function = _running.get()
+        deps = self._built.get(function)
+        if deps is not None:  # warm
+            return deps
+        with self._lock:
+            if function not in self._built:
+                variables = self._variables.get(function or "", self._everything)
+                self._built[function] = _cold_start(variables, self._clock)
+            return self._built[function]
+
+    def restart(self) -> None:
+        """Every function starts cold again at its next invocation (settings read anew)."""
+        with self._lock:
+            self._built.clear()
+
+
+def _cold_start(variables: dict[str, str], clock: ScaledClock) -> Any:
+    from genjobs.deps import Deps
+    from genjobs.settings import Settings
+
+    settings = Settings.model_validate(dict(os.environ) | variables)
+    return Deps(settings=settings, clock=clock, checkpoints=Crashes())
+
+
+def install(variables: dict[str, dict[str, Any]]) -> FunctionDeps:
+    """Gives the product per-function Deps and per-thread logger keys; call once the functions'
+    code is importable and os.environ holds the process environment."""
+    per_function = FunctionDeps(variables)
+    importlib.import_module("genjobs.deps").override(per_function)
+    keys_per_thread(importlib.import_module("genjobs.observability").logger.registered_formatter)
+    return per_function
+
+
+def uninstall() -> None:
+    """The product builds its own Deps again (from os.environ), as outside the local stack."""
+    module = sys.modules.get("genjobs.deps")
+    if module is not None:
+        module.override(None)
+
+
+class _KeysPerThread:
+    """A powertools formatter's `log_format` (the keys on every line), one dict per thread: each
+    thread starts from the keys the formatter had when they were made per thread."""
+
+    def __get__(self, formatter: Any, owner: type | None = None) -> Any:
+        if formatter is None:
+            return self
+        threads = formatter.__dict__["_keys_per_thread"]
+        keys = getattr(threads, "keys", None)
+        if keys is None:
+            keys = threads.keys = dict(formatter.__dict__["_keys_at_start"])
+        return keys
+
+    def __set__(self, formatter: Any, keys: dict[str, Any]) -> None:
+        formatter.__dict__["_keys_per_thread"].keys = keys
+
+
+def keys_per_thread(formatter: Any) -> None:
+    """Makes the formatter's appended keys (append_keys, remove_keys, clear_state) per thread; the
+    product uses them as on Lambda, where one invocation runs at a time."""
+    if "_keys_per_thread" in formatter.__dict__:
+        return  # a stack started earlier in this process did it (the logger outlives the modules)
+    formatter.__dict__["_keys_at_start"] = formatter.__dict__.pop("log_format")
+    formatter.__dict__["_keys_per_thread"] = threading.local()
+    kind = type(formatter)
+    formatter.__class__ = type(f"PerThread{kind.__name__}", (kind,), {"log_format": _KeysPerThread()})

@@ -1,0 +1,108 @@
+"""Each function's execution environment inside the one local process: its own settings and
+collaborators, the stack's clock and crash injection, and log keys that stay in their thread."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aws_lambda_powertools import Logger
+
+from genjobs_local import faults
+from genjobs_local.clock import ScaledClock
+from genjobs_local.environments import FunctionDeps, keys_per_thread, running
+
+FUNCTIONS = Path(__file__).resolve().parents[2] / "functions" / "genjobs"
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[dict[str, object]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+def test_concurrent_invocations_never_label_each_other_s_lines() -> None:
+    # GIVEN a powertools Logger shared by two threads, its keys made per thread
+    logger = Logger(service="keys-per-thread")
+    keys_per_thread(logger.registered_formatter)
+    lines = Lines()
+    lines.setFormatter(logger.registered_formatter)
+    logger.addHandler(lines)
+    both_bound = threading.Barrier(2)
+
+    def invocation(job_id: str) -> None:
+        logger.clear_state()
+        logger.append_keys(jobId=job_id)
+        both_bound.wait()  # each binds its job before either logs
+        logger.info("working")
+
+    # WHEN each thread binds its own job with the ordinary (Lambda) calls and logs
+    threads = [threading.Thread(target=invocation, args=(job,)) for job in ("job-a", "job-b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # THEN each line names its own job, and the service still labels every line
+    assert sorted(str(line["jobId"]) for line in lines.lines) == ["job-a", "job-b"]
+    assert {line["service"] for line in lines.lines} == {"keys-per-thread"}
+
+
+def test_each_invocation_reads_its_own_function_s_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN two functions with different environments, and the stack's time scale
+    monkeypatch.setenv("TIME_SCALE", "0.01")
+    per_function = FunctionDeps(
+        {
+            "NotifierFunction": {"TABLE_NAME": "jobs", "JOB_EVENTS_TOPIC_ARN": "arn:topic"},
+            "SubmitterFunction": {"TABLE_NAME": "jobs", "SUBMIT_QUEUE_URL": "https://queue"},
+        }
+    )
+
+    # WHEN each reads its settings inside its invocation
+    with running("SubmitterFunction"):
+        submitter = per_function.settings
+    with running("NotifierFunction"):
+        notifier = per_function.settings
+
+    # THEN each has its own, lacking the other's; outside any invocation an operator sees both
+    assert submitter.submit_queue_url == "https://queue"
+    assert notifier.job_events_topic_arn == "arn:topic"
+    with pytest.raises(AttributeError, match="SUBMIT_QUEUE_URL"):
+        _ = notifier.submit_queue_url
+    assert (per_function.settings.submit_queue_url, per_function.settings.job_events_topic_arn) == (
+        "https://queue",
+        "arn:topic",
+    )
+    # AND every function runs on the stack's clock, with crash injection
+    with running("SubmitterFunction"):
+        assert per_function.clock.duration(100) == timedelta(seconds=1)
+        assert isinstance(per_function.checkpoints, faults.Crashes)
+
+
+def test_the_scaled_clock_counts_schedule_seconds() -> None:
+    # GIVEN a clock on which a schedule second lasts 10 ms
+    clock = ScaledClock(0.01)
+
+    # THEN one wall second ago is 100 schedule seconds ago
+    elapsed = clock.seconds_since(datetime.now(UTC) - timedelta(seconds=1))
+    assert 100 <= elapsed < 110
+
+
+def test_every_checkpoint_the_product_marks_can_be_armed_and_only_those() -> None:
+    # GIVEN the boundaries the product's code reaches
+    reached = {
+        name
+        for path in FUNCTIONS.rglob("*.py")
+        for name in re.findall(r'checkpoints\.reach\(\s*"([^"]+)"', path.read_text())
+    }
+
+    # THEN the fault tests can arm each of them, and nothing else
+    assert reached == faults.BOUNDARIES
