@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
+from genjobs.dal.credits import grant_entry, job_entry, task_entry
 from genjobs.dal.dynamo import InsufficientCredits, JobAlreadyExists, Page
+from genjobs.dal.jobs import JobQuery
 from genjobs.dal.notifications import EndpointGone
 from genjobs.dal.submissions import QueueUnavailable
-from genjobs.dal.tasks import TaskRepository
+from genjobs.dal.tasks import Accepted, TaskMove, TaskRepository
 from genjobs.deps import Deps
 from genjobs.models.domain import (
     CreditAccount,
@@ -81,18 +83,6 @@ class World:
         return (user_id, entry_id) not in self.ledger and self.account(user_id).reserved >= reserved
 
 
-def _entry(job: Job, what: str, index: int | None, amount: int, kind: LedgerKind) -> LedgerEntry:
-    return LedgerEntry(
-        userId=job.user_id,
-        entryId=f"JOB#{job.job_id}#{what}#{kind.value}",
-        kind=kind,
-        amount=amount,
-        jobId=job.job_id,
-        taskIndex=index,
-        at=utcnow(),
-    )
-
-
 def _offset(start: dict[str, Any] | None) -> int:
     return int(start["offset"]) if start else 0
 
@@ -112,14 +102,7 @@ class FakeJobs:
         if job.job_id in self.w.jobs:
             raise JobAlreadyExists(job.job_id)
         amount = job.credits.reserved
-        entry = LedgerEntry(
-            userId=job.user_id,
-            entryId=f"JOB#{job.job_id}#RESERVE",
-            kind=LedgerKind.RESERVE,
-            amount=amount,
-            jobId=job.job_id,
-            at=job.created_at,
-        )
+        entry = job_entry(job, LedgerKind.RESERVE, amount)
         available = self.w.account(job.user_id).available
         if available < amount or not self.w.move_credits(entry, available=-amount, reserved=amount):
             raise InsufficientCredits(amount, available)
@@ -131,15 +114,8 @@ class FakeJobs:
         self.reads += 1
         return self.w.jobs.get(job_id)
 
-    def of_user(
-        self,
-        user_id: str,
-        *,
-        limit: int,
-        start: dict[str, Any] | None,
-        statuses: frozenset[JobStatus] | None = None,
-        collection_id: str | None = None,
-    ) -> Page[Job]:
+    def of_user(self, user_id: str, query: JobQuery) -> Page[Job]:
+        statuses, collection_id = query.statuses, query.collection_id
         jobs = sorted(
             (
                 j
@@ -151,7 +127,7 @@ class FakeJobs:
             key=lambda j: (j.created_at, j.job_id),
             reverse=True,
         )
-        return _paged(jobs, limit, start)
+        return _paged(jobs, query.limit, query.start)
 
     def _update(self, job_id: str, **changes: Any) -> Job:
         job = self.w.jobs[job_id].model_copy(update=changes)
@@ -199,7 +175,7 @@ class FakeJobs:
         stored = self.w.jobs.get(job.job_id)
         if stored is None or stored.status.terminal:
             return None
-        entry = _entry(job, "SETTLE", None, release, LedgerKind.RELEASE)
+        entry = job_entry(job, LedgerKind.RELEASE, release, what="SETTLE")
         if release and not self.w.can_move(job.user_id, entry.entry_id, release):
             return None
         if release:
@@ -275,57 +251,31 @@ class FakeTasks:
             :limit
         ]
 
-    def mark_submitted(
-        self,
-        job: Job,
-        index: int,
-        *,
-        provider_id: str,
-        at: datetime,
-        event: TimelineEvent,
-        token: str | None = None,
-        webhook_due: datetime | None = None,
-    ) -> bool:
-        fields: dict[str, Any] = {"providerId": provider_id, "submittedAt": at.isoformat()}
-        if token is not None:
-            fields["taskToken"] = token
-        moved = self._move(job, index, TaskStatus.PENDING, TaskStatus.PROCESSING, event, fields)
-        if moved and webhook_due is not None:
-            self.w.task_due[(job.job_id, index)] = webhook_due
+    def mark_submitted(self, job: Job, index: int, accepted: Accepted, event: TimelineEvent) -> bool:
+        fields: dict[str, Any] = {"providerId": accepted.provider_id, "submittedAt": accepted.at.isoformat()}
+        if accepted.token is not None:
+            fields["taskToken"] = accepted.token
+        moved = self._move(job, index, TaskMove(TaskStatus.PENDING, TaskStatus.PROCESSING, fields), event)
+        if moved and accepted.webhook_due is not None:
+            self.w.task_due[(job.job_id, index)] = accepted.webhook_due
         return moved
 
-    def end(
-        self,
-        job: Job,
-        index: int,
-        *,
-        from_status: TaskStatus,
-        to_status: TaskStatus,
-        event: TimelineEvent,
-        fields: dict[str, Any] | None = None,
-    ) -> bool:
-        assert to_status.terminal, to_status
-        return self._move(job, index, from_status, to_status, event, fields or {})
+    def end(self, job: Job, index: int, move: TaskMove, event: TimelineEvent) -> bool:
+        assert move.to_status.terminal, move.to_status
+        return self._move(job, index, move, event)
 
-    def _move(
-        self,
-        job: Job,
-        index: int,
-        was: TaskStatus,
-        to: TaskStatus,
-        event: TimelineEvent,
-        fields: dict[str, Any],
-    ) -> bool:
+    def _move(self, job: Job, index: int, move: TaskMove, event: TimelineEvent) -> bool:
+        was, to = move.from_status, move.to_status
         task = self.w.tasks.get((job.job_id, index))
         if task is None or task.status != was:
             return False
         price = job.credits.unit_price
         kind = LedgerKind.CHARGE if to == TaskStatus.COMPLETED else LedgerKind.RELEASE
-        entry = _entry(job, f"TASK#{index:06d}", index, price, kind)
+        entry = task_entry(job, index, kind)
         if to.terminal and not self.w.can_move(job.user_id, entry.entry_id, price):
             return False
         now = utcnow()
-        data = {**task.model_dump(by_alias=True), **fields, "status": to, "updatedAt": now}
+        data = {**task.model_dump(by_alias=True), **move.fields, "status": to, "updatedAt": now}
         if to.terminal:
             data.update(finishedAt=now, taskToken=None)
             self.w.task_due.pop((job.job_id, index), None)
@@ -406,14 +356,7 @@ class FakeCredits:
         return self.w.account(user_id)
 
     def grant(self, user_id: str, amount: int, grant_id: str, reason: str | None) -> bool:
-        entry = LedgerEntry(
-            userId=user_id,
-            entryId=f"GRANT#{grant_id}",
-            kind=LedgerKind.GRANT,
-            amount=amount,
-            reason=reason,
-            at=utcnow(),
-        )
+        entry = grant_entry(user_id, grant_id, amount, reason)
         return self.w.move_credits(entry, granted=amount, available=amount)
 
     def ledger(self, user_id: str, limit: int = 100) -> list[LedgerEntry]:
