@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from genjobs.dal.credits import grant_entry, job_entry, task_entry
 from genjobs.dal.dynamo import InsufficientCredits, JobAlreadyExists, Page
-from genjobs.dal.jobs import JobQuery
+from genjobs.dal.jobs import JobQuery, finished
 from genjobs.dal.notifications import EndpointGone
 from genjobs.dal.submissions import QueueUnavailable
 from genjobs.dal.tasks import Accepted, TaskMove, TaskRepository
@@ -33,16 +33,7 @@ from genjobs.models.domain import (
     utcnow,
 )
 from genjobs.models.messages import JobEvent, TaskEnded
-from genjobs.providers.base import (
-    CancelOutcome,
-    ProviderError,
-    ProviderStatus,
-    Submission,
-    SubmitRequest,
-    TaskState,
-    WebhookDelivery,
-    WebhookRejected,
-)
+from genjobs.providers import base
 from genjobs.settings import Settings
 
 ACTIVE = {JobStatus.PENDING, JobStatus.PROCESSING}
@@ -195,19 +186,7 @@ class FakeJobs:
         )
         self.w.job_marks.pop(job.job_id, None)
         self.w.events.append(event)
-        counts = job.counts.model_copy(
-            update={"pending": 0, unstarted_as.value.lower(): job.counts.get(unstarted_as) + unstarted}
-        )
-        credits = job.credits.model_copy(update={"refunded": job.credits.refunded + release})
-        return job.model_copy(
-            update={
-                "status": status,
-                "finished_at": now,
-                "updated_at": now,
-                "counts": counts,
-                "credits": credits,
-            }
-        )
+        return finished(job, status, release, unstarted_as, now)
 
     def mark_event_published(self, job_id: str) -> bool:
         job = self.w.jobs.get(job_id)
@@ -363,11 +342,21 @@ class FakeCredits:
         return [e for (u, _), e in sorted(self.w.ledger.items()) if u == user_id][:limit]
 
 
+class Claims(set[tuple[str, str]]):
+    """Keys claimed once until released, as a conditional Put and its Delete claim them."""
+
+    def claim(self, key: tuple[str, str]) -> bool:
+        if key in self:
+            return False
+        self.add(key)
+        return True
+
+
 class FakeDevices:
     def __init__(self) -> None:
         self.devices: dict[tuple[str, str], Device] = {}
         self.owners: dict[str, Device] = {}
-        self.pushes: set[tuple[str, str]] = set()
+        self.pushes = Claims()
 
     def get(self, user_id: str, device_id: str) -> Device | None:
         return self.devices.get((user_id, device_id))
@@ -399,10 +388,7 @@ class FakeDevices:
             del self.owners[device.endpoint_arn]
 
     def claim_push(self, job_id: str, device_id: str) -> bool:
-        if (job_id, device_id) in self.pushes:
-            return False
-        self.pushes.add((job_id, device_id))
-        return True
+        return self.pushes.claim((job_id, device_id))
 
     def release_push(self, job_id: str, device_id: str) -> None:
         self.pushes.discard((job_id, device_id))
@@ -410,13 +396,10 @@ class FakeDevices:
 
 class FakeReceipts:
     def __init__(self) -> None:
-        self.seen: set[tuple[str, str]] = set()
+        self.seen = Claims()
 
     def remember(self, provider: str, delivery_id: str, ttl_seconds: int) -> bool:
-        if (provider, delivery_id) in self.seen:
-            return False
-        self.seen.add((provider, delivery_id))
-        return True
+        return self.seen.claim((provider, delivery_id))
 
     def forget(self, provider: str, delivery_id: str) -> None:
         self.seen.discard((provider, delivery_id))
@@ -543,35 +526,35 @@ class FakeProvider:
 
     name: str = "simulator"
     supports_webhooks: bool = True
-    submit_error: ProviderError | None = None
-    submit_status: ProviderStatus | None = None
-    status_of: ProviderStatus | ProviderError | None = None
-    cancel_outcome: CancelOutcome = CancelOutcome.REQUESTED
-    delivery: WebhookDelivery | WebhookRejected | None = None
-    submitted: list[SubmitRequest] = field(default_factory=list)
+    submit_error: base.ProviderError | None = None
+    submit_status: base.ProviderStatus | None = None
+    status_of: base.ProviderStatus | base.ProviderError | None = None
+    cancel_outcome: base.CancelOutcome = base.CancelOutcome.REQUESTED
+    delivery: base.WebhookDelivery | base.WebhookRejected | None = None
+    submitted: list[base.SubmitRequest] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     polled: list[str] = field(default_factory=list)
 
-    def submit(self, req: SubmitRequest) -> Submission:
+    def submit(self, req: base.SubmitRequest) -> base.Submission:
         self.submitted.append(req)
         if self.submit_error is not None:
             raise self.submit_error
-        return Submission(provider_id=f"p-{req.idempotency_key}", status=self.submit_status)
+        return base.Submission(provider_id=f"p-{req.idempotency_key}", status=self.submit_status)
 
-    def status(self, provider_id: str) -> ProviderStatus:
+    def status(self, provider_id: str) -> base.ProviderStatus:
         self.polled.append(provider_id)
-        if isinstance(self.status_of, ProviderError):
+        if isinstance(self.status_of, base.ProviderError):
             raise self.status_of
-        return self.status_of or ProviderStatus(
-            provider_id=provider_id, state=TaskState.RUNNING, raw_status="running"
+        return self.status_of or base.ProviderStatus(
+            provider_id=provider_id, state=base.TaskState.RUNNING, raw_status="running"
         )
 
-    def cancel(self, provider_id: str) -> CancelOutcome:
+    def cancel(self, provider_id: str) -> base.CancelOutcome:
         self.cancelled.append(provider_id)
         return self.cancel_outcome
 
-    def verify_webhook(self, headers: Any, body: bytes, now: float | None = None) -> WebhookDelivery:
-        if isinstance(self.delivery, WebhookRejected):
+    def verify_webhook(self, headers: Any, body: bytes, now: float | None = None) -> base.WebhookDelivery:
+        if isinstance(self.delivery, base.WebhookRejected):
             raise self.delivery
         assert self.delivery is not None, "no webhook scripted"
         return self.delivery

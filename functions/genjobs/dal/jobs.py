@@ -46,6 +46,18 @@ _ACTIVE = {":pending": JobStatus.PENDING.value, ":processing": JobStatus.PROCESS
 _STATUS = {"#s": "status"}
 
 
+def finished(job: Job, status: JobStatus, release: int, unstarted_as: TaskStatus, at: datetime) -> Job:
+    """The job as `finish` leaves it: ended at `at`, `release` credits refunded, the tasks still
+    counted PENDING counted `unstarted_as`."""
+    unstarted = job.counts.pending
+    counts = job.counts.model_copy(
+        update={"pending": 0, unstarted_as.value.lower(): job.counts.get(unstarted_as) + unstarted}
+    )
+    credits = job.credits.model_copy(update={"refunded": job.credits.refunded + release})
+    changes = {"status": status, "finished_at": at, "updated_at": at, "counts": counts, "credits": credits}
+    return job.model_copy(update=changes)
+
+
 class JobRepository(TableRepository):
     def __init__(self, table_name: str) -> None:
         super().__init__(table_name)
@@ -214,19 +226,7 @@ class JobRepository(TableRepository):
             items += self._credits.settle_ops(job_entry(job, LedgerKind.RELEASE, release, what="SETTLE"))
         if not self._transact(items):
             return None
-        counts = job.counts.model_copy(
-            update={"pending": 0, unstarted_as.value.lower(): job.counts.get(unstarted_as) + unstarted}
-        )
-        credits = job.credits.model_copy(update={"refunded": job.credits.refunded + release})
-        return job.model_copy(
-            update={
-                "status": status,
-                "finished_at": at,
-                "updated_at": at,
-                "counts": counts,
-                "credits": credits,
-            }
-        )
+        return finished(job, status, release, unstarted_as, at)
 
     def mark_event_published(self, job_id: str) -> bool:
         """Claims the job's one completion event; False if it was already claimed."""
