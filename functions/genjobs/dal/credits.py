@@ -8,6 +8,7 @@ after every transaction.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from genjobs.dal.dynamo import TableRepository, key, update
@@ -39,8 +40,9 @@ def task_entry(job: Job, index: int, kind: LedgerKind) -> LedgerEntry:
 
 
 def _entry(
-    user_id: str, entry_id: str, kind: LedgerKind, amount: int, *, at: Any = None, **about: Any
+    user_id: str, entry_id: str, kind: LedgerKind, amount: int, *, at: datetime | None = None, **about: Any
 ) -> LedgerEntry:
+    # Stamped now, unless the movement has its own time (a reservation: the job's creation).
     return LedgerEntry(userId=user_id, entryId=entry_id, kind=kind, amount=amount, at=at or utcnow(), **about)
 
 
