@@ -7,9 +7,10 @@ each is typed by its port (genjobs.logic.ports).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from genjobs.checkpoints import Checkpoints, Unobserved
 from genjobs.clock import Clock, SystemClock
@@ -25,6 +26,8 @@ from genjobs.dal.timeline import TimelineRepository
 from genjobs.dal.workflow import Workflow
 from genjobs.settings import Settings, get_settings
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
     from genjobs.catalog import Catalog
     from genjobs.logic.ports import (
@@ -39,6 +42,11 @@ if TYPE_CHECKING:
         Timeline,
         WorkflowPort,
     )
+
+
+def _built(make: Callable[[Settings], T]) -> cached_property[T]:
+    """A collaborator made from the settings on first use, then kept (an import touches no AWS)."""
+    return cached_property(lambda deps: make(deps.settings))
 
 
 @dataclass
@@ -65,46 +73,23 @@ class Deps:
         # The secret is random text generated with the stack; hashing it gives a uniform 256-bit key.
         return hashlib.sha256(str(get_secret(arn)).encode()).digest()
 
-    # Repositories by aggregate; they share the one jobs table (see genjobs.dal.items).
-    @cached_property
-    def jobs(self) -> Jobs:
-        return JobRepository(self.settings.table_name)
-
-    @cached_property
-    def tasks(self) -> Tasks:
-        return TaskRepository(self.settings.table_name)
-
-    @cached_property
-    def credits(self) -> Credits:
-        return CreditRepository(self.settings.table_name)
-
-    @cached_property
-    def devices(self) -> Devices:
-        return DeviceRepository(self.settings.table_name)
-
-    @cached_property
-    def receipts(self) -> Receipts:
-        return ReceiptRepository(self.settings.table_name)
-
-    @cached_property
-    def timeline(self) -> Timeline:
-        return TimelineRepository(self.settings.table_name)
-
-    @cached_property
-    def storage(self) -> ObjectStore:
-        return Storage(self.settings.output_bucket)
-
-    @cached_property
-    def workflow(self) -> WorkflowPort:
-        return Workflow(self.settings.state_machine_arn)
-
-    @cached_property
-    def submit_queue(self) -> SubmitQueuePort:
-        return SubmitQueue(self.settings.submit_queue_url)
-
-    @cached_property
-    def notifications(self) -> NotificationsPort:
-        return Notifications(self.settings.job_events_topic_arn)
+    # Each collaborator below is typed by its port and built by `_built` (ClassVar: not a field of
+    # the dataclass). Repositories by aggregate share the one jobs table (see genjobs.dal.items).
+    jobs: ClassVar[cached_property[Jobs]] = _built(lambda s: JobRepository(s.table_name))
+    tasks: ClassVar[cached_property[Tasks]] = _built(lambda s: TaskRepository(s.table_name))
+    credits: ClassVar[cached_property[Credits]] = _built(lambda s: CreditRepository(s.table_name))
+    devices: ClassVar[cached_property[Devices]] = _built(lambda s: DeviceRepository(s.table_name))
+    receipts: ClassVar[cached_property[Receipts]] = _built(lambda s: ReceiptRepository(s.table_name))
+    timeline: ClassVar[cached_property[Timeline]] = _built(lambda s: TimelineRepository(s.table_name))
+    # The other services, each by the one resource it talks to.
+    storage: ClassVar[cached_property[ObjectStore]] = _built(lambda s: Storage(s.output_bucket))
+    workflow: ClassVar[cached_property[WorkflowPort]] = _built(lambda s: Workflow(s.state_machine_arn))
+    submit_queue: ClassVar[cached_property[SubmitQueuePort]] = _built(
+        lambda s: SubmitQueue(s.submit_queue_url)
+    )
+    notifications: ClassVar[cached_property[NotificationsPort]] = _built(
+        lambda s: Notifications(s.job_events_topic_arn)
+    )
 
 
 _deps: Deps | None = None

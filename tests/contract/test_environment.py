@@ -89,10 +89,16 @@ def collaborators() -> dict[str, set[str]]:
         for node in modules()["genjobs.deps"].body
         if isinstance(node, ast.ClassDef) and node.name == "Deps"
     )
+    members: dict[str, ast.AST] = {}
+    for member in deps.body:
+        if isinstance(member, ast.FunctionDef):  # a property
+            members[member.name] = member
+        elif isinstance(member, ast.AnnAssign) and isinstance(member.target, ast.Name) and member.value:
+            members[member.target.id] = member.value  # built from the settings by a function
     return {
-        member.name: read
-        for member in deps.body
-        if isinstance(member, ast.FunctionDef) and (read := attributes(member) & setting_variables().keys())
+        name: read
+        for name, member in members.items()
+        if (read := attributes(member) & setting_variables().keys())
     }
 
 

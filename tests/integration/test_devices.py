@@ -14,6 +14,7 @@ from genjobs.deps import Deps
 from genjobs.logic import devices
 from genjobs.logic.errors import NotFound
 from genjobs.models.api import RegisterDeviceRequest
+from tests.support.devices import assert_holds_the_phone_alone
 
 TOKEN = "fcm-token-of-a-phone-that-changes-hands"
 
@@ -76,9 +77,7 @@ def test_a_registration_that_loses_a_race_reads_the_new_holder_and_wins_after_it
     register(fcm, "bob")
 
     # THEN bob holds the phone alone: neither alice nor carol kept a device for it
-    assert fcm.devices.of_user("alice") == []
-    assert fcm.devices.of_user("carol") == []
-    assert len(fcm.devices.of_user("bob")) == 1
+    assert_holds_the_phone_alone(fcm.devices, "bob", "alice", "carol")
 
 
 def test_forgetting_the_device_frees_the_token_for_anyone(fcm: Deps) -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from genjobs.deps import Deps
 from genjobs.logic import jobs, settlement
 from genjobs.logic.errors import PaymentRequired
+from genjobs.logic.ports import Accepted
 from genjobs.logic.preparation import prepare
 from genjobs.logic.tasks import end_task
 from genjobs.models.api import CreateJobRequest
@@ -143,13 +144,9 @@ def test_random_histories_keep_the_ledger_invariant(
             elif job.status.terminal or task.status.terminal:
                 continue
             elif op == "submit" and task.status == TaskStatus.PENDING:
-                deps.tasks.mark_submitted(
-                    job,
-                    task.index,
-                    provider_id=f"p-{task.index}",
-                    at=utcnow(),
-                    event=TimelineEvent(jobId=job_id, at=utcnow(), kind="x"),
-                )
+                accepted = Accepted(f"p-{task.index}", utcnow())
+                event = TimelineEvent(jobId=job_id, at=utcnow(), kind="x")
+                deps.tasks.mark_submitted(job, task.index, accepted, event)
             elif op in {"complete", "fail", "cancel_task"}:
                 to = {"complete": TaskStatus.COMPLETED, "fail": TaskStatus.FAILED}.get(
                     op, TaskStatus.CANCELLED

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from genjobs.catalog import Catalog
 from genjobs.deps import Deps
 from genjobs.logic import jobs, tasks
+from genjobs.logic.ports import Accepted
 from genjobs.logic.preparation import prepare
 from genjobs.logic.settlement import settle
 from genjobs.logic.sweeper import next_sweep
@@ -29,7 +30,7 @@ def running_task(deps: Deps, user: str) -> tuple[str, Task]:
     job = deps.jobs.get(job_id)
     assert job is not None
     event = TimelineEvent(jobId=job_id, at=utcnow(), kind="task.submitted", taskIndex=0)
-    assert deps.tasks.mark_submitted(job, 0, provider_id="p-1", at=utcnow(), event=event)
+    assert deps.tasks.mark_submitted(job, 0, Accepted("p-1", utcnow()), event)
     task = deps.tasks.get(job_id, 0)
     assert task is not None
     return job_id, task

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
+from genjobs.dal.credits import grant_entry, job_entry, task_entry
 from genjobs.dal.dynamo import InsufficientCredits, JobAlreadyExists, Page
+from genjobs.dal.jobs import JobQuery, finished
 from genjobs.dal.notifications import EndpointGone
 from genjobs.dal.submissions import QueueUnavailable
-from genjobs.dal.tasks import TaskRepository
+from genjobs.dal.tasks import Accepted, TaskMove, TaskRepository
 from genjobs.deps import Deps
 from genjobs.models.domain import (
     CreditAccount,
@@ -31,16 +33,7 @@ from genjobs.models.domain import (
     utcnow,
 )
 from genjobs.models.messages import JobEvent, TaskEnded
-from genjobs.providers.base import (
-    CancelOutcome,
-    ProviderError,
-    ProviderStatus,
-    Submission,
-    SubmitRequest,
-    TaskState,
-    WebhookDelivery,
-    WebhookRejected,
-)
+from genjobs.providers import base
 from genjobs.settings import Settings
 
 ACTIVE = {JobStatus.PENDING, JobStatus.PROCESSING}
@@ -81,18 +74,6 @@ class World:
         return (user_id, entry_id) not in self.ledger and self.account(user_id).reserved >= reserved
 
 
-def _entry(job: Job, what: str, index: int | None, amount: int, kind: LedgerKind) -> LedgerEntry:
-    return LedgerEntry(
-        userId=job.user_id,
-        entryId=f"JOB#{job.job_id}#{what}#{kind.value}",
-        kind=kind,
-        amount=amount,
-        jobId=job.job_id,
-        taskIndex=index,
-        at=utcnow(),
-    )
-
-
 def _offset(start: dict[str, Any] | None) -> int:
     return int(start["offset"]) if start else 0
 
@@ -112,14 +93,7 @@ class FakeJobs:
         if job.job_id in self.w.jobs:
             raise JobAlreadyExists(job.job_id)
         amount = job.credits.reserved
-        entry = LedgerEntry(
-            userId=job.user_id,
-            entryId=f"JOB#{job.job_id}#RESERVE",
-            kind=LedgerKind.RESERVE,
-            amount=amount,
-            jobId=job.job_id,
-            at=job.created_at,
-        )
+        entry = job_entry(job, LedgerKind.RESERVE, amount)
         available = self.w.account(job.user_id).available
         if available < amount or not self.w.move_credits(entry, available=-amount, reserved=amount):
             raise InsufficientCredits(amount, available)
@@ -131,15 +105,8 @@ class FakeJobs:
         self.reads += 1
         return self.w.jobs.get(job_id)
 
-    def of_user(
-        self,
-        user_id: str,
-        *,
-        limit: int,
-        start: dict[str, Any] | None,
-        statuses: frozenset[JobStatus] | None = None,
-        collection_id: str | None = None,
-    ) -> Page[Job]:
+    def of_user(self, user_id: str, query: JobQuery) -> Page[Job]:
+        statuses, collection_id = query.statuses, query.collection_id
         jobs = sorted(
             (
                 j
@@ -151,7 +118,7 @@ class FakeJobs:
             key=lambda j: (j.created_at, j.job_id),
             reverse=True,
         )
-        return _paged(jobs, limit, start)
+        return _paged(jobs, query.limit, query.start)
 
     def _update(self, job_id: str, **changes: Any) -> Job:
         job = self.w.jobs[job_id].model_copy(update=changes)
@@ -199,7 +166,7 @@ class FakeJobs:
         stored = self.w.jobs.get(job.job_id)
         if stored is None or stored.status.terminal:
             return None
-        entry = _entry(job, "SETTLE", None, release, LedgerKind.RELEASE)
+        entry = job_entry(job, LedgerKind.RELEASE, release, what="SETTLE")
         if release and not self.w.can_move(job.user_id, entry.entry_id, release):
             return None
         if release:
@@ -219,19 +186,7 @@ class FakeJobs:
         )
         self.w.job_marks.pop(job.job_id, None)
         self.w.events.append(event)
-        counts = job.counts.model_copy(
-            update={"pending": 0, unstarted_as.value.lower(): job.counts.get(unstarted_as) + unstarted}
-        )
-        credits = job.credits.model_copy(update={"refunded": job.credits.refunded + release})
-        return job.model_copy(
-            update={
-                "status": status,
-                "finished_at": now,
-                "updated_at": now,
-                "counts": counts,
-                "credits": credits,
-            }
-        )
+        return finished(job, status, release, unstarted_as, now)
 
     def mark_event_published(self, job_id: str) -> bool:
         job = self.w.jobs.get(job_id)
@@ -275,57 +230,31 @@ class FakeTasks:
             :limit
         ]
 
-    def mark_submitted(
-        self,
-        job: Job,
-        index: int,
-        *,
-        provider_id: str,
-        at: datetime,
-        event: TimelineEvent,
-        token: str | None = None,
-        webhook_due: datetime | None = None,
-    ) -> bool:
-        fields: dict[str, Any] = {"providerId": provider_id, "submittedAt": at.isoformat()}
-        if token is not None:
-            fields["taskToken"] = token
-        moved = self._move(job, index, TaskStatus.PENDING, TaskStatus.PROCESSING, event, fields)
-        if moved and webhook_due is not None:
-            self.w.task_due[(job.job_id, index)] = webhook_due
+    def mark_submitted(self, job: Job, index: int, accepted: Accepted, event: TimelineEvent) -> bool:
+        fields: dict[str, Any] = {"providerId": accepted.provider_id, "submittedAt": accepted.at.isoformat()}
+        if accepted.token is not None:
+            fields["taskToken"] = accepted.token
+        moved = self._move(job, index, TaskMove(TaskStatus.PENDING, TaskStatus.PROCESSING, fields), event)
+        if moved and accepted.webhook_due is not None:
+            self.w.task_due[(job.job_id, index)] = accepted.webhook_due
         return moved
 
-    def end(
-        self,
-        job: Job,
-        index: int,
-        *,
-        from_status: TaskStatus,
-        to_status: TaskStatus,
-        event: TimelineEvent,
-        fields: dict[str, Any] | None = None,
-    ) -> bool:
-        assert to_status.terminal, to_status
-        return self._move(job, index, from_status, to_status, event, fields or {})
+    def end(self, job: Job, index: int, move: TaskMove, event: TimelineEvent) -> bool:
+        assert move.to_status.terminal, move.to_status
+        return self._move(job, index, move, event)
 
-    def _move(
-        self,
-        job: Job,
-        index: int,
-        was: TaskStatus,
-        to: TaskStatus,
-        event: TimelineEvent,
-        fields: dict[str, Any],
-    ) -> bool:
+    def _move(self, job: Job, index: int, move: TaskMove, event: TimelineEvent) -> bool:
+        was, to = move.from_status, move.to_status
         task = self.w.tasks.get((job.job_id, index))
         if task is None or task.status != was:
             return False
         price = job.credits.unit_price
         kind = LedgerKind.CHARGE if to == TaskStatus.COMPLETED else LedgerKind.RELEASE
-        entry = _entry(job, f"TASK#{index:06d}", index, price, kind)
+        entry = task_entry(job, index, kind)
         if to.terminal and not self.w.can_move(job.user_id, entry.entry_id, price):
             return False
         now = utcnow()
-        data = {**task.model_dump(by_alias=True), **fields, "status": to, "updatedAt": now}
+        data = {**task.model_dump(by_alias=True), **move.fields, "status": to, "updatedAt": now}
         if to.terminal:
             data.update(finishedAt=now, taskToken=None)
             self.w.task_due.pop((job.job_id, index), None)
@@ -406,25 +335,28 @@ class FakeCredits:
         return self.w.account(user_id)
 
     def grant(self, user_id: str, amount: int, grant_id: str, reason: str | None) -> bool:
-        entry = LedgerEntry(
-            userId=user_id,
-            entryId=f"GRANT#{grant_id}",
-            kind=LedgerKind.GRANT,
-            amount=amount,
-            reason=reason,
-            at=utcnow(),
-        )
+        entry = grant_entry(user_id, grant_id, amount, reason)
         return self.w.move_credits(entry, granted=amount, available=amount)
 
     def ledger(self, user_id: str, limit: int = 100) -> list[LedgerEntry]:
         return [e for (u, _), e in sorted(self.w.ledger.items()) if u == user_id][:limit]
 
 
+class Claims(set[tuple[str, str]]):
+    """Keys claimed once until released, as a conditional Put and its Delete claim them."""
+
+    def claim(self, key: tuple[str, str]) -> bool:
+        if key in self:
+            return False
+        self.add(key)
+        return True
+
+
 class FakeDevices:
     def __init__(self) -> None:
         self.devices: dict[tuple[str, str], Device] = {}
         self.owners: dict[str, Device] = {}
-        self.pushes: set[tuple[str, str]] = set()
+        self.pushes = Claims()
 
     def get(self, user_id: str, device_id: str) -> Device | None:
         return self.devices.get((user_id, device_id))
@@ -456,10 +388,7 @@ class FakeDevices:
             del self.owners[device.endpoint_arn]
 
     def claim_push(self, job_id: str, device_id: str) -> bool:
-        if (job_id, device_id) in self.pushes:
-            return False
-        self.pushes.add((job_id, device_id))
-        return True
+        return self.pushes.claim((job_id, device_id))
 
     def release_push(self, job_id: str, device_id: str) -> None:
         self.pushes.discard((job_id, device_id))
@@ -467,13 +396,10 @@ class FakeDevices:
 
 class FakeReceipts:
     def __init__(self) -> None:
-        self.seen: set[tuple[str, str]] = set()
+        self.seen = Claims()
 
     def remember(self, provider: str, delivery_id: str, ttl_seconds: int) -> bool:
-        if (provider, delivery_id) in self.seen:
-            return False
-        self.seen.add((provider, delivery_id))
-        return True
+        return self.seen.claim((provider, delivery_id))
 
     def forget(self, provider: str, delivery_id: str) -> None:
         self.seen.discard((provider, delivery_id))
@@ -600,35 +526,35 @@ class FakeProvider:
 
     name: str = "simulator"
     supports_webhooks: bool = True
-    submit_error: ProviderError | None = None
-    submit_status: ProviderStatus | None = None
-    status_of: ProviderStatus | ProviderError | None = None
-    cancel_outcome: CancelOutcome = CancelOutcome.REQUESTED
-    delivery: WebhookDelivery | WebhookRejected | None = None
-    submitted: list[SubmitRequest] = field(default_factory=list)
+    submit_error: base.ProviderError | None = None
+    submit_status: base.ProviderStatus | None = None
+    status_of: base.ProviderStatus | base.ProviderError | None = None
+    cancel_outcome: base.CancelOutcome = base.CancelOutcome.REQUESTED
+    delivery: base.WebhookDelivery | base.WebhookRejected | None = None
+    submitted: list[base.SubmitRequest] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     polled: list[str] = field(default_factory=list)
 
-    def submit(self, req: SubmitRequest) -> Submission:
+    def submit(self, req: base.SubmitRequest) -> base.Submission:
         self.submitted.append(req)
         if self.submit_error is not None:
             raise self.submit_error
-        return Submission(provider_id=f"p-{req.idempotency_key}", status=self.submit_status)
+        return base.Submission(provider_id=f"p-{req.idempotency_key}", status=self.submit_status)
 
-    def status(self, provider_id: str) -> ProviderStatus:
+    def status(self, provider_id: str) -> base.ProviderStatus:
         self.polled.append(provider_id)
-        if isinstance(self.status_of, ProviderError):
+        if isinstance(self.status_of, base.ProviderError):
             raise self.status_of
-        return self.status_of or ProviderStatus(
-            provider_id=provider_id, state=TaskState.RUNNING, raw_status="running"
+        return self.status_of or base.ProviderStatus(
+            provider_id=provider_id, state=base.TaskState.RUNNING, raw_status="running"
         )
 
-    def cancel(self, provider_id: str) -> CancelOutcome:
+    def cancel(self, provider_id: str) -> base.CancelOutcome:
         self.cancelled.append(provider_id)
         return self.cancel_outcome
 
-    def verify_webhook(self, headers: Any, body: bytes, now: float | None = None) -> WebhookDelivery:
-        if isinstance(self.delivery, WebhookRejected):
+    def verify_webhook(self, headers: Any, body: bytes, now: float | None = None) -> base.WebhookDelivery:
+        if isinstance(self.delivery, base.WebhookRejected):
             raise self.delivery
         assert self.delivery is not None, "no webhook scripted"
         return self.delivery

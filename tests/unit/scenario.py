@@ -11,7 +11,7 @@ from genjobs.models.api import CreateJobRequest
 from genjobs.models.domain import Job, Task, TaskStatus
 from genjobs.models.messages import SubmitTask, TaskEnded, TaskRef
 from genjobs.providers.base import ProviderStatus, TaskState
-from tests.unit.fakes import FakeDeps
+from tests.unit.fakes import FakeDeps, data_uri
 
 USER = "alice"
 
@@ -35,12 +35,34 @@ def prepared(deps: FakeDeps, n: int = 3, **kwargs: Any) -> str:
     return job_id
 
 
-def submitted(deps: FakeDeps, n: int = 3, *, token: str = "tok", **kwargs: Any) -> str:
-    """A job whose every task the provider accepted (PROCESSING)."""
+def submitted(
+    deps: FakeDeps, n: int = 3, *, token: str = "tok", only: int | None = None, **kwargs: Any
+) -> str:
+    """A job whose every task (or its first `only`) the provider accepted (PROCESSING)."""
     job_id = prepared(deps, n, **kwargs)
-    for i in range(n):
+    for i in range(n if only is None else only):
         tasks.submit(deps, message(job_id, i, f"{token}-{i}"), 1)
     return job_id
+
+
+def cancelled_while_running(deps: FakeDeps, n: int = 2) -> str:
+    """A job of `n` tasks running at the provider, then cancelled by its user (granted credits)."""
+    granted(deps)
+    job_id = submitted(deps, n)
+    jobs.cancel_job(deps, USER, job_id)
+    return job_id
+
+
+def task_succeeded(deps: FakeDeps, job_id: str, index: int = 0) -> None:
+    """The provider reported the task done, with one output."""
+    status = observed(TaskState.SUCCEEDED, outputs=[data_uri()])
+    tasks.apply_status(deps, deps.world.jobs[job_id], task_of(deps, job_id, index), status)
+
+
+def task_failed(deps: FakeDeps, job_id: str, index: int = 0) -> None:
+    """The provider reported the task failed."""
+    status = observed(TaskState.FAILED, error="boom")
+    tasks.apply_status(deps, deps.world.jobs[job_id], task_of(deps, job_id, index), status)
 
 
 def ref(job_id: str, index: int = 0) -> TaskRef:

@@ -7,8 +7,7 @@ import pytest
 from genjobs.logic import jobs, settlement, tasks
 from genjobs.logic.errors import Conflict, NotFound
 from genjobs.models.domain import JobStatus, TaskStatus
-from genjobs.providers.base import TaskState
-from tests.unit.fakes import FakeDeps, FakeProvider, data_uri
+from tests.unit.fakes import FakeDeps, FakeProvider
 from tests.unit.scenario import (
     ENDED,
     USER,
@@ -17,10 +16,10 @@ from tests.unit.scenario import (
     granted,
     invariant_holds,
     message,
-    observed,
     prepared,
     submitted,
     task_of,
+    task_succeeded,
 )
 
 
@@ -109,10 +108,7 @@ def test_tasks_not_submitted_when_the_job_is_cancelled_end_cancelled_and_refunde
 ) -> None:
     # GIVEN a cancelled job whose tasks are written but not submitted
     granted(deps)
-    job_id = created(deps, 2)
-    from genjobs.logic.preparation import prepare
-
-    prepare(deps, job_id)
+    job_id = prepared(deps, 2)
     jobs.cancel_job(deps, USER, job_id)
     # WHEN the submitter gets the tasks
     for i in range(2):
@@ -128,10 +124,7 @@ def test_cancel_keeps_finished_outputs_and_refunds_the_rest(deps: FakeDeps, prov
     # GIVEN a 3-task job with one task completed and two still running
     granted(deps, 10)
     job_id = submitted(deps, 3)
-    job = deps.world.jobs[job_id]
-    tasks.apply_status(
-        deps, job, task_of(deps, job_id, 0), observed(TaskState.SUCCEEDED, outputs=[data_uri()])
-    )
+    task_succeeded(deps, job_id, 0)
     # WHEN alice cancels and the job settles
     jobs.cancel_job(deps, USER, job_id)
     settlement.settle(deps, job_id)

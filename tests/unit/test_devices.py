@@ -11,6 +11,7 @@ from genjobs.logic.notify import push_message, send_job_push
 from genjobs.models.api import Platform, RegisterDeviceRequest
 from genjobs.models.domain import JobStatus
 from genjobs.models.messages import JobEvent
+from tests.support.devices import assert_holds_the_phone_alone
 from tests.unit.fakes import FakeDeps
 
 PHONE = "fcm-token-of-the-phone"
@@ -62,9 +63,7 @@ def test_a_registration_that_loses_a_race_tries_again_against_the_new_holder(dep
     # WHEN bob's registration completes
     register(deps, "bob")
     # THEN bob holds the phone alone
-    assert deps.devices.of_user("alice") == []
-    assert deps.devices.of_user("carol") == []
-    assert len(deps.devices.of_user("bob")) == 1
+    assert_holds_the_phone_alone(deps.devices, "bob", "alice", "carol")
 
 
 def test_a_registration_that_keeps_losing_is_a_conflict(deps: FakeDeps) -> None:

@@ -5,34 +5,30 @@ from __future__ import annotations
 
 import pytest
 
-from genjobs.logic import jobs, settlement, tasks
+from genjobs.logic import jobs, settlement
 from genjobs.models.domain import JobStatus, LedgerKind, TaskStatus
 from genjobs.models.messages import JobEvent
-from genjobs.providers.base import TaskState
-from tests.unit.fakes import FakeDeps, FakeProvider, data_uri
+from tests.unit.fakes import FakeDeps, FakeProvider
 from tests.unit.scenario import (
     USER,
+    cancelled_while_running,
     created,
     granted,
     invariant_holds,
-    message,
-    observed,
-    prepared,
     submitted,
+    task_failed,
     task_of,
+    task_succeeded,
 )
 
 
-def complete(deps: FakeDeps, job_id: str, index: int) -> None:
-    job = deps.world.jobs[job_id]
-    tasks.apply_status(
-        deps, job, task_of(deps, job_id, index), observed(TaskState.SUCCEEDED, outputs=[data_uri()])
-    )
-
-
-def fail(deps: FakeDeps, job_id: str, index: int) -> None:
-    job = deps.world.jobs[job_id]
-    tasks.apply_status(deps, job, task_of(deps, job_id, index), observed(TaskState.FAILED, error="boom"))
+def settled_after_one_completed(deps: FakeDeps, n: int) -> str:
+    """A job of `n` tasks whose first completed, settled while the others still ran (they end FAILED)."""
+    granted(deps)
+    job_id = submitted(deps, n)
+    task_succeeded(deps, job_id, 0)
+    settlement.settle(deps, job_id)
+    return job_id
 
 
 @pytest.mark.parametrize(
@@ -53,9 +49,9 @@ def test_the_final_status_follows_from_what_the_tasks_did(
     granted(deps)
     job_id = submitted(deps, 3)
     for i in range(completed):
-        complete(deps, job_id, i)
+        task_succeeded(deps, job_id, i)
     for i in range(completed, completed + failed):
-        fail(deps, job_id, i)
+        task_failed(deps, job_id, i)
     if cancel:
         jobs.cancel_job(deps, USER, job_id)
     # WHEN it settles
@@ -71,7 +67,7 @@ def test_settling_twice_releases_and_publishes_once(deps: FakeDeps, provider: Fa
     # GIVEN a job with one task completed and two failed
     granted(deps)
     job_id = submitted(deps, 3)
-    complete(deps, job_id, 0)
+    task_succeeded(deps, job_id, 0)
     # WHEN the settlement runs twice (a replayed state)
     settlement.settle(deps, job_id)
     after_first = (deps.credits.account(USER), list(deps.world.ledger), deps.world.jobs[job_id])
@@ -85,10 +81,8 @@ def test_settling_twice_releases_and_publishes_once(deps: FakeDeps, provider: Fa
 def test_settlement_counts_the_tasks_it_closed(deps: FakeDeps, provider: FakeProvider) -> None:
     # GIVEN a 3-task job whose workflow ended with one task completed, one running, one pending
     granted(deps)
-    job_id = prepared(deps, 3)
-    tasks.submit(deps, message(job_id, 0, "t0"), 1)
-    tasks.submit(deps, message(job_id, 1, "t1"), 1)
-    complete(deps, job_id, 0)
+    job_id = submitted(deps, 3, only=2)
+    task_succeeded(deps, job_id, 0)
     # WHEN it settles
     settlement.settle(deps, job_id)
     # THEN the open tasks FAILED (the job was not cancelled), counted and refunded
@@ -117,7 +111,7 @@ def test_settlement_counts_the_tasks_it_closed(deps: FakeDeps, provider: FakePro
 def test_settlement_reads_the_job_once(deps: FakeDeps, provider: FakeProvider) -> None:
     granted(deps)
     job_id = submitted(deps, 2)
-    complete(deps, job_id, 0)
+    task_succeeded(deps, job_id, 0)
     deps.jobs.reads = 0
     settlement.settle(deps, job_id)
     assert deps.jobs.reads == 1
@@ -126,10 +120,7 @@ def test_settlement_reads_the_job_once(deps: FakeDeps, provider: FakeProvider) -
 def test_the_published_event_carries_the_settled_counts_and_credits(
     deps: FakeDeps, provider: FakeProvider
 ) -> None:
-    granted(deps)
-    job_id = submitted(deps, 2)
-    complete(deps, job_id, 0)
-    settlement.settle(deps, job_id)
+    job_id = settled_after_one_completed(deps, 2)
     ((event_type, event),) = deps.notifications.published
     assert event_type == "job.completed"
     assert event["counts"]["completed"] == 1
@@ -163,9 +154,7 @@ def test_unstarted_tasks_of_a_cancelled_job_count_as_cancelled(deps: FakeDeps) -
 def test_settlement_of_a_cancelled_job_asks_the_provider_to_stop_running_tasks(
     deps: FakeDeps, provider: FakeProvider
 ) -> None:
-    granted(deps)
-    job_id = submitted(deps, 2)
-    jobs.cancel_job(deps, USER, job_id)
+    job_id = cancelled_while_running(deps, 2)
     settlement.settle(deps, job_id)
     assert sorted(provider.cancelled) == sorted(task_of(deps, job_id, i).provider_id for i in range(2))
 
@@ -175,9 +164,7 @@ def test_a_provider_cancel_that_fails_does_not_stop_the_settlement(
 ) -> None:
     from genjobs.providers.base import ProviderUnavailable
 
-    granted(deps)
-    job_id = submitted(deps, 1)
-    jobs.cancel_job(deps, USER, job_id)
+    job_id = cancelled_while_running(deps, 1)
 
     def refuse(provider_id: str) -> None:
         raise ProviderUnavailable("down")
@@ -196,10 +183,7 @@ def test_the_completion_event_is_published_again_if_it_was_not_marked(
     deps: FakeDeps, provider: FakeProvider
 ) -> None:
     # GIVEN a settled job whose publication was not marked (a crash between publish and mark)
-    granted(deps)
-    job_id = submitted(deps, 1)
-    complete(deps, job_id, 0)
-    settlement.settle(deps, job_id)
+    job_id = settled_after_one_completed(deps, 1)
     deps.world.jobs[job_id] = deps.world.jobs[job_id].model_copy(update={"event_published_at": None})
     # WHEN the settlement is replayed
     settlement.settle(deps, job_id)

@@ -11,7 +11,18 @@ from genjobs.logic import jobs, sweeper, tasks
 from genjobs.models.domain import TaskStatus, utcnow
 from genjobs.providers.base import ProviderUnavailable, TaskState
 from tests.unit.fakes import FakeDeps, FakeProvider, data_uri
-from tests.unit.scenario import ENDED, USER, created, granted, message, observed, prepared, submitted, task_of
+from tests.unit.scenario import (
+    ENDED,
+    USER,
+    cancelled_while_running,
+    created,
+    granted,
+    message,
+    observed,
+    prepared,
+    submitted,
+    task_of,
+)
 
 
 def age(deps: FakeDeps, job_id: str, seconds: int) -> None:
@@ -59,9 +70,7 @@ def test_the_sweeper_sends_the_provider_cancel_of_each_running_task_of_a_cancell
     deps: FakeDeps, provider: FakeProvider
 ) -> None:
     # GIVEN a cancelled job with two tasks running at the provider
-    granted(deps)
-    job_id = submitted(deps, 2)
-    jobs.cancel_job(deps, USER, job_id)
+    job_id = cancelled_while_running(deps, 2)
     # WHEN the sweeper runs twice
     first = sweeper.sweep(deps)
     second = sweeper.sweep(deps)
@@ -89,9 +98,7 @@ def test_a_cancelled_job_with_tasks_not_submitted_yet_stays_visited(
 def test_the_submitters_cancel_message_sends_the_cancels_at_once(
     deps: FakeDeps, provider: FakeProvider
 ) -> None:
-    granted(deps)
-    job_id = submitted(deps, 3)
-    jobs.cancel_job(deps, USER, job_id)
+    job_id = cancelled_while_running(deps, 3)
     assert sweeper.cancel_in_flight(deps, job_id, by="cancel request") == 3
     assert "cancel request" in {e.detail.get("by") for e in deps.world.events if e.kind == "task.cancel_sent"}
 

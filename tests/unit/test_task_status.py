@@ -179,14 +179,19 @@ def test_a_poll_that_finds_the_task_done_returns(deps: FakeDeps, provider: FakeP
     assert task_of(deps, job_id).status == TaskStatus.COMPLETED
 
 
+def submitted_ago(deps: FakeDeps, job_id: str, seconds: int) -> None:
+    """The job's first task was submitted `seconds` ago."""
+    key = (job_id, 0)
+    deps.world.tasks[key] = deps.world.tasks[key].model_copy(
+        update={"submitted_at": utcnow() - timedelta(seconds=seconds)}
+    )
+
+
 def test_a_poll_past_the_task_deadline_fails_the_task_without_asking_the_provider(
     deps: FakeDeps, provider: FakeProvider, job_id: str
 ) -> None:
     # GIVEN a task submitted longer ago than the deadline (86,400 s)
-    key = (job_id, 0)
-    deps.world.tasks[key] = deps.world.tasks[key].model_copy(
-        update={"submitted_at": utcnow() - timedelta(seconds=86_401)}
-    )
+    submitted_ago(deps, job_id, 86_401)
     # WHEN it is polled
     tasks.poll(deps, ref(job_id))
     # THEN it FAILED on the deadline, refunded, and the provider was not polled
@@ -199,10 +204,7 @@ def test_a_poll_past_the_task_deadline_fails_the_task_without_asking_the_provide
 def test_a_poll_just_inside_the_deadline_still_asks_the_provider(
     deps: FakeDeps, provider: FakeProvider, job_id: str
 ) -> None:
-    key = (job_id, 0)
-    deps.world.tasks[key] = deps.world.tasks[key].model_copy(
-        update={"submitted_at": utcnow() - timedelta(seconds=86_300)}
-    )
+    submitted_ago(deps, job_id, 86_300)
     with pytest.raises(tasks.TaskNotReady):
         tasks.poll(deps, ref(job_id))
 

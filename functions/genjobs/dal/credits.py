@@ -8,11 +8,42 @@ after every transaction.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from genjobs.dal.dynamo import TableRepository, key, update
 from genjobs.dal.items import account_key, from_dynamo, ledger_key, to_dynamo
-from genjobs.models.domain import CreditAccount, LedgerEntry, LedgerKind, utcnow
+from genjobs.models.domain import CreditAccount, Job, LedgerEntry, LedgerKind, utcnow
+
+
+def grant_entry(user_id: str, grant_id: str, amount: int, reason: str | None) -> LedgerEntry:
+    """The entry of a grant: its id makes a grant count once."""
+    return _entry(user_id, f"GRANT#{grant_id}", LedgerKind.GRANT, amount, reason=reason)
+
+
+def job_entry(
+    job: Job, kind: LedgerKind, amount: int, *, what: str | None = None, index: int | None = None
+) -> LedgerEntry:
+    """The entry of a movement of a job's credits: reserved once (at its creation), then released
+    or charged once per `what` (a task, or the settlement)."""
+    if kind == LedgerKind.RESERVE:
+        return _entry(
+            job.user_id, f"JOB#{job.job_id}#RESERVE", kind, amount, at=job.created_at, jobId=job.job_id
+        )
+    entry_id = f"JOB#{job.job_id}#{what}#{kind.value}"
+    return _entry(job.user_id, entry_id, kind, amount, jobId=job.job_id, taskIndex=index)
+
+
+def task_entry(job: Job, index: int, kind: LedgerKind) -> LedgerEntry:
+    """The charge or release of one task's price."""
+    return job_entry(job, kind, job.credits.unit_price, what=f"TASK#{index:06d}", index=index)
+
+
+def _entry(
+    user_id: str, entry_id: str, kind: LedgerKind, amount: int, *, at: datetime | None = None, **about: Any
+) -> LedgerEntry:
+    # Stamped now, unless the movement has its own time (a reservation: the job's creation).
+    return LedgerEntry(userId=user_id, entryId=entry_id, kind=kind, amount=amount, at=at or utcnow(), **about)
 
 
 class CreditRepository(TableRepository):
@@ -24,20 +55,13 @@ class CreditRepository(TableRepository):
 
     def grant(self, user_id: str, amount: int, grant_id: str, reason: str | None) -> bool:
         """Adds credits once per grant_id; False when that grant was already applied."""
-        entry = LedgerEntry(
-            userId=user_id,
-            entryId=f"GRANT#{grant_id}",
-            kind=LedgerKind.GRANT,
-            amount=amount,
-            reason=reason,
-            at=utcnow(),
-        )
         account = update(
             account_key(user_id),
             set={"userId": user_id},
             set_if_absent={"reserved": 0, "charged": 0},
             add={"granted": amount, "available": amount},
         )
+        entry = grant_entry(user_id, grant_id, amount, reason)
         return self._transact([self._entry_put(entry), self.update_op(account)])
 
     def ledger(self, user_id: str, limit: int = 100) -> list[LedgerEntry]:
@@ -54,44 +78,26 @@ class CreditRepository(TableRepository):
         item.update(ledger_key(entry.user_id, entry.entry_id))
         return self.put(item, "attribute_not_exists(pk)")
 
-    def reserve_ops(self, user_id: str, job_id: str, amount: int, at: Any) -> list[dict[str, Any]]:
-        """Moves `amount` from available to reserved for a job; the account's Update comes first
-        and fails its condition when too few credits are available."""
-        entry = LedgerEntry(
-            userId=user_id,
-            entryId=f"JOB#{job_id}#RESERVE",
-            kind=LedgerKind.RESERVE,
-            amount=amount,
-            jobId=job_id,
-            at=at,
-        )
+    def reserve_ops(self, job: Job) -> list[dict[str, Any]]:
+        """Moves the job's reserved credits from available to reserved; the account's Update comes
+        first and fails its condition when too few credits are available."""
+        amount = job.credits.reserved
         account = update(
-            account_key(user_id),
+            account_key(job.user_id),
             add={"available": -amount, "reserved": amount},
             condition="available >= :need",
             values={":need": amount},
         )
-        return [self.update_op(account), self._entry_put(entry)]
+        return [self.update_op(account), self._entry_put(job_entry(job, LedgerKind.RESERVE, amount))]
 
-    def settle_ops(
-        self, user_id: str, job_id: str, what: str, index: int | None, amount: int, kind: LedgerKind
-    ) -> list[dict[str, Any]]:
-        """Moves `amount` out of the reserved credits (CHARGE: to charged; RELEASE: back to
-        available) with its ledger entry, whose key makes the movement happen once."""
-        to = "charged" if kind == LedgerKind.CHARGE else "available"
-        entry = LedgerEntry(
-            userId=user_id,
-            entryId=f"JOB#{job_id}#{what}#{kind.value}",
-            kind=kind,
-            amount=amount,
-            jobId=job_id,
-            taskIndex=index,
-            at=utcnow(),
-        )
+    def settle_ops(self, entry: LedgerEntry) -> list[dict[str, Any]]:
+        """Moves the entry's amount out of the reserved credits (CHARGE: to charged; RELEASE: back
+        to available) with the entry, whose key makes the movement happen once."""
+        to = "charged" if entry.kind == LedgerKind.CHARGE else "available"
         account = update(
-            account_key(user_id),
-            add={"reserved": -amount, to: amount},
+            account_key(entry.user_id),
+            add={"reserved": -entry.amount, to: entry.amount},
             condition="reserved >= :p",
-            values={":p": amount},
+            values={":p": entry.amount},
         )
         return [self.update_op(account), self._entry_put(entry)]

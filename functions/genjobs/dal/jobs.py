@@ -6,12 +6,13 @@ provider) carries a mark in the sweep index (gsi2); the methods here set and cle
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from genjobs.dal.credits import CreditRepository
+from genjobs.dal.credits import CreditRepository, job_entry
 from genjobs.dal.dynamo import (
     InsufficientCredits,
     JobAlreadyExists,
@@ -28,9 +29,33 @@ from genjobs.dal.items import COUNT_ATTR, SWEEP_CANCELS, SWEEP_JOBS, job_from_it
 from genjobs.dal.timeline import TimelineRepository
 from genjobs.models.domain import Job, JobStatus, LedgerKind, TaskStatus, TimelineEvent, utcnow
 
+
+@dataclass(frozen=True)
+class JobQuery:
+    """A page of a user's jobs: up to `limit` from `start`, of these statuses and collection (any
+    when None)."""
+
+    limit: int
+    start: dict[str, Any] | None = None
+    statuses: frozenset[JobStatus] | None = None
+    collection_id: str | None = None
+
+
 _SWEEP_MARK = ("gsi2pk", "gsi2sk")
 _ACTIVE = {":pending": JobStatus.PENDING.value, ":processing": JobStatus.PROCESSING.value}
 _STATUS = {"#s": "status"}
+
+
+def finished(job: Job, status: JobStatus, release: int, unstarted_as: TaskStatus, at: datetime) -> Job:
+    """The job as `finish` leaves it: ended at `at`, `release` credits refunded, the tasks still
+    counted PENDING counted `unstarted_as`."""
+    unstarted = job.counts.pending
+    counts = job.counts.model_copy(
+        update={"pending": 0, unstarted_as.value.lower(): job.counts.get(unstarted_as) + unstarted}
+    )
+    credits = job.credits.model_copy(update={"refunded": job.credits.refunded + release})
+    changes = {"status": status, "finished_at": at, "updated_at": at, "counts": counts, "credits": credits}
+    return job.model_copy(update=changes)
 
 
 class JobRepository(TableRepository):
@@ -49,7 +74,7 @@ class JobRepository(TableRepository):
             self._client.transact_write_items(
                 TransactItems=[
                     self.put(item, "attribute_not_exists(pk)"),
-                    *self._credits.reserve_ops(job.user_id, job.job_id, amount, job.created_at),
+                    *self._credits.reserve_ops(job),
                     self.put(self._timeline.event_item(event)),
                 ]
             )
@@ -65,16 +90,9 @@ class JobRepository(TableRepository):
         item = self._table.get_item(Key=job_key(job_id), ConsistentRead=True).get("Item")
         return job_from_item(item) if item else None
 
-    def of_user(
-        self,
-        user_id: str,
-        *,
-        limit: int,
-        start: dict[str, Any] | None,
-        statuses: frozenset[JobStatus] | None = None,
-        collection_id: str | None = None,
-    ) -> Page[Job]:
-        """The user's jobs, newest first, filtered; pages hold up to `limit` matching jobs."""
+    def of_user(self, user_id: str, query: JobQuery) -> Page[Job]:
+        """The user's jobs, newest first, filtered; pages hold up to `query.limit` matching jobs."""
+        limit, start, statuses, collection_id = query.limit, query.start, query.statuses, query.collection_id
         condition: Any = None
         if statuses:
             condition = attr("status").is_in([s.value for s in statuses])
@@ -205,24 +223,10 @@ class JobRepository(TableRepository):
         )
         items = [self.update_op(end), self.put(self._timeline.event_item(event))]
         if release:
-            items += self._credits.settle_ops(
-                job.user_id, job.job_id, "SETTLE", None, release, LedgerKind.RELEASE
-            )
+            items += self._credits.settle_ops(job_entry(job, LedgerKind.RELEASE, release, what="SETTLE"))
         if not self._transact(items):
             return None
-        counts = job.counts.model_copy(
-            update={"pending": 0, unstarted_as.value.lower(): job.counts.get(unstarted_as) + unstarted}
-        )
-        credits = job.credits.model_copy(update={"refunded": job.credits.refunded + release})
-        return job.model_copy(
-            update={
-                "status": status,
-                "finished_at": at,
-                "updated_at": at,
-                "counts": counts,
-                "credits": credits,
-            }
-        )
+        return finished(job, status, release, unstarted_as, at)
 
     def mark_event_published(self, job_id: str) -> bool:
         """Claims the job's one completion event; False if it was already claimed."""

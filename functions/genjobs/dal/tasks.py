@@ -9,15 +9,38 @@ time the sweeper should look at it, until it ends.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from genjobs.dal.credits import CreditRepository
+from genjobs.dal.credits import CreditRepository, task_entry
 from genjobs.dal.dynamo import Page, TableRepository, attr, conditionally, iso, key, update
 from genjobs.dal.items import SWEEP_TASKS, task_from_item, task_key, task_to_item
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.timeline import TimelineRepository
 from genjobs.models.domain import Job, LedgerKind, Task, TaskStatus, TimelineEvent, utcnow
+
+
+@dataclass(frozen=True)
+class TaskMove:
+    """A transition of one task: from the status it must still be in, to the next, with what it
+    writes on the task."""
+
+    from_status: TaskStatus
+    to_status: TaskStatus
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A provider's acceptance of a task: its id there, when, and for a webhook task the token its
+    webhook answers and when the sweeper should look at it."""
+
+    provider_id: str
+    at: datetime
+    token: str | None = None
+    webhook_due: datetime | None = None
+
 
 _PROCESSING = {":processing": TaskStatus.PROCESSING.value}
 _ONLY_PROCESSING = "attribute_exists(pk) AND #s = :processing"
@@ -98,53 +121,27 @@ class TaskRepository(TableRepository):
         return [(i["pk"].removeprefix("JOB#"), int(i["sk"].removeprefix("TASK#"))) for i in response["Items"]]
 
     # ------------------------------------------------------------------ transitions
-    def mark_submitted(
-        self,
-        job: Job,
-        index: int,
-        *,
-        provider_id: str,
-        at: datetime,
-        event: TimelineEvent,
-        token: str | None = None,
-        webhook_due: datetime | None = None,
-    ) -> bool:
+    def mark_submitted(self, job: Job, index: int, accepted: Accepted, event: TimelineEvent) -> bool:
         """PENDING -> PROCESSING: the provider accepted the task. A webhook task keeps the token its
         webhook answers and is due for the sweeper at `webhook_due`."""
-        fields: dict[str, Any] = {"providerId": provider_id, "submittedAt": at.isoformat()}
-        if token is not None:
-            fields["taskToken"] = token
-        if webhook_due is not None:
-            fields.update({"gsi2pk": SWEEP_TASKS, "gsi2sk": iso(webhook_due)})
-        return self._move(job, index, TaskStatus.PENDING, TaskStatus.PROCESSING, event, fields)
+        fields: dict[str, Any] = {"providerId": accepted.provider_id, "submittedAt": accepted.at.isoformat()}
+        if accepted.token is not None:
+            fields["taskToken"] = accepted.token
+        if accepted.webhook_due is not None:
+            fields.update({"gsi2pk": SWEEP_TASKS, "gsi2sk": iso(accepted.webhook_due)})
+        return self._move(job, index, TaskMove(TaskStatus.PENDING, TaskStatus.PROCESSING, fields), event)
 
-    def end(
-        self,
-        job: Job,
-        index: int,
-        *,
-        from_status: TaskStatus,
-        to_status: TaskStatus,
-        event: TimelineEvent,
-        fields: dict[str, Any] | None = None,
-    ) -> bool:
-        """Ends a task that is still in `from_status`: COMPLETED charges its price, FAILED and
+    def end(self, job: Job, index: int, move: TaskMove, event: TimelineEvent) -> bool:
+        """Ends a task that is still in `move.from_status`: COMPLETED charges its price, FAILED and
         CANCELLED release it."""
-        if not to_status.terminal:
-            raise ValueError(f"{to_status} does not end a task")
-        return self._move(job, index, from_status, to_status, event, fields or {})
+        if not move.to_status.terminal:
+            raise ValueError(f"{move.to_status} does not end a task")
+        return self._move(job, index, move, event)
 
-    def _move(
-        self,
-        job: Job,
-        index: int,
-        from_status: TaskStatus,
-        to_status: TaskStatus,
-        event: TimelineEvent,
-        fields: dict[str, Any],
-    ) -> bool:
+    def _move(self, job: Job, index: int, move: TaskMove, event: TimelineEvent) -> bool:
+        from_status, to_status = move.from_status, move.to_status
         now = iso(utcnow())
-        sets = {**fields, "status": to_status.value, "updatedAt": now}
+        sets = {**move.fields, "status": to_status.value, "updatedAt": now}
         removals: tuple[str, ...] = ()
         if to_status.terminal:
             sets["finishedAt"] = now
@@ -162,11 +159,9 @@ class TaskRepository(TableRepository):
             self._jobs.task_moved_op(job, from_status, to_status),
             self.put(self._timeline.event_item(event)),
         ]
-        price, what = job.credits.unit_price, f"TASK#{index:06d}"
-        if to_status == TaskStatus.COMPLETED:
-            items += self._credits.settle_ops(job.user_id, job.job_id, what, index, price, LedgerKind.CHARGE)
-        elif to_status.terminal:
-            items += self._credits.settle_ops(job.user_id, job.job_id, what, index, price, LedgerKind.RELEASE)
+        if to_status.terminal:
+            kind = LedgerKind.CHARGE if to_status == TaskStatus.COMPLETED else LedgerKind.RELEASE
+            items += self._credits.settle_ops(task_entry(job, index, kind))
         return self._transact(items)
 
     # ------------------------------------------------------------------ updates of a running task

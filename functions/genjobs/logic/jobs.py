@@ -9,7 +9,7 @@ from typing import Any
 from genjobs.deps import Deps
 from genjobs.logic import cursors, planning, views
 from genjobs.logic.errors import Conflict, InvalidRequest, NotFound, PaymentRequired
-from genjobs.logic.ports import InsufficientCredits, Page, QueueUnavailable
+from genjobs.logic.ports import InsufficientCredits, JobQuery, Page, QueueUnavailable
 from genjobs.models.api import CreateJobRequest, JobDetailView, JobListView, ListJobsQuery, TaskListView
 from genjobs.models.domain import (
     TERMINAL_JOB_STATUSES,
@@ -251,9 +251,8 @@ def list_jobs(
                 )
     listing = cursors.jobs_listing()
     start = _open(deps, cursor, user_id, listing)
-    page = deps.jobs.of_user(
-        user_id, limit=limit, start=start, statuses=statuses, collection_id=collection_id
-    )
+    query = JobQuery(limit=limit, start=start, statuses=statuses, collection_id=collection_id)
+    page = deps.jobs.of_user(user_id, query)
     return JobListView(
         items=[views.job_view(j) for j in page.items], cursor=_seal(deps, page.last_key, user_id, listing)
     )

@@ -11,8 +11,10 @@ from datetime import datetime
 from typing import IO, Any, Protocol
 
 from genjobs.dal.dynamo import InsufficientCredits, JobAlreadyExists, Page
+from genjobs.dal.jobs import JobQuery
 from genjobs.dal.notifications import EndpointGone
 from genjobs.dal.submissions import QueueUnavailable
+from genjobs.dal.tasks import Accepted, TaskMove
 from genjobs.models.domain import (
     CreditAccount,
     Device,
@@ -26,11 +28,13 @@ from genjobs.models.domain import (
 from genjobs.models.messages import JobEvent, TaskEnded
 
 __all__ = [
+    "Accepted",
     "Credits",
     "Devices",
     "EndpointGone",
     "InsufficientCredits",
     "JobAlreadyExists",
+    "JobQuery",
     "Jobs",
     "NotificationsPort",
     "ObjectStore",
@@ -38,6 +42,7 @@ __all__ = [
     "QueueUnavailable",
     "Receipts",
     "SubmitQueuePort",
+    "TaskMove",
     "Tasks",
     "Timeline",
     "WorkflowPort",
@@ -50,15 +55,7 @@ class Jobs(Protocol):
 
     def get(self, job_id: str) -> Job | None: ...
 
-    def of_user(
-        self,
-        user_id: str,
-        *,
-        limit: int,
-        start: dict[str, Any] | None,
-        statuses: frozenset[JobStatus] | None = None,
-        collection_id: str | None = None,
-    ) -> Page[Job]: ...
+    def of_user(self, user_id: str, query: JobQuery) -> Page[Job]: ...
 
     def mark_started(self, job_id: str) -> Job | None: ...
 
@@ -94,28 +91,9 @@ class Tasks(Protocol):
 
     def webhooks_overdue(self, now: datetime, limit: int = 200) -> list[tuple[str, int]]: ...
 
-    def mark_submitted(
-        self,
-        job: Job,
-        index: int,
-        *,
-        provider_id: str,
-        at: datetime,
-        event: TimelineEvent,
-        token: str | None = None,
-        webhook_due: datetime | None = None,
-    ) -> bool: ...
+    def mark_submitted(self, job: Job, index: int, accepted: Accepted, event: TimelineEvent) -> bool: ...
 
-    def end(
-        self,
-        job: Job,
-        index: int,
-        *,
-        from_status: TaskStatus,
-        to_status: TaskStatus,
-        event: TimelineEvent,
-        fields: dict[str, Any] | None = None,
-    ) -> bool: ...
+    def end(self, job: Job, index: int, move: TaskMove, event: TimelineEvent) -> bool: ...
 
     def count_submit_attempt(self, job_id: str, index: int) -> None: ...
 

@@ -14,6 +14,7 @@ from typing import Any
 from genjobs.catalog import ResolvedModel, WaitBy
 from genjobs.deps import Deps
 from genjobs.logic.outputs import OutputGone, OutputUnavailable, keep_outputs
+from genjobs.logic.ports import Accepted, TaskMove
 from genjobs.logic.providers import provider_for
 from genjobs.models.domain import Job, Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.messages import POLL_PROVIDER, FailTaskInput, SubmitTask, TaskEnded, TaskRef
@@ -82,14 +83,8 @@ def end_task(deps: Deps, job: Job, task: Task, to: TaskStatus, kind: str, **fiel
         detail["charged"] = job.credits.unit_price
     else:
         detail["refunded"] = job.credits.unit_price
-    moved = deps.tasks.end(
-        job,
-        task.index,
-        from_status=task.status,
-        to_status=to,
-        event=_event(job.job_id, kind, task.index, **detail),
-        fields={k: v for k, v in fields.items() if k != "reason"},
-    )
+    move = TaskMove(task.status, to, {k: v for k, v in fields.items() if k != "reason"})
+    moved = deps.tasks.end(job, task.index, move, _event(job.job_id, kind, task.index, **detail))
     if moved:
         metrics.add_metric(name=f"Tasks{to.value.capitalize()}", unit="Count", value=1)
     if moved and to == TaskStatus.COMPLETED and task.submitted_at is not None:
@@ -197,17 +192,11 @@ def _submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | 
     due = None
     if by_webhook:
         due = now + deps.clock.duration(model.expected_seconds + deps.settings.webhook_grace_seconds)
-    moved = deps.tasks.mark_submitted(
-        job,
-        task.index,
-        provider_id=submission.provider_id,
-        at=now,
-        event=_event(
-            job.job_id, "task.submitted", task.index, providerId=submission.provider_id, by=model.wait_by
-        ),
-        token=token if by_webhook else None,
-        webhook_due=due,
+    accepted = Accepted(submission.provider_id, now, token if by_webhook else None, due)
+    event = _event(
+        job.job_id, "task.submitted", task.index, providerId=submission.provider_id, by=model.wait_by
     )
+    moved = deps.tasks.mark_submitted(job, task.index, accepted, event)
     if not moved:
         _, task = load(deps, ref)
         return DONE if task.status.terminal else None

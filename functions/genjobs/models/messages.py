@@ -153,16 +153,8 @@ class JobEvent(_Message):
 
     @classmethod
     def of(cls, job: Job) -> JobEvent:
-        return cls(
-            type=f"job.{job.status.value.lower()}",
-            jobId=job.job_id,
-            userId=job.user_id,
-            status=job.status,
-            collectionId=job.collection_id,
-            counts=job.counts,
-            credits=job.credits,
-            finishedAt=job.finished_at,
-        )
+        # The job's fields of the same names; the job's others are not the event's (extra="ignore").
+        return cls.model_validate({**dict(job), "type": f"job.{job.status.value.lower()}"})
 
 
 # ----------------------------------------------------------------------------- webhooks
