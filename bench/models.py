@@ -28,7 +28,7 @@ def poll_times(latency: float, expected_seconds: int, min_s: int = 2) -> list[fl
     schedule (processing time ~0): the first check from the functions' own first_wait, the next ones
     after the Retry intervals of the state machine, until a check sees the task finished (at or
     after `latency`)."""
-    from genjobs.logic.tasks import first_wait
+    from genjobs.logic.job_model import first_wait
 
     deps: Any = SimpleNamespace(settings=SimpleNamespace(poll_min_interval_seconds=min_s))
     model: Any = SimpleNamespace(expected_seconds=expected_seconds)

@@ -15,7 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = [
     "genjobs.handlers.api",
     "genjobs.handlers.webhook",
-    "genjobs.handlers.workflow",
+    "genjobs.handlers.prepare_job",
+    "genjobs.handlers.poll_task",
+    "genjobs.handlers.fail_task",
+    "genjobs.handlers.settle_job",
     "genjobs.handlers.submitter",
     "genjobs.handlers.sweeper",
     "genjobs.handlers.notifier",

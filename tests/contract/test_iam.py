@@ -125,15 +125,15 @@ def policy_templates(logical_id: str, name: str) -> list[Any]:
 
 
 def test_only_functions_that_call_providers_can_read_the_provider_secret() -> None:
-    # PrepareJob asks the provider adapter how a model waits (webhook or polling), SettleJob sends
-    # provider cancels: both build the adapter from the secret. The API, FailTask, the dead-letter
-    # consumer and the notifier never talk to a provider.
+    # Those that build a provider adapter from the secret: to submit, poll, take webhooks, sweep, and
+    # SettleJob to send provider cancels. PrepareJob reads only the catalog (a model's expected
+    # latency), so least privilege keeps the secret from it; the API, FailTask, the dead-letter
+    # consumer and the notifier never talk to a provider either.
     assert secret_readers("ProviderSecret") == {
         "SubmitterFunction",
         "PollTaskFunction",
         "WebhookFunction",
         "SweeperFunction",
-        "PrepareJobFunction",
         "SettleJobFunction",
     }
 
@@ -221,7 +221,8 @@ EXPECTED_ACTIONS = {
     | {"sns:SetEndpointAttributes", "sns:GetEndpointAttributes"}
     | SECRET,  # the page cursors' key (CursorKeySecret), not the provider secret
     "WebhookFunction": ITEMS | {"dynamodb:DeleteItem", "states:SendTaskSuccess"} | OUTPUTS | SECRET,
-    "PrepareJobFunction": ITEMS | {"dynamodb:BatchWriteItem", "s3:GetObject", "s3:PutObject"} | SECRET,
+    # No provider secret: it reads the catalog only, and talks to no provider.
+    "PrepareJobFunction": ITEMS | {"dynamodb:BatchWriteItem", "s3:GetObject", "s3:PutObject"},
     "PollTaskFunction": ITEMS | OUTPUTS | SECRET,
     "FailTaskFunction": ITEMS,
     "SettleJobFunction": ITEMS | {"dynamodb:Query", "sns:Publish"} | SECRET,

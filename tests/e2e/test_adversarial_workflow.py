@@ -177,7 +177,7 @@ def test_every_planned_task_is_visible_from_the_first_read(
     stack: LocalStack, make_user: Callable[..., Client], prompt: str
 ) -> None:
     app = make_user()
-    with held(stack, "PrepareJobFunction", "genjobs.handlers.workflow.prepare_job") as release:
+    with held(stack, "PrepareJobFunction", "genjobs.handlers.prepare_job.handler") as release:
         # GIVEN a 5-task matrix job whose workflow has not written a task item yet
         created = app.create(matrix_job(prompt))
         job_id = created["jobId"]
@@ -213,7 +213,7 @@ def test_a_cursor_of_another_job_is_refused_before_the_tasks_exist(
     app = make_user()
     done = app.wait(app.create(matrix_job())["jobId"], timeout=BOUND)
     other_cursor = app.get(f"/jobs/{done['jobId']}/tasks", params={"limit": 2}).json()["cursor"]
-    with held(stack, "PrepareJobFunction", "genjobs.handlers.workflow.prepare_job"):
+    with held(stack, "PrepareJobFunction", "genjobs.handlers.prepare_job.handler"):
         # GIVEN a job whose tasks are still only planned
         job_id = app.create(matrix_job())["jobId"]
         before = app.credits()

@@ -355,7 +355,7 @@ def test_cancel_racing_the_completions_keeps_and_charges_what_finished(
 ) -> None:
     # GIVEN a 4-task job whose predictions have all succeeded at the provider, its polls held back
     phone = Phone(app)
-    with held(stack, "PollTaskFunction", "genjobs.handlers.workflow.poll_task") as release:
+    with held(stack, "PollTaskFunction", "genjobs.handlers.poll_task.handler") as release:
         job_id = app.create(sim_job(4, latency=1) | {"concurrency": 4})["jobId"]
         running = app.wait(job_id, until=lambda j: j["counts"]["PROCESSING"] == 4, timeout=BOUND)
         ids = [t["providerId"] for t in running["tasks"]]
@@ -394,7 +394,7 @@ def test_cancel_racing_the_completions_keeps_and_charges_what_finished(
 def test_concurrent_observations_of_one_finished_task_charge_it_once(stack: LocalStack, app: Client) -> None:
     # GIVEN a 2-task job (the second keeps running, so credits stay reserved) whose first
     # prediction has succeeded at the provider, its workflow's polls held back
-    with held(stack, "PollTaskFunction", "genjobs.handlers.workflow.poll_task") as release:
+    with held(stack, "PollTaskFunction", "genjobs.handlers.poll_task.handler") as release:
         body = sim_job(2) | {"concurrency": 2}
         body["tasks"][1]["sim"] = {"latency": 500}
         job_id = app.create(body)["jobId"]
@@ -412,7 +412,7 @@ def test_concurrent_observations_of_one_finished_task_charge_it_once(stack: Loca
         # WHEN six observations of that task (polls, a sweep, a webhook) apply it at the same moment
         from genjobs_local.lambda_runtime import LambdaContext
 
-        real = importlib.import_module("genjobs.handlers.workflow").poll_task
+        real = importlib.import_module("genjobs.handlers.poll_task").handler
         spec = stack.runner.spec("PollTaskFunction")
         go = threading.Barrier(6)
 

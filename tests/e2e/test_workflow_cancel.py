@@ -52,7 +52,7 @@ def prediction(stack: LocalStack, provider_id: str) -> dict[str, Any]:
 def test_cancel_before_start_submits_nothing_and_refunds_everything(stack: LocalStack, app: Client) -> None:
     # GIVEN a 3-task job whose workflow has not prepared its tasks yet, and a phone
     phone = Phone(app)
-    with held(stack, "PrepareJobFunction", "genjobs.handlers.workflow.prepare_job") as release:
+    with held(stack, "PrepareJobFunction", "genjobs.handlers.prepare_job.handler") as release:
         job_id = app.create(sim_job(3))["jobId"]
         # WHEN the user cancels it
         response = cancel(app, job_id)
@@ -146,7 +146,7 @@ def test_a_webhook_task_is_cancelled_at_the_provider_by_the_cancel_itself_not_at
 def test_cancel_after_the_last_task_keeps_every_output_charged(stack: LocalStack, app: Client) -> None:
     # GIVEN a 2-task job whose tasks have all completed but which is not settled yet
     phone = Phone(app)
-    with held(stack, "SettleJobFunction", "genjobs.handlers.workflow.settle_job") as release:
+    with held(stack, "SettleJobFunction", "genjobs.handlers.settle_job.handler") as release:
         job_id = app.create(sim_job(2))["jobId"]
         app.wait(job_id, until=lambda j: j["counts"]["COMPLETED"] == 2)
         # WHEN the user cancels it

@@ -43,7 +43,16 @@ ONLY_FOR = {
     "aws_lambda_powertools.event_handler": {"api"},
     "aws_lambda_powertools.utilities.batch": {"submitter", "notifier"},
     "genjobs.models.api": {"api"},
-    "genjobs.catalog": {"api", "webhook", "workflow", "submitter", "sweeper"},
+    "genjobs.catalog": {
+        "api",
+        "webhook",
+        "prepare_job",
+        "poll_task",
+        "fail_task",
+        "settle_job",
+        "submitter",
+        "sweeper",
+    },
 }
 
 _PROBE = "import json, sys; import {module}; print(json.dumps(sorted(sys.modules)))"

@@ -8,6 +8,7 @@ import pytest
 from genjobs.logic import jobs
 from genjobs.logic.preparation import prepare
 from genjobs.models.domain import TaskStatus
+from genjobs.providers.base import ProviderRejected
 from tests.unit.fakes import FakeDeps, fake_deps
 from tests.unit.scenario import USER, created, granted, statuses
 
@@ -59,3 +60,13 @@ def test_a_replayed_preparation_writes_nothing_again_and_answers_the_same(deps: 
     assert prepare(deps, job_id) == first
     assert statuses(deps, job_id) == [TaskStatus.PROCESSING, TaskStatus.PENDING]
     assert deps.world.kinds(job_id).count("job.started") == 1
+
+
+def test_a_job_whose_model_left_the_catalog_fails_its_preparation_as_rejected(deps: FakeDeps) -> None:
+    # GIVEN a created job whose model was taken out of the catalog before its workflow ran
+    granted(deps)
+    job_id = created(deps, 2)
+    deps.world.jobs[job_id] = deps.world.jobs[job_id].model_copy(update={"model": "retired"})
+    # WHEN PrepareJob runs, THEN it fails as a provider refusing the model would
+    with pytest.raises(ProviderRejected, match="no longer in the catalog"):
+        prepare(deps, job_id)

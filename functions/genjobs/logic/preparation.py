@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from genjobs.deps import Deps
 from genjobs.logic import planning
-from genjobs.logic.tasks import first_wait, model_of
+from genjobs.logic.job_model import first_wait, model_of
 from genjobs.models.domain import Plan, Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.messages import PrepareJobOutput, TaskRef
 

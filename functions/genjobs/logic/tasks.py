@@ -13,6 +13,7 @@ from typing import Any
 
 from genjobs.catalog import ResolvedModel, WaitBy
 from genjobs.deps import Deps
+from genjobs.logic.job_model import model_of
 from genjobs.logic.outputs import OutputGone, OutputUnavailable, keep_outputs
 from genjobs.logic.ports import Accepted, TaskMove
 from genjobs.logic.providers import provider_for
@@ -69,13 +70,6 @@ def load(deps: Deps, ref: TaskRef) -> tuple[Job, Task]:
     return job, task
 
 
-def model_of(deps: Deps, job: Job) -> ResolvedModel:
-    model = deps.catalog.resolve(job.provider, job.model)
-    if model is None:
-        raise ProviderRejected(f"{job.provider}/{job.model} is no longer in the catalog")
-    return model
-
-
 def end_task(deps: Deps, job: Job, task: Task, to: TaskStatus, kind: str, **fields: Any) -> bool:
     """Moves a task to a terminal status (charging or releasing its credits) once."""
     detail = {k: v for k, v in fields.items() if k in {"error", "reason"} and v is not None}
@@ -94,12 +88,6 @@ def end_task(deps: Deps, job: Job, task: Task, to: TaskStatus, kind: str, **fiel
 
 
 # ----------------------------------------------------------------------------- submit
-def first_wait(model: ResolvedModel, deps: Deps) -> int:
-    """The first status check comes near the model's expected latency, not every few seconds (then
-    CheckCancellationAndStatus's Retry backs off); the same for every task of a job (PrepareJob's)."""
-    return max(deps.settings.poll_min_interval_seconds, model.expected_seconds)
-
-
 def waits_by_webhook(deps: Deps, job: Job, model: ResolvedModel) -> bool:
     """Whether the job's tasks wait for a provider webhook (else they are polled)."""
     return model.wait_by == WaitBy.WEBHOOK and provider_for(deps, job.provider).supports_webhooks
