@@ -9,7 +9,10 @@ every function runs in threads of one process, so:
     function has its own, built from its own environment on its first invocation, with the stack's
     clock and crash injection;
   - the functions' shared Logger keeps its keys per thread, so concurrent invocations never label
-    each other's lines.
+    each other's lines;
+  - the API's resolver answers one request at a time: powertools keeps the request being resolved
+    (its event, matched route and path arguments) on the resolver and its class, as a Lambda
+    process handling one request at a time may.
 """
 
 from __future__ import annotations
@@ -110,7 +113,29 @@ def install(variables: dict[str, dict[str, Any]]) -> FunctionDeps:
     per_function = FunctionDeps(variables)
     importlib.import_module("genjobs.deps").override(per_function)
     keys_per_thread(importlib.import_module("genjobs.observability").logger.registered_formatter)
+    one_request_at_a_time()
     return per_function
+
+
+_resolving = threading.Lock()
+
+
+def one_request_at_a_time() -> None:
+    """Concurrent API requests in this process are resolved one after the other. Without it, one
+    request's route arguments and event could be read while another's is resolved (a cancel of
+    one user's job answered 404 for another's id)."""
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
+    resolve = ApiGatewayResolver.resolve
+    if getattr(resolve, "_one_at_a_time", False):
+        return  # a stack started earlier in this process did it
+
+    def resolve_alone(self: Any, event: Any, context: Any) -> dict[str, Any]:
+        with _resolving:
+            return resolve(self, event, context)
+
+    resolve_alone._one_at_a_time = True  # type: ignore[attr-defined]
+    ApiGatewayResolver.resolve = resolve_alone  # type: ignore[method-assign]
 
 
 def uninstall() -> None:

@@ -7,15 +7,17 @@ import json
 import logging
 import re
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aws_lambda_powertools import Logger
 
 from genjobs_local import faults
 from genjobs_local.clock import ScaledClock
-from genjobs_local.environments import FunctionDeps, keys_per_thread, running
+from genjobs_local.environments import FunctionDeps, keys_per_thread, one_request_at_a_time, running
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions" / "genjobs"
 
@@ -106,3 +108,47 @@ def test_every_checkpoint_the_product_marks_can_be_armed_and_only_those() -> Non
 
     # THEN the fault tests can arm each of them, and nothing else
     assert reached == faults.BOUNDARIES
+
+
+def test_concurrent_api_requests_each_see_their_own_route() -> None:
+    # GIVEN a resolver whose middleware pauses between matching a request and calling its route
+    # (powertools keeps the matched route's arguments on the resolver), made one request at a time
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+    one_request_at_a_time()
+    app = APIGatewayHttpResolver()
+
+    def pause(app: APIGatewayHttpResolver, next_middleware: Any) -> Any:
+        time.sleep(0.2)
+        return next_middleware(app)
+
+    app.use(middlewares=[pause])
+
+    @app.get("/items/<item>")
+    def read(item: str) -> dict[str, str]:
+        return {"item": item}
+
+    def event(item: str) -> dict[str, Any]:
+        return {
+            "version": "2.0",
+            "routeKey": "GET /items/{item}",
+            "rawPath": f"/items/{item}",
+            "pathParameters": {"item": item},
+            "requestContext": {"http": {"method": "GET", "path": f"/items/{item}"}, "stage": "$default"},
+            "isBase64Encoded": False,
+        }
+
+    answers: dict[str, str] = {}
+
+    def request(item: str) -> None:
+        answers[item] = json.loads(app.resolve(event(item), None)["body"])["item"]  # type: ignore[arg-type]
+
+    # WHEN two requests for different items arrive while the first is still being resolved
+    first = threading.Thread(target=request, args=("a",))
+    first.start()
+    time.sleep(0.05)
+    request("b")
+    first.join()
+
+    # THEN each was answered for its own item
+    assert answers == {"a": "a", "b": "b"}
