@@ -14,11 +14,8 @@ from datetime import datetime
 from typing import IO, Any
 
 from genjobs.dal.credits import grant_entry, job_entry, task_entry
-from genjobs.dal.dynamo import InsufficientCredits, JobAlreadyExists, Page
-from genjobs.dal.jobs import JobQuery, finished
-from genjobs.dal.notifications import EndpointGone
-from genjobs.dal.submissions import QueueUnavailable
-from genjobs.dal.tasks import Accepted, TaskMove, TaskRepository
+from genjobs.dal.jobs import finished
+from genjobs.dal.tasks import TaskRepository
 from genjobs.deps import Deps
 from genjobs.models.domain import (
     CreditAccount,
@@ -33,6 +30,16 @@ from genjobs.models.domain import (
     utcnow,
 )
 from genjobs.models.messages import JobEvent, TaskEnded
+from genjobs.models.persistence import (
+    Accepted,
+    EndpointGone,
+    InsufficientCredits,
+    JobAlreadyExists,
+    JobQuery,
+    Page,
+    QueueUnavailable,
+    TaskMove,
+)
 from genjobs.providers import base
 from genjobs.settings import Settings
 

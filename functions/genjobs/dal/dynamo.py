@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -18,25 +17,6 @@ from genjobs.dal import aws
 from genjobs.dal.items import to_dynamo
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    # DynamoDB's LastEvaluatedKey: where the next page starts (None on the last page). Callers hand
-    # it out only sealed (genjobs.logic.cursors), never as is.
-    last_key: dict[str, Any] | None
-
-
-class InsufficientCredits(Exception):
-    def __init__(self, needed: int, available: int) -> None:
-        super().__init__(f"{needed} credits needed, {available} available")
-        self.needed = needed
-        self.available = available
-
-
-class JobAlreadyExists(Exception):
-    pass
 
 
 def key(name: str) -> Any:

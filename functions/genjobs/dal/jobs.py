@@ -6,7 +6,6 @@ provider) carries a mark in the sweep index (gsi2); the methods here set and cle
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +13,6 @@ from botocore.exceptions import ClientError
 
 from genjobs.dal.credits import CreditRepository, job_entry
 from genjobs.dal.dynamo import (
-    InsufficientCredits,
-    JobAlreadyExists,
-    Page,
     TableRepository,
     attr,
     cancellation_codes,
@@ -28,18 +24,7 @@ from genjobs.dal.dynamo import (
 from genjobs.dal.items import COUNT_ATTR, SWEEP_CANCELS, SWEEP_JOBS, job_from_item, job_key, job_to_item
 from genjobs.dal.timeline import TimelineRepository
 from genjobs.models.domain import Job, JobStatus, LedgerKind, TaskStatus, TimelineEvent, utcnow
-
-
-@dataclass(frozen=True)
-class JobQuery:
-    """A page of a user's jobs: up to `limit` from `start`, of these statuses and collection (any
-    when None)."""
-
-    limit: int
-    start: dict[str, Any] | None = None
-    statuses: frozenset[JobStatus] | None = None
-    collection_id: str | None = None
-
+from genjobs.models.persistence import InsufficientCredits, JobAlreadyExists, JobQuery, Page
 
 _SWEEP_MARK = ("gsi2pk", "gsi2sk")
 _ACTIVE = {":pending": JobStatus.PENDING.value, ":processing": JobStatus.PROCESSING.value}

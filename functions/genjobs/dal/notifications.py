@@ -10,14 +10,11 @@ from botocore.exceptions import ClientError
 
 from genjobs.dal import aws
 from genjobs.models.messages import JobEvent
+from genjobs.models.persistence import EndpointGone
 
 # SNS keeps one endpoint per token and application; creating it again with other attributes (another
 # user's CustomUserData) fails with this message, which names the existing endpoint.
 _EXISTING_ENDPOINT = re.compile(r"Endpoint (arn:\S+) already exists with the same [Tt]oken")
-
-
-class EndpointGone(Exception):
-    """The device's push endpoint is disabled or deleted: the device should be forgotten."""
 
 
 class Notifications:

@@ -8,10 +8,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from genjobs.dal import aws
 from genjobs.models.messages import CancelJob
-
-
-class QueueUnavailable(Exception):
-    """A message could not be sent (SQS refused it, or could not be reached)."""
+from genjobs.models.persistence import QueueUnavailable
 
 
 class SubmitQueue:

@@ -9,38 +9,16 @@ time the sweeper should look at it, until it ends.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from genjobs.dal.credits import CreditRepository, task_entry
-from genjobs.dal.dynamo import Page, TableRepository, attr, conditionally, iso, key, update
+from genjobs.dal.dynamo import TableRepository, attr, conditionally, iso, key, update
 from genjobs.dal.items import SWEEP_TASKS, task_from_item, task_key, task_to_item
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.timeline import TimelineRepository
 from genjobs.models.domain import Job, LedgerKind, Task, TaskStatus, TimelineEvent, utcnow
-
-
-@dataclass(frozen=True)
-class TaskMove:
-    """A transition of one task: from the status it must still be in, to the next, with what it
-    writes on the task."""
-
-    from_status: TaskStatus
-    to_status: TaskStatus
-    fields: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """A provider's acceptance of a task: its id there, when, and for a webhook task the token its
-    webhook answers and when the sweeper should look at it."""
-
-    provider_id: str
-    at: datetime
-    token: str | None = None
-    webhook_due: datetime | None = None
-
+from genjobs.models.persistence import Accepted, Page, TaskMove
 
 _PROCESSING = {":processing": TaskStatus.PROCESSING.value}
 _ONLY_PROCESSING = "attribute_exists(pk) AND #s = :processing"

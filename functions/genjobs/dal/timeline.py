@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from genjobs.dal.dynamo import Page, TableRepository, iso, key
+from genjobs.dal.dynamo import TableRepository, iso, key
 from genjobs.dal.items import from_dynamo, to_dynamo
 from genjobs.models.domain import TimelineEvent
+from genjobs.models.persistence import Page
 
 
 class TimelineRepository(TableRepository):

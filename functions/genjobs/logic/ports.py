@@ -10,11 +10,6 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Any, Protocol
 
-from genjobs.dal.dynamo import InsufficientCredits, JobAlreadyExists, Page
-from genjobs.dal.jobs import JobQuery
-from genjobs.dal.notifications import EndpointGone
-from genjobs.dal.submissions import QueueUnavailable
-from genjobs.dal.tasks import Accepted, TaskMove
 from genjobs.models.domain import (
     CreditAccount,
     Device,
@@ -26,6 +21,16 @@ from genjobs.models.domain import (
     TimelineEvent,
 )
 from genjobs.models.messages import JobEvent, TaskEnded
+from genjobs.models.persistence import (
+    Accepted,
+    EndpointGone,
+    InsufficientCredits,
+    JobAlreadyExists,
+    JobQuery,
+    Page,
+    QueueUnavailable,
+    TaskMove,
+)
 
 __all__ = [
     "Accepted",

@@ -1,0 +1,75 @@
+"""What the data access ports take and give besides the domain models: a page of items, a query of
+jobs, a task's move and a provider's acceptance, and the outcomes a store reports by name.
+
+Both sides of each port use them: the logic (genjobs.logic.ports) and the boto3 repositories
+(genjobs.dal) and in-memory fakes that implement it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from genjobs.models.domain import JobStatus, TaskStatus
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    # DynamoDB's LastEvaluatedKey: where the next page starts (None on the last page). Callers hand
+    # it out only sealed (genjobs.logic.cursors), never as is.
+    last_key: dict[str, Any] | None
+
+
+class InsufficientCredits(Exception):
+    def __init__(self, needed: int, available: int) -> None:
+        super().__init__(f"{needed} credits needed, {available} available")
+        self.needed = needed
+        self.available = available
+
+
+class JobAlreadyExists(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """A page of a user's jobs: up to `limit` from `start`, of these statuses and collection (any
+    when None)."""
+
+    limit: int
+    start: dict[str, Any] | None = None
+    statuses: frozenset[JobStatus] | None = None
+    collection_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskMove:
+    """A transition of one task: from the status it must still be in, to the next, with what it
+    writes on the task."""
+
+    from_status: TaskStatus
+    to_status: TaskStatus
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A provider's acceptance of a task: its id there, when, and for a webhook task the token its
+    webhook answers and when the sweeper should look at it."""
+
+    provider_id: str
+    at: datetime
+    token: str | None = None
+    webhook_due: datetime | None = None
+
+
+class QueueUnavailable(Exception):
+    """A message could not be sent (SQS refused it, or could not be reached)."""
+
+
+class EndpointGone(Exception):
+    """The device's push endpoint is disabled or deleted: the device should be forgotten."""
