@@ -111,24 +111,26 @@ def test_a_url_without_an_extension_takes_it_from_the_content_type(
     assert kept.content_type == "application/json"
 
 
-@pytest.mark.parametrize("status", [404, 410])
-def test_an_output_the_provider_deleted_is_gone(
-    deps: FakeDeps, job: Job, monkeypatch: pytest.MonkeyPatch, status: int
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (404, OutputGone),
+        (410, OutputGone),
+        (403, OutputUnavailable),
+        (500, OutputUnavailable),
+        (503, OutputUnavailable),
+    ],
+)
+def test_a_deleted_output_is_gone_and_any_other_failed_download_is_unavailable(
+    deps: FakeDeps, job: Job, monkeypatch: pytest.MonkeyPatch, status: int, error: type[Exception]
 ) -> None:
+    # GIVEN the provider's file server answers the download with `status`
     serving(monkeypatch, a_png=Download(status=status))
-    with pytest.raises(OutputGone) as gone:
+    # THEN only a deleted output is given up on (gone); any other failure is tried again (unavailable)
+    with pytest.raises(error) as failed:
         keep_outputs(deps, job, 0, ["https://provider.example/a.png"])
-    assert gone.value.status_code == status
-
-
-@pytest.mark.parametrize("status", [403, 500, 503])
-def test_an_output_that_failed_otherwise_is_unavailable_for_a_retry(
-    deps: FakeDeps, job: Job, monkeypatch: pytest.MonkeyPatch, status: int
-) -> None:
-    serving(monkeypatch, a_png=Download(status=status))
-    with pytest.raises(OutputUnavailable) as unavailable:
-        keep_outputs(deps, job, 0, ["https://provider.example/a.png"])
-    assert unavailable.value.status_code == status
+    assert failed.value.status_code == status  # type: ignore[attr-defined]
+    assert deps.storage.objects == {}
 
 
 def test_a_connection_cut_is_unavailable(deps: FakeDeps, job: Job, monkeypatch: pytest.MonkeyPatch) -> None:
