@@ -7,7 +7,7 @@ import pytest
 
 from genjobs.logic import credits, devices
 from genjobs.logic.errors import InvalidRequest, NotFound
-from genjobs.models.api import GrantCreditsRequest, Platform, RegisterDeviceRequest
+from genjobs.models.api import GrantCreditsRequest, GrantView, Platform, RegisterDeviceRequest
 from tests.unit.fakes import FakeDeps, fake_deps
 from tests.unit.scenario import USER
 
@@ -16,7 +16,7 @@ PHONE = "fcm-token-of-the-phone"
 
 def grant(
     deps: FakeDeps, amount: int, *, grant_id: str | None = None, key: str | None = None, user: str = USER
-):  # type: ignore[no-untyped-def]
+) -> GrantView:
     request = GrantCreditsRequest(userId=user, amount=amount, grantId=grant_id)
     return credits.grant(deps, request, key)
 
