@@ -9,7 +9,6 @@ from typing import Any
 from genjobs.deps import Deps
 from genjobs.logic import cursors, planning, views
 from genjobs.logic.errors import Conflict, InvalidRequest, NotFound, PaymentRequired
-from genjobs.logic.ports import InsufficientCredits, JobQuery, Page, QueueUnavailable
 from genjobs.models.api import CreateJobRequest, JobDetailView, JobListView, ListJobsQuery, TaskListView
 from genjobs.models.domain import (
     TERMINAL_JOB_STATUSES,
@@ -25,6 +24,7 @@ from genjobs.models.domain import (
     is_job_id,
     utcnow,
 )
+from genjobs.models.persistence import InsufficientCredits, JobQuery, Page, QueueUnavailable
 from genjobs.observability import logger
 
 # The job item is read by every task step and rewritten by every task transition (its counters), and

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from genjobs.deps import Deps
-from genjobs.logic.ports import EndpointGone
 from genjobs.models.domain import TimelineEvent, utcnow
 from genjobs.models.messages import JobEvent
+from genjobs.models.persistence import EndpointGone
 
 TITLES = {
     "COMPLETED": "Your generation is ready",

@@ -21,30 +21,17 @@ from genjobs.models.domain import (
     TimelineEvent,
 )
 from genjobs.models.messages import JobEvent, TaskEnded
-from genjobs.models.persistence import (
-    Accepted,
-    EndpointGone,
-    InsufficientCredits,
-    JobAlreadyExists,
-    JobQuery,
-    Page,
-    QueueUnavailable,
-    TaskMove,
-)
+from genjobs.models.persistence import Accepted, JobQuery, Page, TaskMove
 
 __all__ = [
     "Accepted",
     "Credits",
     "Devices",
-    "EndpointGone",
-    "InsufficientCredits",
-    "JobAlreadyExists",
     "JobQuery",
     "Jobs",
     "NotificationsPort",
     "ObjectStore",
     "Page",
-    "QueueUnavailable",
     "Receipts",
     "SubmitQueuePort",
     "TaskMove",

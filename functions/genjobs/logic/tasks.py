@@ -15,10 +15,10 @@ from genjobs.catalog import ResolvedModel, WaitBy
 from genjobs.deps import Deps
 from genjobs.logic.job_model import model_of
 from genjobs.logic.outputs import OutputGone, OutputUnavailable, keep_outputs
-from genjobs.logic.ports import Accepted, TaskMove
 from genjobs.logic.providers import provider_for
 from genjobs.models.domain import Job, Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.messages import POLL_PROVIDER, FailTaskInput, SubmitTask, TaskEnded, TaskRef
+from genjobs.models.persistence import Accepted, TaskMove
 from genjobs.observability import logger, metrics
 from genjobs.providers.base import (
     CancelOutcome,
