@@ -80,7 +80,7 @@ def test_a_webhook_task_is_one_state_transition() -> None:
 
 def test_a_polled_task_waits_for_its_model_then_each_check_is_a_retry() -> None:
     # GIVEN the error the submitter answers a polled task's token with
-    from genjobs.logic.tasks import POLL_PROVIDER
+    from genjobs.models.messages import POLL_PROVIDER
 
     processor = child()
     # THEN the child catches it by name, before any catch-all, and waits for the job's first check

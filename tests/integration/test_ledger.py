@@ -13,7 +13,7 @@ from genjobs.logic import jobs, settlement
 from genjobs.logic.errors import PaymentRequired
 from genjobs.logic.ports import Accepted
 from genjobs.logic.preparation import prepare
-from genjobs.logic.tasks import end_task
+from genjobs.logic.task_end import end_task
 from genjobs.models.api import CreateJobRequest
 from genjobs.models.domain import LedgerKind, TaskStatus, TimelineEvent, utcnow
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from genjobs.logic import jobs, tasks
+from genjobs.logic import jobs, task_answer, tasks
 from genjobs.logic.preparation import prepare
 from genjobs.models.domain import TaskStatus, utcnow
 from genjobs.models.messages import POLL_PROVIDER
@@ -247,7 +247,7 @@ def test_a_webhook_task_that_finished_at_submission_ends_its_child_at_once(
 def test_giving_up_a_poison_submission_fails_the_task_and_releases_its_credit(
     deps: FakeDeps, provider: FakeProvider, job_id: str
 ) -> None:
-    tasks.give_up_submission(deps, ref(job_id), "tok", "dead-lettered")
+    task_answer.give_up_submission(deps, ref(job_id), "tok", "dead-lettered")
     task = task_of(deps, job_id)
     assert (task.status, task.error) == (TaskStatus.FAILED, "dead-lettered")
     assert deps.credits.account(USER).reserved == 1
@@ -269,7 +269,7 @@ def test_giving_up_a_submission_of_a_task_that_ended_meanwhile_keeps_its_end_and
     provider.submit_status = observed(TaskState.SUCCEEDED, outputs=[data_uri("done")])
     tasks.submit(deps, message(job_id, token="first"), 1)
     # WHEN the dead-letter consumer gives its submission up
-    tasks.give_up_submission(deps, ref(job_id), "tok", "dead-lettered")
+    task_answer.give_up_submission(deps, ref(job_id), "tok", "dead-lettered")
     # THEN it stays COMPLETED and charged, and the waiting child still ends
     assert task_of(deps, job_id).status == TaskStatus.COMPLETED
     assert deps.credits.account(USER).charged == 1
@@ -279,5 +279,5 @@ def test_giving_up_a_submission_of_a_task_that_ended_meanwhile_keeps_its_end_and
 def test_giving_up_a_submission_of_a_task_that_does_not_exist_ends_its_child(
     deps: FakeDeps, provider: FakeProvider
 ) -> None:
-    tasks.give_up_submission(deps, ref("no-such-job"), "tok", "dead-lettered")
+    task_answer.give_up_submission(deps, ref("no-such-job"), "tok", "dead-lettered")
     assert answers(deps, "tok") == [ENDED]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from genjobs import deps as deps_module
-from genjobs.handlers import submitter
+from genjobs.handlers import submit_dead_letter, submitter
 from genjobs.logic import tasks
 from genjobs.models.domain import TaskStatus
 from genjobs.models.messages import POLL_PROVIDER
@@ -87,7 +87,7 @@ def test_a_dead_lettered_submission_fails_its_task_and_ends_its_child(
     granted(active)
     job_id = prepared(active, 1)
     # WHEN the dead-letter consumer gets the message
-    submitter.dead_letter_record(record(submission(job_id)))
+    submit_dead_letter.dead_letter_record(record(submission(job_id)))
     # THEN the task FAILED and refunded, and the child waiting on the message's token ends
     assert task_of(active, job_id).status == TaskStatus.FAILED
     assert active.credits.account("alice").reserved == 0

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from genjobs.logic import jobs, tasks
+from genjobs.logic import jobs, task_end, tasks
 from genjobs.logic.outputs import OutputGone, OutputUnavailable
 from genjobs.models.domain import TaskStatus, utcnow
 from genjobs.models.messages import CaughtError, FailTaskInput
@@ -260,12 +260,12 @@ def caught(job_id: str, error: str, cause: str = "") -> FailTaskInput:
 
 
 def test_the_workflow_failing_a_task_ends_it_failed_once(deps: FakeDeps, job_id: str) -> None:
-    tasks.fail(deps, caught(job_id, "States.Timeout", "heartbeat"))
-    tasks.fail(deps, caught(job_id, "States.Timeout", "heartbeat"))
+    task_end.fail(deps, caught(job_id, "States.Timeout", "heartbeat"))
+    task_end.fail(deps, caught(job_id, "States.Timeout", "heartbeat"))
     task = task_of(deps, job_id)
     assert (task.status, task.error) == (TaskStatus.FAILED, "States.Timeout: heartbeat")
     assert deps.world.jobs[job_id].credits.refunded == 1
 
 
 def test_the_workflow_failing_a_task_that_does_not_exist_is_ignored(deps: FakeDeps) -> None:
-    tasks.fail(deps, caught("gone", "x"))
+    task_end.fail(deps, caught("gone", "x"))

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genjobs.deps import deps
-from genjobs.logic import tasks
+from genjobs.logic import task_end
 from genjobs.models.messages import FailTaskInput, FailTaskOutput
 from genjobs.observability import bind, logger, metrics, tracer
 
@@ -20,5 +20,5 @@ from genjobs.observability import bind, logger, metrics, tracer
 @event_parser(model=FailTaskInput)
 def handler(event: FailTaskInput, context: LambdaContext) -> dict[str, Any]:
     bind(jobId=event.job_id, taskIndex=event.task_index)
-    tasks.fail(deps(), event)
+    task_end.fail(deps(), event)
     return FailTaskOutput(jobId=event.job_id, taskIndex=event.task_index).to_wire()

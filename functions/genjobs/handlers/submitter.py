@@ -1,8 +1,8 @@
 """SubmitQueue consumer: submits tasks to their provider, and sends the provider cancels of a job
 cancelled by its user. Throttling and transient errors are retried by the message's visibility
-timeout (no task fails, no state transition is spent); the DLQ consumer fails a poison submission's
-task and releases its credits. A body that is neither message kind (docs/schemas) fails its record
-alone, as a batch item failure."""
+timeout (no task fails, no state transition is spent); the DLQ consumer (submit_dead_letter) fails
+a poison submission's task and releases its credits. A body that is neither message kind
+(docs/schemas) fails its record alone, as a batch item failure."""
 
 from __future__ import annotations
 
@@ -55,27 +55,4 @@ def submit_record(record: SubmitQueueRecord) -> None:
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(
         event=event, record_handler=submit_record, processor=_processor(), context=context
-    )
-
-
-def dead_letter_record(record: SubmitQueueRecord) -> None:
-    message = record.body
-    if isinstance(message, CancelJob):
-        # Nothing waits on it: the sweeper's passes keep sending the job's provider cancels.
-        logger.warning("provider cancels left to the sweeper", extra={"jobId": message.cancel_job})
-        return
-    bind(jobId=message.job_id, taskIndex=message.task_index)
-    tasks.give_up_submission(
-        deps(),
-        message,
-        message.task_token,
-        "the submission kept failing and was moved to the dead-letter queue",
-    )
-
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-def dead_letter_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    return process_partial_response(
-        event=event, record_handler=dead_letter_record, processor=_processor(), context=context
     )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from genjobs.deps import Deps
-from genjobs.logic.tasks import cancel_at_provider, end_task
+from genjobs.logic.task_end import end_task
+from genjobs.logic.tasks import cancel_at_provider
 from genjobs.models.domain import Job, JobStatus, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.messages import JobEvent, SettleJobOutput
 from genjobs.observability import metrics

@@ -8,15 +8,9 @@ from datetime import datetime
 
 from genjobs.deps import Deps
 from genjobs.logic.providers import provider_for
-from genjobs.logic.tasks import (
-    DONE,
-    TaskGone,
-    answer,
-    apply_status,
-    cancel_at_provider,
-    load,
-    observation_failed,
-)
+from genjobs.logic.task_answer import DONE, answer
+from genjobs.logic.task_end import TaskGone, load
+from genjobs.logic.tasks import apply_status, cancel_at_provider, observation_failed
 from genjobs.models.domain import Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.messages import TaskRef
 from genjobs.observability import logger, metrics

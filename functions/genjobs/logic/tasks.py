@@ -1,4 +1,5 @@
-"""The life of a task: submit (with its cancellation check), wait (poll or webhook), custody, end.
+"""The life of a task: submit (with its cancellation check), wait (poll or webhook), custody. Its end
+(the terminal move) is logic.task_end and the answer to its waiting token logic.task_answer.
 
 Every step re-reads the task and the job and moves the task only through conditional
 transitions (genjobs.dal.tasks.TaskRepository), so replays, duplicate deliveries and
@@ -7,18 +8,16 @@ concurrent webhooks/polls/cancels change nothing twice.
 
 from __future__ import annotations
 
-import contextlib
-from enum import StrEnum
-from typing import Any
-
 from genjobs.catalog import ResolvedModel, WaitBy
 from genjobs.deps import Deps
 from genjobs.logic.job_model import model_of
 from genjobs.logic.outputs import OutputGone, OutputUnavailable, keep_outputs
 from genjobs.logic.providers import provider_for
-from genjobs.models.domain import Job, Task, TaskStatus, TimelineEvent, utcnow
-from genjobs.models.messages import POLL_PROVIDER, FailTaskInput, SubmitTask, TaskEnded, TaskRef
-from genjobs.models.persistence import Accepted, TaskMove
+from genjobs.logic.task_answer import DONE, RUNNING, Wait, answer
+from genjobs.logic.task_end import TaskGone, end_task, load, task_event
+from genjobs.models.domain import Job, Task, TaskStatus
+from genjobs.models.messages import SubmitTask, TaskRef
+from genjobs.models.persistence import Accepted
 from genjobs.observability import logger, metrics
 from genjobs.providers.base import (
     CancelOutcome,
@@ -29,16 +28,6 @@ from genjobs.providers.base import (
     SubmitRequest,
     TaskState,
 )
-
-
-class Wait(StrEnum):
-    """What is left to wait for after a step of a task: nothing (DONE), or the provider (RUNNING)."""
-
-    DONE = "DONE"
-    RUNNING = "RUNNING"
-
-
-DONE, RUNNING = Wait.DONE, Wait.RUNNING
 
 
 class RetryLater(Exception):
@@ -54,51 +43,10 @@ class TaskNotReady(Exception):
     name is the polling loop: the next check after the Retry's back-off, one transition per check."""
 
 
-class TaskGone(Exception):
-    """The job or task does not exist (a replayed event of a deleted job, or a forged reference)."""
-
-
-def _event(job_id: str, kind: str, index: int | None, **detail: Any) -> TimelineEvent:
-    return TimelineEvent(jobId=job_id, at=utcnow(), kind=kind, taskIndex=index, detail=detail)
-
-
-def load(deps: Deps, ref: TaskRef) -> tuple[Job, Task]:
-    job = deps.jobs.get(ref.job_id)
-    task = deps.tasks.get(ref.job_id, ref.task_index) if job else None
-    if job is None or task is None:
-        raise TaskGone(f"job {ref.job_id} task {ref.task_index} does not exist")
-    return job, task
-
-
-def end_task(deps: Deps, job: Job, task: Task, to: TaskStatus, kind: str, **fields: Any) -> bool:
-    """Moves a task to a terminal status (charging or releasing its credits) once."""
-    detail = {k: v for k, v in fields.items() if k in {"error", "reason"} and v is not None}
-    if to == TaskStatus.COMPLETED:
-        detail["charged"] = job.credits.unit_price
-    else:
-        detail["refunded"] = job.credits.unit_price
-    move = TaskMove(task.status, to, {k: v for k, v in fields.items() if k != "reason"})
-    moved = deps.tasks.end(job, task.index, move, _event(job.job_id, kind, task.index, **detail))
-    if moved:
-        metrics.add_metric(name=f"Tasks{to.value.capitalize()}", unit="Count", value=1)
-    if moved and to == TaskStatus.COMPLETED and task.submitted_at is not None:
-        latency = deps.clock.seconds_since(task.submitted_at)  # submission to completion
-        metrics.add_metric(name="ProviderLatency", unit="Seconds", value=latency)
-    return moved
-
-
 # ----------------------------------------------------------------------------- submit
 def waits_by_webhook(deps: Deps, job: Job, model: ResolvedModel) -> bool:
     """Whether the job's tasks wait for a provider webhook (else they are polled)."""
     return model.wait_by == WaitBy.WEBHOOK and provider_for(deps, job.provider).supports_webhooks
-
-
-def answer(deps: Deps, token: str, left: Wait) -> bool:
-    """Answers a task's waiting SubmitTask: its child ends (DONE), or waits for the provider and
-    then checks the task (RUNNING). False when the token no longer waits."""
-    if left is DONE:
-        return deps.workflow.succeed(token, TaskEnded())
-    return deps.workflow.fail(token, POLL_PROVIDER, "the task runs at the provider: check it later")
 
 
 def webhook_url(deps: Deps, job: Job, index: int) -> str:
@@ -157,7 +105,7 @@ def _submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | 
         submission = provider.submit(request)
     except ProviderThrottled as error:
         deps.timeline.add(
-            _event(job.job_id, "task.throttled", task.index, retryAfter=error.retry_after_seconds)
+            task_event(job.job_id, "task.throttled", task.index, retryAfter=error.retry_after_seconds)
         )
         metrics.add_metric(name="ProviderThrottles", unit="Count", value=1)
         raise RetryLater(error.retry_after_seconds, str(error)) from error
@@ -169,7 +117,7 @@ def _submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | 
     except ProviderError as error:
         delay = min(900.0, 5.0 * 2 ** max(0, receive_count - 1))
         deps.timeline.add(
-            _event(job.job_id, "task.submit_retry", task.index, error=str(error), retryIn=delay)
+            task_event(job.job_id, "task.submit_retry", task.index, error=str(error), retryIn=delay)
         )
         raise RetryLater(delay, str(error)) from error
     # A crash here leaves a prediction we have not recorded: the redelivered message submits again
@@ -181,7 +129,7 @@ def _submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | 
     if by_webhook:
         due = now + deps.clock.duration(model.expected_seconds + deps.settings.webhook_grace_seconds)
     accepted = Accepted(submission.provider_id, now, token if by_webhook else None, due)
-    event = _event(
+    event = task_event(
         job.job_id, "task.submitted", task.index, providerId=submission.provider_id, by=model.wait_by
     )
     moved = deps.tasks.mark_submitted(job, task.index, accepted, event)
@@ -192,15 +140,6 @@ def _submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | 
         job, task = load(deps, ref)
         return apply_status(deps, job, task, submission.status)
     return None if by_webhook else RUNNING
-
-
-def give_up_submission(deps: Deps, ref: TaskRef, token: str, reason: str) -> None:
-    """A poison submission (its message reached the DLQ): the task fails, is refunded, its child ends."""
-    with contextlib.suppress(TaskGone):
-        job, task = load(deps, ref)
-        if not task.status.terminal:
-            end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=reason)
-    answer(deps, token, DONE)
 
 
 # ----------------------------------------------------------------------------- wait
@@ -226,7 +165,7 @@ def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus) -> Wa
             return _failed(
                 deps, job, task, f"{NO_OUTPUT}: the provider reported success but delivered no output"
             )
-        deps.timeline.add(_event(job.job_id, "task.outputs_stored", task.index, count=len(outputs)))
+        deps.timeline.add(task_event(job.job_id, "task.outputs_stored", task.index, count=len(outputs)))
         deps.checkpoints.reach("outputs.after_stored", job.user_id, job.job_id)
         end_task(
             deps,
@@ -264,7 +203,7 @@ def cancel_at_provider(deps: Deps, job: Job, task: Task, by: str) -> CancelOutco
     except ProviderError:
         deps.tasks.release_provider_cancel(job.job_id, task.index)
         raise
-    deps.timeline.add(_event(job.job_id, "task.cancel_sent", task.index, outcome=outcome.value, by=by))
+    deps.timeline.add(task_event(job.job_id, "task.cancel_sent", task.index, outcome=outcome.value, by=by))
     return outcome
 
 
@@ -329,16 +268,7 @@ def observation_failed(deps: Deps, job: Job, task: Task, error: ProviderError) -
     if errors >= limit:
         return _failed(deps, job, task, f"{TOO_MANY_ERRORS}: {errors} consecutive poll errors; last: {error}")
     deps.tasks.record_poll_error(job.job_id, task.index)
-    deps.timeline.add(_event(job.job_id, "task.poll_error", task.index, error=str(error), consecutive=errors))
+    deps.timeline.add(
+        task_event(job.job_id, "task.poll_error", task.index, error=str(error), consecutive=errors)
+    )
     return RUNNING
-
-
-def fail(deps: Deps, failed: FailTaskInput) -> None:
-    """The state machine caught an error for this task: it ends FAILED unless it already ended."""
-    try:
-        job, task = load(deps, failed)
-    except TaskGone:
-        return
-    if task.status.terminal:
-        return
-    end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=failed.error.describe()[:1000])

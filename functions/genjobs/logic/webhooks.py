@@ -5,7 +5,9 @@ from __future__ import annotations
 from genjobs.deps import Deps
 from genjobs.logic.errors import DomainError, NotFound
 from genjobs.logic.providers import provider_for
-from genjobs.logic.tasks import DONE, TaskGone, answer, apply_status, load, observation_failed
+from genjobs.logic.task_answer import DONE, answer
+from genjobs.logic.task_end import TaskGone, load
+from genjobs.logic.tasks import apply_status, observation_failed
 from genjobs.models.domain import TimelineEvent, is_job_id, utcnow
 from genjobs.models.messages import ReceivedWebhook, TaskRef
 from genjobs.providers.base import MalformedDelivery, ProviderError, ProviderNotConfigured, WebhookRejected
