@@ -48,7 +48,6 @@ ONLY_FOR = {
         "webhook",
         "prepare_job",
         "poll_task",
-        "fail_task",
         "settle_job",
         "submitter",
         "sweeper",
