@@ -12,9 +12,9 @@ from enum import StrEnum
 from typing import Any
 
 from genjobs.catalog import ResolvedModel, WaitBy
-from genjobs.deps import Deps
 from genjobs.logic.job_model import model_of
 from genjobs.logic.outputs import OutputGone, OutputUnavailable, keep_outputs
+from genjobs.logic.ports import Collaborators
 from genjobs.logic.providers import provider_for
 from genjobs.models.domain import Job, Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.messages import POLL_PROVIDER, FailTaskInput, SubmitTask, TaskEnded, TaskRef
@@ -62,7 +62,7 @@ def _event(job_id: str, kind: str, index: int | None, **detail: Any) -> Timeline
     return TimelineEvent(jobId=job_id, at=utcnow(), kind=kind, taskIndex=index, detail=detail)
 
 
-def load(deps: Deps, ref: TaskRef) -> tuple[Job, Task]:
+def load(deps: Collaborators, ref: TaskRef) -> tuple[Job, Task]:
     job = deps.jobs.get(ref.job_id)
     task = deps.tasks.get(ref.job_id, ref.task_index) if job else None
     if job is None or task is None:
@@ -70,7 +70,7 @@ def load(deps: Deps, ref: TaskRef) -> tuple[Job, Task]:
     return job, task
 
 
-def end_task(deps: Deps, job: Job, task: Task, to: TaskStatus, kind: str, **fields: Any) -> bool:
+def end_task(deps: Collaborators, job: Job, task: Task, to: TaskStatus, kind: str, **fields: Any) -> bool:
     """Moves a task to a terminal status (charging or releasing its credits) once."""
     detail = {k: v for k, v in fields.items() if k in {"error", "reason"} and v is not None}
     if to == TaskStatus.COMPLETED:
@@ -88,12 +88,12 @@ def end_task(deps: Deps, job: Job, task: Task, to: TaskStatus, kind: str, **fiel
 
 
 # ----------------------------------------------------------------------------- submit
-def waits_by_webhook(deps: Deps, job: Job, model: ResolvedModel) -> bool:
+def waits_by_webhook(deps: Collaborators, job: Job, model: ResolvedModel) -> bool:
     """Whether the job's tasks wait for a provider webhook (else they are polled)."""
     return model.wait_by == WaitBy.WEBHOOK and provider_for(deps, job.provider).supports_webhooks
 
 
-def answer(deps: Deps, token: str, left: Wait) -> bool:
+def answer(deps: Collaborators, token: str, left: Wait) -> bool:
     """Answers a task's waiting SubmitTask: its child ends (DONE), or waits for the provider and
     then checks the task (RUNNING). False when the token no longer waits."""
     if left is DONE:
@@ -101,13 +101,13 @@ def answer(deps: Deps, token: str, left: Wait) -> bool:
     return deps.workflow.fail(token, POLL_PROVIDER, "the task runs at the provider: check it later")
 
 
-def webhook_url(deps: Deps, job: Job, index: int) -> str:
+def webhook_url(deps: Collaborators, job: Job, index: int) -> str:
     return (
         f"{deps.settings.public_base_url.rstrip('/')}/webhooks/{job.provider}?job={job.job_id}&task={index}"
     )
 
 
-def submit(deps: Deps, message: SubmitTask, receive_count: int) -> None:
+def submit(deps: Collaborators, message: SubmitTask, receive_count: int) -> None:
     """Submits a task once (its idempotency key makes a redelivery get the same prediction) and
     answers its token unless a webhook will. RetryLater: throttled or transient, redelivered later."""
     token = message.task_token
@@ -120,7 +120,7 @@ def submit(deps: Deps, message: SubmitTask, receive_count: int) -> None:
         answer(deps, token, left)
 
 
-def _submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | None:
+def _submit(deps: Collaborators, ref: TaskRef, token: str, receive_count: int) -> Wait | None:
     """What is left to wait for, or None when a webhook answers the token (or nothing waits on it)."""
     job, task = load(deps, ref)
     if task.status.terminal:
@@ -194,7 +194,7 @@ def _submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | 
     return None if by_webhook else RUNNING
 
 
-def give_up_submission(deps: Deps, ref: TaskRef, token: str, reason: str) -> None:
+def give_up_submission(deps: Collaborators, ref: TaskRef, token: str, reason: str) -> None:
     """A poison submission (its message reached the DLQ): the task fails, is refunded, its child ends."""
     with contextlib.suppress(TaskGone):
         job, task = load(deps, ref)
@@ -210,12 +210,12 @@ OUTPUT_GONE = "provider.output_gone"
 TOO_MANY_ERRORS = "provider.too_many_errors"
 
 
-def _output_optional(deps: Deps, job: Job) -> bool:
+def _output_optional(deps: Collaborators, job: Job) -> bool:
     model = deps.catalog.resolve(job.provider, job.model)
     return model is not None and model.output_optional
 
 
-def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus) -> Wait:
+def apply_status(deps: Collaborators, job: Job, task: Task, status: ProviderStatus) -> Wait:
     """Acts on one observation of the provider (a poll, a webhook, the sweeper)."""
     if task.status.terminal:
         return DONE
@@ -253,7 +253,7 @@ def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus) -> Wa
     return RUNNING
 
 
-def cancel_at_provider(deps: Deps, job: Job, task: Task, by: str) -> CancelOutcome | None:
+def cancel_at_provider(deps: Collaborators, job: Job, task: Task, by: str) -> CancelOutcome | None:
     """Asks the provider to stop a task of a cancelled job, once (`by`: who sent it, for the timeline)."""
     if not job.cancel_requested or task.provider_cancelled_at is not None or not task.provider_id:
         return None
@@ -268,14 +268,14 @@ def cancel_at_provider(deps: Deps, job: Job, task: Task, by: str) -> CancelOutco
     return outcome
 
 
-def poll(deps: Deps, ref: TaskRef) -> None:
+def poll(deps: Collaborators, ref: TaskRef) -> None:
     """One wake-up of a polling task: cancellation check, deadline, one status read. Returns when the
     task has ended; raises TaskNotReady while it runs (the state machine checks again later)."""
     if _check(deps, ref) is not DONE:
         raise TaskNotReady(f"job {ref.job_id} task {ref.task_index} is still running")
 
 
-def _check(deps: Deps, ref: TaskRef) -> Wait:
+def _check(deps: Collaborators, ref: TaskRef) -> Wait:
     job, task = load(deps, ref)
     if task.status.terminal:
         return DONE
@@ -300,12 +300,12 @@ def _check(deps: Deps, ref: TaskRef) -> Wait:
         return observation_failed(deps, job, task, error)
 
 
-def _failed(deps: Deps, job: Job, task: Task, error: str) -> Wait:
+def _failed(deps: Collaborators, job: Job, task: Task, error: str) -> Wait:
     end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=error)
     return DONE
 
 
-def observation_failed(deps: Deps, job: Job, task: Task, error: ProviderError) -> Wait:
+def observation_failed(deps: Collaborators, job: Job, task: Task, error: ProviderError) -> Wait:
     """A poll, webhook or sweep of a task could not be applied (its status could not be read or its
     output not copied). Counted: the task ends FAILED and refunded once the consecutive failures
     reach the configured bound, at once when its output is gone for good, and CANCELLED at once
@@ -333,7 +333,7 @@ def observation_failed(deps: Deps, job: Job, task: Task, error: ProviderError) -
     return RUNNING
 
 
-def fail(deps: Deps, failed: FailTaskInput) -> None:
+def fail(deps: Collaborators, failed: FailTaskInput) -> None:
     """The state machine caught an error for this task: it ends FAILED unless it already ended."""
     try:
         job, task = load(deps, failed)
