@@ -1,7 +1,8 @@
 """The process's collaborators, built once on first use (so an import never touches AWS).
 
 Tests replace them with `override(...)`, or give a Deps in-memory collaborators (tests/unit/fakes.py):
-each is typed by its port (genjobs.logic.ports).
+each is typed by its port (genjobs.logic.ports). Logic takes any `Collaborators`; Deps is the one the
+functions build, and this module depends on logic's ports, never the other way round.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from genjobs.catalog import Catalog
     from genjobs.logic.ports import (
+        Collaborators,
         Credits,
         Devices,
         Jobs,
@@ -91,6 +93,10 @@ class Deps:
         lambda s: Notifications(s.job_events_topic_arn)
     )
 
+
+if TYPE_CHECKING:
+    # mypy checks that Deps hands logic everything it declares it needs.
+    _satisfies: Collaborators = Deps()
 
 _deps: Deps | None = None
 

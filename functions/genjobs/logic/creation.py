@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from genjobs.deps import Deps
+    from genjobs.logic.ports import Collaborators
 
 # How long a key answers with its job.
 KEY_LIFETIME_SECONDS = 24 * 3600
@@ -45,7 +45,7 @@ class KeyedCreation(BaseModel):
 
 
 def create_job(
-    deps: Deps,
+    deps: Collaborators,
     user_id: str,
     request: CreateJobRequest,
     idempotency_key: str | None,
@@ -93,7 +93,7 @@ def _idempotent_creation(
         expires_after_seconds=KEY_LIFETIME_SECONDS,
     )
 
-    def create(deps: Deps, *, creation: KeyedCreation) -> JobDetailView:
+    def create(deps: Collaborators, *, creation: KeyedCreation) -> JobDetailView:
         return jobs.create_job(deps, creation.user, creation.request, creation.key)
 
     once: Callable[..., JobDetailView] = idempotent_function(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from genjobs.deps import Deps
 from genjobs.logic.errors import InvalidRequest
+from genjobs.logic.ports import Collaborators
 from genjobs.models.api import CreditsBalanceView, GrantCreditsRequest, GrantView
 
 
-def balance(deps: Deps, user_id: str) -> CreditsBalanceView:
+def balance(deps: Collaborators, user_id: str) -> CreditsBalanceView:
     account = deps.credits.account(user_id)
     return CreditsBalanceView(
         available=account.available,
@@ -17,7 +17,7 @@ def balance(deps: Deps, user_id: str) -> CreditsBalanceView:
     )
 
 
-def grant(deps: Deps, request: GrantCreditsRequest, idempotency_key: str | None) -> GrantView:
+def grant(deps: Collaborators, request: GrantCreditsRequest, idempotency_key: str | None) -> GrantView:
     """Applies the grant once per grantId (or, without one, per Idempotency-Key)."""
     grant_id = request.grant_id or idempotency_key
     if grant_id is None:

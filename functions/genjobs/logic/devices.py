@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hashlib
 
-from genjobs.deps import Deps
 from genjobs.logic.errors import Conflict, InvalidRequest, NotFound
+from genjobs.logic.ports import Collaborators
 from genjobs.models.api import DeviceView, Platform, RegisterDeviceRequest
 from genjobs.models.domain import Device, utcnow
 
 HAND_OVER_ATTEMPTS = 3
 
 
-def register(deps: Deps, user_id: str, request: RegisterDeviceRequest) -> DeviceView:
+def register(deps: Collaborators, user_id: str, request: RegisterDeviceRequest) -> DeviceView:
     """Idempotent per (user, token): registering the same token again returns the same device.
     A token another user registered moves to this user (see DeviceRepository.hand_over)."""
     settings = deps.settings
@@ -48,7 +48,7 @@ def register(deps: Deps, user_id: str, request: RegisterDeviceRequest) -> Device
     raise Conflict("the device is being registered by another request; try again")
 
 
-def unregister(deps: Deps, user_id: str, device_id: str) -> None:
+def unregister(deps: Collaborators, user_id: str, device_id: str) -> None:
     device = deps.devices.get(user_id, device_id)
     if device is None:
         raise NotFound(f"no device '{device_id}'")

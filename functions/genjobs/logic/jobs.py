@@ -6,9 +6,9 @@ import json
 import uuid
 from typing import Any
 
-from genjobs.deps import Deps
 from genjobs.logic import cursors, planning, views
 from genjobs.logic.errors import Conflict, InvalidRequest, NotFound, PaymentRequired
+from genjobs.logic.ports import Collaborators
 from genjobs.models.api import CreateJobRequest, JobDetailView, JobListView, ListJobsQuery, TaskListView
 from genjobs.models.domain import (
     TERMINAL_JOB_STATUSES,
@@ -46,7 +46,7 @@ def spec_key(job_id: str) -> str:
 
 
 def create_job(
-    deps: Deps, user_id: str, request: CreateJobRequest, idempotency_key: str | None
+    deps: Collaborators, user_id: str, request: CreateJobRequest, idempotency_key: str | None
 ) -> JobDetailView:
     """Plans the job exactly, reserves its credits with it atomically, and starts its workflow.
 
@@ -126,7 +126,9 @@ def create_job(
     return views.job_detail_view(job, page.items, cursor, deps.storage, settings.output_url_ttl_seconds)
 
 
-def _within_budget(deps: Deps, job_id: str, page: Page[Task], *, at_least_one: bool = True) -> Page[Task]:
+def _within_budget(
+    deps: Collaborators, job_id: str, page: Page[Task], *, at_least_one: bool = True
+) -> Page[Task]:
     """The page cut after the tasks whose inputs fit TASK_PAGE_BYTES (a listing keeps at least one,
     so that paging always moves on); the cut page's cursor continues at the first task left out."""
     size = 0
@@ -157,7 +159,7 @@ def _planned_task(job: Job, plan: Plan, common: JsonObject, index: int) -> Task:
     )
 
 
-def _task_page(deps: Deps, job: Job, limit: int, start: dict[str, Any] | None) -> Page[Task]:
+def _task_page(deps: Collaborators, job: Job, limit: int, start: dict[str, Any] | None) -> Page[Task]:
     """A page of the job's tasks. Until PrepareJob has written every task item (the job is marked
     prepared after the last), the tasks not written yet are shown as planned, so the pages hold
     every index in order whichever of the two they come from."""
@@ -180,18 +182,18 @@ def _task_page(deps: Deps, job: Job, limit: int, start: dict[str, Any] | None) -
     return _within_budget(deps, job.job_id, Page(items, last_key))
 
 
-def _owned_job(deps: Deps, user_id: str, job_id: str) -> Job:
+def _owned_job(deps: Collaborators, user_id: str, job_id: str) -> Job:
     job = deps.jobs.get(job_id) if is_job_id(job_id) else None
     if job is None or job.user_id != user_id:  # another user's job does not exist for this caller
         raise NotFound(f"no job '{job_id}'")
     return job
 
 
-def get_job(deps: Deps, user_id: str, job_id: str) -> JobDetailView:
+def get_job(deps: Collaborators, user_id: str, job_id: str) -> JobDetailView:
     return _detail(deps, user_id, _owned_job(deps, user_id, job_id))
 
 
-def _detail(deps: Deps, user_id: str, job: Job) -> JobDetailView:
+def _detail(deps: Collaborators, user_id: str, job: Job) -> JobDetailView:
     page = _task_page(deps, job, TASKS_PAGE, None)
     # The tasks' next page is read at /jobs/{jobId}/tasks: sealed for that listing.
     next_page = _seal(deps, page.last_key, user_id, cursors.tasks_listing(job.job_id))
@@ -200,19 +202,21 @@ def _detail(deps: Deps, user_id: str, job: Job) -> JobDetailView:
     )
 
 
-def _seal(deps: Deps, last_key: dict[str, Any] | None, user_id: str, listing: str) -> str | None:
+def _seal(deps: Collaborators, last_key: dict[str, Any] | None, user_id: str, listing: str) -> str | None:
     if not last_key:
         return None
     return cursors.seal(deps.cursor_key, last_key, user_id=user_id, listing=listing)
 
 
-def _open(deps: Deps, cursor: str | None, user_id: str, listing: str) -> dict[str, Any] | None:
+def _open(deps: Collaborators, cursor: str | None, user_id: str, listing: str) -> dict[str, Any] | None:
     if not cursor:
         return None
     return cursors.open_cursor(deps.cursor_key, cursor, user_id=user_id, listing=listing)
 
 
-def list_tasks(deps: Deps, user_id: str, job_id: str, limit: int, cursor: str | None) -> TaskListView:
+def list_tasks(
+    deps: Collaborators, user_id: str, job_id: str, limit: int, cursor: str | None
+) -> TaskListView:
     listing = cursors.tasks_listing(job_id)
     start = _open(deps, cursor, user_id, listing)
     job = _owned_job(deps, user_id, job_id)
@@ -225,7 +229,7 @@ def list_tasks(deps: Deps, user_id: str, job_id: str, limit: int, cursor: str | 
 
 
 def list_jobs(
-    deps: Deps,
+    deps: Collaborators,
     user_id: str,
     *,
     status: str | None,
@@ -258,7 +262,7 @@ def list_jobs(
     )
 
 
-def cancel_job(deps: Deps, user_id: str, job_id: str) -> JobDetailView:
+def cancel_job(deps: Collaborators, user_id: str, job_id: str) -> JobDetailView:
     """Idempotent: an active job becomes CANCELLING; a job already cancelling or cancelled is returned as is."""
     job = _owned_job(deps, user_id, job_id)
     if job.status in {JobStatus.PENDING, JobStatus.PROCESSING}:
@@ -274,7 +278,7 @@ def cancel_job(deps: Deps, user_id: str, job_id: str) -> JobDetailView:
     return _detail(deps, user_id, job)
 
 
-def _cancel_in_flight_now(deps: Deps, job_id: str) -> None:
+def _cancel_in_flight_now(deps: Collaborators, job_id: str) -> None:
     """Asks the submitter to stop the job's in-flight tasks at their provider now (a webhook wait has
     no wake-up of its own). Best effort: the cancel is recorded, and the sweeper's next pass sends
     whatever this message did not."""
@@ -284,7 +288,9 @@ def _cancel_in_flight_now(deps: Deps, job_id: str) -> None:
         logger.warning("provider cancel left to the sweeper", extra={"jobId": job_id}, exc_info=True)
 
 
-def list_events(deps: Deps, user_id: str, job_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+def list_events(
+    deps: Collaborators, user_id: str, job_id: str, limit: int, cursor: str | None
+) -> dict[str, Any]:
     listing = cursors.events_listing(job_id)
     start = _open(deps, cursor, user_id, listing)
     _owned_job(deps, user_id, job_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from genjobs.deps import Deps
+from genjobs.logic.ports import Collaborators
 from genjobs.models.domain import TimelineEvent, utcnow
 from genjobs.models.messages import JobEvent
 from genjobs.models.persistence import EndpointGone
@@ -26,7 +26,7 @@ def push_message(event: JobEvent) -> dict[str, str]:
     return {"default": f"{title}: {body}", "GCM": json.dumps(fcm), "APNS": json.dumps(apns)}
 
 
-def send_job_push(deps: Deps, event: JobEvent) -> int:
+def send_job_push(deps: Collaborators, event: JobEvent) -> int:
     """Returns how many devices were pushed; stale endpoints are pruned."""
     sent = 0
     message = push_message(event)

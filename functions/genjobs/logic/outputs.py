@@ -9,7 +9,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from genjobs.deps import Deps
+from genjobs.logic.ports import Collaborators
 from genjobs.models.domain import Job, Output
 from genjobs.providers.base import ProviderRejected, ProviderUnavailable
 
@@ -50,7 +50,7 @@ def _extension(url: str, content_type: str) -> str:
     return mimetypes.guess_extension(content_type) or ""
 
 
-def _keep_inline(deps: Deps, job: Job, task_index: int, n: int, uri: str) -> Output:
+def _keep_inline(deps: Collaborators, job: Job, task_index: int, n: int, uri: str) -> Output:
     """Stores an inline output (a data: URI: text, or a file the provider returned in the answer)."""
     from urllib.error import URLError
     from urllib.request import urlopen
@@ -69,7 +69,7 @@ def _keep_inline(deps: Deps, job: Job, task_index: int, n: int, uri: str) -> Out
     return Output(key=key, contentType=content_type, size=size)
 
 
-def keep_outputs(deps: Deps, job: Job, task_index: int, urls: list[str]) -> list[Output]:
+def keep_outputs(deps: Collaborators, job: Job, task_index: int, urls: list[str]) -> list[Output]:
     """Stores each output, in order: downloads http(s) URLs, decodes data: URIs; idempotent (same
     keys on a retry).
 

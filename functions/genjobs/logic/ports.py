@@ -1,4 +1,5 @@
-"""What the domain logic needs of storage and of the AWS services, by intent.
+"""What the domain logic needs of storage and of the AWS services, by intent, and the one object
+that hands it all of them (`Collaborators`).
 
 `genjobs.deps.Deps` provides the boto3 implementations (genjobs.dal); unit tests provide in-memory
 ones (tests/unit/fakes.py). Key shapes, index names and AWS error codes stay behind these.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from genjobs.models.domain import (
     CreditAccount,
@@ -23,8 +24,16 @@ from genjobs.models.domain import (
 from genjobs.models.messages import JobEvent, TaskEnded
 from genjobs.models.persistence import Accepted, JobQuery, Page, TaskMove
 
+if TYPE_CHECKING:
+    # Types only: the catalog's models are loaded by the functions that plan or run tasks, not by all.
+    from genjobs.catalog import Catalog
+    from genjobs.checkpoints import Checkpoints
+    from genjobs.clock import Clock
+    from genjobs.settings import Settings
+
 __all__ = [
     "Accepted",
+    "Collaborators",
     "Credits",
     "Devices",
     "JobQuery",
@@ -176,3 +185,53 @@ class NotificationsPort(Protocol):
 
     def push(self, endpoint_arn: str, message: dict[str, str]) -> str:
         """Raises EndpointGone for a disabled or deleted endpoint."""
+
+
+class Collaborators(Protocol):
+    """What every logic function is handed: the settings, time, crash boundaries, the catalog, the
+    cursor key and each port. Read-only, so a collaborator built on first use satisfies it."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def checkpoints(self) -> Checkpoints: ...
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def cursor_key(self) -> bytes: ...
+
+    @property
+    def jobs(self) -> Jobs: ...
+
+    @property
+    def tasks(self) -> Tasks: ...
+
+    @property
+    def credits(self) -> Credits: ...
+
+    @property
+    def devices(self) -> Devices: ...
+
+    @property
+    def receipts(self) -> Receipts: ...
+
+    @property
+    def timeline(self) -> Timeline: ...
+
+    @property
+    def storage(self) -> ObjectStore: ...
+
+    @property
+    def workflow(self) -> WorkflowPort: ...
+
+    @property
+    def submit_queue(self) -> SubmitQueuePort: ...
+
+    @property
+    def notifications(self) -> NotificationsPort: ...

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from genjobs.deps import Deps
 from genjobs.logic import planning
 from genjobs.logic.job_model import first_wait, model_of
+from genjobs.logic.ports import Collaborators
 from genjobs.models.domain import Plan, Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.messages import PrepareJobOutput, TaskRef
 
@@ -15,7 +15,7 @@ def manifest_key(job_id: str) -> str:
     return f"manifests/{job_id}.json"
 
 
-def prepare(deps: Deps, job_id: str) -> PrepareJobOutput:
+def prepare(deps: Collaborators, job_id: str) -> PrepareJobOutput:
     """Idempotent: a replay after the tasks exist writes nothing and returns the same manifest."""
     job = deps.jobs.get(job_id)
     if job is None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from genjobs.deps import Deps
+from genjobs.logic.ports import Collaborators
 from genjobs.providers.base import Provider
 from genjobs.providers.registry import build_provider
 
 _cache: dict[str, Provider] = {}
 
 
-def provider_secrets(deps: Deps) -> dict[str, Any]:
+def provider_secrets(deps: Collaborators) -> dict[str, Any]:
     arn = deps.settings.provider_secret_arn
     if not arn:
         return {}
@@ -21,7 +21,7 @@ def provider_secrets(deps: Deps) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def provider_for(deps: Deps, name: str) -> Provider:
+def provider_for(deps: Collaborators, name: str) -> Provider:
     if name in _cache:
         return _cache[name]
     entry = deps.catalog.providers[name]

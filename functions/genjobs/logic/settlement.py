@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genjobs.deps import Deps
+from genjobs.logic.ports import Collaborators
 from genjobs.logic.task_end import end_task
 from genjobs.logic.tasks import cancel_at_provider
 from genjobs.models.domain import Job, JobStatus, TaskStatus, TimelineEvent, utcnow
@@ -18,7 +18,7 @@ def final_status(job: Job) -> JobStatus:
     return JobStatus.COMPLETED
 
 
-def _close_open_tasks(deps: Deps, job: Job) -> Job | None:
+def _close_open_tasks(deps: Collaborators, job: Job) -> Job | None:
     """Tasks the workflow left open (it failed, or was stopped) end now, so nothing stays reserved.
     Returns the job as these ends left it, or None when another step moved one of the tasks first
     (then only a new read knows the job's counts)."""
@@ -52,7 +52,7 @@ def _released(job: Job, was: TaskStatus, to: TaskStatus) -> Job:
     return job.model_copy(update={"counts": counts, "credits": credits})
 
 
-def settle(deps: Deps, job_id: str) -> SettleJobOutput:
+def settle(deps: Collaborators, job_id: str) -> SettleJobOutput:
     job = deps.jobs.get(job_id)  # read once: every write below says what it changed
     if job is None:
         raise LookupError(f"job {job_id} does not exist")

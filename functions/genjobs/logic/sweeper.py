@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from genjobs.deps import Deps
+from genjobs.logic.ports import Collaborators
 from genjobs.logic.providers import provider_for
 from genjobs.logic.task_answer import DONE, answer
 from genjobs.logic.task_end import TaskGone, load
@@ -17,7 +17,7 @@ from genjobs.observability import logger, metrics
 from genjobs.providers.base import CancelOutcome, ProviderError, ProviderStatus, TaskState
 
 
-def sweep(deps: Deps) -> dict[str, int]:
+def sweep(deps: Collaborators) -> dict[str, int]:
     settings = deps.settings
     now = deps.clock.now()
     started = 0
@@ -44,7 +44,7 @@ def sweep(deps: Deps) -> dict[str, int]:
     return {"jobsStarted": started, "tasksRescued": rescued, "cancelsSent": cancelled}
 
 
-def cancel_in_flight(deps: Deps, job_id: str, by: str) -> int:
+def cancel_in_flight(deps: Collaborators, job_id: str, by: str) -> int:
     """Stops at the provider every task of a cancelled job that is still running there. Sent by the
     submitter as soon as the job is cancelled, and by each sweeper pass until none can be left."""
     sent = 0
@@ -59,7 +59,7 @@ def cancel_in_flight(deps: Deps, job_id: str, by: str) -> int:
     return sent
 
 
-def rescue_task(deps: Deps, ref: TaskRef, by: str = "sweeper") -> bool:
+def rescue_task(deps: Collaborators, ref: TaskRef, by: str = "sweeper") -> bool:
     """Polls an overdue webhook task once; answers its token when it has ended. True if it ended."""
     try:
         job, task = load(deps, ref)
@@ -98,7 +98,7 @@ def rescue_task(deps: Deps, ref: TaskRef, by: str = "sweeper") -> bool:
     return True
 
 
-def next_sweep(deps: Deps, task: Task) -> datetime:
+def next_sweep(deps: Collaborators, task: Task) -> datetime:
     """When to look at a still-unfinished overdue task again: the sweeper's interval, doubling with
     each sweep of it up to the configured maximum (a webhook may still come; each sweep costs)."""
     settings = deps.settings

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 from enum import StrEnum
 
-from genjobs.deps import Deps
+from genjobs.logic.ports import Collaborators
 from genjobs.logic.task_end import TaskGone, end_task, load
 from genjobs.models.domain import TaskStatus
 from genjobs.models.messages import POLL_PROVIDER, TaskEnded, TaskRef
@@ -24,7 +24,7 @@ class Wait(StrEnum):
 DONE, RUNNING = Wait.DONE, Wait.RUNNING
 
 
-def answer(deps: Deps, token: str, left: Wait) -> bool:
+def answer(deps: Collaborators, token: str, left: Wait) -> bool:
     """Answers a task's waiting SubmitTask: its child ends (DONE), or waits for the provider and
     then checks the task (RUNNING). False when the token no longer waits."""
     if left is DONE:
@@ -32,7 +32,7 @@ def answer(deps: Deps, token: str, left: Wait) -> bool:
     return deps.workflow.fail(token, POLL_PROVIDER, "the task runs at the provider: check it later")
 
 
-def give_up_submission(deps: Deps, ref: TaskRef, token: str, reason: str) -> None:
+def give_up_submission(deps: Collaborators, ref: TaskRef, token: str, reason: str) -> None:
     """A poison submission (its message reached the DLQ): the task fails, is refunded, its child ends."""
     with contextlib.suppress(TaskGone):
         job, task = load(deps, ref)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genjobs.deps import Deps
+from genjobs.logic.ports import Collaborators
 from genjobs.models.domain import Job, Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.messages import FailTaskInput, TaskRef
 from genjobs.models.persistence import TaskMove
@@ -22,7 +22,7 @@ def task_event(job_id: str, kind: str, index: int | None, **detail: Any) -> Time
     return TimelineEvent(jobId=job_id, at=utcnow(), kind=kind, taskIndex=index, detail=detail)
 
 
-def load(deps: Deps, ref: TaskRef) -> tuple[Job, Task]:
+def load(deps: Collaborators, ref: TaskRef) -> tuple[Job, Task]:
     job = deps.jobs.get(ref.job_id)
     task = deps.tasks.get(ref.job_id, ref.task_index) if job else None
     if job is None or task is None:
@@ -30,7 +30,7 @@ def load(deps: Deps, ref: TaskRef) -> tuple[Job, Task]:
     return job, task
 
 
-def end_task(deps: Deps, job: Job, task: Task, to: TaskStatus, kind: str, **fields: Any) -> bool:
+def end_task(deps: Collaborators, job: Job, task: Task, to: TaskStatus, kind: str, **fields: Any) -> bool:
     """Moves a task to a terminal status (charging or releasing its credits) once."""
     detail = {k: v for k, v in fields.items() if k in {"error", "reason"} and v is not None}
     if to == TaskStatus.COMPLETED:
@@ -47,7 +47,7 @@ def end_task(deps: Deps, job: Job, task: Task, to: TaskStatus, kind: str, **fiel
     return moved
 
 
-def fail(deps: Deps, failed: FailTaskInput) -> None:
+def fail(deps: Collaborators, failed: FailTaskInput) -> None:
     """The state machine caught an error for this task: it ends FAILED unless it already ended."""
     try:
         job, task = load(deps, failed)

@@ -9,9 +9,9 @@ concurrent webhooks/polls/cancels change nothing twice.
 from __future__ import annotations
 
 from genjobs.catalog import ResolvedModel, WaitBy
-from genjobs.deps import Deps
 from genjobs.logic.job_model import model_of
 from genjobs.logic.outputs import OutputGone, OutputUnavailable, keep_outputs
+from genjobs.logic.ports import Collaborators
 from genjobs.logic.providers import provider_for
 from genjobs.logic.task_answer import DONE, RUNNING, Wait, answer
 from genjobs.logic.task_end import TaskGone, end_task, load, task_event
@@ -44,18 +44,18 @@ class TaskNotReady(Exception):
 
 
 # ----------------------------------------------------------------------------- submit
-def waits_by_webhook(deps: Deps, job: Job, model: ResolvedModel) -> bool:
+def waits_by_webhook(deps: Collaborators, job: Job, model: ResolvedModel) -> bool:
     """Whether the job's tasks wait for a provider webhook (else they are polled)."""
     return model.wait_by == WaitBy.WEBHOOK and provider_for(deps, job.provider).supports_webhooks
 
 
-def webhook_url(deps: Deps, job: Job, index: int) -> str:
+def webhook_url(deps: Collaborators, job: Job, index: int) -> str:
     return (
         f"{deps.settings.public_base_url.rstrip('/')}/webhooks/{job.provider}?job={job.job_id}&task={index}"
     )
 
 
-def submit(deps: Deps, message: SubmitTask, receive_count: int) -> None:
+def submit(deps: Collaborators, message: SubmitTask, receive_count: int) -> None:
     """Submits a task once (its idempotency key makes a redelivery get the same prediction) and
     answers its token unless a webhook will. RetryLater: throttled or transient, redelivered later."""
     token = message.task_token
@@ -68,7 +68,7 @@ def submit(deps: Deps, message: SubmitTask, receive_count: int) -> None:
         answer(deps, token, left)
 
 
-def _submit(deps: Deps, ref: TaskRef, token: str, receive_count: int) -> Wait | None:
+def _submit(deps: Collaborators, ref: TaskRef, token: str, receive_count: int) -> Wait | None:
     """What is left to wait for, or None when a webhook answers the token (or nothing waits on it)."""
     job, task = load(deps, ref)
     if task.status.terminal:
@@ -149,12 +149,12 @@ OUTPUT_GONE = "provider.output_gone"
 TOO_MANY_ERRORS = "provider.too_many_errors"
 
 
-def _output_optional(deps: Deps, job: Job) -> bool:
+def _output_optional(deps: Collaborators, job: Job) -> bool:
     model = deps.catalog.resolve(job.provider, job.model)
     return model is not None and model.output_optional
 
 
-def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus) -> Wait:
+def apply_status(deps: Collaborators, job: Job, task: Task, status: ProviderStatus) -> Wait:
     """Acts on one observation of the provider (a poll, a webhook, the sweeper)."""
     if task.status.terminal:
         return DONE
@@ -192,7 +192,7 @@ def apply_status(deps: Deps, job: Job, task: Task, status: ProviderStatus) -> Wa
     return RUNNING
 
 
-def cancel_at_provider(deps: Deps, job: Job, task: Task, by: str) -> CancelOutcome | None:
+def cancel_at_provider(deps: Collaborators, job: Job, task: Task, by: str) -> CancelOutcome | None:
     """Asks the provider to stop a task of a cancelled job, once (`by`: who sent it, for the timeline)."""
     if not job.cancel_requested or task.provider_cancelled_at is not None or not task.provider_id:
         return None
@@ -207,14 +207,14 @@ def cancel_at_provider(deps: Deps, job: Job, task: Task, by: str) -> CancelOutco
     return outcome
 
 
-def poll(deps: Deps, ref: TaskRef) -> None:
+def poll(deps: Collaborators, ref: TaskRef) -> None:
     """One wake-up of a polling task: cancellation check, deadline, one status read. Returns when the
     task has ended; raises TaskNotReady while it runs (the state machine checks again later)."""
     if _check(deps, ref) is not DONE:
         raise TaskNotReady(f"job {ref.job_id} task {ref.task_index} is still running")
 
 
-def _check(deps: Deps, ref: TaskRef) -> Wait:
+def _check(deps: Collaborators, ref: TaskRef) -> Wait:
     job, task = load(deps, ref)
     if task.status.terminal:
         return DONE
@@ -239,12 +239,12 @@ def _check(deps: Deps, ref: TaskRef) -> Wait:
         return observation_failed(deps, job, task, error)
 
 
-def _failed(deps: Deps, job: Job, task: Task, error: str) -> Wait:
+def _failed(deps: Collaborators, job: Job, task: Task, error: str) -> Wait:
     end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=error)
     return DONE
 
 
-def observation_failed(deps: Deps, job: Job, task: Task, error: ProviderError) -> Wait:
+def observation_failed(deps: Collaborators, job: Job, task: Task, error: ProviderError) -> Wait:
     """A poll, webhook or sweep of a task could not be applied (its status could not be read or its
     output not copied). Counted: the task ends FAILED and refunded once the consecutive failures
     reach the configured bound, at once when its output is gone for good, and CANCELLED at once

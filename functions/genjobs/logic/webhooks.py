@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from genjobs.deps import Deps
 from genjobs.logic.errors import DomainError, NotFound
+from genjobs.logic.ports import Collaborators
 from genjobs.logic.providers import provider_for
 from genjobs.logic.task_answer import DONE, answer
 from genjobs.logic.task_end import TaskGone, load
@@ -25,7 +25,7 @@ class MalformedWebhook(DomainError):
     title = "Malformed delivery"
 
 
-def receive(deps: Deps, webhook: ReceivedWebhook) -> str:
+def receive(deps: Collaborators, webhook: ReceivedWebhook) -> str:
     """Every refusal is a DomainError (a 4xx: providers retry a 5xx for hours); only a fault of
     ours (AWS, an output download) raises anything else, so that the provider's retry applies it."""
     provider, job_id, task_index = webhook.provider, webhook.query.job, webhook.query.task
