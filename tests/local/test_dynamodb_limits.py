@@ -253,24 +253,31 @@ def test_an_update_that_would_grow_the_item_over_the_limit_is_refused_and_not_ap
     assert stored(ddb, table, created) is None
 
 
+def put_and_update(
+    ddb: Any, table: str, fresh: dict[str, Any], existing: dict[str, Any], name: str, value: dict[str, Any]
+) -> None:
+    """One transaction: put a small new item, and set `name` to `value` on an existing one."""
+    ddb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": {**fresh, "ok": {"S": "fine"}}}},
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": existing,
+                    "UpdateExpression": f"SET {name} = :v",
+                    "ExpressionAttributeValues": {":v": value},
+                }
+            },
+        ]
+    )
+
+
 def test_a_transaction_with_one_bad_item_applies_nothing(ddb: Any, table: str) -> None:
     existing, fresh = new_key(), new_key()
     ddb.put_item(TableName=table, Item={**existing, "n": {"N": "1"}})
 
     with pytest.raises(ClientError) as refused:
-        ddb.transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": table, "Item": {**fresh, "ok": {"S": "fine"}}}},
-                {
-                    "Update": {
-                        "TableName": table,
-                        "Key": existing,
-                        "UpdateExpression": "SET n = :n",
-                        "ExpressionAttributeValues": {":n": {"N": "1e126"}},
-                    }
-                },
-            ]
-        )
+        put_and_update(ddb, table, fresh, existing, "n", {"N": "1e126"})
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert "Number overflow" in str(refused.value)
     assert stored(ddb, table, fresh) is None
@@ -284,19 +291,7 @@ def test_a_transaction_whose_update_would_grow_an_item_over_the_limit_is_cancell
     ddb.put_item(TableName=table, Item={**existing, "a": {"S": "x" * 300_000}})
 
     with pytest.raises(ddb.exceptions.TransactionCanceledException) as cancelled:
-        ddb.transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": table, "Item": {**fresh, "ok": {"S": "fine"}}}},
-                {
-                    "Update": {
-                        "TableName": table,
-                        "Key": existing,
-                        "UpdateExpression": "SET b = :b",
-                        "ExpressionAttributeValues": {":b": {"S": "y" * 110_000}},
-                    }
-                },
-            ]
-        )
+        put_and_update(ddb, table, fresh, existing, "b", {"S": "y" * 110_000})
     assert cancelled.value.response["CancellationReasons"] == [
         {"Code": "None"},
         {"Code": "ValidationError", "Message": "Item size to update has exceeded the maximum allowed size"},
