@@ -20,6 +20,7 @@ HANDLERS = [
     "genjobs.handlers.fail_task",
     "genjobs.handlers.settle_job",
     "genjobs.handlers.submitter",
+    "genjobs.handlers.submit_dead_letter",
     "genjobs.handlers.sweeper",
     "genjobs.handlers.notifier",
 ]
