@@ -16,6 +16,13 @@ def wall_seconds(schedule_seconds: float) -> float:
     return max(0.0, float(schedule_seconds)) * time_scale()
 
 
+def queue_wall_seconds(schedule_seconds: float) -> float:
+    """SQS visibility timeouts and delays: env QUEUE_TIME_SCALE when set, else TIME_SCALE. A test
+    can run a queue's backoff faster without also shortening the task heartbeats that wait on it."""
+    scale = os.environ.get("QUEUE_TIME_SCALE")
+    return max(0.0, float(schedule_seconds)) * (float(scale) if scale else time_scale())
+
+
 @dataclass(frozen=True)
 class ScaledClock:
     """The functions' clock (genjobs.clock.Clock) on the stack's time: a schedule second lasts

@@ -42,7 +42,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 
 from genjobs_local import dynamodb_limits, iam
-from genjobs_local.clock import wall_seconds
+from genjobs_local.clock import queue_wall_seconds, wall_seconds
 from genjobs_local.lambda_runtime import LambdaRunner
 
 _installed = False
@@ -443,10 +443,10 @@ def _sqs_queues() -> list[SqsQueue]:
 def sqs_timeouts_in_schedule_seconds() -> None:
     # AWS counts visibility timeouts and delays in seconds of the schedule; moto in whole wall seconds.
     def change_visibility(self: Message, visibility_timeout: int) -> None:
-        self.visible_at = unix_time_millis() + wall_seconds(visibility_timeout) * 1000
+        self.visible_at = unix_time_millis() + queue_wall_seconds(visibility_timeout) * 1000
 
     def delay(self: Message, delay_seconds: int) -> None:
-        self.delayed_until = unix_time_millis() + wall_seconds(delay_seconds) * 1000
+        self.delayed_until = unix_time_millis() + queue_wall_seconds(delay_seconds) * 1000
 
     Message.change_visibility = change_visibility  # type: ignore[method-assign]
     Message.delay = delay  # type: ignore[method-assign]

@@ -112,7 +112,7 @@ def test_unreachable_provider_fails_the_task_through_the_dlq_and_refunds_it(
     # GIVEN a provider whose connection is reset on every submission, and SQS time running faster
     # (8 receives with backoff are ~21 schedule minutes; a faster SQS would also redeliver the
     # messages of healthy tasks in flight, so the job has only this task)
-    monkeypatch.setenv("TIME_SCALE", "0.0005")
+    monkeypatch.setenv("QUEUE_TIME_SCALE", "0.0005")
     # WHEN the job runs
     job = app.wait(app.create(sim_job(1, unreachable=True))["jobId"], timeout=BOUND)
     # THEN the task failed after maxReceiveCount attempts without any prediction, and is refunded

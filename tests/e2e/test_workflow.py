@@ -222,8 +222,9 @@ def test_poison_submission_goes_to_the_dlq_and_fails_with_credits_released(
     stack: LocalStack, app: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a provider that answers 500 to every submission of the task, and SQS time running
-    # 40x faster than the rest of the stack (the backoff of 8 receives is ~21 schedule minutes)
-    monkeypatch.setenv("TIME_SCALE", "0.0005")
+    # 40x faster than the rest of the stack (the backoff of 8 receives is ~21 schedule minutes);
+    # the task's heartbeat keeps the stack's scale, so it cannot run out before the 8th receive
+    monkeypatch.setenv("QUEUE_TIME_SCALE", "0.0005")
     phone = Phone(app)
     # WHEN the job runs
     job = app.wait(app.create(sim_job(1, serverErrors=100))["jobId"], timeout=30)
