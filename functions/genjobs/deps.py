@@ -86,6 +86,8 @@ class Deps:
     # The other services, each by the one resource it talks to.
     storage: ClassVar[cached_property[ObjectStore]] = _built(lambda s: Storage(s.output_bucket))
     workflow: ClassVar[cached_property[WorkflowPort]] = _built(lambda s: Workflow(s.state_machine_arn))
+    # Sync provider calls and app functions, which may outlast a submitter's batch.
+    run_queue: ClassVar[cached_property[SubmitQueuePort]] = _built(lambda s: SubmitQueue(s.run_queue_url))
     submit_queue: ClassVar[cached_property[SubmitQueuePort]] = _built(
         lambda s: SubmitQueue(s.submit_queue_url)
     )

@@ -29,7 +29,7 @@ from genjobs.models.domain import (
     TimelineEvent,
     utcnow,
 )
-from genjobs.models.messages import JobEvent, TaskEnded
+from genjobs.models.messages import JobEvent, SubmitTask, TaskEnded
 from genjobs.models.persistence import (
     Accepted,
     EndpointGone,
@@ -195,6 +195,28 @@ class FakeJobs:
         self.w.events.append(event)
         return finished(job, status, release, unstarted_as, now)
 
+    def resolve_step_size(self, job: Job, step: int, size: int, event: TimelineEvent) -> bool:
+        stored = self.w.jobs[job.job_id]
+        states = list(stored.step_states)
+        if states[step].size is not None:
+            return False
+        unused = stored.steps[step].slots - size
+        states[step] = states[step].model_copy(update={"size": size})
+        counts = stored.counts.model_copy(update={"pending": stored.counts.pending - unused})
+        credits = stored.credits.model_copy(
+            update={"refunded": stored.credits.refunded + unused * stored.steps[step].price}
+        )
+        self.w.jobs[job.job_id] = stored.model_copy(
+            update={
+                "step_states": states,
+                "task_count": stored.task_count - unused,
+                "counts": counts,
+                "credits": credits,
+            }
+        )
+        self.w.events.append(event)
+        return True
+
     def mark_event_published(self, job_id: str) -> bool:
         job = self.w.jobs.get(job_id)
         if job is None or job.event_published_at is not None:
@@ -255,7 +277,7 @@ class FakeTasks:
         task = self.w.tasks.get((job.job_id, index))
         if task is None or task.status != was:
             return False
-        price = job.credits.unit_price
+        price = job.price_of(index)
         kind = LedgerKind.CHARGE if to == TaskStatus.COMPLETED else LedgerKind.RELEASE
         entry = task_entry(job, index, kind)
         if to.terminal and not self.w.can_move(job.user_id, entry.entry_id, price):
@@ -287,6 +309,20 @@ class FakeTasks:
         if task is None or task.status != TaskStatus.PROCESSING:
             return False
         self.w.tasks[(job_id, index)] = task.model_copy(update={**changes, "updated_at": utcnow()})
+        return True
+
+    def claim(self, job_id: str, index: int, task_input: dict[str, Any]) -> bool:
+        task = self.w.tasks.get((job_id, index))
+        if task is None or task.status != TaskStatus.PENDING or task.planned_at is not None:
+            return False
+        self.w.tasks[(job_id, index)] = task.model_copy(update={"input": task_input, "planned_at": utcnow()})
+        return True
+
+    def record_signal(self, job_id: str, index: int, signal: dict[str, Any]) -> bool:
+        task = self.w.tasks.get((job_id, index))
+        if task is None or task.status.terminal or task.signal is not None:
+            return False
+        self.w.tasks[(job_id, index)] = task.model_copy(update={"signal": signal})
         return True
 
     def count_submit_attempt(self, job_id: str, index: int) -> None:
@@ -488,12 +524,16 @@ class FakeSubmitQueue:
     def __init__(self) -> None:
         self.cancels: list[str] = []
         self.retries: list[tuple[str, int]] = []
+        self.sent: list[SubmitTask] = []
         self.unreachable = False
 
     def cancel_in_flight(self, job_id: str) -> None:
         if self.unreachable:
             raise QueueUnavailable("Could not connect to the endpoint URL")
         self.cancels.append(job_id)
+
+    def send_task(self, message: SubmitTask) -> None:
+        self.sent.append(message)
 
     def retry_later(self, receipt_handle: str, delay_seconds: int) -> None:
         self.retries.append((receipt_handle, delay_seconds))
@@ -595,6 +635,7 @@ class FakeDeps(Deps):
     storage: FakeStorage  # type: ignore[assignment]
     workflow: FakeWorkflow  # type: ignore[assignment]
     submit_queue: FakeSubmitQueue  # type: ignore[assignment]
+    run_queue: FakeSubmitQueue  # type: ignore[assignment]
     notifications: FakeNotifications  # type: ignore[assignment]
 
 
@@ -612,6 +653,7 @@ def fake_deps(**settings: Any) -> FakeDeps:
         storage=FakeStorage(),
         workflow=FakeWorkflow(),
         submit_queue=FakeSubmitQueue(),
+        run_queue=FakeSubmitQueue(),
         notifications=FakeNotifications(),
         cursor_key=b"k" * 32,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genjobs.logic import jobs, tasks
+from genjobs.logic import jobs, submission, tasks
 from genjobs.logic.preparation import prepare
 from genjobs.models.api import CreateJobRequest
 from genjobs.models.domain import Job, Task, TaskStatus
@@ -41,7 +41,7 @@ def submitted(
     """A job whose every task (or its first `only`) the provider accepted (PROCESSING)."""
     job_id = prepared(deps, n, **kwargs)
     for i in range(n if only is None else only):
-        tasks.submit(deps, message(job_id, i, f"{token}-{i}"), 1)
+        submission.submit(deps, message(job_id, i, f"{token}-{i}"), 1)
     return job_id
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from genjobs.logic import jobs, settlement, tasks
+from genjobs.logic import jobs, settlement, submission
 from genjobs.logic.errors import Conflict, NotFound
 from genjobs.models.domain import JobStatus, TaskStatus
 from tests.unit.fakes import FakeDeps, FakeProvider
@@ -112,7 +112,7 @@ def test_tasks_not_submitted_when_the_job_is_cancelled_end_cancelled_and_refunde
     jobs.cancel_job(deps, USER, job_id)
     # WHEN the submitter gets the tasks
     for i in range(2):
-        tasks.submit(deps, message(job_id, i, f"t{i}"), 1)
+        submission.submit(deps, message(job_id, i, f"t{i}"), 1)
     # THEN they end CANCELLED, never reach the provider, and are refunded
     assert [answers(deps, f"t{i}") for i in range(2)] == [[ENDED], [ENDED]]
     assert provider.submitted == []

@@ -172,7 +172,7 @@ def test_the_job_event_settle_publishes_is_the_one_the_notifier_reads() -> None:
     wire = published.model_dump_json(by_alias=True)
     # WHEN the notifier's queue hands it over (raw delivery: the body is the event)
     read = JobEventRecord.model_validate(record(wire)).body
-    # THEN it reads the same event, with the fields and names it always had
+    # THEN it reads the same event, with the fields and names it always had (and a pipeline's SKIPPED count)
     assert read == published
     assert json.loads(wire) == {
         "type": "job.cancelled",
@@ -180,7 +180,7 @@ def test_the_job_event_settle_publishes_is_the_one_the_notifier_reads() -> None:
         "userId": "alice",
         "status": "CANCELLED",
         "collectionId": "album-1",
-        "counts": {"pending": 0, "processing": 0, "completed": 2, "failed": 1, "cancelled": 3},
+        "counts": {"pending": 0, "processing": 0, "completed": 2, "failed": 1, "cancelled": 3, "skipped": 0},
         "credits": {"unitPrice": 1, "reserved": 6, "charged": 2, "refunded": 4},
         "finishedAt": "2026-01-02T03:04:05+00:00",
     }

@@ -19,9 +19,12 @@ def test_a_prepared_job_writes_its_tasks_and_the_manifest_of_its_map(deps: FakeD
     job_id = created(deps, 3)
     # WHEN PrepareJob runs
     output = prepare(deps, job_id)
-    # THEN its tasks wait PENDING, the Map's manifest names each, and its tasks are to be run
+    # THEN its tasks wait PENDING, the Map's manifest names each (with its first check's wait: its
+    # model's expected latency), and its tasks are to be run
     assert statuses(deps, job_id) == [TaskStatus.PENDING] * 3
-    assert deps.storage.get_json(output.manifest_key) == [{"jobId": job_id, "taskIndex": i} for i in range(3)]
+    assert deps.storage.get_json(output.manifest_key) == [
+        {"jobId": job_id, "taskIndex": i, "firstCheckSeconds": 20} for i in range(3)
+    ]
     assert (output.task_count, output.cancel_requested) == (3, False)
 
 

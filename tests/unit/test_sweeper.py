@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from genjobs.logic import jobs, sweeper, tasks
+from genjobs.logic import jobs, submission, sweeper
 from genjobs.models.domain import TaskStatus, utcnow
 from genjobs.providers.base import ProviderUnavailable, TaskState
 from tests.unit.fakes import FakeDeps, FakeProvider, data_uri
@@ -87,7 +87,7 @@ def test_a_cancelled_job_with_tasks_not_submitted_yet_stays_visited(
     # GIVEN a cancelled job with one task running and one never submitted
     granted(deps)
     job_id = prepared(deps, 2)
-    tasks.submit(deps, message(job_id, 0, "t0"), 1)
+    submission.submit(deps, message(job_id, 0, "t0"), 1)
     jobs.cancel_job(deps, USER, job_id)
     # WHEN the sweeper runs
     sweeper.sweep(deps)

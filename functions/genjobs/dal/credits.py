@@ -35,8 +35,11 @@ def job_entry(
 
 
 def task_entry(job: Job, index: int, kind: LedgerKind) -> LedgerEntry:
-    """The charge or release of one task's price."""
-    return job_entry(job, kind, job.credits.unit_price, what=f"TASK#{index:06d}", index=index)
+    """The charge or release of one task's price (a pipeline's: its step's, named on the entry)."""
+    entry = job_entry(job, kind, job.price_of(index), what=f"TASK#{index:06d}", index=index)
+    if job.steps:
+        entry = entry.model_copy(update={"step": job.steps[job.step_of(index)].name})
+    return entry
 
 
 def _entry(

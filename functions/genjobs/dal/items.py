@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Context, Decimal, Inexact
 from typing import Any
 
-from genjobs.models.domain import Job, JobCredits, Task, TaskCounts, TaskStatus
+from genjobs.models.domain import Job, JobCredits, StepState, Task, TaskCounts, TaskStatus
 
 
 def job_key(job_id: str) -> dict[str, str]:
@@ -36,6 +36,18 @@ def endpoint_owner_key(endpoint_arn: str) -> dict[str, str]:
 _EXACT = Context(prec=38, traps=[Inexact])  # normalizes, never rounds
 
 COUNT_ATTR = {status: f"count{status.value.capitalize()}" for status in TaskStatus}
+
+
+def step_attr(step: int, what: str) -> str:
+    """A pipeline step's counter on the job item: `what` is a status (its count), `Charged`,
+    `Refunded` or `Size` (flat attributes, so a transition ADDs to them without a map to create)."""
+    return f"step{step}{what.capitalize()}"
+
+
+def step_count_attr(step: int, status: TaskStatus) -> str:
+    return step_attr(step, status.value)
+
+
 SWEEP_JOBS = "SWEEP#JOB"
 SWEEP_TASKS = "SWEEP#TASK"
 SWEEP_CANCELS = "SWEEP#CANCEL"
@@ -68,7 +80,19 @@ def from_dynamo(value: Any) -> Any:
 
 
 def job_to_item(job: Job) -> dict[str, Any]:
-    data = job.model_dump(mode="json", by_alias=True, exclude={"counts", "credits"}, exclude_none=True)
+    data = job.model_dump(
+        mode="json", by_alias=True, exclude={"counts", "credits", "step_states"}, exclude_none=True
+    )
+    if not job.steps:
+        data.pop("steps", None)
+    for number, state in enumerate(job.step_states):
+        for status in TaskStatus:
+            if state.counts.get(status):
+                data[step_count_attr(number, status)] = state.counts.get(status)
+        data[step_attr(number, "charged")] = state.charged
+        data[step_attr(number, "refunded")] = state.refunded
+        if state.size is not None:
+            data[step_attr(number, "size")] = state.size
     for status in TaskStatus:
         data[COUNT_ATTR[status]] = job.counts.get(status)
     data["unitPrice"] = job.credits.unit_price
@@ -93,6 +117,15 @@ def job_from_item(item: dict[str, Any]) -> Job:
         charged=data.get("creditsCharged", 0),
         refunded=data.get("creditsRefunded", 0),
     )
+    data["stepStates"] = [
+        StepState(
+            counts=TaskCounts(**{s.value.lower(): data.get(step_count_attr(n, s), 0) for s in TaskStatus}),
+            charged=data.get(step_attr(n, "charged"), 0),
+            refunded=data.get(step_attr(n, "refunded"), 0),
+            size=data.get(step_attr(n, "size")),
+        )
+        for n in range(len(data.get("steps", [])))
+    ]
     return Job.model_validate(data)
 
 

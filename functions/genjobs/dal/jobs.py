@@ -21,7 +21,16 @@ from genjobs.dal.dynamo import (
     key,
     update,
 )
-from genjobs.dal.items import COUNT_ATTR, SWEEP_CANCELS, SWEEP_JOBS, job_from_item, job_key, job_to_item
+from genjobs.dal.items import (
+    COUNT_ATTR,
+    SWEEP_CANCELS,
+    SWEEP_JOBS,
+    job_from_item,
+    job_key,
+    job_to_item,
+    step_attr,
+    step_count_attr,
+)
 from genjobs.dal.timeline import TimelineRepository
 from genjobs.models.domain import Job, JobStatus, LedgerKind, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.persistence import InsufficientCredits, JobAlreadyExists, JobQuery, Page
@@ -193,14 +202,26 @@ class JobRepository(TableRepository):
         at = utcnow()
         now = iso(at)
         unstarted = job.counts.pending
+        add = {
+            "creditsRefunded": release,
+            COUNT_ATTR[TaskStatus.PENDING]: -unstarted,
+            COUNT_ATTR[unstarted_as]: unstarted,
+        }
+        for number, (summary, state) in enumerate(zip(job.steps, job.step_states, strict=True)):
+            # Each step's share of what is released: its reserved credits neither charged nor refunded.
+            add[step_attr(number, "refunded")] = (
+                summary.slots * summary.price - state.charged - state.refunded
+            )
+            left = (
+                (summary.slots if state.size is None else state.size)
+                - state.counts.processing
+                - state.counts.terminal
+            )
+            add[step_count_attr(number, unstarted_as)] = max(0, left)
         end = update(
             job_key(job.job_id),
             set={"status": status.value, "finishedAt": now, "updatedAt": now},
-            add={
-                "creditsRefunded": release,
-                COUNT_ATTR[TaskStatus.PENDING]: -unstarted,
-                COUNT_ATTR[unstarted_as]: unstarted,
-            },
+            add=add,
             remove=_SWEEP_MARK,
             condition="#s IN (:pending, :processing, :cancelling)",
             names=_STATUS,
@@ -225,12 +246,47 @@ class JobRepository(TableRepository):
         )
         return claimed is not None
 
-    def task_moved_op(self, job: Job, from_status: TaskStatus, to_status: TaskStatus) -> dict[str, Any]:
+    def task_moved_op(
+        self, job: Job, index: int, from_status: TaskStatus, to_status: TaskStatus
+    ) -> dict[str, Any]:
         """The job's side of a task's transition (dal.tasks): its counts and, when the task ends,
-        its price charged (COMPLETED) or refunded (FAILED, CANCELLED)."""
+        its price charged (COMPLETED) or refunded (FAILED, CANCELLED, SKIPPED); a pipeline's
+        step counters with them."""
         add = {COUNT_ATTR[from_status]: -1, COUNT_ATTR[to_status]: 1}
-        if to_status == TaskStatus.COMPLETED:
-            add["creditsCharged"] = job.credits.unit_price
-        elif to_status.terminal:
-            add["creditsRefunded"] = job.credits.unit_price
+        price = job.price_of(index)
+        money = "Charged" if to_status == TaskStatus.COMPLETED else "Refunded"
+        if to_status.terminal:
+            add[f"credits{money}"] = price
+        if job.steps:
+            step = job.step_of(index)
+            # A step's PENDING is what is left of its size: only the other statuses are counted.
+            if from_status != TaskStatus.PENDING:
+                add[step_count_attr(step, from_status)] = -1
+            add[step_count_attr(step, to_status)] = 1
+            if to_status.terminal:
+                add[step_attr(step, money)] = price
         return self.update_op(update(job_key(job.job_id), set={"updatedAt": iso(utcnow())}, add=add))
+
+    def resolve_step_size(self, job: Job, step: int, size: int, event: TimelineEvent) -> bool:
+        """Fixes a fan-out's size once its items are known: the slots it will not use leave the
+        job's tasks and their reserved credits are released, with the size, once (False: already
+        fixed)."""
+        summary = job.steps[step]
+        unused = summary.slots - size
+        released = unused * summary.price
+        change = update(
+            job_key(job.job_id),
+            set={step_attr(step, "size"): size, "updatedAt": iso(utcnow())},
+            add={
+                "taskCount": -unused,
+                COUNT_ATTR[TaskStatus.PENDING]: -unused,
+                "creditsRefunded": released,
+                step_attr(step, "refunded"): released,
+            },
+            condition=f"attribute_not_exists({step_attr(step, 'size')})",
+        )
+        items = [self.update_op(change), self.put(self._timeline.event_item(event))]
+        if released:
+            entry = job_entry(job, LedgerKind.RELEASE, released, what=f"STEP#{step:02d}#UNPLANNED")
+            items += self._credits.settle_ops(entry.model_copy(update={"step": summary.name}))
+        return self._transact(items)

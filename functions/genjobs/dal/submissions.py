@@ -7,7 +7,7 @@ from __future__ import annotations
 from botocore.exceptions import BotoCoreError, ClientError
 
 from genjobs.dal import aws
-from genjobs.models.messages import CancelJob
+from genjobs.models.messages import CancelJob, SubmitTask
 from genjobs.models.persistence import QueueUnavailable
 
 
@@ -23,6 +23,12 @@ class SubmitQueue:
             )
         except (BotoCoreError, ClientError) as error:
             raise QueueUnavailable(str(error)) from error
+
+    def send_task(self, message: SubmitTask) -> None:
+        """A task to submit with the token its child waits on (the next link of an item's chain)."""
+        aws.client("sqs").send_message(
+            QueueUrl=self.queue_url, MessageBody=message.model_dump_json(by_alias=True)
+        )
 
     def retry_later(self, receipt_handle: str, delay_seconds: int) -> None:
         """The message comes back after `delay_seconds` (its visibility timeout), not at once."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from genjobs.dal.credits import CreditRepository, task_entry
 from genjobs.dal.dynamo import TableRepository, attr, conditionally, iso, key, update
-from genjobs.dal.items import SWEEP_TASKS, task_from_item, task_key, task_to_item
+from genjobs.dal.items import SWEEP_TASKS, task_from_item, task_key, task_to_item, to_dynamo
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.timeline import TimelineRepository
 from genjobs.models.domain import Job, LedgerKind, Task, TaskStatus, TimelineEvent, utcnow
@@ -134,7 +134,7 @@ class TaskRepository(TableRepository):
         )
         items = [
             self.update_op(task),
-            self._jobs.task_moved_op(job, from_status, to_status),
+            self._jobs.task_moved_op(job, index, from_status, to_status),
             self.put(self._timeline.event_item(event)),
         ]
         if to_status.terminal:
@@ -153,6 +153,35 @@ class TaskRepository(TableRepository):
             **changes,
         )
         return conditionally(self._table.update_item, **params) is not None
+
+    def claim(self, job_id: str, index: int, task_input: dict[str, Any]) -> bool:
+        """Plans a pipeline task once: its input rendered from what it depends on (False: another
+        planner claimed it first, or it is no longer PENDING)."""
+        claimed = conditionally(
+            self._table.update_item,
+            **update(
+                task_key(job_id, index),
+                set={"input": to_dynamo(task_input), "plannedAt": iso(utcnow())},
+                condition="#s = :pending AND attribute_not_exists(plannedAt)",
+                names={"#s": "status"},
+                values={":pending": TaskStatus.PENDING.value},
+            ),
+        )
+        return claimed is not None
+
+    def record_signal(self, job_id: str, index: int, signal: dict[str, Any]) -> bool:
+        """Keeps the app's signal on a signal task that has not ended and has none yet."""
+        kept = conditionally(
+            self._table.update_item,
+            **update(
+                task_key(job_id, index),
+                set={"signal": to_dynamo(signal), "updatedAt": iso(utcnow())},
+                condition="attribute_exists(pk) AND attribute_not_exists(signal) AND #s IN (:pending, :processing)",
+                names={"#s": "status"},
+                values={":pending": TaskStatus.PENDING.value, **_PROCESSING},
+            ),
+        )
+        return kept is not None
 
     def count_submit_attempt(self, job_id: str, index: int) -> None:
         conditionally(

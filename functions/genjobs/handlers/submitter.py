@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genjobs.deps import deps
-from genjobs.logic import sweeper, tasks
+from genjobs.logic import submission, sweeper, tasks
 from genjobs.models.messages import CancelJob
 from genjobs.models.records import SubmitQueueRecord
 from genjobs.observability import bind, logger, metrics, tracer
@@ -40,7 +40,7 @@ def submit_record(record: SubmitQueueRecord) -> None:
     receive_count = int(record.attributes.ApproximateReceiveCount)
     d = deps()
     try:
-        tasks.submit(d, message, receive_count)
+        submission.submit(d, message, receive_count)
     except tasks.RetryLater as retry:
         # Jitter so a burst of throttled tasks does not come back at the same instant. The delay
         # stays in schedule seconds, as SQS counts a visibility timeout (not through deps.clock).

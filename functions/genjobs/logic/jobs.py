@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from genjobs.logic import cursors, planning, views
+from genjobs.logic import cursors, pipelines, planning, templates, views
 from genjobs.logic.errors import Conflict, InvalidRequest, NotFound, PaymentRequired
 from genjobs.logic.ports import Collaborators
 from genjobs.models.api import CreateJobRequest, JobDetailView, JobListView, ListJobsQuery, TaskListView
@@ -17,6 +17,7 @@ from genjobs.models.domain import (
     JobStatus,
     JsonObject,
     Plan,
+    StepState,
     Task,
     TaskCounts,
     TaskStatus,
@@ -52,7 +53,13 @@ def create_job(
 
     O(1) in the number of tasks: the plan is stored as given and expanded by the workflow.
     """
+    if request.steps is not None:
+        job, event = _pipeline_job(deps, user_id, request, idempotency_key)
+        _store_and_start(deps, job, event)
+        return views.job_detail_view(job, [], None, deps.storage, deps.settings.output_url_ttl_seconds)
     settings = deps.settings
+    assert request.provider is not None  # the request checks both
+    assert request.model is not None
     model = deps.catalog.resolve(request.provider, request.model)
     if model is None:
         if deps.catalog.providers.get(request.provider) is None:
@@ -101,6 +108,62 @@ def create_job(
         kind="job.created",
         detail={"taskCount": task_count, "unitPrice": model.price, "creditsReserved": job.credits.reserved},
     )
+    _store_and_start(deps, job, event)
+    first = range(min(task_count, TASKS_PAGE))
+    planned = [_planned_task(job, plan, request.input, i) for i in first]
+    last_key = deps.tasks.key_after(job_id, first[-1]) if task_count > TASKS_PAGE else None
+    # No task at all when the first is over the budget: the app reads it from the task list.
+    page = _within_budget(deps, job_id, Page(planned, last_key), at_least_one=False)
+    cursor = _seal(deps, page.last_key, user_id, cursors.tasks_listing(job_id))
+    return views.job_detail_view(job, page.items, cursor, deps.storage, settings.output_url_ttl_seconds)
+
+
+def _pipeline_job(
+    deps: Collaborators, user_id: str, request: CreateJobRequest, idempotency_key: str | None
+) -> tuple[Job, TimelineEvent]:
+    """A pipeline's job: its steps checked and placed, their credits reserved, their definitions
+    stored with the job's input as its spec (read by the workflow's planning only)."""
+    assert request.steps is not None
+    try:
+        compiled = pipelines.compile_steps(deps, request.steps, request.input)
+    except templates.TemplateError as error:
+        raise InvalidRequest.field(error.where, error.reason) from error
+    settings = deps.settings
+    now = utcnow()
+    job_id = str(uuid.uuid4())
+    stored_at = spec_key(job_id)
+    deps.storage.put_json(
+        stored_at,
+        {"input": request.input, "steps": [s.model_dump(mode="json", by_alias=True) for s in compiled.specs]},
+    )
+    job = Job(
+        jobId=job_id,
+        userId=user_id,
+        status=JobStatus.PENDING,
+        specKey=stored_at,
+        taskCount=compiled.task_count,
+        concurrency=min(
+            request.concurrency or settings.default_job_concurrency, settings.max_job_concurrency
+        ),
+        collectionId=request.collection_id,
+        metadata=request.metadata,
+        counts=TaskCounts(pending=compiled.task_count),
+        credits=JobCredits(unitPrice=0, reserved=compiled.reserved),
+        idempotencyKey=idempotency_key,
+        createdAt=now,
+        updatedAt=now,
+        steps=compiled.summaries,
+        stepStates=[StepState(size=s.fixed_size) for s in compiled.specs],
+    )
+    detail = {
+        "taskCount": compiled.task_count,
+        "steps": len(compiled.specs),
+        "creditsReserved": compiled.reserved,
+    }
+    return job, TimelineEvent(jobId=job_id, at=now, kind="job.created", detail=detail)
+
+
+def _store_and_start(deps: Collaborators, job: Job, event: TimelineEvent) -> None:
     try:
         deps.jobs.create(job, event)
     except InsufficientCredits as error:
@@ -110,20 +173,11 @@ def create_job(
         ) from error
     # A failure here leaves the job PENDING; the sweeper starts it (the start is idempotent by name).
     try:
-        deps.workflow.start(job_id)
+        deps.workflow.start(job.job_id)
     except Exception:  # noqa: BLE001 - the job is safe; the sweeper retries the start
-        from genjobs.observability import logger
-
         logger.exception(
-            "start of the job's workflow failed; the sweeper will start it", extra={"jobId": job_id}
+            "start of the job's workflow failed; the sweeper will start it", extra={"jobId": job.job_id}
         )
-    first = range(min(task_count, TASKS_PAGE))
-    planned = [_planned_task(job, plan, request.input, i) for i in first]
-    last_key = deps.tasks.key_after(job_id, first[-1]) if task_count > TASKS_PAGE else None
-    # No task at all when the first is over the budget: the app reads it from the task list.
-    page = _within_budget(deps, job_id, Page(planned, last_key), at_least_one=False)
-    cursor = _seal(deps, page.last_key, user_id, cursors.tasks_listing(job_id))
-    return views.job_detail_view(job, page.items, cursor, deps.storage, settings.output_url_ttl_seconds)
 
 
 def _within_budget(
@@ -163,7 +217,7 @@ def _task_page(deps: Collaborators, job: Job, limit: int, start: dict[str, Any] 
     """A page of the job's tasks. Until PrepareJob has written every task item (the job is marked
     prepared after the last), the tasks not written yet are shown as planned, so the pages hold
     every index in order whichever of the two they come from."""
-    if job.prepared:
+    if job.prepared or job.is_pipeline:  # a pipeline's tasks are listed once written
         return _within_budget(deps, job.job_id, deps.tasks.page(job.job_id, limit=limit, start=start))
     first = deps.tasks.first_index(job.job_id, start)
     page = deps.tasks.page(job.job_id, limit=limit, start=start)
@@ -223,7 +277,7 @@ def list_tasks(
     page = _task_page(deps, job, limit, start)
     ttl = deps.settings.output_url_ttl_seconds
     return TaskListView(
-        items=[views.task_view(t, deps.storage, ttl) for t in page.items],
+        items=[views.task_view(t, deps.storage, ttl, job) for t in page.items],
         cursor=_seal(deps, page.last_key, user_id, listing),
     )
 

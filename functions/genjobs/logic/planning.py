@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from genjobs.models.domain import JsonObject, Plan
+from genjobs.models.pipeline import StepRequest
 
 
 class PlanError(ValueError):
@@ -102,3 +103,10 @@ def task_input(plan: Plan, common: JsonObject, index: int) -> JsonObject:
 def expand(plan: Plan, common: JsonObject) -> Iterator[JsonObject]:
     for index in range(task_count(plan)):
         yield task_input(plan, common, index)
+
+
+def step_plan(step: StepRequest) -> Plan:
+    """A pipeline step's own tasks: its `tasks` or `matrix`, else `count` (default 1) alike."""
+    if step.tasks is not None or step.matrix is not None:
+        return Plan(tasks=step.tasks, matrix=step.matrix, count=step.count)
+    return Plan(tasks=[{} for _ in range(step.count or 1)])

@@ -21,7 +21,7 @@ from genjobs.models.domain import (
     TaskStatus,
     TimelineEvent,
 )
-from genjobs.models.messages import JobEvent, TaskEnded
+from genjobs.models.messages import JobEvent, SubmitTask, TaskEnded
 from genjobs.models.persistence import Accepted, JobQuery, Page, TaskMove
 
 if TYPE_CHECKING:
@@ -74,6 +74,9 @@ class Jobs(Protocol):
 
     def mark_event_published(self, job_id: str) -> bool: ...
 
+    def resolve_step_size(self, job: Job, step: int, size: int, event: TimelineEvent) -> bool:
+        """Fixes a pipeline step's size once, releasing the slots it will not use."""
+
 
 class Tasks(Protocol):
     def put_many(self, tasks: list[Task]) -> None: ...
@@ -97,6 +100,12 @@ class Tasks(Protocol):
     def end(self, job: Job, index: int, move: TaskMove, event: TimelineEvent) -> bool: ...
 
     def count_submit_attempt(self, job_id: str, index: int) -> None: ...
+
+    def claim(self, job_id: str, index: int, task_input: dict[str, Any]) -> bool:
+        """Plans a PENDING pipeline task once, with its rendered input."""
+
+    def record_signal(self, job_id: str, index: int, signal: dict[str, Any]) -> bool:
+        """Keeps a signal on a task not ended that has none yet."""
 
     def attach_token(self, job_id: str, index: int, token: str) -> bool: ...
 
@@ -173,6 +182,8 @@ class SubmitQueuePort(Protocol):
     def cancel_in_flight(self, job_id: str) -> None:
         """Raises QueueUnavailable when the message could not be sent."""
 
+    def send_task(self, message: SubmitTask) -> None: ...
+
     def retry_later(self, receipt_handle: str, delay_seconds: int) -> None: ...
 
 
@@ -232,6 +243,9 @@ class Collaborators(Protocol):
 
     @property
     def submit_queue(self) -> SubmitQueuePort: ...
+
+    @property
+    def run_queue(self) -> SubmitQueuePort: ...
 
     @property
     def notifications(self) -> NotificationsPort: ...

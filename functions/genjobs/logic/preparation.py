@@ -1,12 +1,13 @@
-"""Expanding a job's stored plan into task items and the Distributed Map's manifest."""
+"""Expanding a job's stored plan into task items and the Distributed Map's manifest; between two
+rounds of a pipeline, the manifest of the tasks planned next (logic.scheduler)."""
 
 from __future__ import annotations
 
-from genjobs.logic import planning
+from genjobs.logic import planning, scheduler
 from genjobs.logic.job_model import first_wait, model_of
 from genjobs.logic.ports import Collaborators
-from genjobs.models.domain import Plan, Task, TaskStatus, TimelineEvent, utcnow
-from genjobs.models.messages import PrepareJobOutput, TaskRef
+from genjobs.models.domain import Job, Plan, StepKind, Task, TaskStatus, TimelineEvent, utcnow
+from genjobs.models.messages import ManifestItem, PlanTasksInput, PlanTasksOutput, PrepareJobOutput
 
 BATCH = 500
 
@@ -15,40 +16,85 @@ def manifest_key(job_id: str) -> str:
     return f"manifests/{job_id}.json"
 
 
+def first_check(deps: Collaborators, job: Job, index: int) -> int:
+    """How long a task's first status check waits, if it is polled (its step's model's)."""
+    if job.steps and job.steps[job.step_of(index)].kind != StepKind.ASYNC:
+        return 0
+    return first_wait(model_of(deps, job.for_task(index)), deps)
+
+
+def _write_manifest(deps: Collaborators, job: Job, indexes: list[int]) -> None:
+    waits: dict[int, int] = {}
+
+    def wait_of(index: int) -> int:
+        step = job.step_of(index)
+        if step not in waits:
+            waits[step] = first_check(deps, job, index)
+        return waits[step]
+
+    items = [
+        ManifestItem(jobId=job.job_id, taskIndex=i, firstCheckSeconds=wait_of(i)).to_wire() for i in indexes
+    ]
+    deps.storage.put_json(manifest_key(job.job_id), items)
+
+
+def _put_in_batches(deps: Collaborators, tasks: list[Task]) -> None:
+    for start in range(0, len(tasks), BATCH):
+        deps.tasks.put_many(tasks[start : start + BATCH])
+
+
+def _one_step_tasks(deps: Collaborators, job: Job) -> list[int]:
+    plan, common_input = job.plan, job.input
+    if job.spec_key:
+        spec = deps.storage.get_json(job.spec_key)
+        plan, common_input = Plan.model_validate(spec["plan"]), spec["input"]
+    assert plan is not None, f"job {job.job_id} has neither a plan nor a spec key"
+    now = utcnow()
+    batch: list[Task] = []
+    for index, task_input in enumerate(planning.expand(plan, common_input)):
+        batch.append(
+            Task(
+                jobId=job.job_id,
+                index=index,
+                status=TaskStatus.PENDING,
+                input=task_input,
+                createdAt=now,
+                updatedAt=now,
+            )
+        )
+        if len(batch) == BATCH:
+            deps.tasks.put_many(batch)
+            batch = []
+    if batch:
+        deps.tasks.put_many(batch)
+    return list(range(job.task_count))
+
+
+def _pipeline_tasks(deps: Collaborators, job: Job) -> list[int]:
+    """Writes the tasks of every step whose size is known; those depending on nothing are planned."""
+    pipeline = scheduler.load(deps, job)
+    roots: list[int] = []
+    for spec in pipeline.specs:
+        size = scheduler.size_of(job, spec)
+        if size is None:
+            continue
+        planned = not spec.depends
+        tasks = scheduler.new_tasks(job, spec, size, planned, pipeline.job_input)
+        _put_in_batches(deps, tasks)
+        if planned:
+            roots += [t.index for t in tasks]
+    return roots
+
+
 def prepare(deps: Collaborators, job_id: str) -> PrepareJobOutput:
     """Idempotent: a replay after the tasks exist writes nothing and returns the same manifest."""
     job = deps.jobs.get(job_id)
     if job is None:
         raise LookupError(f"job {job_id} does not exist")
     if not job.prepared:
-        plan, common_input = job.plan, job.input
-        if job.spec_key:
-            spec = deps.storage.get_json(job.spec_key)
-            plan, common_input = Plan.model_validate(spec["plan"]), spec["input"]
-        assert plan is not None, f"job {job_id} has neither a plan nor a spec key"
-        now = utcnow()
-        batch: list[Task] = []
-        for index, task_input in enumerate(planning.expand(plan, common_input)):
-            batch.append(
-                Task(
-                    jobId=job_id,
-                    index=index,
-                    status=TaskStatus.PENDING,
-                    input=task_input,
-                    createdAt=now,
-                    updatedAt=now,
-                )
-            )
-            if len(batch) == BATCH:
-                deps.tasks.put_many(batch)
-                batch = []
-        if batch:
-            deps.tasks.put_many(batch)
+        first = _pipeline_tasks(deps, job) if job.is_pipeline else _one_step_tasks(deps, job)
         deps.checkpoints.reach("prepare.after_tasks_written", job.user_id, job_id)
-        deps.storage.put_json(
-            manifest_key(job_id),
-            [TaskRef(jobId=job_id, taskIndex=i).to_wire() for i in range(job.task_count)],
-        )
+        _write_manifest(deps, job, first)
         started = deps.jobs.mark_started(job_id)
         deps.timeline.add(
             TimelineEvent(
@@ -59,15 +105,33 @@ def prepare(deps: Collaborators, job_id: str) -> PrepareJobOutput:
             )
         )
         job = started or job
+    return _state(deps, job)
+
+
+def _state(deps: Collaborators, job: Job) -> PrepareJobOutput:
     return PrepareJobOutput(
-        jobId=job_id,
-        manifestKey=manifest_key(job_id),
+        jobId=job.job_id,
+        manifestKey=manifest_key(job.job_id),
         concurrency=job.concurrency,
         taskCount=job.task_count,
         # A job cancelled before its tasks run goes straight to settlement: no task is submitted.
         cancelRequested=job.cancel_requested,
-        # The model is the job's: every polled task is first checked after the same wait.
-        firstCheckSeconds=first_wait(model_of(deps, job), deps),
+        firstCheckSeconds=first_check(deps, job, 0),
         heartbeatSeconds=deps.settings.heartbeat_seconds,
         deadlineSeconds=deps.settings.task_deadline_seconds,
     )
+
+
+def plan_next(deps: Collaborators, state: PlanTasksInput) -> PlanTasksOutput:
+    """After a round: the next round's manifest, or done. A one-step job is done after its round;
+    a cancelled pipeline plans nothing more (settlement closes what is left)."""
+    job = deps.jobs.get(state.job_id)
+    if job is None:
+        raise LookupError(f"job {state.job_id} does not exist")
+    ready: list[int] = []
+    if job.is_pipeline and not job.status.terminal and not job.cancel_requested:
+        ready = scheduler.plan_round(deps, job)
+        if ready:
+            _write_manifest(deps, job, ready)
+    fields = state.model_dump(by_alias=True) | {"taskCount": len(ready), "done": not ready}
+    return PlanTasksOutput.model_validate(fields)

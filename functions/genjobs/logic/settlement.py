@@ -29,7 +29,7 @@ def _close_open_tasks(deps: Collaborators, job: Job) -> Job | None:
         if task.status == TaskStatus.PROCESSING:
             fresh = deps.tasks.get(job.job_id, task.index) or task
             try:
-                cancel_at_provider(deps, job, fresh, by="settlement")
+                cancel_at_provider(deps, job.for_task(task.index), fresh, by="settlement")
             except Exception:  # noqa: BLE001 - best effort; the task is closed either way
                 pass
         to = TaskStatus.CANCELLED if job.cancel_requested else TaskStatus.FAILED
@@ -39,16 +39,16 @@ def _close_open_tasks(deps: Collaborators, job: Job) -> Job | None:
             "job cancelled before submission" if unsubmitted else "the job's workflow ended before the task"
         )
         ended = end_task(deps, job, task, to, f"task.{to.value.lower()}", reason=reason)
-        closed = _released(closed, task.status, to) if ended and closed else None
+        closed = _released(closed, task.status, to, job.price_of(task.index)) if ended and closed else None
     return closed
 
 
-def _released(job: Job, was: TaskStatus, to: TaskStatus) -> Job:
+def _released(job: Job, was: TaskStatus, to: TaskStatus, price: int) -> Job:
     """The job after one of its tasks moved from `was` to `to` (FAILED or CANCELLED: refunded)."""
     counts = job.counts.model_copy(
         update={was.value.lower(): job.counts.get(was) - 1, to.value.lower(): job.counts.get(to) + 1}
     )
-    credits = job.credits.model_copy(update={"refunded": job.credits.refunded + job.credits.unit_price})
+    credits = job.credits.model_copy(update={"refunded": job.credits.refunded + price})
     return job.model_copy(update={"counts": counts, "credits": credits})
 
 

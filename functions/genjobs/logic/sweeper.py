@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from genjobs.logic.chains import answer_after
 from genjobs.logic.ports import Collaborators
 from genjobs.logic.providers import provider_for
-from genjobs.logic.task_answer import DONE, answer
+from genjobs.logic.signals import is_signal
+from genjobs.logic.signals import sweep as sweep_signal
+from genjobs.logic.task_answer import DONE
 from genjobs.logic.task_end import TaskGone, load
 from genjobs.logic.tasks import apply_status, cancel_at_provider, observation_failed
 from genjobs.models.domain import Task, TaskStatus, TimelineEvent, utcnow
@@ -65,6 +68,8 @@ def rescue_task(deps: Collaborators, ref: TaskRef, by: str = "sweeper") -> bool:
         job, task = load(deps, ref)
     except TaskGone:
         return False
+    if is_signal(job, task):
+        return sweep_signal(deps, job, task)
     token = task.task_token
     if not task.status.terminal and task.provider_id:
         try:
@@ -94,7 +99,7 @@ def rescue_task(deps: Collaborators, ref: TaskRef, by: str = "sweeper") -> bool:
                 deps.workflow.heartbeat(token)
             return False
     if token:
-        answer(deps, token, DONE)
+        answer_after(deps, token, DONE, TaskRef(jobId=job.job_id, taskIndex=task.index))
     return True
 
 

@@ -27,16 +27,17 @@ def load(deps: Collaborators, ref: TaskRef) -> tuple[Job, Task]:
     task = deps.tasks.get(ref.job_id, ref.task_index) if job else None
     if job is None or task is None:
         raise TaskGone(f"job {ref.job_id} task {ref.task_index} does not exist")
-    return job, task
+    # A pipeline's task runs on its step's provider and model.
+    return job.for_task(task.index), task
 
 
 def end_task(deps: Collaborators, job: Job, task: Task, to: TaskStatus, kind: str, **fields: Any) -> bool:
     """Moves a task to a terminal status (charging or releasing its credits) once."""
     detail = {k: v for k, v in fields.items() if k in {"error", "reason"} and v is not None}
     if to == TaskStatus.COMPLETED:
-        detail["charged"] = job.credits.unit_price
+        detail["charged"] = job.price_of(task.index)
     else:
-        detail["refunded"] = job.credits.unit_price
+        detail["refunded"] = job.price_of(task.index)
     move = TaskMove(task.status, to, {k: v for k, v in fields.items() if k != "reason"})
     moved = deps.tasks.end(job, task.index, move, task_event(job.job_id, kind, task.index, **detail))
     if moved:

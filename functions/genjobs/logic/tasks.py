@@ -8,15 +8,17 @@ concurrent webhooks/polls/cancels change nothing twice.
 
 from __future__ import annotations
 
+from typing import Any
+
 from genjobs.catalog import ResolvedModel, WaitBy
 from genjobs.logic.job_model import model_of
 from genjobs.logic.outputs import OutputGone, OutputUnavailable, keep_outputs
 from genjobs.logic.ports import Collaborators
 from genjobs.logic.providers import provider_for
-from genjobs.logic.task_answer import DONE, RUNNING, Wait, answer
-from genjobs.logic.task_end import TaskGone, end_task, load, task_event
+from genjobs.logic.task_answer import DONE, RUNNING, Wait
+from genjobs.logic.task_end import end_task, load, task_event
 from genjobs.models.domain import Job, Task, TaskStatus
-from genjobs.models.messages import SubmitTask, TaskRef
+from genjobs.models.messages import TaskRef
 from genjobs.models.persistence import Accepted
 from genjobs.observability import logger, metrics
 from genjobs.providers.base import (
@@ -55,20 +57,7 @@ def webhook_url(deps: Collaborators, job: Job, index: int) -> str:
     )
 
 
-def submit(deps: Collaborators, message: SubmitTask, receive_count: int) -> None:
-    """Submits a task once (its idempotency key makes a redelivery get the same prediction) and
-    answers its token unless a webhook will. RetryLater: throttled or transient, redelivered later."""
-    token = message.task_token
-    try:
-        left = _submit(deps, message, token, receive_count)
-    except TaskGone:
-        deps.workflow.fail(token, "TaskGone", "the task no longer exists")
-        return
-    if left is not None:
-        answer(deps, token, left)
-
-
-def _submit(deps: Collaborators, ref: TaskRef, token: str, receive_count: int) -> Wait | None:
+def submit_task(deps: Collaborators, ref: TaskRef, token: str, receive_count: int) -> Wait | None:
     """What is left to wait for, or None when a webhook answers the token (or nothing waits on it)."""
     job, task = load(deps, ref)
     if task.status.terminal:
@@ -154,8 +143,11 @@ def _output_optional(deps: Collaborators, job: Job) -> bool:
     return model is not None and model.output_optional
 
 
-def apply_status(deps: Collaborators, job: Job, task: Task, status: ProviderStatus) -> Wait:
-    """Acts on one observation of the provider (a poll, a webhook, the sweeper)."""
+def apply_status(
+    deps: Collaborators, job: Job, task: Task, status: ProviderStatus, result: Any = None
+) -> Wait:
+    """Acts on one observation of the provider (a poll, a webhook, the sweeper, a sync call's
+    answer with what it returned as data: `result`)."""
     if task.status.terminal:
         return DONE
     if status.state == TaskState.SUCCEEDED:
@@ -175,6 +167,7 @@ def apply_status(deps: Collaborators, job: Job, task: Task, status: ProviderStat
             "task.completed",
             outputs=[o.model_dump(mode="json", by_alias=True) for o in outputs],
             progress=100.0,
+            **({"result": result} if result is not None else {}),
         )
         return DONE
     if status.state == TaskState.FAILED:

@@ -10,6 +10,8 @@ from genjobs.models.api import (
     JobView,
     OutputView,
     PlanView,
+    StepCreditsView,
+    StepView,
     TaskView,
 )
 from genjobs.models.domain import Job, Task, TaskStatus
@@ -47,17 +49,49 @@ def job_detail_view(
     job: Job, tasks: list[Task], cursor: str | None, storage: ObjectStore, ttl: int
 ) -> JobDetailView:
     fields = _job_fields(job, tasks)
-    fields["tasks"] = [task_view(t, storage, ttl) for t in tasks]
+    fields["tasks"] = [task_view(t, storage, ttl, job) for t in tasks]
     fields["tasksCursor"] = cursor
     return JobDetailView.model_validate(fields)
+
+
+def step_views(job: Job) -> list[StepView]:
+    views = []
+    for summary, state in zip(job.steps, job.step_states, strict=True):
+        size = summary.slots if state.size is None else state.size
+        counts = {s.value: state.counts.get(s) for s in TaskStatus}
+        counts["PENDING"] = max(0, size - state.counts.processing - state.counts.terminal)
+        if job.status.terminal:  # settled: nothing of it is left to run
+            counts["PENDING"] = 0
+        done = state.counts.terminal
+        views.append(
+            StepView(
+                name=summary.name,
+                kind=summary.kind,
+                provider=summary.provider,
+                model=summary.model,
+                size=state.size,
+                maxSize=summary.slots,
+                final=summary.final,
+                counts=CountsView(**counts),
+                progress=100.0 if size == 0 else round(min(100.0, 100.0 * done / size), 1),
+                credits=StepCreditsView(
+                    unitPrice=summary.price,
+                    reserved=summary.slots * summary.price,
+                    charged=state.charged,
+                    refunded=state.refunded,
+                ),
+            )
+        )
+    return views
 
 
 def _job_fields(job: Job, tasks: list[Task] | None) -> dict[str, object]:
     return {
         "jobId": job.job_id,
         "status": job.status,
-        "provider": job.provider,
-        "model": job.model,
+        "provider": job.provider or None,
+        "model": job.model or None,
+        "steps": step_views(job),
         "collectionId": job.collection_id,
         "metadata": job.metadata,
         "plan": PlanView(
@@ -80,9 +114,13 @@ def _job_fields(job: Job, tasks: list[Task] | None) -> dict[str, object]:
     }
 
 
-def task_view(task: Task, storage: ObjectStore, ttl: int) -> TaskView:
+def task_view(task: Task, storage: ObjectStore, ttl: int, job: Job | None = None) -> TaskView:
+    step = job.steps[job.step_of(task.index)] if job is not None and job.steps else None
     return TaskView(
         index=task.index,
+        step=step.name if step else None,
+        item=task.index - step.base if step else None,
+        result=task.result,
         status=task.status,
         input=task.input,
         progress=100.0 if task.status == TaskStatus.COMPLETED else task.progress,

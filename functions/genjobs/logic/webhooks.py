@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from genjobs.logic.chains import answer_after
 from genjobs.logic.errors import DomainError, NotFound
 from genjobs.logic.ports import Collaborators
 from genjobs.logic.providers import provider_for
-from genjobs.logic.task_answer import DONE, answer
+from genjobs.logic.task_answer import DONE
 from genjobs.logic.task_end import TaskGone, load
 from genjobs.logic.tasks import apply_status, observation_failed
 from genjobs.models.domain import TimelineEvent, is_job_id, utcnow
@@ -79,5 +80,5 @@ def receive(deps: Collaborators, webhook: ReceivedWebhook) -> str:
         deps.receipts.forget(provider, delivery.delivery_id)
         raise
     if result is DONE and token:
-        answer(deps, token, DONE)
+        answer_after(deps, token, DONE, TaskRef(jobId=job.job_id, taskIndex=task.index))
     return "applied"

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, mo
 from pydantic_core import PydanticCustomError
 
 from genjobs.models import stored
-from genjobs.models.domain import JobStatus, TaskStatus
+from genjobs.models.domain import JobStatus, StepKind, TaskStatus
+from genjobs.models.pipeline import StepRequest
 from genjobs.models.stored import VALID_TEXT
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), VALID_TEXT]
@@ -38,12 +39,19 @@ class _Response(BaseModel):
 
 
 class CreateJobRequest(_Request):
-    """Either `tasks` (one input per task) or `matrix` (named value lists, optionally with `count`)."""
+    """One model over N inputs: `provider`, `model` and either `tasks` (one input per task) or `matrix`
+    (named value lists, optionally with `count`). Or a pipeline: `steps` that feed each other."""
 
-    provider: Name = Field(
-        description="Provider name from the catalog, e.g. `simulator`, `replicate`, `fal`."
+    provider: Name | None = Field(
+        default=None, description="Provider name from the catalog, e.g. `simulator`, `replicate`, `fal`."
     )
-    model: Name = Field(description="Model of that provider, e.g. `sim-image`.")
+    model: Name | None = Field(default=None, description="Model of that provider, e.g. `sim-image`.")
+    steps: list[StepRequest] | None = Field(
+        default=None,
+        min_length=1,
+        description="A pipeline: named steps, each a model, the app's function or a signal, run for each "
+        "item of an earlier step or over all its outputs (see the pipeline examples).",
+    )
     input: CommonInput = Field(default_factory=dict)
     tasks: list[TaskInput] | None = Field(
         default=None,
@@ -73,6 +81,24 @@ class CreateJobRequest(_Request):
     concurrency: WholeNumber | None = Field(
         default=None, ge=1, le=100, description="Most tasks of this job in flight."
     )
+
+    @model_validator(mode="after")
+    def _one_model_or_steps(self) -> CreateJobRequest:
+        if self.steps is not None:
+            for name in ("provider", "model", "tasks", "matrix", "count"):
+                if getattr(self, name) is not None:
+                    raise PydanticCustomError(
+                        "pipeline",
+                        "{reason}",
+                        {"reason": f"give '{name}' in each step of a pipeline", "path": name},
+                    )
+            return self
+        for name in ("provider", "model"):
+            if getattr(self, name) is None:
+                raise PydanticCustomError(
+                    "missing", "{reason}", {"reason": "required (or give 'steps')", "path": name}
+                )
+        return self
 
     @model_validator(mode="after")
     def _task_items_fit(self) -> CreateJobRequest:
@@ -136,6 +162,7 @@ class CountsView(_Response):
     COMPLETED: int
     FAILED: int
     CANCELLED: int
+    SKIPPED: int = Field(default=0, description="Pipeline tasks not run because what they need failed.")
 
 
 class CreditsView(_Response):
@@ -153,21 +180,54 @@ class OutputView(_Response):
 
 class TaskView(_Response):
     index: int
+    step: str | None = Field(default=None, description="A pipeline task's step.")
+    item: int | None = Field(default=None, description="A pipeline task's item within its step (0-based).")
     status: TaskStatus
     input: dict[str, Any]
     progress: float | None = None
     error: str | None = None
     provider_id: str | None = Field(default=None, alias="providerId")
     outputs: list[OutputView] = Field(default_factory=list)
+    result: Any = Field(
+        default=None,
+        description="What a pipeline task returned as data (a text model's JSON, an app function's result).",
+    )
     submitted_at: datetime | None = Field(default=None, alias="submittedAt")
     finished_at: datetime | None = Field(default=None, alias="finishedAt")
+
+
+class StepCreditsView(_Response):
+    unit_price: int = Field(alias="unitPrice")
+    reserved: int
+    charged: int
+    refunded: int
+
+
+class StepView(_Response):
+    name: str
+    kind: StepKind
+    provider: str | None = None
+    model: str | None = None
+    size: int | None = Field(description="Its number of tasks; null until a fan-out's items are known.")
+    max_size: int = Field(alias="maxSize", description="The tasks reserved for it.")
+    final: bool = Field(description="No step depends on it: its outputs are the job's.")
+    counts: CountsView
+    progress: float
+    credits: StepCreditsView
 
 
 class JobView(_Response):
     job_id: str = Field(alias="jobId")
     status: JobStatus
-    provider: str
-    model: str
+    provider: str | None = Field(
+        default=None, description="A one-step job's provider (a pipeline's are per step)."
+    )
+    model: str | None = Field(default=None, description="A one-step job's model.")
+    steps: list[StepView] = Field(
+        default_factory=list,
+        description="A pipeline's steps in order, each with its counts, percent and credits. The job's "
+        "percent weighs every task alike, whatever its step.",
+    )
     collection_id: str | None = Field(default=None, alias="collectionId")
     metadata: dict[str, str] = Field(default_factory=dict)
     plan: PlanView

@@ -51,13 +51,17 @@ class TaskStatus(StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+    # A pipeline task that never ran because what it depends on failed (never submitted, not charged).
+    SKIPPED = "SKIPPED"
 
     @property
     def terminal(self) -> bool:
         return self in TERMINAL_TASK_STATUSES
 
 
-TERMINAL_TASK_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+TERMINAL_TASK_STATUSES = frozenset(
+    {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED}
+)
 
 
 class _Model(BaseModel):
@@ -70,10 +74,11 @@ class TaskCounts(_Model):
     completed: int = 0
     failed: int = 0
     cancelled: int = 0
+    skipped: int = 0
 
     @property
     def terminal(self) -> int:
-        return self.completed + self.failed + self.cancelled
+        return self.completed + self.failed + self.cancelled + self.skipped
 
     def get(self, status: TaskStatus) -> int:
         return int(getattr(self, status.value.lower()))
@@ -99,12 +104,50 @@ class Plan(_Model):
     count: int | None = None
 
 
+class StepKind(StrEnum):
+    """How a pipeline step's tasks run (see docs/design/pipelines.md)."""
+
+    ASYNC = "async"  # submitted to a provider, then polled or called back
+    SYNC = "sync"  # one provider call that answers with the output
+    LAMBDA = "lambda"  # the app's own Lambda function
+    SIGNAL = "signal"  # waits for the app's POST /jobs/{id}/signals/{name}
+
+
+class StepSummary(_Model):
+    """What every task transition needs of its step, kept on the job item: its tasks are the
+    indexes [base, base + slots), each priced `price`. The step's full definition (input template,
+    shape, dependencies) is in the job's spec."""
+
+    name: str
+    kind: StepKind = StepKind.ASYNC
+    provider: str | None = None
+    model: str | None = None
+    function: str | None = None
+    price: int = Field(ge=0)
+    base: int = Field(ge=0)
+    slots: int = Field(ge=1)
+    final: bool = Field(default=False, description="No step depends on it: its outputs are the job's")
+    # A signal step's wait and what its end is when nobody signals in time (fail, skip, proceed).
+    timeout_seconds: int | None = Field(default=None, alias="timeoutSeconds")
+    on_timeout: str | None = Field(default=None, alias="onTimeout")
+
+
+class StepState(_Model):
+    """A pipeline step's counters, kept on the job item by every transition of its tasks."""
+
+    counts: TaskCounts = Field(default_factory=TaskCounts)
+    charged: int = 0
+    refunded: int = 0
+    size: int | None = Field(default=None, description="Its number of tasks, once known")
+
+
 class Job(_Model):
     job_id: str = Field(alias="jobId")
     user_id: str = Field(alias="userId")
     status: JobStatus
-    provider: str
-    model: str
+    # A one-step job's model; a pipeline's are its steps' (Job.for_task gives a task's).
+    provider: str = ""
+    model: str = ""
     input: JsonObject = Field(default_factory=dict)
     plan: Plan | None = None
     # Where the plan and input live when they are too big for this item: S3 {"plan", "input"}.
@@ -123,10 +166,37 @@ class Job(_Model):
     finished_at: datetime | None = Field(default=None, alias="finishedAt")
     prepared: bool = False
     event_published_at: datetime | None = Field(default=None, alias="eventPublishedAt")
+    # A pipeline's steps, in order (empty: a one-step job of `provider`/`model`).
+    steps: list[StepSummary] = Field(default_factory=list)
+    step_states: list[StepState] = Field(default_factory=list, alias="stepStates")
 
     @property
     def cancel_requested(self) -> bool:
         return self.cancel_requested_at is not None
+
+    @property
+    def is_pipeline(self) -> bool:
+        return bool(self.steps)
+
+    def step_of(self, index: int) -> int:
+        """The number of the step task `index` belongs to (0 for a one-step job)."""
+        for number, step in enumerate(self.steps):
+            if step.base <= index < step.base + step.slots:
+                return number
+        return 0
+
+    def for_task(self, index: int) -> Job:
+        """The job as task `index` sees it: with its step's provider and model (a one-step job: itself)."""
+        if not self.steps:
+            return self
+        step = self.steps[self.step_of(index)]
+        return self.model_copy(update={"provider": step.provider or "", "model": step.model or ""})
+
+    def price_of(self, index: int) -> int:
+        """What task `index` costs: its step's price (the job's unit price for a one-step job)."""
+        if not self.steps:
+            return self.credits.unit_price
+        return self.steps[self.step_of(index)].price
 
 
 class Output(_Model):
@@ -151,6 +221,12 @@ class Task(_Model):
     sweeps: int = Field(default=0, description="How often the sweeper found it overdue and unfinished")
     provider_cancelled_at: datetime | None = Field(default=None, alias="providerCancelledAt")
     task_token: str | None = Field(default=None, alias="taskToken")
+    # Pipelines (the task's step and item follow from its index: Job.step_of): what it returned as
+    # data (a text model's parsed answer, an app function's result), when it was planned (its input
+    # rendered from what it depends on) and a signal's decision.
+    result: Any = None
+    planned_at: datetime | None = Field(default=None, alias="plannedAt")
+    signal: JsonObject | None = None
     created_at: datetime | None = Field(default=None, alias="createdAt")
     submitted_at: datetime | None = Field(default=None, alias="submittedAt")
     finished_at: datetime | None = Field(default=None, alias="finishedAt")
@@ -181,6 +257,7 @@ class LedgerEntry(_Model):
     amount: int
     job_id: str | None = Field(default=None, alias="jobId")
     task_index: int | None = Field(default=None, alias="taskIndex")
+    step: str | None = None
     reason: str | None = None
     at: datetime
 

@@ -38,6 +38,13 @@ class TaskRef(_Message):
     task_index: int = Field(alias="taskIndex", ge=0)
 
 
+class ManifestItem(TaskRef):
+    """One task of a round of the Distributed Map, with how long its first status check waits
+    when it is polled (its model's: a pipeline's steps differ)."""
+
+    first_check_seconds: int = Field(alias="firstCheckSeconds", ge=0)
+
+
 # ----------------------------------------------------------------------------- the states
 class PrepareJobInput(JobRef):
     """The execution's input (the API starts it), passed on to PrepareJob."""
@@ -55,10 +62,22 @@ class PrepareJobOutput(JobRef):
     first_check_seconds: int = Field(
         alias="firstCheckSeconds",
         ge=0,
-        description="how long WaitForProvider waits before a polled task's first check",
+        description="the job's (a pipeline's first step's) wait before a polled task's first check; "
+        "each manifest item carries its own",
     )
     heartbeat_seconds: int = Field(alias="heartbeatSeconds", ge=1)
     deadline_seconds: int = Field(alias="deadlineSeconds", ge=1)
+
+
+class PlanTasksInput(PrepareJobOutput):
+    """The workflow's state after a round of RunTasks (PrepareJob's or the last PlanTasks' output)."""
+
+
+class PlanTasksOutput(PrepareJobOutput):
+    """The next round: `done` when nothing is left to run (HasMoreTasks settles the job), else the
+    manifest of the tasks planned for it."""
+
+    done: bool
 
 
 class PollTaskInput(TaskRef):

@@ -39,8 +39,9 @@ def invalid_request(error: RequestValidationError) -> Response[str]:
             )
         if location and location[0] in ("query", "path", "header"):
             location = location[1:]
-        # A stored value's own path below its field, e.g. input.a.b (see models.stored).
-        below = str((e.get("ctx") or {}).get("path", "")) if e.get("type") == "dynamodb_limit" else ""
+        # A path below the field named by the error itself, e.g. input.a.b (see models.stored), or the
+        # field a whole-request check refused.
+        below = str((e.get("ctx") or {}).get("path", ""))
         field = ".".join([*location, below] if below else location)
         problems.append({"field": field or "body", "reason": str(e.get("msg", "invalid"))})
     detail = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
