@@ -30,6 +30,15 @@ _RESET_HINT = re.compile(
 )
 
 
+def prefer_wait(timeout_seconds: float, longest: int | None = None) -> tuple[str, int]:
+    """The `Prefer` header value of a synchronous create (RFC 7240 `wait`, in whole seconds, at least
+    1, at most `longest` where the provider caps it) and the seconds it asks for."""
+    seconds = max(1, math.ceil(timeout_seconds))
+    if longest is not None:
+        seconds = min(seconds, longest)
+    return f"wait={seconds}", seconds
+
+
 def new_session(pool_size: int = 16) -> requests.Session:
     """A Session with keep-alive pooling and no automatic retries."""
     session = requests.Session()
