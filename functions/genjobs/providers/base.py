@@ -184,7 +184,8 @@ class Provider(Protocol):
         answers a terminal status (SUCCEEDED with its outputs, FAILED, CANCELED).
 
         Raises what submit raises, and SyncDeadlinePassed (a ProviderUnavailable) when no terminal
-        answer came within `timeout_seconds`.
+        answer came within `timeout_seconds` (or the provider's own cap on a wait). The call lasts
+        at most the deadline plus transport.SYNC_ANSWER_MARGIN_SECONDS (and the connect timeout).
         """
         ...
 

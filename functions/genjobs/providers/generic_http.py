@@ -95,9 +95,7 @@ class GenericHttpProvider:
         return Submission(provider_id=provider_id, status=status)
 
     def run(self, request: SubmitRequest, timeout_seconds: float) -> ProviderStatus:
-        prefer, wait = transport.prefer_wait(timeout_seconds)
-        # The server may hold the answer the whole wait: the read timeout starts after it.
-        timeout = (self.config.connect_timeout, wait + self.config.read_timeout)
+        prefer, timeout = transport.prefer_wait(timeout_seconds, self.config.connect_timeout)
         url = self.config.run_url or self.config.submit_url
         document = self._create(url, request, {"Prefer": prefer}, timeout)
         provider_id = self._provider_id(document)

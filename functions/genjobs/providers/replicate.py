@@ -154,10 +154,9 @@ class ReplicateProvider:
         return Submission(provider_id=status.provider_id, status=status)
 
     def run(self, request: SubmitRequest, timeout_seconds: float) -> ProviderStatus:
-        prefer, wait = transport.prefer_wait(timeout_seconds, LONGEST_SYNC_WAIT_SECONDS)
-        # Replicate holds the answer up to the whole wait: the read timeout starts after it.
-        status = self._create(request, {"Prefer": prefer}, (self._timeout[0], wait + self._timeout[1]))
-        return finished(status, status.provider_id, timeout_seconds)
+        prefer, timeout = transport.prefer_wait(timeout_seconds, self._timeout[0], LONGEST_SYNC_WAIT_SECONDS)
+        status = self._create(request, {"Prefer": prefer}, timeout)
+        return finished(status, status.provider_id, min(timeout_seconds, LONGEST_SYNC_WAIT_SECONDS))
 
     def _create(
         self, req: SubmitRequest, extra_headers: dict[str, str], timeout: tuple[float, float]
