@@ -28,6 +28,9 @@ class ModelEntry(BaseModel):
     # A success normally delivers at least one output, and one that delivers none fails (refunded).
     # A model whose success legitimately carries no file says so here.
     output_optional: bool = Field(default=False, alias="outputOptional")
+    # The model answers synchronously (Provider.run: the answer carries its outputs), so a step of
+    # kind sync may use it. It may still be submitted and waited for like any other.
+    sync: bool = False
 
 
 class ProviderEntry(BaseModel):
@@ -52,6 +55,7 @@ class ResolvedModel(BaseModel):
     expected_seconds: int
     wait_by: WaitBy
     output_optional: bool = False
+    sync: bool = False
 
 
 class Catalog(BaseModel):
@@ -72,6 +76,7 @@ class Catalog(BaseModel):
             expected_seconds=m.expected_seconds,
             wait_by=m.wait_by or entry.wait_by,
             output_optional=m.output_optional,
+            sync=m.sync,
         )
 
 

@@ -13,7 +13,9 @@ properties such as "no duplicate paid prediction" or "no submission after cancel
 API (JSON)
     POST /v1/predictions            {model, input, webhook?}; header Idempotency-Key (same key and
                                     same body -> the same prediction, never a second one; same key
-                                    with another body -> 409) -> 201 prediction
+                                    with another body -> 409) -> 201 prediction. With the header
+                                    `Prefer: wait=N` (sync mode) the answer waits until the
+                                    prediction ended or N schedule seconds passed, and shows it then
     GET  /v1/predictions/{id}       -> prediction
     POST /v1/predictions/{id}/cancel -> prediction (status "canceled" unless it already ended)
     GET  /files/{id}/{n}.{ext}      output n of a succeeded prediction; `?size=N` serves N bytes
@@ -22,7 +24,14 @@ API (JSON)
 
     A prediction is {id, model, input, status: queued|running|succeeded|failed|canceled,
     progress 0-100, outputs [urls], error, queue_position, created_at, started_at, completed_at,
-    urls {get, cancel}}.
+    urls {get, cancel}}. An output is a file URL, or a data: URI when it is inline.
+
+Outputs (sim_outputs.py): `png` an image; `json` a language model's answer ({"text": ...}, or with
+input `"format": "script"` a video script, one scene per paragraph of input.prompt or
+input.document, at most input.maxScenes); `txt` the same completion as plain text; `wav` silence
+as long as reading input.text; `mp4` a video whose `free` box holds the model and input it was made
+from. Text is always inline. The catalog's simulator models have defaults (MODEL_DEFAULTS: sim-llm
+answers json, sim-tts inline wav, sim-image-sync an inline png, sim-avatar and sim-background mp4).
 
 Per-task behaviour: options under the key "sim" of the prediction's input (all optional).
 Durations are in schedule seconds; wall seconds = schedule seconds * time_scale.
@@ -33,7 +42,9 @@ Durations are in schedule seconds; wall seconds = schedule seconds * time_scale.
     neverFinish    bool   stay running forever (progress stops below 100)
     rawStatus      str    report this status string instead of the real one (unknown statuses)
     outputs        int    number of output files (default 1); 0 is a success that delivers nothing
-    outputFormat   str    output file extension (default "png"; a real PNG unless outputBytes)
+    outputFormat   str    output file extension (default "png"; png, json, txt, wav and mp4 are
+                          real contents, any other is a PNG; all are `outputBytes` when given)
+    inline         bool   outputs come in the prediction as base64 data: URIs, not as file URLs
     outputBytes    int    each output is this many deterministic bytes
     truncateOutput bool   file responses announce the full Content-Length but send half, then close
     truncateDownloads int the first N downloads of each output are truncated that way, then whole
@@ -62,13 +73,10 @@ import base64
 import hashlib
 import json
 import math
-import mimetypes
 import re
-import struct
 import threading
 import time
 import uuid
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -80,9 +88,12 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from genjobs.providers.webhooks import signed_headers
+from genjobs_local import sim_outputs
 
 DEFAULT_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"genjobs-simulator-webhook-key!!").decode()
 _WEBHOOK_ATTEMPT_DELAYS = (0.0, 1.0, 5.0)  # schedule seconds after the first attempt
+_TERMINAL = frozenset({"succeeded", "failed", "canceled"})
+_PREFER_WAIT = re.compile(r"(?:^|[\s,;])wait=(\d+(?:\.\d+)?)")
 
 
 class WebhookOptions(BaseModel):
@@ -107,6 +118,7 @@ class SimOptions(BaseModel):
     outputs: int = Field(default=1, ge=0, le=100)
     output_format: str = Field(default="png", alias="outputFormat", pattern=r"^[a-z0-9]{1,8}$")
     output_bytes: int | None = Field(default=None, alias="outputBytes", ge=0, le=512 * 1024 * 1024)
+    inline: bool = False
     truncate_output: bool = Field(default=False, alias="truncateOutput")
     truncate_downloads: int = Field(default=0, alias="truncateDownloads", ge=0)
     download_delay: float = Field(default=0.0, alias="downloadDelay", ge=0, le=60)
@@ -147,6 +159,7 @@ class _Prediction:
     notified: list[str] = field(default_factory=list)
     held: list[_Delivery] = field(default_factory=list)
     outbox: list[_Delivery] = field(default_factory=list)
+    inline_outputs: list[str] | None = None  # made once, at the first view that shows them
 
 
 class _SimState:
@@ -283,9 +296,7 @@ class SimulatorServer:
                 progress = round(100.0 * (sim.progress_steps - 1) / sim.progress_steps, 2)
             else:
                 status, progress = "succeeded", 100.0
-                outputs = [
-                    f"{self.base_url}/files/{p.id}/{n}.{sim.output_format}" for n in range(sim.outputs)
-                ]
+                outputs = self._outputs(p)
         if p.canceled_mono is not None and status in ("queued", "running"):
             status = "canceled"
             completed = (p.canceled_mono - p.created_mono) / self.time_scale
@@ -313,6 +324,33 @@ class SimulatorServer:
                 "cancel": f"{self.base_url}/v1/predictions/{p.id}/cancel",
             },
         }
+
+    def _outputs(self, p: _Prediction) -> list[str]:
+        fmt = p.sim.output_format
+        if not p.sim.inline and fmt not in sim_outputs.TEXT_FORMATS:
+            return [f"{self.base_url}/files/{p.id}/{n}.{fmt}" for n in range(p.sim.outputs)]
+        if p.inline_outputs is None:
+            p.inline_outputs = [
+                sim_outputs.data_uri(self.output_content(p, n), fmt) for n in range(p.sim.outputs)
+            ]
+        return p.inline_outputs
+
+    def output_content(self, p: _Prediction, index: int) -> bytes:
+        seed = f"{p.id}/{index}".encode()
+        if p.sim.output_bytes is not None:
+            return sim_outputs.deterministic_bytes(seed, p.sim.output_bytes)
+        return sim_outputs.content(p.model, p.input, seed, p.sim.output_format)
+
+    def await_end(self, p: _Prediction, schedule_seconds: float) -> None:
+        """Returns once the prediction ended (or was canceled), or `schedule_seconds` passed."""
+        deadline = time.monotonic() + self.wall(schedule_seconds)
+        while True:
+            with self.state.lock:
+                if self.real_status(p) in _TERMINAL:
+                    return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._stopping.wait(min(remaining, 0.01)):
+                return
 
     def _is_queued(self, p: _Prediction, now: float) -> bool:
         return p.canceled_mono is None and (now - p.created_mono) / self.time_scale < p.sim.queue_seconds
@@ -360,7 +398,7 @@ class SimulatorServer:
         if ran and not canceled_first and started <= now:
             changes.append(("running", started))
         status = self.real_status(p, now)
-        if status in ("succeeded", "failed", "canceled"):
+        if status in _TERMINAL:
             changes.append((status, now))
         return changes
 
@@ -408,34 +446,6 @@ class SimulatorServer:
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
-
-
-def _png(seed: bytes, size: int = 8) -> bytes:
-    """A small real PNG whose colour depends on `seed`, so different outputs differ."""
-    r, g, b = hashlib.sha256(seed).digest()[:3]
-    row = b"\x00" + bytes([r, g, b]) * size
-    raw = row * size
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
-
-
-def _bytes(seed: bytes, size: int) -> bytes:
-    """`size` deterministic bytes derived from `seed`."""
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(seed + counter.to_bytes(8, "big")).digest()
-        counter += 1
-    return bytes(out[:size])
 
 
 _PREDICTION = re.compile(r"^/v1/predictions/([^/]+)$")
@@ -522,8 +532,12 @@ def _make_handler(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
             if not isinstance(model_input, dict):
                 self._send(400, {"detail": "'input' must be a JSON object"})
                 return
+            requested = model_input.get("sim") or {}
+            defaults = sim_outputs.MODEL_DEFAULTS.get(body["model"], {})
             try:
-                options = SimOptions.model_validate(model_input.get("sim") or {})
+                options = SimOptions.model_validate(
+                    {**defaults, **requested} if isinstance(requested, dict) else requested
+                )
             except ValidationError as exc:
                 self._send(422, {"detail": f"invalid sim options: {exc.errors(include_url=False)}"})
                 return
@@ -561,6 +575,10 @@ def _make_handler(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
                     state.counters["dropped_responses"] += 1
                     self._drop_connection()
                     return
+            preferred = _PREFER_WAIT.search(self.headers.get("Prefer") or "")
+            if preferred:
+                sim.await_end(prediction, float(preferred.group(1)))
+            with state.lock:
                 view = sim.view(prediction)
             self._send(201, view, {"Idempotent-Replayed": "true"} if replayed else None)
 
@@ -631,18 +649,17 @@ def _make_handler(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
                     truncate = options.truncate_output or (
                         prediction.downloads[index] <= options.truncate_downloads
                     )
-            if not available and size_param is None:
+            if size_param is not None:
+                data = sim_outputs.deterministic_bytes(
+                    f"{prediction_id}/{index}".encode(), max(0, int(size_param))
+                )
+            elif prediction is not None and available:
+                data = sim.output_content(prediction, index)
+            else:
                 status = options.expired_status if options is not None else 404
                 self._send(status, {"detail": "Not found (no such output, or it expired)."})
                 return
-            seed = f"{prediction_id}/{index}".encode()
-            if size_param is not None:
-                data = _bytes(seed, max(0, int(size_param)))
-            elif options is not None and options.output_bytes is not None:
-                data = _bytes(seed, options.output_bytes)
-            else:
-                data = _png(seed)
-            content_type = mimetypes.types_map.get(f".{ext}", "application/octet-stream")
+            content_type = sim_outputs.content_type(ext)
             if options is not None and options.download_delay:
                 time.sleep(options.download_delay)
             self.send_response(200)

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
+SIM_SCALE = 0.02  # the simulator's time in these tests: 1 schedule second = 20 ms
 
 
 def fixture_bytes(name: str) -> bytes:

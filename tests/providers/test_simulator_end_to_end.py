@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,28 +18,12 @@ from genjobs.providers import (
     ProviderUnavailable,
     SubmitRequest,
     TaskState,
-    build_provider,
 )
 from genjobs.providers.simulator import SimulatorProvider
 from genjobs_local.simulator import SimulatorServer
 
+from .provider_test_servers import SIM_SCALE as SCALE
 from .provider_test_servers import WebhookSink
-
-SCALE = 0.02  # 1 schedule second = 20 ms
-
-
-@pytest.fixture
-def sim() -> Iterator[SimulatorServer]:
-    server = SimulatorServer(time_scale=SCALE).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def provider(sim: SimulatorServer) -> SimulatorProvider:
-    built = build_provider("simulator", base_url=sim.base_url, webhook_secret=sim.webhook_secret)
-    assert isinstance(built, SimulatorProvider)
-    return built
 
 
 def task(key: str = "task-1", hook_url: str | None = None, **sim_options: Any) -> SubmitRequest:

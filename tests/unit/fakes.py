@@ -581,12 +581,26 @@ class FakeProvider:
     submitted: list[base.SubmitRequest] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     polled: list[str] = field(default_factory=list)
+    run_of: base.ProviderStatus | base.ProviderError | None = None
+    ran: list[tuple[base.SubmitRequest, float]] = field(default_factory=list)
 
     def submit(self, req: base.SubmitRequest) -> base.Submission:
         self.submitted.append(req)
         if self.submit_error is not None:
             raise self.submit_error
         return base.Submission(provider_id=f"p-{req.idempotency_key}", status=self.submit_status)
+
+    def run(self, request: base.SubmitRequest, timeout_seconds: float) -> base.ProviderStatus:
+        """Answers `run_of` (raised when an error); by default a success with one text output."""
+        self.ran.append((request, timeout_seconds))
+        if isinstance(self.run_of, base.ProviderError):
+            raise self.run_of
+        return self.run_of or base.ProviderStatus(
+            provider_id=f"p-{request.idempotency_key}",
+            state=base.TaskState.SUCCEEDED,
+            outputs=["data:text/plain;charset=utf-8,done"],
+            raw_status="succeeded",
+        )
 
     def status(self, provider_id: str) -> base.ProviderStatus:
         self.polled.append(provider_id)

@@ -128,6 +128,23 @@ class ProviderUnavailable(ProviderError):
         self.request_sent = request_sent
 
 
+class SyncDeadlinePassed(ProviderUnavailable):
+    """A synchronous call (Provider.run) that got no terminal answer within its deadline.
+
+    Transient: the prediction may still be running. Where the provider takes an idempotency key,
+    running the same request again gets the same prediction (and waits for it again); `status` is
+    the last state seen (None when the answer had none), so a caller may poll it instead.
+    """
+
+    def __init__(self, provider_id: str, status: ProviderStatus | None, timeout_seconds: float) -> None:
+        state = status.raw_status if status is not None else "unknown"
+        super().__init__(
+            f"{provider_id}: no terminal answer within {timeout_seconds:g}s (last status {state!r})"
+        )
+        self.provider_id = provider_id
+        self.status = status
+
+
 class ProviderRejected(ProviderError):
     """4xx other than 429: permanent for this request (bad input, auth, unknown model). Don't retry."""
 
@@ -162,6 +179,16 @@ class Provider(Protocol):
 
     def submit(self, req: SubmitRequest) -> Submission: ...
 
+    def run(self, request: SubmitRequest, timeout_seconds: float) -> ProviderStatus:
+        """Creates the task and waits for its end in the same call (an LLM's text, TTS audio):
+        answers a terminal status (SUCCEEDED with its outputs, FAILED, CANCELED).
+
+        Raises what submit raises, and SyncDeadlinePassed (a ProviderUnavailable) when no terminal
+        answer came within `timeout_seconds` (or the provider's own cap on a wait). The call lasts
+        at most the deadline plus transport.SYNC_ANSWER_MARGIN_SECONDS (and the connect timeout).
+        """
+        ...
+
     def status(self, provider_id: str) -> ProviderStatus: ...
 
     def cancel(self, provider_id: str) -> CancelOutcome: ...
@@ -169,6 +196,13 @@ class Provider(Protocol):
     def verify_webhook(
         self, headers: Mapping[str, str], body: bytes, now: float | None = None
     ) -> WebhookDelivery: ...
+
+
+def finished(status: ProviderStatus | None, provider_id: str, timeout_seconds: float) -> ProviderStatus:
+    """The answer of a synchronous call when it is terminal; otherwise its deadline passed."""
+    if status is None or not status.state.is_terminal:
+        raise SyncDeadlinePassed(provider_id, status, timeout_seconds)
+    return status
 
 
 def map_status(table: Mapping[str, TaskState], raw: str) -> tuple[TaskState, str | None]:

@@ -6,6 +6,8 @@
   IN_PROGRESS (logs: progress is their last percentage), COMPLETED; on COMPLETED the result is
   fetched from the response URL and every file URL in it is an output.
 - cancel: PUT .../cancel -> CANCELLATION_REQUESTED (202), ALREADY_COMPLETED (400), NOT_FOUND (404).
+- run: not offered. fal's synchronous endpoint (https://fal.run/<model>) has no request id to
+  find the request again after a lost answer; a fal model runs as an async step instead.
 - webhooks: fal signs with ED25519 (keys published as a JWKS). Verification here is offline
   against the public key(s) given to the constructor (JWK dicts, a JWKS, PEM, or base64url `x`):
   fetching the JWKS is a deployment concern (keep it in the provider secret, refresh on rotation).
@@ -145,6 +147,9 @@ class FalProvider:
             raw_status=str(body.get("status") or "IN_QUEUE"),
         )
         return Submission(provider_id=provider_id, status=queued)
+
+    def run(self, request: SubmitRequest, timeout_seconds: float) -> ProviderStatus:
+        raise ProviderRejected(f"fal has no synchronous mode here: run {request.model!r} as an async step")
 
     def _app_path_of(self, body: Mapping[str, Any], request_id: str) -> str | None:
         """The app path of the request URLs submit returned (response_url, status_url, cancel_url),

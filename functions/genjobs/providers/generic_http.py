@@ -3,12 +3,14 @@
 This is the shape of a team's own AI server (e.g. a FastAPI app returning `task_id`): URL
 templates, dotted JSON paths into its answers and an explicit status table are all it takes.
 Webhooks are supported when the server signs them Standard-Webhooks style (`webhook_secret`).
+A synchronous call (run) is the create sent with `Prefer: wait=N` (to `run_url` when the server has
+a separate endpoint for it): the server holds the answer until the task ends or N seconds passed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 from urllib.parse import quote
 
 import requests
@@ -25,9 +27,17 @@ from genjobs.providers.base import (
     TaskState,
     WebhookDelivery,
     WebhookRejected,
+    finished,
     map_status,
 )
-from genjobs.providers.parsing import clamp_progress, first_at, get_path, is_url, progress_from_logs
+from genjobs.providers.parsing import (
+    clamp_progress,
+    first_at,
+    get_path,
+    is_data_uri,
+    is_url,
+    progress_from_logs,
+)
 
 
 class GenericHttpConfig(BaseModel):
@@ -38,6 +48,7 @@ class GenericHttpConfig(BaseModel):
     name: str = "generic"
     base_url: str
     submit_url: str = "{base}/tasks"
+    run_url: str | None = Field(default=None, description="synchronous create; default: submit_url")
     status_url: str = "{base}/tasks/{id}"
     cancel_url: str | None = None
     cancel_method: Literal["POST", "PUT", "DELETE"] = "POST"
@@ -76,6 +87,26 @@ class GenericHttpProvider:
         )
 
     def submit(self, req: SubmitRequest) -> Submission:
+        document = self._create(self.config.submit_url, req, {}, self._timeout)
+        provider_id = self._provider_id(document)
+        status = (
+            self.to_status(document, provider_id) if first_at(document, self.config.status_path) else None
+        )
+        return Submission(provider_id=provider_id, status=status)
+
+    def run(self, request: SubmitRequest, timeout_seconds: float) -> ProviderStatus:
+        prefer, timeout = transport.prefer_wait(timeout_seconds, self.config.connect_timeout)
+        url = self.config.run_url or self.config.submit_url
+        document = self._create(url, request, {"Prefer": prefer}, timeout)
+        provider_id = self._provider_id(document)
+        answered = first_at(document, self.config.status_path)
+        return finished(
+            self.to_status(document, provider_id) if answered else None, provider_id, timeout_seconds
+        )
+
+    def _create(
+        self, url: str, req: SubmitRequest, extra_headers: dict[str, str], timeout: tuple[float, float]
+    ) -> dict[str, Any]:
         cfg = self.config
         body: dict[str, Any]
         if cfg.submit_body == "envelope":
@@ -84,24 +115,24 @@ class GenericHttpProvider:
                 body[cfg.webhook_field] = req.webhook_url
         else:
             body = dict(req.input)
-        headers = dict(self._headers)
+        headers = {**self._headers, **extra_headers}
         if cfg.idempotency_header:
             headers[cfg.idempotency_header] = req.idempotency_key
         response = transport.send(
             self._session,
             "POST",
-            self._url(cfg.submit_url, model=req.model),
+            self._url(url, model=req.model),
             headers=headers,
             json_body=body,
-            timeout=self._timeout,
+            timeout=timeout,
         )
-        document = transport.json_object(response)
-        provider_id = first_at(document, cfg.id_path)
+        return transport.json_object(response)
+
+    def _provider_id(self, document: Mapping[str, Any]) -> str:
+        provider_id = first_at(document, self.config.id_path)
         if provider_id is None or provider_id == "":
-            raise ProviderRejected(f"{cfg.name} submit answered without {cfg.id_path!r}")
-        provider_id = str(provider_id)
-        status = self.to_status(document, provider_id) if first_at(document, cfg.status_path) else None
-        return Submission(provider_id=provider_id, status=status)
+            raise ProviderRejected(f"{self.config.name} create answered without {self.config.id_path!r}")
+        return str(provider_id)
 
     def status(self, provider_id: str) -> ProviderStatus:
         response = transport.send(
@@ -186,10 +217,15 @@ class GenericHttpProvider:
         )
 
 
+def _is_output(value: Any) -> TypeGuard[str]:
+    """A file URL, or an inline output (text, or a file in the answer) as a data: URI."""
+    return is_url(value) or is_data_uri(value)
+
+
 def _flat(value: Any) -> list[str]:
     if isinstance(value, list):
-        return [item for item in value if is_url(item)]
-    return [value] if is_url(value) else []
+        return [item for item in value if _is_output(item)]
+    return [value] if _is_output(value) else []
 
 
 def _as_text(value: Any) -> str | None:

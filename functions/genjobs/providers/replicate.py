@@ -7,6 +7,9 @@
   order (see outputs_of): file URLs, inline `data:` URIs, and text, which is kept as a text file.
 - cancel: POST /v1/predictions/{id}/cancel, which answers with the prediction.
 - webhooks: the body is the prediction, signed Standard-Webhooks style with the account secret.
+- run (sync mode): the create with `Prefer: wait=N` (N at most 60) answers once the prediction
+  ended, or with its current state when N seconds passed (then SyncDeadlinePassed carries it, so
+  the caller can poll it instead of creating another).
 
 Replicate has no idempotency key: a create whose response was lost (ProviderUnavailable with
 `request_sent=True`) may have started a prediction; the error says so and the caller decides.
@@ -32,6 +35,7 @@ from genjobs.providers.base import (
     TaskState,
     WebhookDelivery,
     WebhookRejected,
+    finished,
     map_status,
 )
 from genjobs.providers.parsing import is_data_uri, is_url, progress_from_logs
@@ -39,6 +43,8 @@ from genjobs.providers.parsing import is_data_uri, is_url, progress_from_logs
 DEFAULT_BASE_URL = "https://api.replicate.com"
 # Start (progress shows it left the queue) and completed; logs/output events would flood the webhook.
 DEFAULT_WEBHOOK_EVENTS = ("start", "completed")
+# The longest `Prefer: wait` Replicate honours.
+LONGEST_SYNC_WAIT_SECONDS = 60
 
 STATUS_TABLE: Mapping[str, TaskState] = {
     "starting": TaskState.QUEUED,
@@ -144,6 +150,17 @@ class ReplicateProvider:
         self.supports_webhooks = webhook_secret is not None
 
     def submit(self, req: SubmitRequest) -> Submission:
+        status = self._create(req, {}, self._timeout)
+        return Submission(provider_id=status.provider_id, status=status)
+
+    def run(self, request: SubmitRequest, timeout_seconds: float) -> ProviderStatus:
+        prefer, timeout = transport.prefer_wait(timeout_seconds, self._timeout[0], LONGEST_SYNC_WAIT_SECONDS)
+        status = self._create(request, {"Prefer": prefer}, timeout)
+        return finished(status, status.provider_id, min(timeout_seconds, LONGEST_SYNC_WAIT_SECONDS))
+
+    def _create(
+        self, req: SubmitRequest, extra_headers: dict[str, str], timeout: tuple[float, float]
+    ) -> ProviderStatus:
         body: dict[str, Any] = {"input": req.input}
         if req.webhook_url:
             body["webhook"] = req.webhook_url
@@ -154,16 +171,16 @@ class ReplicateProvider:
             url = f"{self._base}/v1/predictions"
         else:
             url = f"{self._base}/v1/models/{owner_name}/predictions"
-        headers = dict(self._headers)
+        headers = {**self._headers, **extra_headers}
         if req.cancel_after_seconds:
             headers["Cancel-After"] = f"{req.cancel_after_seconds}s"
         response = transport.send(
-            self._session, "POST", url, headers=headers, json_body=body, timeout=self._timeout
+            self._session, "POST", url, headers=headers, json_body=body, timeout=timeout
         )
         status = to_status(transport.json_object(response))
         if not status.provider_id:
             raise ProviderRejected("Replicate create answered without a prediction id")
-        return Submission(provider_id=status.provider_id, status=status)
+        return status
 
     def status(self, provider_id: str) -> ProviderStatus:
         response = transport.send(

@@ -21,6 +21,8 @@ from genjobs.providers.base import ProviderRejected, ProviderThrottled, Provider
 # (connect, read) seconds. Connect is short: a provider that does not accept a connection in 3 s is
 # down. Read leaves room for a slow create under load while staying well inside a Lambda timeout.
 DEFAULT_TIMEOUT: tuple[float, float] = (3.05, 20.0)
+# How long after its `Prefer: wait` a synchronous create may take to answer before it counts as lost.
+SYNC_ANSWER_MARGIN_SECONDS = 5.0
 # Used when a 429 carries no hint at all.
 DEFAULT_RETRY_AFTER_SECONDS = 10.0
 
@@ -28,6 +30,18 @@ _RESET_HINT = re.compile(
     r"(?:resets in|available in)\s*~?\s*(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|seconds?|m|min|minutes?)\b",
     re.IGNORECASE,
 )
+
+
+def prefer_wait(
+    timeout_seconds: float, connect_timeout: float, longest: int | None = None
+) -> tuple[str, tuple[float, float]]:
+    """The `Prefer` header value of a synchronous create (RFC 7240 `wait`, whole seconds within the
+    deadline, at least 1, at most `longest` where the provider caps it) and the (connect, read)
+    timeout of that call: the server holds the answer up to the wait, then answers at once."""
+    seconds = max(1, math.floor(timeout_seconds))
+    if longest is not None:
+        seconds = min(seconds, longest)
+    return f"wait={seconds}", (connect_timeout, seconds + SYNC_ANSWER_MARGIN_SECONDS)
 
 
 def new_session(pool_size: int = 16) -> requests.Session:
