@@ -22,6 +22,10 @@ from genjobs.models.pipeline import Needs, StepSpec
 
 Lookup = Callable[[int], Task | None]
 
+# How long an output's URL in a next step's input stays valid: the provider may fetch it after a
+# queue of its own. A URL signed with a Lambda's session credentials ends with the session anyway.
+INPUT_URL_TTL_SECONDS = 6 * 3600
+
 
 @dataclass(frozen=True)
 class Pipeline:
@@ -102,7 +106,7 @@ def _step_tasks(job: Job, spec: StepSpec, lookup: Lookup) -> list[Task] | None:
 def task_context(deps: Collaborators, job: Job, spec: StepSpec, task: Task) -> dict[str, Any]:
     """What a template sees of an ended task: its item number, status, input, result and outputs
     (with URLs the next provider can fetch)."""
-    ttl = deps.settings.output_url_ttl_seconds
+    ttl = INPUT_URL_TTL_SECONDS
     return {
         "index": task.index - spec.base,
         "status": task.status.value,

@@ -321,3 +321,27 @@ class AuthorizerError(_Response):
     """What the API's JWT authorizer answers (before any function runs) for a missing or bad token."""
 
     message: str = "Unauthorized"
+
+
+class SignalDecision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class SignalRequest(_Request):
+    decision: SignalDecision = Field(
+        default=SignalDecision.APPROVE,
+        description="`approve`: the step completes (its `data` is its result); `reject`: it fails and "
+        "what depends on it is skipped.",
+    )
+    data: Annotated[dict[str, Any], stored.within(2)] = Field(
+        default_factory=dict,
+        description="The step's result, for the steps after it (`${steps.<name>.results}`).",
+    )
+    reason: Annotated[str, StringConstraints(max_length=512), VALID_TEXT] | None = None
+
+
+class SignalView(_Response):
+    job_id: str = Field(alias="jobId")
+    step: str
+    decision: SignalDecision

@@ -9,11 +9,19 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from genjobs.deps import deps
-from genjobs.logic import creation, jobs
-from genjobs.models.api import CreateJobRequest, EventListView, JobDetailView, JobListView, TaskListView
+from genjobs.logic import creation, jobs, signals
+from genjobs.models.api import (
+    CreateJobRequest,
+    EventListView,
+    JobDetailView,
+    JobListView,
+    SignalRequest,
+    SignalView,
+    TaskListView,
+)
 from genjobs.observability import metrics
 from genjobs.routes.dependencies import Caller
-from genjobs.routes.params import Cursor, IdempotencyKey, JobId, Limit, responses
+from genjobs.routes.params import Cursor, IdempotencyKey, JobId, Limit, SignalName, responses
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -87,4 +95,15 @@ def list_events(jobId: JobId, user: Caller, limit: Limit = 100, cursor: Cursor =
 )
 def cancel_job(jobId: JobId, user: Caller) -> Response[JobDetailView]:  # noqa: N803
     view = jobs.cancel_job(deps(), user, jobId)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
+
+
+@router.post(
+    "/jobs/<jobId>/signals/<name>",
+    summary="Answer a pipeline's signal step (approve or reject), e.g. a script before its video is paid for",
+    responses=responses(202, SignalView, "Kept; a waiting step ends now, else when it is reached.", 404, 409),
+)
+def send_signal(jobId: JobId, name: SignalName, request: SignalRequest, user: Caller) -> Response[SignalView]:  # noqa: N803
+    signal = request.model_dump(mode="json", exclude_none=True)
+    view = SignalView.model_validate(signals.send(deps(), user, jobId, name, signal))
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)

@@ -10,6 +10,9 @@ from genjobs.models.api import AuthorizerError
 from genjobs.models.problems import PROBLEM_JSON, Problem
 
 JobId = Annotated[str, Path(description="The job's id.", min_length=1, max_length=64)]
+SignalName = Annotated[
+    str, Path(description="The name of a signal step of the job.", min_length=1, max_length=32)
+]
 Limit = Annotated[int, Query(ge=1, le=100, description="Most items in one page.")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="`cursor` of the previous page.")]
 IdempotencyKey = Annotated[
