@@ -30,6 +30,7 @@ WILDCARD_RESOURCES_ALLOWED = {
         )
         for function, actions in {
             "SubmitterFunction": ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"),
+            "RunnerFunction": ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"),
             "SweeperFunction": ("SendTaskSuccess", "SendTaskHeartbeat"),
             "WebhookFunction": ("SendTaskSuccess",),
             "SubmitDeadLetterFunction": ("SendTaskSuccess",),
@@ -65,10 +66,23 @@ SCOPED_POLICY_TEMPLATES = {
 }
 
 
+def policies(logical_id: str) -> list[Any]:
+    """A resource's policies, a conditional one (`!If [condition, policy, !Ref AWS::NoValue]`) as
+    the policy it may grant."""
+    found = []
+    for policy in template()["Resources"][logical_id].get("Properties", {}).get("Policies", []) or []:
+        if isinstance(policy, dict) and "!If" in policy:
+            _, *branches = policy["!If"]
+            found += [b for b in branches if b != {"!Ref": "AWS::NoValue"}]
+        else:
+            found.append(policy)
+    return found
+
+
 def statements() -> list[tuple[str, dict[str, Any]]]:
     found = []
-    for logical_id, resource in template()["Resources"].items():
-        for policy in resource.get("Properties", {}).get("Policies", []) or []:
+    for logical_id in template()["Resources"]:
+        for policy in policies(logical_id):
             if isinstance(policy, dict) and "Statement" in policy:
                 found += [(logical_id, s) for s in policy["Statement"]]
             elif isinstance(policy, dict):
@@ -120,8 +134,7 @@ def test_outputs_bucket_is_private_and_encrypted() -> None:
 
 def policy_templates(logical_id: str, name: str) -> list[Any]:
     """The parameters of each use of SAM policy template `name` by a resource."""
-    policies = template()["Resources"][logical_id]["Properties"].get("Policies", []) or []
-    return [p[name] for p in policies if isinstance(p, dict) and name in p]
+    return [p[name] for p in policies(logical_id) if isinstance(p, dict) and name in p]
 
 
 def test_only_functions_that_call_providers_can_read_the_provider_secret() -> None:
@@ -131,6 +144,7 @@ def test_only_functions_that_call_providers_can_read_the_provider_secret() -> No
     # consumer and the notifier never talk to a provider either.
     assert secret_readers("ProviderSecret") == {
         "SubmitterFunction",
+        "RunnerFunction",  # a pipeline step's synchronous provider call
         "PollTaskFunction",
         "WebhookFunction",
         "SweeperFunction",
@@ -168,7 +182,8 @@ def test_state_machine_invokes_only_its_own_task_functions() -> None:
     }
     assert invoked == substituted
     assert policy_templates("GenerationStateMachine", "SQSSendMessagePolicy") == [
-        {"QueueName": {"!GetAtt": "SubmitQueue.QueueName"}}
+        {"QueueName": {"!GetAtt": "SubmitQueue.QueueName"}},
+        {"QueueName": {"!GetAtt": "RunQueue.QueueName"}},
     ]
 
 
@@ -182,6 +197,7 @@ def test_task_tokens_are_answered_only_by_the_functions_that_answer_them() -> No
             answerers.setdefault(logical_id, set()).update(actions)
     assert answerers == {
         "SubmitterFunction": {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"},
+        "RunnerFunction": {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"},
         "SweeperFunction": {"states:SendTaskSuccess", "states:SendTaskHeartbeat"},
         "WebhookFunction": {"states:SendTaskSuccess"},
         # It fails and refunds the task itself, then ends the waiting child with success.
@@ -232,6 +248,12 @@ EXPECTED_ACTIONS = {
     | OUTPUTS
     | SECRET,
     "SubmitDeadLetterFunction": ITEMS | {"states:SendTaskSuccess"},
+    # A pipeline step that answers at once: a provider called synchronously, or an app function.
+    "RunnerFunction": ITEMS
+    | {"dynamodb:Query", "lambda:InvokeFunction"}
+    | {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
+    | OUTPUTS
+    | SECRET,
     "SweeperFunction": ITEMS
     | {"dynamodb:Query", "states:StartExecution", "states:SendTaskSuccess", "states:SendTaskHeartbeat"}
     | OUTPUTS
@@ -243,7 +265,7 @@ EXPECTED_ACTIONS = {
 
 def granted_actions(logical_id: str) -> set[str]:
     granted: set[str] = set()
-    for policy in template()["Resources"][logical_id]["Properties"].get("Policies", []) or []:
+    for policy in policies(logical_id):
         if "Statement" in policy:
             for statement in policy["Statement"]:
                 granted.update(as_list(statement["Action"]))
@@ -314,3 +336,27 @@ def test_the_alarm_topic_key_lets_cloudwatch_alarms_publish() -> None:
     assert len(administrators) == 1
     assert administrators[0]["Action"] == "kms:*"
     assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_only_the_runner_invokes_app_functions_and_only_the_listed_ones() -> None:
+    # GIVEN every grant of lambda:InvokeFunction to a function
+    invokers = {
+        logical_id: statement
+        for logical_id, statement in statements()
+        if "lambda:InvokeFunction" in as_list(statement["Action"])
+    }
+    # THEN the runner alone has one, on exactly the ARNs the deployment lists
+    assert set(invokers) == {"RunnerFunction"}
+    assert invokers["RunnerFunction"]["Resource"] == {"!Ref": "AppFunctionArns"}
+    assert as_list(invokers["RunnerFunction"]["Action"]) == ["lambda:InvokeFunction"]
+    # AND a deployment that lists none is granted none (IAM refuses a statement without resources)
+    (conditional,) = [
+        p["!If"]
+        for p in template()["Resources"]["RunnerFunction"]["Properties"]["Policies"]
+        if isinstance(p, dict) and "!If" in p
+    ]
+    assert conditional[0] == "HasAppFunctions"
+    assert conditional[2] == {"!Ref": "AWS::NoValue"}
+    assert template()["Conditions"]["HasAppFunctions"] == {
+        "!Not": [{"!Equals": [{"!Join": ["", {"!Ref": "AppFunctionArns"}]}, ""]}]
+    }

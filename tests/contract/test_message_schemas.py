@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2
 from pydantic import BaseModel
 
 from genjobs.models import messages as m
-from genjobs.models.records import JobEventRecord, SubmitQueueRecord
+from genjobs.models.records import JobEventRecord, RunQueueRecord, SubmitQueueRecord
 from genjobs.models.webhook import WebhookQuery
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,6 +77,7 @@ EVENT_PARSERS = {
     "settle-job-function": m.SettleJobInput.model_validate,
     "submitter-function": _sqs_records(SubmitQueueRecord),
     "submit-dead-letter-function": _sqs_records(SubmitQueueRecord),
+    "runner-function": _sqs_records(RunQueueRecord),
     "notifier-function": _sqs_records(JobEventRecord),
     "webhook-function": _webhook,
     "api-function": APIGatewayProxyEventV2Model.model_validate,
