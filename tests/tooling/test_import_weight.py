@@ -41,7 +41,7 @@ NEVER_AT_IMPORT = {
 # Needed by some handlers' every invocation: the others must not import them.
 ONLY_FOR = {
     "aws_lambda_powertools.event_handler": {"api"},
-    "aws_lambda_powertools.utilities.batch": {"submitter", "submit_dead_letter", "notifier"},
+    "aws_lambda_powertools.utilities.batch": {"submitter", "submit_dead_letter", "notifier", "runner"},
     "genjobs.models.api": {"api"},
     "genjobs.catalog": {
         "api",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -16,12 +18,16 @@ from botocore.stub import Stubber
 
 from genjobs.dal import functions
 from genjobs.dal.functions import LambdaAppFunctions
-from genjobs.models.messages import AppFunctionRequest, AppFunctionResult
+from genjobs.handlers import runner
+from genjobs.logic import app_functions, running
+from genjobs.models.messages import AppFunctionRequest, AppFunctionResult, RunTask
 from genjobs.models.persistence import AppFunctionFailed, AppFunctionThrottled, AppFunctionTimedOut
 from genjobs.settings import Settings
+from tests.unit.fakes import fake_deps
 
 RENDER = "arn:aws:lambda:us-east-1:123456789012:function:genjobs-prod-render"
 THUMBS = "arn:aws:lambda:us-east-1:123456789012:function:genjobs-prod-thumbs"
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 PAYLOAD = AppFunctionRequest(jobId="j1", taskIndex=0, step="render", input={"scenes": []}).to_wire()
 
 
@@ -144,3 +150,52 @@ def test_no_answer_within_the_runners_lifetime_is_a_timeout(monkeypatch: pytest.
     monkeypatch.setattr(functions, "_client", lambda: Silent())
     with pytest.raises(AppFunctionTimedOut):
         LambdaAppFunctions().invoke(RENDER, PAYLOAD)
+
+
+# ----------------------------------------------------------------------------- a step of kind lambda
+def test_a_step_runs_the_listed_function_it_names_on_its_request() -> None:
+    # GIVEN a runner whose deployment lists the render, and the render's answer
+    deps = fake_deps(APP_FUNCTION_ARNS=f"{RENDER},{THUMBS}")
+    deps.app_functions.functions[RENDER] = lambda payload: {"outputs": [], "result": payload["input"]}
+
+    # WHEN a step names it by its short name
+    result = app_functions.invoke(deps, "render", AppFunctionRequest.model_validate(PAYLOAD))
+
+    # THEN the listed ARN got the request as the contract spells it, and the answer is the result
+    assert deps.app_functions.calls == [(RENDER, PAYLOAD)]
+    assert result == AppFunctionResult(result={"scenes": []})
+
+
+def test_a_step_naming_an_unlisted_function_fails_without_invoking_anything() -> None:
+    deps = fake_deps(APP_FUNCTION_ARNS=RENDER)
+    with pytest.raises(AppFunctionFailed, match="FunctionNotListed"):
+        app_functions.invoke(deps, "thumbs", AppFunctionRequest.model_validate(PAYLOAD))
+    assert deps.app_functions.calls == []
+
+
+# ----------------------------------------------------------------------------- the RunQueue consumer
+def test_the_runner_hands_each_run_queue_message_to_the_runner_logic(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the console event of the RunQueue consumer, one record of it malformed
+    event = json.loads((EVENTS / "runner-function" / "run.json").read_text())
+    good = event["Records"][0]
+    bad = good | {"messageId": "bad", "body": '{"jobId": "j"}'}
+    ran: list[RunTask] = []
+    monkeypatch.setattr(running, "run", lambda deps, message: ran.append(message))
+
+    # WHEN the runner gets both
+    answer = runner.handler(
+        {"Records": [good, bad]},
+        SimpleNamespace(
+            function_name="genjobs-test-runner",
+            function_version="$LATEST",
+            invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:genjobs-test-runner",
+            memory_limit_in_mb="256",
+            aws_request_id="r1",
+        ),
+    )
+
+    # THEN the well-formed step ran, and only the malformed record is reported failed
+    assert [(m.job_id, m.task_index, m.task_token) for m in ran] == [
+        ("0b7f5a52-2f3e-4c55-9a43-5b1f4f0a1e01", 0, "events-task-token")
+    ]
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
