@@ -10,7 +10,7 @@ import json
 from functools import cache
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from pydantic import ValidationError
 
 from genjobs.models.messages import AppFunctionResult
@@ -64,7 +64,7 @@ class LambdaAppFunctions:
             raise AppFunctionTimedOut(
                 "Timeout", f"no answer within {INVOKE_READ_TIMEOUT_SECONDS} s"
             ) from error
-        except (ConnectionError, BotoCoreError) as error:
+        except BotoCoreError as error:  # Lambda not reached (connection refused, timed out): later
             raise AppFunctionThrottled(str(error)) from error
         if response.get("FunctionError"):
             raise _function_error(body, str(response["FunctionError"]))
