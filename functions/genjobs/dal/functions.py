@@ -16,8 +16,9 @@ from pydantic import ValidationError
 from genjobs.models.messages import AppFunctionResult
 from genjobs.models.persistence import AppFunctionFailed, AppFunctionThrottled, AppFunctionTimedOut
 
-# The runner's own timeout (template.yaml): it cannot wait for an answer longer than it lives.
-INVOKE_READ_TIMEOUT_SECONDS = 300
+# 30 s short of the runner's own timeout (300 s, template.yaml): past it the runner could no longer
+# record the step's failure. An app function answers within this or its step fails as timed out.
+INVOKE_READ_TIMEOUT_SECONDS = 270
 
 # Lambda would not run the function now; the same call succeeds later (Invoke's errors, API reference).
 _RETRY_LATER = frozenset(

@@ -165,8 +165,9 @@ class AppFunctionResult(_Message):
     most 6 MB (Lambda's limit): a larger file goes out as a URL.
 
     A function that fails raises: Lambda answers with its FunctionError and `errorMessage`, and the
-    task fails with that message (AppFunctionFailed). A function that runs past its timeout fails
-    the same way (AppFunctionTimedOut); one that Lambda throttles is retried later
+    task fails with that message (AppFunctionFailed). A function that runs past its timeout, or
+    answers after 270 s (the runner's wait), fails the same way (AppFunctionTimedOut); one that
+    Lambda throttles is retried later
     (AppFunctionThrottled) and does not fail the task."""
 
     outputs: list[Annotated[str, Field(pattern=r"^(https?://|data:)")]] = Field(
