@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -199,3 +200,31 @@ def test_an_invocation_error_is_lambdas_error_payload(stack: LocalStack) -> None
         stack.invoke(RENDER, {"jobId": "j", "taskIndex": 0, "step": "render", "input": {}})
     assert failed.value.error_type == "ValueError"
     assert "input.scenes must be a non-empty list" in str(failed.value)
+
+
+def test_each_step_sent_to_the_run_queue_reaches_the_runner_alone(stack: LocalStack, fake: Any) -> None:
+    # GIVEN a fake runner
+    runner = fake("RunnerFunction")
+
+    # WHEN two steps are in its queue at once
+    stack.client("sqs").send_message_batch(
+        QueueUrl=stack.resource("RunQueue"),
+        Entries=[
+            {
+                "Id": str(index),
+                "MessageBody": json.dumps(
+                    {"jobId": "job-run", "taskIndex": index, "taskToken": f"t-{index}"}
+                ),
+            }
+            for index in (0, 1)
+        ],
+    )
+    deadline = time.monotonic() + 10
+    while len(runner.calls) < 2:
+        assert time.monotonic() < deadline, f"{len(runner.calls)} runner invocations for 2 steps"
+        time.sleep(0.05)
+
+    # THEN each came in an invocation of its own (a step may run minutes: no step waits for another)
+    assert sorted(len(call["Records"]) for call in runner.calls) == [1, 1]
+    bodies = sorted(json.loads(call["Records"][0]["body"])["taskIndex"] for call in runner.calls)
+    assert bodies == [0, 1]
