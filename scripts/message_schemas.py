@@ -21,15 +21,21 @@ def messages() -> dict[str, tuple[str, Any]]:
     from genjobs.models import messages as m
 
     titled: dict[str, Any] = {
-        "ManifestItem": m.TaskRef,
+        "ManifestItem": m.ManifestItem,
         "TaskTokenAnswer": m.TaskEnded,
         "SubmitQueueMessage": m.SubmitQueueMessage,
     }
-    for model in (m.PrepareJobInput, m.PrepareJobOutput, m.PollTaskInput, m.PollTaskOutput):
+    for model in (m.PrepareJobInput, m.PrepareJobOutput, m.PlanTasksInput, m.PlanTasksOutput):
+        titled[model.__name__] = model
+    for model in (m.PollTaskInput, m.PollTaskOutput):
         titled[model.__name__] = model
     for model in (m.FailTaskInput, m.FailTaskOutput, m.SettleJobInput, m.SettleJobOutput):
         titled[model.__name__] = model
     for model in (m.JobEvent, m.ReceivedWebhook):
+        titled[model.__name__] = model
+    # RunQueue's message, and the contract of the app functions a pipeline step invokes.
+    titled["RunQueueMessage"] = m.RunTask
+    for model in (m.AppFunctionRequest, m.AppFunctionResult):
         titled[model.__name__] = model
     return {re.sub(r"(?<!^)(?=[A-Z])", "-", title).lower(): (title, model) for title, model in titled.items()}
 

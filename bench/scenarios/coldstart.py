@@ -21,6 +21,7 @@ HANDLERS = [
     "genjobs.handlers.settle_job",
     "genjobs.handlers.submitter",
     "genjobs.handlers.submit_dead_letter",
+    "genjobs.handlers.runner",
     "genjobs.handlers.sweeper",
     "genjobs.handlers.notifier",
 ]

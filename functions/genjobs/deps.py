@@ -17,6 +17,7 @@ from genjobs.checkpoints import Checkpoints, Unobserved
 from genjobs.clock import Clock, SystemClock
 from genjobs.dal.credits import CreditRepository
 from genjobs.dal.devices import DeviceRepository
+from genjobs.dal.functions import LambdaAppFunctions
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.notifications import Notifications
 from genjobs.dal.receipts import ReceiptRepository
@@ -32,6 +33,7 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from genjobs.catalog import Catalog
     from genjobs.logic.ports import (
+        AppFunctions,
         Collaborators,
         Credits,
         Devices,
@@ -94,6 +96,8 @@ class Deps:
     notifications: ClassVar[cached_property[NotificationsPort]] = _built(
         lambda s: Notifications(s.job_events_topic_arn)
     )
+    # Any function's ARN: which ones a step may name is the settings' (app_function_arn), and IAM's.
+    app_functions: ClassVar[cached_property[AppFunctions]] = _built(lambda s: LambdaAppFunctions())
 
 
 if TYPE_CHECKING:

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 class MissingSetting(AttributeError):
     """A setting read by a function whose environment does not hold it."""
+
+
+def _comma_separated(value: Any) -> Any:
+    """A CommaDelimitedList parameter as the template passes it (joined with ","); "" is none."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
 
 
 def _resource(alias: str) -> Any:
@@ -42,6 +49,10 @@ class Settings(BaseModel):
     public_base_url: str = Field(default="", alias="PUBLIC_BASE_URL")
     simulator_base_url: str = Field(default="", alias="SIMULATOR_BASE_URL")
     admin_group: str = Field(default="genjobs-admin", alias="ADMIN_GROUP")
+    # The app's own Lambda functions that pipeline steps may invoke (template: AppFunctionArns).
+    app_function_arns: Annotated[list[str], BeforeValidator(_comma_separated)] = Field(
+        default_factory=list, alias="APP_FUNCTION_ARNS"
+    )
 
     # Limits of the public API.
     max_tasks_per_job: int = Field(default=10_000, alias="MAX_TASKS_PER_JOB")
@@ -70,6 +81,21 @@ class Settings(BaseModel):
         if self.sweep_backoff_max_seconds >= self.heartbeat_seconds:
             raise ValueError("SWEEP_BACKOFF_MAX_SECONDS must be below TASK_HEARTBEAT_SECONDS")
         return self
+
+    def app_function_arn(self, function: str) -> str | None:
+        """The listed ARN a step's `function` names, None when it names none of them.
+
+        `function` is a full ARN (listed as is), a function's name, or the name without the
+        deployment's prefix (`render` for `genjobs-prod-render`) when exactly one listed function
+        ends with it.
+        """
+        if function.startswith("arn:"):
+            return function if function in self.app_function_arns else None
+        names = {arn: arn.split(":")[6] for arn in self.app_function_arns if arn.count(":") >= 6}
+        exact = [arn for arn, name in names.items() if name == function]
+        suffixed = [arn for arn, name in names.items() if name.endswith(f"-{function}")]
+        found = exact or suffixed
+        return found[0] if len(found) == 1 else None
 
     def model_post_init(self, context: Any, /) -> None:
         # A resource not in the environment is left unset, so reading it fails (see __getattr__).

@@ -45,7 +45,8 @@ class ConcurrencyLimit:
 
     A thread holding a slot may run nested invocations in the same thread without a second slot.
     An invocation that waits synchronously for another one run by a different thread (a handler
-    calling lambda:Invoke) could deadlock when every slot is taken that way; no handler does that.
+    calling lambda:Invoke) could deadlock when every slot is taken that way: the functions it calls
+    (the app's own, see app_functions) run outside the limit (FunctionSpec.limited).
     """
 
     def __init__(self, limit: int) -> None:
@@ -137,6 +138,7 @@ class FunctionSpec:
     timeout_s: int
     log_group: str
     role_arn: str | None = None  # its calls are signed with this role's credentials
+    limited: bool = True  # waits for a slot of the ConcurrencyLimit
 
 
 class LambdaContext:
@@ -219,6 +221,8 @@ class LambdaRunner:
         Waits for a concurrency slot first (see ConcurrencyLimit); a caller that took one already
         (an SQS poller, before receiving) runs it inside `limit.held()`."""
         spec = self.spec(function)
+        if not spec.limited:
+            return self._run(spec, event)
         with self.limit.slot():
             return self._run(spec, event)
 

@@ -33,7 +33,7 @@ class Created:
     attributes: dict[str, Any] = field(default_factory=dict)
 
 
-def _placeholder_zip() -> bytes:
+def placeholder_zip() -> bytes:
     # Function code runs in-process from CodeUri; moto only needs a valid archive to register it.
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -66,7 +66,7 @@ class Provisioner:
         self._client: Callable[[str], Any] = functools.cache(
             lambda service: session.client(service, endpoint_url=endpoint_url)
         )
-        self._zip = _placeholder_zip()
+        self._zip = placeholder_zip()
 
     # ---- resolution -------------------------------------------------------------------------
     def _ref(self, logical_id: str) -> Any:

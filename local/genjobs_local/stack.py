@@ -14,7 +14,7 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
-from genjobs_local import environments, iam, moto_adjustments
+from genjobs_local import app_functions, environments, iam, moto_adjustments
 from genjobs_local.http_api import HttpApiFront, HttpServer, authorizers_from_openapi, routes_from_openapi
 from genjobs_local.intrinsics import REGION
 from genjobs_local.lambda_runtime import FunctionSpec, Handler, LambdaRunner
@@ -55,6 +55,7 @@ class LocalStack:
         self.resource_types: dict[str, str] = {}
         self.identities: iam.Identities | None = None  # role credentials and every IAM check
         self._functions: environments.FunctionDeps | None = None
+        self.app_functions: dict[str, str] = {}  # the app's own functions pipelines invoke: name -> ARN
 
     # ---- lifecycle -------------------------------------------------------------------------------
     @classmethod
@@ -140,6 +141,9 @@ class LocalStack:
         if with_simulator:
             self._start_simulator()
 
+        # The app's functions exist before the template, which takes their ARNs (AppFunctionArns).
+        app_specs = app_functions.deploy(self.client("iam"), self.client("lambda"), STACK_NAME)
+        self.app_functions = {spec.name: spec.arn for spec in app_specs}
         template_parameters = self._template_parameters(template_path, overrides)
         translated = translate(template_path, {k: str(v) for k, v in template_parameters.items()})
         self.parameters = _typed_parameters(translated.cfn, template_parameters)
@@ -148,10 +152,12 @@ class LocalStack:
         self.resources = {logical_id: c.physical_id for logical_id, c in created.items()}
         self.resource_types = {lid: translated.cfn["Resources"][lid]["Type"] for lid in created}
         self._fill_provider_secret(provisioner)
-        self.identities = self._identities(provisioner)
+        self.identities = self._identities(provisioner, app_specs)
         iam.use(self.identities)
 
-        self.runner = LambdaRunner(self._function_specs(translated, provisioner), lambda_concurrency)
+        self.runner = LambdaRunner(
+            self._function_specs(translated, provisioner) + app_specs, lambda_concurrency
+        )
         self._functions = self._apply_environment(provisioner)
         iam.caches_per_function(
             ("aws_lambda_powertools.utilities.parameters.secrets", "DEFAULT_PROVIDERS"),
@@ -295,6 +301,7 @@ class LocalStack:
             "admin_group": self.parameters.get("AdminGroup"),
             "outputs": self.outputs,
             "resources": self.resources,
+            "app_functions": self.app_functions,
             "pid": os.getpid(),
         }
 
@@ -340,6 +347,7 @@ class LocalStack:
             "FcmPlatformApplicationArn": fcm["PlatformApplicationArn"],
             "ApnsPlatformApplicationArn": apns["PlatformApplicationArn"],
             "PublicBaseUrl": self.api_url,
+            "AppFunctionArns": ",".join(self.app_functions.values()),
         } | overrides
 
     def _fill_provider_secret(self, provisioner: Provisioner) -> None:
@@ -365,9 +373,11 @@ class LocalStack:
                     SecretId=self.resources[logical_id], SecretString=json.dumps(secret)
                 )
 
-    def _identities(self, provisioner: Provisioner) -> iam.Identities:
-        # Which role each function and the state machine run with (role name -> logical id).
-        principals, state_machines = {}, {}
+    def _identities(self, provisioner: Provisioner, app_specs: list[FunctionSpec]) -> iam.Identities:
+        # Which role each function and the state machine run with (role name -> logical id; the
+        # app's functions, not the template's, by their name).
+        principals = {str(spec.role_arn).rsplit("/", 1)[-1]: spec.name for spec in app_specs}
+        state_machines = {}
         for logical_id, props in provisioner.properties.items():
             kind = self.resource_types[logical_id]
             role = props.get("Role") or props.get("RoleArn")

@@ -28,6 +28,12 @@ EXPECTED = {
         "QueueName",
         {"!GetAtt": "NotifyDLQ.QueueName"},
     ),
+    "RunDLQDepthAlarm": (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "QueueName",
+        {"!GetAtt": "RunDeadLetterQueue.QueueName"},
+    ),
     "FailedExecutionsAlarm": (
         "AWS/States",
         "ExecutionsFailed",

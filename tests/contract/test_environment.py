@@ -2,8 +2,9 @@
 
 What a function's code reads is found in its source: the genjobs modules its handler imports (at
 any depth, imports inside functions included) and, in them, every attribute named like a setting
-(`settings.output_bucket`) or like a collaborator of genjobs.deps.Deps that reads settings when
-built (`deps.storage` reads OUTPUT_BUCKET). It counts what a module could read, not only what a
+(`settings.output_bucket`), like a method of Settings that reads settings
+(`settings.app_function_arn(...)` reads APP_FUNCTION_ARNS) or like a collaborator of genjobs.deps.Deps
+that reads settings when built (`deps.storage` reads OUTPUT_BUCKET). It counts what a module could read, not only what a
 run happens to read: a function is given every setting its loaded code may ask for.
 """
 
@@ -102,12 +103,39 @@ def collaborators() -> dict[str, set[str]]:
     }
 
 
+@cache
+def setting_methods() -> dict[str, set[str]]:
+    """Each method of Settings that reads settings -> the settings it reads (`self.<setting>`)."""
+    (settings,) = (
+        node
+        for node in modules()["genjobs.settings"].body
+        if isinstance(node, ast.ClassDef) and node.name == "Settings"
+    )
+    return {
+        member.name: read
+        for member in settings.body
+        if isinstance(member, ast.FunctionDef)
+        and (
+            read := {
+                node.attr
+                for node in ast.walk(member)
+                if isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "self"
+            }
+            & setting_variables().keys()
+        )
+    }
+
+
 def settings_read(handler_module: str) -> set[str]:
     """The variables of the settings the code a handler loads may read."""
     read: set[str] = set()
     for name in loaded_by(handler_module) - {"genjobs.settings", "genjobs.deps"}:
         used = attributes(modules()[name])
         read |= used & setting_variables().keys()
+        for method in used & setting_methods().keys():
+            read |= setting_methods()[method]
         for collaborator in used & collaborators().keys():
             read |= collaborators()[collaborator]
     return {setting_variables()[name] for name in read} & configured()
@@ -158,3 +186,14 @@ def test_what_a_function_reads_is_found_through_its_collaborators() -> None:
     read = settings_read("genjobs.handlers.submitter")
     assert "OUTPUT_BUCKET" in read
     assert "IDEMPOTENCY_TABLE_NAME" not in read
+
+
+def test_what_a_function_reads_is_found_through_the_settings_methods() -> None:
+    # GIVEN the runner, which resolves a step's function by Settings.app_function_arn, never naming
+    # app_function_arns itself
+    # THEN the app functions' ARNs are among what it reads (and the API's, which checks a pipeline's
+    # functions when it is created), not the submitter's (which invokes none)
+    assert setting_methods()["app_function_arn"] == {"app_function_arns"}
+    assert "APP_FUNCTION_ARNS" in settings_read("genjobs.handlers.runner")
+    assert "APP_FUNCTION_ARNS" in settings_read("genjobs.handlers.api")
+    assert "APP_FUNCTION_ARNS" not in settings_read("genjobs.handlers.submitter")

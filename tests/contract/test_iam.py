@@ -20,6 +20,10 @@ WILDCARD_RESOURCES_ALLOWED = {
     ("ApiFunction", "sns:DeleteEndpoint"): "endpoints are created per device at run time",
     ("ApiFunction", "sns:SetEndpointAttributes"): "endpoints are created per device at run time",
     ("ApiFunction", "sns:GetEndpointAttributes"): "endpoints are created per device at run time",
+    ("ApiFunction", "states:SendTaskSuccess"): (
+        "a pipeline's signal answers its waiting step's token; Step Functions authorises SendTask* on "
+        "no resource type"
+    ),
     ("NotifierFunction", "sns:Publish"): "pushes go to per-device endpoints created at run time",
     ("NotifierFunction", "sns:GetEndpointAttributes"): "per-device endpoints",
     ("NotifierFunction", "sns:DeleteEndpoint"): "stale per-device endpoints are pruned",
@@ -30,6 +34,7 @@ WILDCARD_RESOURCES_ALLOWED = {
         )
         for function, actions in {
             "SubmitterFunction": ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"),
+            "RunnerFunction": ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"),
             "SweeperFunction": ("SendTaskSuccess", "SendTaskHeartbeat"),
             "WebhookFunction": ("SendTaskSuccess",),
             "SubmitDeadLetterFunction": ("SendTaskSuccess",),
@@ -65,10 +70,23 @@ SCOPED_POLICY_TEMPLATES = {
 }
 
 
+def policies(logical_id: str) -> list[Any]:
+    """A resource's policies, a conditional one (`!If [condition, policy, !Ref AWS::NoValue]`) as
+    the policy it may grant."""
+    found = []
+    for policy in template()["Resources"][logical_id].get("Properties", {}).get("Policies", []) or []:
+        if isinstance(policy, dict) and "!If" in policy:
+            _, *branches = policy["!If"]
+            found += [b for b in branches if b != {"!Ref": "AWS::NoValue"}]
+        else:
+            found.append(policy)
+    return found
+
+
 def statements() -> list[tuple[str, dict[str, Any]]]:
     found = []
-    for logical_id, resource in template()["Resources"].items():
-        for policy in resource.get("Properties", {}).get("Policies", []) or []:
+    for logical_id in template()["Resources"]:
+        for policy in policies(logical_id):
             if isinstance(policy, dict) and "Statement" in policy:
                 found += [(logical_id, s) for s in policy["Statement"]]
             elif isinstance(policy, dict):
@@ -120,8 +138,7 @@ def test_outputs_bucket_is_private_and_encrypted() -> None:
 
 def policy_templates(logical_id: str, name: str) -> list[Any]:
     """The parameters of each use of SAM policy template `name` by a resource."""
-    policies = template()["Resources"][logical_id]["Properties"].get("Policies", []) or []
-    return [p[name] for p in policies if isinstance(p, dict) and name in p]
+    return [p[name] for p in policies(logical_id) if isinstance(p, dict) and name in p]
 
 
 def test_only_functions_that_call_providers_can_read_the_provider_secret() -> None:
@@ -131,6 +148,7 @@ def test_only_functions_that_call_providers_can_read_the_provider_secret() -> No
     # consumer and the notifier never talk to a provider either.
     assert secret_readers("ProviderSecret") == {
         "SubmitterFunction",
+        "RunnerFunction",  # a pipeline step's synchronous provider call
         "PollTaskFunction",
         "WebhookFunction",
         "SweeperFunction",
@@ -168,7 +186,7 @@ def test_state_machine_invokes_only_its_own_task_functions() -> None:
     }
     assert invoked == substituted
     assert policy_templates("GenerationStateMachine", "SQSSendMessagePolicy") == [
-        {"QueueName": {"!GetAtt": "SubmitQueue.QueueName"}}
+        {"QueueName": {"!GetAtt": "SubmitQueue.QueueName"}},
     ]
 
 
@@ -182,10 +200,13 @@ def test_task_tokens_are_answered_only_by_the_functions_that_answer_them() -> No
             answerers.setdefault(logical_id, set()).update(actions)
     assert answerers == {
         "SubmitterFunction": {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"},
+        "RunnerFunction": {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"},
         "SweeperFunction": {"states:SendTaskSuccess", "states:SendTaskHeartbeat"},
         "WebhookFunction": {"states:SendTaskSuccess"},
         # It fails and refunds the task itself, then ends the waiting child with success.
         "SubmitDeadLetterFunction": {"states:SendTaskSuccess"},
+        # A pipeline's signal ends its waiting step.
+        "ApiFunction": {"states:SendTaskSuccess"},
     }
 
 
@@ -219,21 +240,36 @@ EXPECTED_ACTIONS = {
     | {"dynamodb:DeleteItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject", "states:StartExecution"}
     | {"sqs:SendMessage", "sns:CreatePlatformEndpoint", "sns:DeleteEndpoint"}
     | {"sns:SetEndpointAttributes", "sns:GetEndpointAttributes"}
+    | {"states:SendTaskSuccess"}  # a pipeline's signal answers its waiting step
     | SECRET,  # the page cursors' key (CursorKeySecret), not the provider secret
-    "WebhookFunction": ITEMS | {"dynamodb:DeleteItem", "states:SendTaskSuccess"} | OUTPUTS | SECRET,
+    # sqs:SendMessage: a pipeline task's token handed on to the next link of its chain (SubmitQueue).
+    "WebhookFunction": ITEMS
+    | {"dynamodb:DeleteItem", "states:SendTaskSuccess", "sqs:SendMessage"}
+    | OUTPUTS
+    | SECRET,
     # No provider secret: it reads the catalog only, and talks to no provider.
     "PrepareJobFunction": ITEMS | {"dynamodb:BatchWriteItem", "s3:GetObject", "s3:PutObject"},
+    # Between two rounds of a pipeline: reads its tasks, writes those it sizes, the next manifest.
+    "PlanTasksFunction": ITEMS
+    | {"dynamodb:BatchWriteItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject"},
     "PollTaskFunction": ITEMS | OUTPUTS | SECRET,
     "FailTaskFunction": ITEMS,
     "SettleJobFunction": ITEMS | {"dynamodb:Query", "sns:Publish"} | SECRET,
     "SubmitterFunction": ITEMS
-    | {"dynamodb:Query", "sqs:ChangeMessageVisibility"}
+    | {"dynamodb:Query", "sqs:ChangeMessageVisibility", "sqs:SendMessage"}
     | {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
     | OUTPUTS
     | SECRET,
     "SubmitDeadLetterFunction": ITEMS | {"states:SendTaskSuccess"},
+    # A pipeline step that answers at once: a provider called synchronously, or an app function.
+    "RunnerFunction": ITEMS
+    | {"lambda:InvokeFunction", "sqs:ChangeMessageVisibility", "sqs:SendMessage"}
+    | {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
+    | OUTPUTS
+    | SECRET,
     "SweeperFunction": ITEMS
     | {"dynamodb:Query", "states:StartExecution", "states:SendTaskSuccess", "states:SendTaskHeartbeat"}
+    | {"sqs:SendMessage"}
     | OUTPUTS
     | SECRET,
     "NotifierFunction": {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}
@@ -243,7 +279,7 @@ EXPECTED_ACTIONS = {
 
 def granted_actions(logical_id: str) -> set[str]:
     granted: set[str] = set()
-    for policy in template()["Resources"][logical_id]["Properties"].get("Policies", []) or []:
+    for policy in policies(logical_id):
         if "Statement" in policy:
             for statement in policy["Statement"]:
                 granted.update(as_list(statement["Action"]))
@@ -314,3 +350,27 @@ def test_the_alarm_topic_key_lets_cloudwatch_alarms_publish() -> None:
     assert len(administrators) == 1
     assert administrators[0]["Action"] == "kms:*"
     assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_only_the_runner_invokes_app_functions_and_only_the_listed_ones() -> None:
+    # GIVEN every grant of lambda:InvokeFunction to a function
+    invokers = {
+        logical_id: statement
+        for logical_id, statement in statements()
+        if "lambda:InvokeFunction" in as_list(statement["Action"])
+    }
+    # THEN the runner alone has one, on exactly the ARNs the deployment lists
+    assert set(invokers) == {"RunnerFunction"}
+    assert invokers["RunnerFunction"]["Resource"] == {"!Ref": "AppFunctionArns"}
+    assert as_list(invokers["RunnerFunction"]["Action"]) == ["lambda:InvokeFunction"]
+    # AND a deployment that lists none is granted none (IAM refuses a statement without resources)
+    (conditional,) = [
+        p["!If"]
+        for p in template()["Resources"]["RunnerFunction"]["Properties"]["Policies"]
+        if isinstance(p, dict) and "!If" in p
+    ]
+    assert conditional[0] == "HasAppFunctions"
+    assert conditional[2] == {"!Ref": "AWS::NoValue"}
+    assert template()["Conditions"]["HasAppFunctions"] == {
+        "!Not": [{"!Equals": [{"!Join": ["", {"!Ref": "AppFunctionArns"}]}, ""]}]
+    }

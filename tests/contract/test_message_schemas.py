@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2
 from pydantic import BaseModel
 
 from genjobs.models import messages as m
-from genjobs.models.records import JobEventRecord, SubmitQueueRecord
+from genjobs.models.records import JobEventRecord, RunQueueRecord, SubmitQueueRecord
 from genjobs.models.webhook import WebhookQuery
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,13 +31,14 @@ ASL = json.loads((ROOT / "statemachine" / "generation.asl.json").read_text())
 # What each Lambda and queue the state machine calls reads, and what it answers.
 CALLS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "${PrepareJobFunctionArn}": (m.PrepareJobInput, m.PrepareJobOutput),
+    "${PlanTasksFunctionArn}": (m.PlanTasksInput, m.PlanTasksOutput),
     "${PollTaskFunctionArn}": (m.PollTaskInput, m.PollTaskOutput),
     "${FailTaskFunctionArn}": (m.FailTaskInput, m.FailTaskOutput),
     "${SettleJobFunctionArn}": (m.SettleJobInput, m.SettleJobOutput),
     "${SubmitQueueUrl}": (m.SubmitTask, m.TaskEnded),
 }
 EXECUTION_INPUT = m.PrepareJobInput  # what the API starts an execution with
-MAP_ITEM = m.TaskRef  # what PrepareJob writes to the Distributed Map's manifest
+MAP_ITEM = m.ManifestItem  # what PrepareJob and PlanTasks write to the Distributed Map's manifest
 
 
 # ----------------------------------------------------------------------------- committed schemas
@@ -72,11 +73,13 @@ def _webhook(event: Any) -> Any:
 
 EVENT_PARSERS = {
     "prepare-job-function": m.PrepareJobInput.model_validate,
+    "plan-tasks-function": m.PlanTasksInput.model_validate,
     "poll-task-function": m.PollTaskInput.model_validate,
     "fail-task-function": m.FailTaskInput.model_validate,
     "settle-job-function": m.SettleJobInput.model_validate,
     "submitter-function": _sqs_records(SubmitQueueRecord),
     "submit-dead-letter-function": _sqs_records(SubmitQueueRecord),
+    "runner-function": _sqs_records(RunQueueRecord),
     "notifier-function": _sqs_records(JobEventRecord),
     "webhook-function": _webhook,
     "api-function": APIGatewayProxyEventV2Model.model_validate,
@@ -244,10 +247,10 @@ def test_a_state_reading_a_field_its_input_lacks_is_found() -> None:
     # GIVEN the Map reads a manifest key PrepareJob does not answer
     asl = copy.deepcopy(ASL)
     asl["States"]["RunTasks"]["ItemReader"]["Parameters"]["Key.$"] = "$.manifest"
-    # THEN the check names the state and the field
+    # THEN the check names the state and the field, on each way in (after PrepareJob, after PlanTasks)
     assert check_machine(asl, shape(EXECUTION_INPUT)) == [
-        "RunTasks reads $.manifest, which its input does not have (it has "
-        f"{sorted(shape(m.PrepareJobOutput))})"
+        f"RunTasks reads $.manifest, which its input does not have (it has {sorted(shape(model))})"
+        for model in (m.PrepareJobOutput, m.PlanTasksOutput)
     ]
 
 

@@ -91,7 +91,8 @@ def test_a_polled_task_waits_for_its_model_then_each_check_is_a_retry() -> None:
     wait = processor["States"]["WaitForProvider"]
     assert wait["SecondsPath"] == "$.firstCheckSeconds"
     run = next(state for _, state in states() if "ItemProcessor" in state)
-    assert run["ItemSelector"]["firstCheckSeconds.$"] == "$.firstCheckSeconds"
+    # (each task's own: a pipeline's steps have different models; see models.messages.ManifestItem)
+    assert run["ItemSelector"]["firstCheckSeconds.$"] == "$$.Map.Item.Value.firstCheckSeconds"
     # AND a check that finds the task running is retried, never caught back into a loop of states
     check = processor["States"]["CheckCancellationAndStatus"]
     assert all("TaskNotReady" not in c["ErrorEquals"] for c in check["Catch"])

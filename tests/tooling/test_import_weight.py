@@ -41,13 +41,15 @@ NEVER_AT_IMPORT = {
 # Needed by some handlers' every invocation: the others must not import them.
 ONLY_FOR = {
     "aws_lambda_powertools.event_handler": {"api"},
-    "aws_lambda_powertools.utilities.batch": {"submitter", "submit_dead_letter", "notifier"},
+    "aws_lambda_powertools.utilities.batch": {"submitter", "submit_dead_letter", "notifier", "runner"},
     "genjobs.models.api": {"api"},
     "genjobs.catalog": {
         "api",
         "webhook",
         "prepare_job",
+        "plan_tasks",  # a manifest item's first check is its model's expected latency
         "poll_task",
+        "runner",  # a sync step's deadline is its model's
         "settle_job",
         "submitter",
         "sweeper",

@@ -13,6 +13,8 @@ import pytest
 from .conftest import function_property, load_template, resources_of_type
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+# Wired before the states that use them: RunQueue's URL for the pipeline steps the runner answers.
+WIRED_AHEAD: set[str] = set()
 
 
 def _top_level_names(module: Path) -> set[str]:
@@ -72,7 +74,7 @@ def test_definition_substitutions_match_the_asl_placeholders(
     defined = set(props.get("DefinitionSubstitutions", {}))
 
     assert used - defined == set(), "placeholders in the ASL without a DefinitionSubstitution"
-    assert defined - used == set(), "DefinitionSubstitutions the ASL never uses"
+    assert defined - used <= WIRED_AHEAD, "DefinitionSubstitutions the ASL never uses"
 
 
 def test_asl_is_valid_json_with_a_start_state(root: Path, state_machine: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ state they share, as the one table does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -29,9 +29,10 @@ from genjobs.models.domain import (
     TimelineEvent,
     utcnow,
 )
-from genjobs.models.messages import JobEvent, SubmitTask, TaskEnded
+from genjobs.models.messages import AppFunctionResult, JobEvent, SubmitTask, TaskEnded
 from genjobs.models.persistence import (
     Accepted,
+    AppFunctionFailed,
     EndpointGone,
     InsufficientCredits,
     JobAlreadyExists,
@@ -567,6 +568,21 @@ class FakeNotifications:
         return f"p-{len(self.pushed)}"
 
 
+class FakeAppFunctions:
+    """App functions by ARN: each a Python callable on the payload, answering as the function would
+    (an AppFunctionResult's fields) or raising the port's errors."""
+
+    def __init__(self) -> None:
+        self.functions: dict[str, Callable[[dict[str, Any]], Any]] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def invoke(self, arn: str, payload: dict[str, Any]) -> AppFunctionResult:
+        self.calls.append((arn, payload))
+        if arn not in self.functions:
+            raise AppFunctionFailed("ResourceNotFoundException", f"Function not found: {arn}")
+        return AppFunctionResult.model_validate(self.functions[arn](payload))
+
+
 @dataclass
 class FakeProvider:
     """A provider adapter whose answers each test scripts."""
@@ -651,6 +667,7 @@ class FakeDeps(Deps):
     submit_queue: FakeSubmitQueue  # type: ignore[assignment]
     run_queue: FakeSubmitQueue  # type: ignore[assignment]
     notifications: FakeNotifications  # type: ignore[assignment]
+    app_functions: FakeAppFunctions  # type: ignore[assignment]
 
 
 def fake_deps(**settings: Any) -> FakeDeps:
@@ -669,6 +686,7 @@ def fake_deps(**settings: Any) -> FakeDeps:
         submit_queue=FakeSubmitQueue(),
         run_queue=FakeSubmitQueue(),
         notifications=FakeNotifications(),
+        app_functions=FakeAppFunctions(),
         cursor_key=b"k" * 32,
     )
     return d

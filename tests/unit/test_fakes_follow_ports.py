@@ -9,6 +9,7 @@ import pytest
 
 from genjobs.dal.credits import CreditRepository
 from genjobs.dal.devices import DeviceRepository
+from genjobs.dal.functions import LambdaAppFunctions
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.notifications import Notifications
 from genjobs.dal.receipts import ReceiptRepository
@@ -31,6 +32,7 @@ PAIRS = [
     (ports.WorkflowPort, Workflow, fakes.FakeWorkflow),
     (ports.SubmitQueuePort, SubmitQueue, fakes.FakeSubmitQueue),
     (ports.NotificationsPort, Notifications, fakes.FakeNotifications),
+    (ports.AppFunctions, LambdaAppFunctions, fakes.FakeAppFunctions),
 ]
 
 

@@ -188,7 +188,7 @@ def _price(deps: Collaborators, n: int, step: StepRequest) -> tuple[int, Any]:
             raise _refuse(n, "model", f"unknown model '{step.model}' of provider '{step.provider}'")
         if step.provider == "simulator" and not deps.settings.simulator_base_url:
             raise _refuse(n, "provider", "the simulator is not enabled in this deployment")
-        sync = bool(getattr(model, "sync", False))
+        sync = model.sync
         if kind == StepKind.SYNC and not sync:
             raise _refuse(n, "model", f"'{step.model}' does not answer synchronously; use kind 'async'")
         if kind == StepKind.ASYNC and sync:
@@ -200,7 +200,7 @@ def _price(deps: Collaborators, n: int, step: StepRequest) -> tuple[int, Any]:
     if kind == StepKind.LAMBDA:
         if step.function is None:
             raise _refuse(n, "function", "a lambda step names the app function it invokes")
-        if resolve_function(deps, step.function) is None:
+        if deps.settings.app_function_arn(step.function) is None:
             raise _refuse(n, "function", f"'{step.function}' is not one of this deployment's AppFunctionArns")
     elif step.function is not None:
         raise _refuse(n, "function", f"a {kind.value} step has no function")
@@ -213,14 +213,6 @@ def _price(deps: Collaborators, n: int, step: StepRequest) -> tuple[int, Any]:
     elif step.timeout_seconds is not None:
         raise _refuse(n, "timeoutSeconds", "only a signal step has a timeout")
     return 0, None
-
-
-def resolve_function(deps: Collaborators, function: str) -> str | None:
-    """The listed ARN of an app function given by name or ARN (None: not listed)."""
-    for arn in getattr(deps.settings, "app_function_arns", []):
-        if function in (arn, arn.split(":function:")[-1].split(":")[0]):
-            return str(arn)
-    return None
 
 
 def _check_templates(n: int, step: StepRequest, job_input: dict[str, Any]) -> None:

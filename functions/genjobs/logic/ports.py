@@ -21,7 +21,7 @@ from genjobs.models.domain import (
     TaskStatus,
     TimelineEvent,
 )
-from genjobs.models.messages import JobEvent, SubmitTask, TaskEnded
+from genjobs.models.messages import AppFunctionResult, JobEvent, SubmitTask, TaskEnded
 from genjobs.models.persistence import Accepted, JobQuery, Page, TaskMove
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Accepted",
+    "AppFunctions",
     "Collaborators",
     "Credits",
     "Devices",
@@ -198,6 +199,13 @@ class NotificationsPort(Protocol):
         """Raises EndpointGone for a disabled or deleted endpoint."""
 
 
+class AppFunctions(Protocol):
+    def invoke(self, arn: str, payload: dict[str, Any]) -> AppFunctionResult:
+        """Runs the app function `arn` on `payload` (an AppFunctionRequest on the wire) and returns its
+        answer. Raises AppFunctionFailed (it raised, answered something else, or may not be invoked),
+        AppFunctionTimedOut, or AppFunctionThrottled (retry later)."""
+
+
 class Collaborators(Protocol):
     """What every logic function is handed: the settings, time, crash boundaries, the catalog, the
     cursor key and each port. Read-only, so a collaborator built on first use satisfies it."""
@@ -249,3 +257,6 @@ class Collaborators(Protocol):
 
     @property
     def notifications(self) -> NotificationsPort: ...
+
+    @property
+    def app_functions(self) -> AppFunctions: ...

@@ -11,18 +11,18 @@ import json
 import urllib.request
 from typing import Any
 
+from genjobs.logic import app_functions
 from genjobs.logic.chains import answer_after
 from genjobs.logic.job_model import model_of
 from genjobs.logic.outputs import keep_outputs
-from genjobs.logic.pipelines import resolve_function
 from genjobs.logic.ports import Collaborators
 from genjobs.logic.providers import provider_for
 from genjobs.logic.task_answer import DONE, Wait
 from genjobs.logic.task_end import TaskGone, end_task, load, task_event
 from genjobs.logic.tasks import RetryLater, apply_status
 from genjobs.models.domain import Job, StepKind, Task, TaskStatus
-from genjobs.models.messages import AppFunctionFailed, AppFunctionThrottled, SubmitTask, TaskRef
-from genjobs.models.persistence import Accepted
+from genjobs.models.messages import AppFunctionRequest, RunTask, TaskRef
+from genjobs.models.persistence import Accepted, AppFunctionFailed, AppFunctionThrottled
 from genjobs.providers.base import ProviderError, ProviderRejected, ProviderThrottled, SubmitRequest
 
 MAX_ATTEMPTS = 5
@@ -30,7 +30,7 @@ MAX_RESULT_BYTES = 32 * 1024  # what a task item keeps as its result, for the ne
 LONGEST_CALL_SECONDS = 240  # within the runner's 300 s timeout
 
 
-def run(deps: Collaborators, message: SubmitTask, receive_count: int) -> None:
+def run(deps: Collaborators, message: RunTask, receive_count: int) -> None:
     token = message.task_token
     try:
         job, task = load(deps, message)
@@ -98,30 +98,13 @@ def _call(deps: Collaborators, job: Job, task: Task) -> Wait:
 
 def _invoke(deps: Collaborators, job: Job, task: Task) -> Wait:
     step = job.steps[job.step_of(task.index)]
-    arn = resolve_function(deps, step.function or "")
-    if arn is None:
-        end_task(
-            deps,
-            job,
-            task,
-            TaskStatus.FAILED,
-            "task.failed",
-            error=f"function.unknown: '{step.function}' is no longer listed",
-        )
-        return DONE
     event = task_event(job.job_id, "task.submitted", task.index, function=step.function, by="lambda")
     deps.tasks.mark_submitted(job, task.index, Accepted("lambda", deps.clock.now()), event)
     # The app's contract (docs/schemas/app-function-*.json): jobId + taskIndex identify the call, so
     # a redelivered message's repeat can be recognised by the function.
-    payload = {
-        "jobId": job.job_id,
-        "taskIndex": task.index,
-        "step": step.name,
-        "item": task.index - step.base,
-        "input": task.input,
-    }
+    request = AppFunctionRequest(jobId=job.job_id, taskIndex=task.index, step=step.name, input=task.input)
     try:
-        answered = deps.app_functions.invoke(arn, payload)
+        answered = app_functions.invoke(deps, step.function or "", request)
     except AppFunctionThrottled as error:
         raise RetryLater(30.0, str(error)) from error
     except AppFunctionFailed as error:

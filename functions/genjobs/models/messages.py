@@ -1,5 +1,6 @@
 """The messages between the workflow's steps: each state's input and output, the SubmitQueue's
-messages, the task token's answer, the job event and a received provider webhook.
+and RunQueue's messages, the task token's answer, the job event, a received provider webhook, and
+the contract of the app's own Lambda functions that pipeline steps invoke.
 
 Each is read by one side and written by the other (a Lambda, the state machine, a queue, a topic),
 so both sides use these models and their JSON Schemas are committed under docs/schemas (`make
@@ -152,6 +153,46 @@ SubmitQueueMessage = Annotated[
     Annotated[SubmitTask, Tag("submit")] | Annotated[CancelJob, Tag("cancel")],
     Discriminator(_submit_queue_kind),
 ]
+
+
+# ----------------------------------------------------------------------------- RunQueue
+class RunTask(TaskRef):
+    """Sent by the state machine: run the task's step in the runner (a synchronous provider call or
+    an invocation of an app function), keep what it returned, then answer `taskToken`."""
+
+    task_token: str = Field(alias="taskToken", min_length=1)
+
+
+# ----------------------------------------------------------------------------- app functions
+class AppFunctionRequest(_Message):
+    """What an app function receives when a pipeline step of kind `lambda` invokes it (a synchronous
+    Lambda Invoke, RequestResponse): the task it runs for and the step's input, its template
+    resolved. Files in `input` are URLs the function can GET as they are (presigned, short-lived):
+    for an `overAll` step, the outputs of the steps it runs over, in item order. The request is at
+    most 6 MB (Lambda's limit), so files travel as URLs, never inline."""
+
+    job_id: str = Field(alias="jobId")
+    task_index: int = Field(alias="taskIndex", ge=0)
+    step: str = Field(description="the name of the pipeline step that invokes the function")
+    input: dict[str, Any] = Field(description="the step's input, its template resolved")
+
+
+class AppFunctionResult(_Message):
+    """What an app function returns: its files as `outputs` (http(s) URLs the runner downloads, or
+    `data:` URIs, e.g. `data:application/json;base64,...`), each copied into our bucket as the
+    task's outputs in order, and any JSON value as `result`, kept with the task. The answer is at
+    most 6 MB (Lambda's limit): a larger file goes out as a URL.
+
+    A function that fails raises: Lambda answers with its FunctionError and `errorMessage`, and the
+    task fails with that message (AppFunctionFailed). A function that runs past its timeout, or
+    answers after 270 s (the runner's wait), fails the same way (AppFunctionTimedOut); one that
+    Lambda throttles is retried later
+    (AppFunctionThrottled) and does not fail the task."""
+
+    outputs: list[Annotated[str, Field(pattern=r"^(https?://|data:)")]] = Field(
+        default_factory=list, description="files the function produced: http(s) URLs or data: URIs"
+    )
+    result: Any = Field(default=None, description="any JSON value, kept with the task as it is")
 
 
 # ----------------------------------------------------------------------------- job events

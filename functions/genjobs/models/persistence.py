@@ -73,3 +73,22 @@ class QueueUnavailable(Exception):
 
 class EndpointGone(Exception):
     """The device's push endpoint is disabled or deleted: the device should be forgotten."""
+
+
+class AppFunctionFailed(Exception):
+    """An app function raised (Lambda's FunctionError), returned an answer that is not an
+    AppFunctionResult, or may not be invoked: the task fails with `message`."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(f"{error_type}: {message}" if error_type else message)
+        self.error_type = error_type
+        self.message = message
+
+
+class AppFunctionTimedOut(AppFunctionFailed):
+    """An app function ran past its timeout (or past the time its caller could wait for it)."""
+
+
+class AppFunctionThrottled(Exception):
+    """Lambda would not run the app function now (throttled, or briefly unavailable): retry later,
+    the task has not failed."""

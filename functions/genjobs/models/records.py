@@ -6,13 +6,19 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
-from genjobs.models.messages import JobEvent, SubmitQueueMessage
+from genjobs.models.messages import JobEvent, RunTask, SubmitQueueMessage
 
 
 class SubmitQueueRecord(SqsRecordModel):
     """A record of SubmitQueue (and of its DLQ, which keeps the body as it was)."""
 
     body: Json[SubmitQueueMessage]
+
+
+class RunQueueRecord(SqsRecordModel):
+    """A record of RunQueue: a pipeline step for the runner."""
+
+    body: Json[RunTask]
 
 
 class JobEventRecord(SqsRecordModel):
