@@ -9,6 +9,8 @@ its inputs are presigned URLs.
 
 The contract (docs/schemas/app-function-request.json, app-function-result.json):
     event:  {"jobId", "taskIndex", "step", "input": {"scenes": [{"avatar": url, "background": url}, ...]}}
+            or, as a pipeline's overAll step gives them, the two lists in scene order:
+            {"input": {"avatars": [url, ...], "backgrounds": [url, ...]}}
     answer: {"outputs": ["data:application/json;base64,<manifest>"],
              "result": {"scenes": n, "order": [0, 1, ...], "bytes": total downloaded}}
 A scene without its two URLs, or a file that cannot be downloaded, fails the invocation
@@ -35,7 +37,21 @@ def _download(url: str) -> bytes:
 
 
 def _scenes(event: dict[str, Any]) -> list[dict[str, str]]:
-    scenes = (event.get("input") or {}).get("scenes")
+    given = event.get("input") or {}
+    scenes = given.get("scenes")
+    if (
+        scenes is None
+        and isinstance(given.get("avatars"), list)
+        and isinstance(given.get("backgrounds"), list)
+    ):
+        if len(given["avatars"]) != len(given["backgrounds"]):
+            raise ValueError(
+                f"{len(given['avatars'])} avatars for {len(given['backgrounds'])} backgrounds: one each per scene"
+            )
+        scenes = [
+            {"avatar": a, "background": b}
+            for a, b in zip(given["avatars"], given["backgrounds"], strict=True)
+        ]
     if not isinstance(scenes, list) or not scenes:
         raise ValueError("input.scenes must be a non-empty list of {avatar, background} URLs")
     for number, scene in enumerate(scenes):
