@@ -144,6 +144,7 @@ def test_tasks_of_a_job_that_ended_before_they_were_written_show_that_they_never
         "COMPLETED": 0,
         "FAILED": 3,
         "CANCELLED": 0,
+        "SKIPPED": 0,
     }
 
 
@@ -165,6 +166,7 @@ def test_a_cancelled_job_that_ended_before_its_tasks_were_written_counts_them_ca
         "COMPLETED": 0,
         "FAILED": 0,
         "CANCELLED": 2,
+        "SKIPPED": 0,
     }
     assert deps.credits.account("u5").model_dump(include={"available", "reserved"}) == {
         "available": 10,

@@ -176,8 +176,9 @@ class TaskRepository(TableRepository):
             **update(
                 task_key(job_id, index),
                 set={"signal": to_dynamo(signal), "updatedAt": iso(utcnow())},
-                condition="attribute_exists(pk) AND attribute_not_exists(signal) AND #s IN (:pending, :processing)",
-                names={"#s": "status"},
+                # (SIGNAL is a reserved word of DynamoDB's expressions)
+                condition="attribute_exists(pk) AND attribute_not_exists(#signal) AND #s IN (:pending, :processing)",
+                names={"#s": "status", "#signal": "signal"},
                 values={":pending": TaskStatus.PENDING.value, **_PROCESSING},
             ),
         )

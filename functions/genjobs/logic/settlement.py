@@ -59,6 +59,8 @@ def settle(deps: Collaborators, job_id: str) -> SettleJobOutput:
     if not job.status.terminal:
         if job.counts.terminal < job.task_count:
             job = _close_open_tasks(deps, job) or deps.jobs.get(job_id) or job
+            if job.steps:  # its steps' counters, which the ends above moved too
+                job = deps.jobs.get(job_id) or job
         status = final_status(job)
         release = job.credits.outstanding  # reserved for tasks that never had a task item
         event = TimelineEvent(
