@@ -139,10 +139,16 @@ def test_the_video_pipeline_renders_every_scene_in_order_and_charges_each_step_e
     assert job["credits"]["charged"] == 1 + 3 * 1 + 3 * 5 + 3 * 3
     assert job["credits"]["refunded"] == 1 + 5 + 3
     assert_credits_exact(app, job)
-    # AND the timeline says when each fan-out was sized, and that each scene's avatar followed its speech
-    kinds = [e["kind"] for e in app.events(job["jobId"])]
+    # AND the timeline says when each fan-out was sized, and that each scene's avatar followed its
+    # speech, each event naming its step
+    events = app.events(job["jobId"])
+    kinds = [e["kind"] for e in events]
     assert kinds.count("step.sized") == 3
-    assert kinds.count("task.chained") == 3
+    assert [e["step"] for e in events if e["kind"] == "task.chained"] == ["avatar"] * 3
+    # AND one step's tasks are listed alone, in item order
+    listed = app.get(f"/jobs/{job['jobId']}/tasks?step=background").json()["items"]
+    assert [(t["step"], t["item"]) for t in listed] == [("background", i) for i in range(3)]
+    assert app.get(f"/jobs/{job['jobId']}/tasks?step=nothing").status_code == 422
 
 
 def test_a_failed_scene_skips_only_its_own_chain_and_the_render_goes_on_with_the_rest(app: Client) -> None:
@@ -230,6 +236,8 @@ def test_a_signal_nobody_sends_times_out_and_what_waits_for_it_is_skipped_and_re
     (approval,) = by_step(tasks, "approve")
     assert approval["status"] == "FAILED"
     assert approval["error"].startswith("signal.timeout")
+    # (the job FAILED: its last step, the render, made nothing)
+    assert job["status"] == "FAILED"
     steps = steps_of(job)
     assert steps["speech"]["counts"]["SKIPPED"] == 3
     assert steps["avatar"]["counts"]["SKIPPED"] == 3
@@ -240,6 +248,29 @@ def test_a_signal_nobody_sends_times_out_and_what_waits_for_it_is_skipped_and_re
     # AND a late signal is refused
     late = app.post(f"/jobs/{job['jobId']}/signals/approve", json={})
     assert late.status_code == 409
+
+
+def test_a_cancel_ends_a_waiting_signal_at_once_and_refunds_what_waited_for_it(app: Client) -> None:
+    # GIVEN the video pipeline waiting (up to an hour) for its script's approval
+    steps = [
+        SCRIPT,
+        APPROVE,
+        {**SPEECH, "after": ["approve"]},
+        AVATAR,
+        {**BACKGROUND, "after": ["approve"]},
+        RENDER,
+    ]
+    job_id = app.create(pipeline(steps))["jobId"]
+    wait_for(lambda: _waiting(app, job_id, "approve"), what="the approval step waiting")
+    # WHEN the user cancels
+    assert app.post(f"/jobs/{job_id}/cancel").status_code == 202
+    # THEN the wait ends now (not at its timeout), the script is kept and charged, the rest refunded
+    job = app.wait(job_id, timeout=30)
+    assert job["status"] == "CANCELLED"
+    (approval,) = by_step(tasks_of(app, job_id), "approve")
+    assert approval["status"] == "CANCELLED"
+    assert job["credits"]["charged"] == 1
+    assert_credits_exact(app, job)
 
 
 def stage(n: int, count: int, latency: float) -> dict[str, Any]:

@@ -243,10 +243,14 @@ class FakeTasks:
     def _of(self, job_id: str) -> list[Task]:
         return sorted((t for (j, _), t in self.w.tasks.items() if j == job_id), key=lambda t: t.index)
 
-    def page(self, job_id: str, *, limit: int, start: dict[str, Any] | None) -> Page[Task]:
+    def page(
+        self, job_id: str, *, limit: int, start: dict[str, Any] | None, within: tuple[int, int] | None = None
+    ) -> Page[Task]:
         first = self.first_index(job_id, start)
-        items = [t for t in self._of(job_id) if t.index >= first][:limit]
-        more = items and any(t.index > items[-1].index for t in self._of(job_id))
+        low, high = within or (0, 10**9)
+        tasks = [t for t in self._of(job_id) if low <= t.index <= high]
+        items = [t for t in tasks if t.index >= first][:limit]
+        more = items and any(t.index > items[-1].index for t in tasks)
         return Page(items, self.key_after(job_id, items[-1].index) if more else None)
 
     def of_job(self, job_id: str) -> Iterator[Task]:

@@ -228,7 +228,9 @@ def test_lines_about_a_job_carry_its_id_and_the_next_request_forgets_it(
     # GIVEN a read of one job whose logic records the log keys it runs with
     seen: list[dict[str, Any]] = []
 
-    def list_tasks(deps: Any, user_id: str, job_id: str, limit: int, cursor: str | None) -> Any:
+    def list_tasks(
+        deps: Any, user_id: str, job_id: str, limit: int, cursor: str | None, step: Any = None
+    ) -> Any:
         seen.append(logger.get_current_keys())
         return {"items": [], "cursor": None}
 

@@ -155,10 +155,10 @@ def test_a_fan_out_is_sized_by_its_items_and_releases_the_slots_it_does_not_use(
     scenes = [{"narration": f"line {i}", "visual": f"view {i}"} for i in range(3)]
     _end(deps, job_id, 0, result={"scenes": scenes})
     planned = plan_next(deps, state)
-    # THEN speech and background run for each of the 3 scenes, from each scene's fields
+    # THEN speech and background run for each of the 3 scenes, from each scene's fields, scene by scene
     assert not planned.done
     manifest = [m["taskIndex"] for m in deps.storage.get_json(planned.manifest_key)]
-    assert manifest == [1, 2, 3, 11, 12, 13]
+    assert manifest == [1, 11, 2, 12, 3, 13]
     assert deps.world.tasks[(job_id, 2)].input == {"text": "line 1"}
     assert deps.world.tasks[(job_id, 13)].input == {"prompt": "view 2"}
     # AND the 2 scene slots of each fan-out never planned are released: speech 2x1, avatar 2x5, background 2x3

@@ -41,9 +41,14 @@ class TaskRepository(TableRepository):
         item = self._table.get_item(Key=task_key(job_id, index), ConsistentRead=True).get("Item")
         return task_from_item(item) if item else None
 
-    def page(self, job_id: str, *, limit: int, start: dict[str, Any] | None) -> Page[Task]:
+    def page(
+        self, job_id: str, *, limit: int, start: dict[str, Any] | None, within: tuple[int, int] | None = None
+    ) -> Page[Task]:
+        tasks = key("sk").begins_with("TASK#")
+        if within is not None:  # a pipeline step's tasks: a contiguous block of indexes
+            tasks = key("sk").between(task_key(job_id, within[0])["sk"], task_key(job_id, within[1])["sk"])
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": key("pk").eq(f"JOB#{job_id}") & key("sk").begins_with("TASK#"),
+            "KeyConditionExpression": key("pk").eq(f"JOB#{job_id}") & tasks,
             "Limit": limit,
             "ConsistentRead": True,
         }

@@ -7,20 +7,21 @@ from __future__ import annotations
 from genjobs.logic.ports import Collaborators
 from genjobs.logic.scheduler import continue_chain
 from genjobs.logic.task_answer import DONE, Wait, answer
+from genjobs.models.domain import Job
 from genjobs.models.messages import SubmitTask, TaskRef
 
 
-def answer_after(deps: Collaborators, token: str, left: Wait, ref: TaskRef) -> bool:
-    """Answers the token of task `ref` (see task_answer.answer), handing it on when `ref` ended and
-    the next link of its chain is ready."""
-    if left is DONE and _hand_on(deps, ref, token):
+def answer_after(deps: Collaborators, token: str, left: Wait, job: Job, index: int) -> bool:
+    """Answers the token of task `index` of `job` (see task_answer.answer), handing it on when the
+    task ended and the next link of its chain is ready (a one-step job reads nothing more)."""
+    if left is DONE and job.steps and _hand_on(deps, TaskRef(jobId=job.job_id, taskIndex=index), token):
         return True
     return answer(deps, token, left)
 
 
 def _hand_on(deps: Collaborators, ref: TaskRef, token: str) -> bool:
-    job = deps.jobs.get(ref.job_id)
-    if job is None or not job.steps:
+    job = deps.jobs.get(ref.job_id)  # as the task's end left it
+    if job is None:
         return False
     task = deps.tasks.get(ref.job_id, ref.task_index)
     following = continue_chain(deps, job, task) if task else None

@@ -73,8 +73,8 @@ def jobs_listing() -> str:
     return "GET /jobs"
 
 
-def tasks_listing(job_id: str) -> str:
-    return f"GET /jobs/{job_id}/tasks"
+def tasks_listing(job_id: str, step: str | None = None) -> str:
+    return f"GET /jobs/{job_id}/tasks" + (f"?step={step}" if step else "")
 
 
 def events_listing(job_id: str) -> str:

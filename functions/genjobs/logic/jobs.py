@@ -213,11 +213,23 @@ def _planned_task(job: Job, plan: Plan, common: JsonObject, index: int) -> Task:
     )
 
 
-def _task_page(deps: Collaborators, job: Job, limit: int, start: dict[str, Any] | None) -> Page[Task]:
+def _task_page(
+    deps: Collaborators, job: Job, limit: int, start: dict[str, Any] | None, step: str | None = None
+) -> Page[Task]:
     """A page of the job's tasks. Until PrepareJob has written every task item (the job is marked
     prepared after the last), the tasks not written yet are shown as planned, so the pages hold
     every index in order whichever of the two they come from."""
-    if job.prepared or job.is_pipeline:  # a pipeline's tasks are listed once written
+    if job.is_pipeline:  # a pipeline's tasks are listed once written; a step's are a block of indexes
+        summary = next((s for s in job.steps if s.name == step), None)
+        if step is not None and summary is None:
+            raise InvalidRequest.field("step", f"job '{job.job_id}' has no step named '{step}'")
+        within = (summary.base, summary.base + summary.slots - 1) if summary else None
+        return _within_budget(
+            deps, job.job_id, deps.tasks.page(job.job_id, limit=limit, start=start, within=within)
+        )
+    if step is not None:
+        raise InvalidRequest.field("step", "a one-step job has no named steps")
+    if job.prepared:
         return _within_budget(deps, job.job_id, deps.tasks.page(job.job_id, limit=limit, start=start))
     first = deps.tasks.first_index(job.job_id, start)
     page = deps.tasks.page(job.job_id, limit=limit, start=start)
@@ -269,12 +281,12 @@ def _open(deps: Collaborators, cursor: str | None, user_id: str, listing: str) -
 
 
 def list_tasks(
-    deps: Collaborators, user_id: str, job_id: str, limit: int, cursor: str | None
+    deps: Collaborators, user_id: str, job_id: str, limit: int, cursor: str | None, step: str | None = None
 ) -> TaskListView:
-    listing = cursors.tasks_listing(job_id)
+    listing = cursors.tasks_listing(job_id, step)
     start = _open(deps, cursor, user_id, listing)
     job = _owned_job(deps, user_id, job_id)
-    page = _task_page(deps, job, limit, start)
+    page = _task_page(deps, job, limit, start, step)
     ttl = deps.settings.output_url_ttl_seconds
     return TaskListView(
         items=[views.task_view(t, deps.storage, ttl, job) for t in page.items],
@@ -347,9 +359,13 @@ def list_events(
 ) -> dict[str, Any]:
     listing = cursors.events_listing(job_id)
     start = _open(deps, cursor, user_id, listing)
-    _owned_job(deps, user_id, job_id)
+    job = _owned_job(deps, user_id, job_id)
     page = deps.timeline.page(job_id, limit=limit, start=start)
-    return {
-        "items": [e.model_dump(mode="json", by_alias=True, exclude={"job_id"}) for e in page.items],
-        "cursor": _seal(deps, page.last_key, user_id, listing),
-    }
+    items = []
+    for event in page.items:
+        item = event.model_dump(mode="json", by_alias=True, exclude={"job_id"})
+        if job.steps and (event.task_index is not None or "step" in event.detail):
+            step = event.detail.get("step")
+            item["step"] = step if step is not None else job.steps[job.step_of(event.task_index or 0)].name
+        items.append(item)
+    return {"items": items, "cursor": _seal(deps, page.last_key, user_id, listing)}

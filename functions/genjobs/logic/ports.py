@@ -84,7 +84,10 @@ class Tasks(Protocol):
 
     def get(self, job_id: str, index: int) -> Task | None: ...
 
-    def page(self, job_id: str, *, limit: int, start: dict[str, Any] | None) -> Page[Task]: ...
+    def page(
+        self, job_id: str, *, limit: int, start: dict[str, Any] | None, within: tuple[int, int] | None = None
+    ) -> Page[Task]:
+        """A page of the job's tasks in index order (`within`: only indexes first..last)."""
 
     def key_after(self, job_id: str, index: int) -> dict[str, Any]: ...
 

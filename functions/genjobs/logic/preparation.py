@@ -32,6 +32,10 @@ def _write_manifest(deps: Collaborators, job: Job, indexes: list[int]) -> None:
             waits[step] = first_check(deps, job, index)
         return waits[step]
 
+    if job.steps:
+        # Item by item across steps, so that steps with no order between them (seed 002's stages) share
+        # the job's concurrency from the start instead of running one after the other.
+        indexes = sorted(indexes, key=lambda i: (i - job.steps[job.step_of(i)].base, job.step_of(i)))
     items = [
         ManifestItem(jobId=job.job_id, taskIndex=i, firstCheckSeconds=wait_of(i)).to_wire() for i in indexes
     ]

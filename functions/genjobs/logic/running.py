@@ -39,7 +39,7 @@ def run(deps: Collaborators, message: RunTask, receive_count: int) -> None:
         return
     if not task.status.terminal and not deps.workflow.heartbeat(token):
         return  # nothing waits on this message any more: running it now would pay for an orphan
-    answer_after(deps, token, _run(deps, job, task, receive_count), message)
+    answer_after(deps, token, _run(deps, job, task, receive_count), job, task.index)
 
 
 def _run(deps: Collaborators, job: Job, task: Task, receive_count: int) -> Wait:

@@ -10,7 +10,7 @@ next link of its item's chain (scene 1's avatar starts as soon as scene 1's spee
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from genjobs.logic import planning, templates
@@ -31,9 +31,17 @@ INPUT_URL_TTL_SECONDS = 6 * 3600
 class Pipeline:
     specs: list[StepSpec]
     job_input: dict[str, Any]
+    # A step's items split from its task's result, once per planning (a fan-out reads them per task).
+    _items: dict[int, list[Any]] = field(default_factory=dict)
 
     def named(self, name: str) -> StepSpec:
         return next(s for s in self.specs if s.request.name == name)
+
+    def items_of(self, spec: StepSpec, head: Task) -> list[Any]:
+        if spec.number not in self._items:
+            assert spec.request.items is not None
+            self._items[spec.number] = templates.split_items(spec.request.items, head.result)
+        return self._items[spec.number]
 
 
 def load(deps: Collaborators, job: Job) -> Pipeline:
@@ -136,7 +144,7 @@ def readiness(
             head = lookup(source.base)
             if head is None or head.status != TaskStatus.COMPLETED:
                 return WAIT if head is None or not head.status.terminal else Verdict("SKIP", "no items")
-            elements = templates.split_items(source.request.items, head.result)
+            elements = pipeline.items_of(source, head)
             context["item"] = elements[item] if item < len(elements) else None
         else:
             head = lookup(source.base + item)
@@ -209,13 +217,23 @@ def plan_round(deps: Collaborators, job: Job) -> list[int]:
             verdict = readiness(deps, job, pipeline, spec, index - spec.base, tasks.get)
             if verdict.outcome == "WAIT":
                 continue
-            if settle_task(deps, job, task, verdict):
-                planned.append(index)
+            if verdict.outcome == "READY":
+                if settle_task(deps, job, task, verdict):
+                    planned.append(index)
+                    tasks[index] = task.model_copy(update={"planned_at": utcnow(), "input": verdict.input})
+                    continue  # planned: nothing it changes can make another task ready this round
+            else:
+                settle_task(deps, job, task, verdict)
+                job = deps.jobs.get(job.job_id) or job  # its counts and credits moved
             tasks[index] = deps.tasks.get(job.job_id, index) or task
-            job = deps.jobs.get(job.job_id) or job
             changed = True
+    # Left by a child that ended before them (a chain whose head's wait was retried): run them again,
+    # a task already at its provider is only waited for (its token attached), never submitted twice.
     left = [
-        i for i, t in tasks.items() if t.status == TaskStatus.PENDING and t.planned_at and i not in planned
+        i
+        for i, t in tasks.items()
+        if i not in planned
+        and (t.status == TaskStatus.PROCESSING or (t.status == TaskStatus.PENDING and t.planned_at))
     ]
     return sorted(planned + left)
 
@@ -231,7 +249,7 @@ def _known_size(job: Job, pipeline: Pipeline, spec: StepSpec, lookup: Lookup) ->
     if head.status != TaskStatus.COMPLETED:
         return 0
     try:
-        return min(len(templates.split_items(source.request.items, head.result)), spec.slots)
+        return min(len(pipeline.items_of(source, head)), spec.slots)
     except templates.TemplateError:
         return 0
 

@@ -15,6 +15,10 @@ def final_status(job: Job) -> JobStatus:
         return JobStatus.CANCELLED
     if job.counts.completed == 0:
         return JobStatus.FAILED
+    finals = [state for summary, state in zip(job.steps, job.step_states, strict=True) if summary.final]
+    if any(state.counts.completed == 0 for state in finals):
+        # A pipeline delivers what its last steps make: one of them made nothing (skipped, failed).
+        return JobStatus.FAILED
     return JobStatus.COMPLETED
 
 

@@ -101,7 +101,7 @@ def send(deps: Collaborators, user_id: str, job_id: str, name: str, signal: dict
     job, task = load(deps, ref)
     token = task.task_token
     if task.status == TaskStatus.PROCESSING and token and _decide(deps, job, task, signal):
-        answer_after(deps, token, DONE, ref)
+        answer_after(deps, token, DONE, job, ref.task_index)
     return {"jobId": job_id, "step": name, "decision": signal["decision"]}
 
 
@@ -135,7 +135,7 @@ def sweep(deps: Collaborators, job: Job, task: Task) -> bool:
             deps.workflow.heartbeat(token)
         return False
     if moved and token:
-        answer_after(deps, token, DONE, TaskRef(jobId=job.job_id, taskIndex=task.index))
+        answer_after(deps, token, DONE, job, task.index)
     return True
 
 

@@ -26,9 +26,9 @@ def submit(deps: Collaborators, message: SubmitTask, receive_count: int) -> None
         if is_signal(job, task):
             left = await_signal(deps, job, task, token)
         else:
-            left = submit_task(deps, message, token, receive_count)
+            left = submit_task(deps, job, task, token, receive_count)
     except TaskGone:
         deps.workflow.fail(token, "TaskGone", "the task no longer exists")
         return
     if left is not None:
-        answer_after(deps, token, left, message)
+        answer_after(deps, token, left, job, message.task_index)

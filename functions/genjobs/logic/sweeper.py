@@ -99,7 +99,7 @@ def rescue_task(deps: Collaborators, ref: TaskRef, by: str = "sweeper") -> bool:
                 deps.workflow.heartbeat(token)
             return False
     if token:
-        answer_after(deps, token, DONE, TaskRef(jobId=job.job_id, taskIndex=task.index))
+        answer_after(deps, token, DONE, job, task.index)
     return True
 
 

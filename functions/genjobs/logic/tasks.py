@@ -57,9 +57,9 @@ def webhook_url(deps: Collaborators, job: Job, index: int) -> str:
     )
 
 
-def submit_task(deps: Collaborators, ref: TaskRef, token: str, receive_count: int) -> Wait | None:
+def submit_task(deps: Collaborators, job: Job, task: Task, token: str, receive_count: int) -> Wait | None:
     """What is left to wait for, or None when a webhook answers the token (or nothing waits on it)."""
-    job, task = load(deps, ref)
+    ref = TaskRef(jobId=job.job_id, taskIndex=task.index)
     if task.status.terminal:
         return DONE
     if job.cancel_requested and task.status == TaskStatus.PENDING:

@@ -80,5 +80,5 @@ def receive(deps: Collaborators, webhook: ReceivedWebhook) -> str:
         deps.receipts.forget(provider, delivery.delivery_id)
         raise
     if result is DONE and token:
-        answer_after(deps, token, DONE, TaskRef(jobId=job.job_id, taskIndex=task.index))
+        answer_after(deps, token, DONE, job, task.index)
     return "applied"

@@ -261,6 +261,7 @@ class EventView(_Response):
     at: datetime
     kind: str
     task_index: int | None = Field(default=None, alias="taskIndex")
+    step: str | None = Field(default=None, description="A pipeline task's step (or the step it is about).")
     detail: dict[str, Any] = Field(default_factory=dict)
 
 

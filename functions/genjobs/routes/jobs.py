@@ -75,8 +75,14 @@ def get_job(jobId: JobId, user: Caller) -> JobDetailView:  # noqa: N803 - the pa
     summary="A page of a job's tasks",
     responses=responses(200, TaskListView, "A page of tasks.", 400, 404),
 )
-def list_tasks(jobId: JobId, user: Caller, limit: Limit = 100, cursor: Cursor = None) -> TaskListView:  # noqa: N803
-    return jobs.list_tasks(deps(), user, jobId, limit, cursor)
+def list_tasks(
+    jobId: JobId,  # noqa: N803
+    user: Caller,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    step: Annotated[str | None, Query(max_length=32, description="Only this pipeline step's tasks.")] = None,
+) -> TaskListView:
+    return jobs.list_tasks(deps(), user, jobId, limit, cursor, step)
 
 
 @router.get(
