@@ -83,7 +83,7 @@ VIDEO_PIPELINE: dict[str, Any] = {
     ],
 }
 
-# Seed 002: 150 images as three stages of 50 that depend on nothing, so they run at the same time.
+# Seed 002: 150 images as three stages of 50 that depend on nothing, so they are planned together.
 PARALLEL_STAGES: dict[str, Any] = {
     "collectionId": "album-150",
     "input": {"prompt": "wedding album, golden hour"},
@@ -116,8 +116,9 @@ CREATE_JOB = {
     ),
     "parallelStages": Example(
         summary="Pipeline: three stages of 50 images in parallel (seed 002)",
-        description="Three independent steps run at the same time within the job's concurrency; "
-        "reserves 150 credits. A cancel stops every stage before its next image.",
+        description="Three steps that depend on nothing: their 150 tasks are one round, run at most "
+        "`concurrency` at a time in task order; reserves 150 credits. A cancel stops every stage before "
+        "its next image and keeps what finished.",
         value=PARALLEL_STAGES,
     ),
 }
