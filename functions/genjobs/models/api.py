@@ -212,8 +212,10 @@ class StepView(_Response):
     max_size: int = Field(alias="maxSize", description="The tasks reserved for it.")
     final: bool = Field(description="No step depends on it: its outputs are the job's.")
     counts: CountsView
-    progress: float
-    credits: StepCreditsView
+    progress: float = Field(description="Percent of the step's tasks ended, 0 to 100.")
+    credits: StepCreditsView = Field(
+        description="`reserved` is `maxSize` x `unitPrice`; `refunded` includes the slots a fan-out did not use."
+    )
 
 
 class JobView(_Response):
@@ -233,7 +235,9 @@ class JobView(_Response):
     plan: PlanView
     concurrency: int
     counts: CountsView
-    progress: float = Field(description="Percent of the job done, 0 to 100.")
+    progress: float = Field(
+        description="Percent of the job done, 0 to 100: every task weighs the same, whatever its step."
+    )
     credits: CreditsView
     created_at: datetime = Field(alias="createdAt")
     updated_at: datetime = Field(alias="updatedAt")

@@ -102,7 +102,13 @@ class StepRequest(_Request):
     timeout_seconds: int | None = Field(
         default=None, alias="timeoutSeconds", ge=1, description="`signal` steps: how long to wait."
     )
-    on_timeout: OnTimeout = Field(default=OnTimeout.FAIL, alias="onTimeout")
+    on_timeout: OnTimeout = Field(
+        default=OnTimeout.FAIL,
+        alias="onTimeout",
+        description="`signal` steps, when no signal came in time: `fail` (what depends on it is skipped), "
+        "`skip` (it and what depends on it are skipped) or `proceed` (it completes with "
+        '`{"timedOut": true}` and the steps after it run).',
+    )
 
 
 class StepSpec(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from genjobs.deps import deps
 from genjobs.logic import creation, jobs, signals
@@ -20,6 +20,7 @@ from genjobs.models.api import (
     TaskListView,
 )
 from genjobs.observability import metrics
+from genjobs.routes import examples
 from genjobs.routes.dependencies import Caller
 from genjobs.routes.params import Cursor, IdempotencyKey, JobId, Limit, SignalName, responses
 
@@ -34,7 +35,9 @@ router = Router()  # type: ignore[no-untyped-call]
     ),
 )
 def create_job(
-    request: CreateJobRequest, user: Caller, idempotency_key: IdempotencyKey = None
+    request: Annotated[CreateJobRequest, Body(openapi_examples=examples.CREATE_JOB)],
+    user: Caller,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[JobDetailView]:
     view = creation.create_job(deps(), user, request, idempotency_key, router.lambda_context)
     metrics.add_metric(name="JobsCreated", unit="Count", value=1)
@@ -109,7 +112,12 @@ def cancel_job(jobId: JobId, user: Caller) -> Response[JobDetailView]:  # noqa: 
     summary="Answer a pipeline's signal step (approve or reject), e.g. a script before its video is paid for",
     responses=responses(202, SignalView, "Kept; a waiting step ends now, else when it is reached.", 404, 409),
 )
-def send_signal(jobId: JobId, name: SignalName, request: SignalRequest, user: Caller) -> Response[SignalView]:  # noqa: N803
+def send_signal(
+    jobId: JobId,  # noqa: N803
+    name: SignalName,
+    request: Annotated[SignalRequest, Body(openapi_examples=examples.SIGNAL)],
+    user: Caller,
+) -> Response[SignalView]:
     signal = request.model_dump(mode="json", exclude_none=True)
     view = SignalView.model_validate(signals.send(deps(), user, jobId, name, signal))
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)

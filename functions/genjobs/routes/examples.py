@@ -1,0 +1,137 @@
+"""Request examples of the OpenAPI document: a one-model job, seed 004's video pipeline, seed 002's
+three parallel stages, and the signals a pipeline's signal step takes. Each is a request the API
+accepts as it stands (tests/unit/test_api_examples.py creates every one)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.openapi.models import Example
+
+ONE_MODEL: dict[str, Any] = {
+    "provider": "simulator",
+    "model": "sim-image",
+    "collectionId": "album-1",
+    "input": {"prompt": "wedding portrait"},
+    "matrix": {"style": ["A", "B", "C"], "role": ["GROOM", "BRIDE"]},
+    "count": 5,
+}
+
+DOCUMENT = "\n\n".join(
+    [
+        "Our orchard wakes before sunrise. The first pickers walk the rows with ladders and baskets.",
+        "Every apple is checked by hand. Bruised fruit goes to the cider press, never to the crate.",
+        "By noon the crates reach the cold store, where the fruit rests at two degrees.",
+        "In the packing hall each apple is weighed, sorted by size and wrapped in paper.",
+        "Trucks leave at dusk, so the apples are in your market the next morning.",
+    ]
+)
+
+# Seed 004: a script from a document, approved by the app before any video is paid for, then per
+# scene speech -> avatar and a background, then one render (the app's own function) over every
+# scene in scene order.
+VIDEO_PIPELINE: dict[str, Any] = {
+    "collectionId": "orchard-video",
+    "input": {"document": DOCUMENT},
+    "steps": [
+        {
+            "name": "script",
+            "kind": "sync",
+            "provider": "simulator",
+            "model": "sim-llm",
+            "input": {"prompt": "${input.document}", "format": "script"},
+            "items": "scenes",
+        },
+        {
+            "name": "approve",
+            "kind": "signal",
+            "after": ["script"],
+            "timeoutSeconds": 3600,
+            "onTimeout": "fail",
+        },
+        {
+            "name": "speech",
+            "kind": "sync",
+            "provider": "simulator",
+            "model": "sim-tts",
+            "forEach": {"step": "script", "max": 10},
+            "after": ["approve"],
+            "input": {"text": "${item.narration}"},
+        },
+        {
+            "name": "avatar",
+            "provider": "simulator",
+            "model": "sim-avatar",
+            "forEach": {"step": "speech"},
+            "input": {"audio": "${item.outputs[0].url}"},
+        },
+        {
+            "name": "background",
+            "provider": "simulator",
+            "model": "sim-background",
+            "forEach": {"step": "script", "max": 10},
+            "after": ["approve"],
+            "input": {"prompt": "${item.visual}"},
+        },
+        {
+            "name": "render",
+            "kind": "lambda",
+            "function": "render",
+            "overAll": {"steps": ["avatar", "background"], "needs": "all"},
+            "input": {"avatars": "${steps.avatar.outputs}", "backgrounds": "${steps.background.outputs}"},
+        },
+    ],
+}
+
+# Seed 002: 150 images as three stages of 50 that depend on nothing, so they are planned together.
+PARALLEL_STAGES: dict[str, Any] = {
+    "collectionId": "album-150",
+    "input": {"prompt": "wedding album, golden hour"},
+    "concurrency": 30,
+    "steps": [
+        {
+            "name": f"stage{n}",
+            "provider": "simulator",
+            "model": "sim-image",
+            "count": 50,
+            "input": {"prompt": "${input.prompt}", "stage": n},
+        }
+        for n in (1, 2, 3)
+    ],
+}
+
+CREATE_JOB = {
+    "oneModel": Example(
+        summary="One model over 5 inputs",
+        description="Five images of the style x role matrix, taken round-robin; reserves 5 credits.",
+        value=ONE_MODEL,
+    ),
+    "videoPipeline": Example(
+        summary="Pipeline: a video from a document (seed 004)",
+        description="A script (one scene per paragraph), approved by the app, then per scene its speech, "
+        "an avatar from that speech (webhook) and a background (polled), then the app's render over "
+        "every scene in scene order. Reserves 91 credits (each fan-out at its max of 10 scenes); the "
+        "slots of scenes the script does not make are released once it is in (5 scenes: 45).",
+        value=VIDEO_PIPELINE,
+    ),
+    "parallelStages": Example(
+        summary="Pipeline: three stages of 50 images in parallel (seed 002)",
+        description="Three steps that depend on nothing: their 150 tasks are one round, run at most "
+        "`concurrency` at a time in task order; reserves 150 credits. A cancel stops every stage before "
+        "its next image and keeps what finished.",
+        value=PARALLEL_STAGES,
+    ),
+}
+
+SIGNAL = {
+    "approve": Example(
+        summary="Approve the script",
+        description="The signal step completes with `data` as its result; the steps after it run.",
+        value={"decision": "approve", "data": {"approvedBy": "editor-7"}},
+    ),
+    "reject": Example(
+        summary="Reject the script",
+        description="The signal step fails; every step that depends on it is SKIPPED and refunded.",
+        value={"decision": "reject", "reason": "scene 3 names the wrong orchard"},
+    ),
+}
