@@ -51,9 +51,9 @@ def test_each_job_example_is_created_reserving_what_it_says(deps: FakeDeps, name
     granted(deps, 500)
     example = examples.CREATE_JOB[name]
     # WHEN the example is created
-    job = deps.world.jobs[create(deps, example.value)]
+    job = deps.world.jobs[create(deps, example["value"])]
     # THEN it reserves the credits its description states
-    stated = re.search(r"reserves (\d+) credits", example.description or "", re.IGNORECASE)
+    stated = re.search(r"reserves (\d+) credits", example.get("description") or "", re.IGNORECASE)
     assert stated, f"the {name} example says what it reserves"
     assert job.credits.reserved == int(stated.group(1))
 
@@ -80,7 +80,7 @@ def test_the_video_example_releases_the_slots_of_the_scenes_its_script_does_not_
     job_id, _ = _after_the_script(deps)
     # THEN 5 slots of speech, avatar and background are released, as the example says
     job = deps.world.jobs[job_id]
-    said = re.search(r"\(5 scenes: (\d+)\)", examples.CREATE_JOB["videoPipeline"].description or "")
+    said = re.search(r"\(5 scenes: (\d+)\)", examples.CREATE_JOB["videoPipeline"].get("description") or "")
     assert said
     assert job.credits.refunded == int(said.group(1)) == 5 * (1 + 5 + 3)
     # AND nothing of the video runs before the approval: the next round is the signal alone
@@ -97,7 +97,7 @@ def test_the_rejected_signal_example_skips_every_step_after_it_and_charges_only_
     job_id, state = _after_the_script(deps)
     approve = deps.world.jobs[job_id].steps[1]
     # WHEN the app sends the reject example and the signal step is reached
-    reject = SignalRequest.model_validate(examples.SIGNAL["reject"].value)
+    reject = SignalRequest.model_validate(examples.SIGNAL["reject"]["value"])
     signals.send(deps, USER, job_id, "approve", reject.model_dump(mode="json", exclude_none=True))
     job, task = deps.world.jobs[job_id].for_task(approve.base), deps.world.tasks[(job_id, approve.base)]
     signals.await_signal(deps, job, task, "token")
@@ -113,6 +113,6 @@ def test_the_rejected_signal_example_skips_every_step_after_it_and_charges_only_
 
 
 def test_the_approve_example_is_a_signal_the_api_takes() -> None:
-    approve = SignalRequest.model_validate(examples.SIGNAL["approve"].value)
+    approve = SignalRequest.model_validate(examples.SIGNAL["approve"]["value"])
     assert approve.decision == "approve"
     assert approve.data == {"approvedBy": "editor-7"}

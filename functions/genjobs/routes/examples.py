@@ -1,12 +1,11 @@
 """Request examples of the OpenAPI document: a one-model job, seed 004's video pipeline, seed 002's
 three parallel stages, and the signals a pipeline's signal step takes. Each is a request the API
-accepts as it stands (tests/unit/test_api_examples.py creates every one)."""
+accepts as it stands (tests/unit/test_api_examples.py creates every one). Plain dicts in the shape of
+OpenAPI's Example object: the models powertools has for them load only with GET /openapi.json."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from aws_lambda_powertools.event_handler.openapi.models import Example
 
 ONE_MODEL: dict[str, Any] = {
     "provider": "simulator",
@@ -101,12 +100,12 @@ PARALLEL_STAGES: dict[str, Any] = {
 }
 
 CREATE_JOB = {
-    "oneModel": Example(
+    "oneModel": dict(
         summary="One model over 5 inputs",
         description="Five images of the style x role matrix, taken round-robin; reserves 5 credits.",
         value=ONE_MODEL,
     ),
-    "videoPipeline": Example(
+    "videoPipeline": dict(
         summary="Pipeline: a video from a document (seed 004)",
         description="A script (one scene per paragraph), approved by the app, then per scene its speech, "
         "an avatar from that speech (webhook) and a background (polled), then the app's render over "
@@ -114,22 +113,22 @@ CREATE_JOB = {
         "slots of scenes the script does not make are released once it is in (5 scenes: 45).",
         value=VIDEO_PIPELINE,
     ),
-    "parallelStages": Example(
+    "parallelStages": dict(
         summary="Pipeline: three stages of 50 images in parallel (seed 002)",
         description="Three steps that depend on nothing: their 150 tasks are one round, run at most "
-        "`concurrency` at a time in task order; reserves 150 credits. A cancel stops every stage before "
+        "`concurrency` at a time, image by image across the three stages; reserves 150 credits. A cancel stops every stage before "
         "its next image and keeps what finished.",
         value=PARALLEL_STAGES,
     ),
 }
 
 SIGNAL = {
-    "approve": Example(
+    "approve": dict(
         summary="Approve the script",
         description="The signal step completes with `data` as its result; the steps after it run.",
         value={"decision": "approve", "data": {"approvedBy": "editor-7"}},
     ),
-    "reject": Example(
+    "reject": dict(
         summary="Reject the script",
         description="The signal step fails; every step that depends on it is SKIPPED and refunded.",
         value={"decision": "reject", "reason": "scene 3 names the wrong orchard"},
