@@ -100,37 +100,37 @@ PARALLEL_STAGES: dict[str, Any] = {
 }
 
 CREATE_JOB = {
-    "oneModel": dict(
-        summary="One model over 5 inputs",
-        description="Five images of the style x role matrix, taken round-robin; reserves 5 credits.",
-        value=ONE_MODEL,
-    ),
-    "videoPipeline": dict(
-        summary="Pipeline: a video from a document (seed 004)",
-        description="A script (one scene per paragraph), approved by the app, then per scene its speech, "
+    "oneModel": {
+        "summary": "One model over 5 inputs",
+        "description": "Five images of the style x role matrix, taken round-robin; reserves 5 credits.",
+        "value": ONE_MODEL,
+    },
+    "videoPipeline": {
+        "summary": "Pipeline: a video from a document (seed 004)",
+        "description": "A script (one scene per paragraph), approved by the app, then per scene its speech, "
         "an avatar from that speech (webhook) and a background (polled), then the app's render over "
         "every scene in scene order. Reserves 91 credits (each fan-out at its max of 10 scenes); the "
         "slots of scenes the script does not make are released once it is in (5 scenes: 45).",
-        value=VIDEO_PIPELINE,
-    ),
-    "parallelStages": dict(
-        summary="Pipeline: three stages of 50 images in parallel (seed 002)",
-        description="Three steps that depend on nothing: their 150 tasks are one round, run at most "
+        "value": VIDEO_PIPELINE,
+    },
+    "parallelStages": {
+        "summary": "Pipeline: three stages of 50 images in parallel (seed 002)",
+        "description": "Three steps that depend on nothing: their 150 tasks are one round, run at most "
         "`concurrency` at a time, image by image across the three stages; reserves 150 credits. A cancel stops every stage before "
         "its next image and keeps what finished.",
-        value=PARALLEL_STAGES,
-    ),
+        "value": PARALLEL_STAGES,
+    },
 }
 
 SIGNAL = {
-    "approve": dict(
-        summary="Approve the script",
-        description="The signal step completes with `data` as its result; the steps after it run.",
-        value={"decision": "approve", "data": {"approvedBy": "editor-7"}},
-    ),
-    "reject": dict(
-        summary="Reject the script",
-        description="The signal step fails; every step that depends on it is SKIPPED and refunded.",
-        value={"decision": "reject", "reason": "scene 3 names the wrong orchard"},
-    ),
+    "approve": {
+        "summary": "Approve the script",
+        "description": "The signal step completes with `data` as its result; the steps after it run.",
+        "value": {"decision": "approve", "data": {"approvedBy": "editor-7"}},
+    },
+    "reject": {
+        "summary": "Reject the script",
+        "description": "The signal step fails; every step that depends on it is SKIPPED and refunded.",
+        "value": {"decision": "reject", "reason": "scene 3 names the wrong orchard"},
+    },
 }
