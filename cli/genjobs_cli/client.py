@@ -127,6 +127,16 @@ class Api:
     def cancel(self, job_id: str) -> dict[str, Any]:
         return dict(self.request("POST", f"/jobs/{job_id}/cancel"))
 
+    def signal(
+        self, job_id: str, name: str, decision: str, data: dict[str, Any] | None, reason: str | None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"decision": decision}
+        if data is not None:
+            body["data"] = data
+        if reason:
+            body["reason"] = reason
+        return dict(self.request("POST", f"/jobs/{job_id}/signals/{name}", json=body))
+
     def jobs_page(
         self,
         *,

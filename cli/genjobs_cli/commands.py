@@ -12,7 +12,7 @@ from typing import Any
 
 from genjobs_cli import render
 from genjobs_cli.client import Api, ApiError, ExitCode, download
-from genjobs_cli.jobspec import build_job_body
+from genjobs_cli.jobspec import build_job_body, parse_json_object
 
 
 def out(text: str) -> None:
@@ -61,7 +61,7 @@ def watch_job(api: Api, job_id: str, *, interval: float, as_json: bool = False) 
             job = api.job(job_id)
             eta.observe(time.monotonic(), render.work_done(job))
             if not as_json:
-                display.show(render.progress_line(job, eta.eta(job["plan"]["taskCount"])))
+                display.show(render.watch_view(job, eta.eta(job["plan"]["taskCount"])))
             if job["status"] in render.TERMINAL:
                 break
             time.sleep(interval)
@@ -115,6 +115,19 @@ def cancel(args: argparse.Namespace, api: Api) -> int:
         out(render.settlement_summary(job))
     else:
         out(f"job {args.job_id} {job['status']}; see the settlement with: genjobs get {args.job_id}")
+    return ExitCode.OK
+
+
+def signal(args: argparse.Namespace, api: Api) -> int:
+    """Answers a pipeline's signal step that waits for the app (e.g. approving a script)."""
+    data = parse_json_object(args.data, "--data") if args.data is not None else None
+    decision = "reject" if args.reject else "approve"
+    answer = api.signal(args.job_id, args.name, decision, data, args.reason)
+    out(
+        render.as_json(answer)
+        if args.json
+        else f"{decision} sent to step {args.name} of job {args.job_id}; follow it: genjobs watch {args.job_id}"
+    )
     return ExitCode.OK
 
 

@@ -1,4 +1,4 @@
-"""The body of POST /jobs from `genjobs create` flags (or a job file with flags over it)."""
+"""The body of POST /jobs from `genjobs create` flags (or a JSON or YAML job file with flags over it)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,28 @@ def read_tasks_file(path: Path) -> list[dict[str, Any]]:
     return tasks
 
 
+def read_job_file(path: Path) -> dict[str, Any]:
+    """A job body from JSON, or from YAML when the name ends in .yaml or .yml (pipelines read better)."""
+    text = _read(path, "--file")
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        return parse_json_object(text, f"--file {path}")
+    try:
+        import yaml
+    except ImportError as error:  # an install without the `cli` extra
+        raise SpecError(f"--file {path}: YAML needs PyYAML (pip install 'genjobs[cli]')") from error
+    try:
+        body = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise SpecError(f"--file {path}: not valid YAML ({error})") from error
+    if not isinstance(body, dict):
+        raise SpecError(f"--file {path}: expected a mapping (the job's fields)")
+    try:  # YAML has values JSON has not (an unquoted 2026-01-01 is a date)
+        json.dumps(body)
+    except (TypeError, ValueError) as error:
+        raise SpecError(f"--file {path}: {error}; quote such values") from error
+    return body
+
+
 def _read(path: Path, what: str) -> str:
     try:
         return path.read_text()
@@ -90,8 +112,9 @@ def build_job_body(
     collection: str | None = None,
     concurrency: int | None = None,
 ) -> dict[str, Any]:
-    """The job file's body (if any) with every given flag over it; the API validates the rest."""
-    body = parse_json_object(_read(file, "--file"), f"--file {file}") if file else {}
+    """The job file's body (if any) with every given flag over it; the API validates the rest.
+    A pipeline (a file with `steps`) names its providers and models in its steps."""
+    body = read_job_file(file) if file else {}
     flags: dict[str, Any] = {
         "provider": provider,
         "model": model,
@@ -103,7 +126,7 @@ def build_job_body(
         "concurrency": concurrency,
     }
     body |= {name: value for name, value in flags.items() if value is not None}
-    missing = [name for name in ("provider", "model") if not body.get(name)]
+    missing = [] if "steps" in body else [name for name in ("provider", "model") if not body.get(name)]
     if missing:
         raise SpecError(f"missing {' and '.join('--' + m for m in missing)} (or give them in --file)")
     return body

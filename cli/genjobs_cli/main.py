@@ -72,8 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     def interval(cmd: argparse.ArgumentParser) -> None:
         cmd.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
 
-    create = command("create", commands.create, "create a job: prints its plan and id")
-    create.add_argument("--file", type=Path, help="a job.json body (flags given too override its fields)")
+    create = command("create", commands.create, "create a job or a pipeline: prints its plan and id")
+    create.add_argument(
+        "--file",
+        type=Path,
+        help="a job body in JSON, or YAML (.yaml/.yml), e.g. a pipeline's steps (flags given too override its fields)",
+    )
     create.add_argument("--provider", help="e.g. simulator, replicate, fal")
     create.add_argument("--model", help="e.g. sim-image")
     create.add_argument("--input", metavar="JSON", help="input common to every task, a JSON object")
@@ -113,6 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("job_id", metavar="JOB_ID")
     cancel.add_argument("--no-wait", action="store_true", help="return once the cancel is accepted")
     interval(cancel)
+
+    signal = command(
+        "signal", commands.signal, "answer a pipeline's signal step that waits (e.g. approve its script)"
+    )
+    signal.add_argument("job_id", metavar="JOB_ID")
+    signal.add_argument("name", metavar="NAME", help="the signal step's name")
+    decision = signal.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--approve", action="store_true", help="the step completes; what follows runs")
+    decision.add_argument(
+        "--reject", action="store_true", help="the step fails; what depends on it is skipped"
+    )
+    signal.add_argument("--data", metavar="JSON", help="the step's result for later steps, a JSON object")
+    signal.add_argument("--reason", help="recorded with the decision")
 
     outputs = command(
         "outputs", commands.outputs, "download every task's outputs (skips files already there)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections import deque
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from typing import Any, TextIO
 from genjobs_cli.client import ApiError
 
 BAR_WIDTH = 30
+STEP_BAR_WIDTH = 10
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 
 
@@ -76,21 +78,66 @@ def progress_line(job: dict[str, Any], eta_seconds: float | None) -> str:
     )
 
 
+def step_lines(job: dict[str, Any]) -> list[str]:
+    """A pipeline's steps, one line each (none for a one-step job):
+    `  speech      sync    5/10  [######....]  60.0%  done 3  running 2  waiting 0  credits 3 charged, 5 refunded`
+    The size is `?` until a fan-out's items are known; failed, skipped and cancelled show when any."""
+    steps = job.get("steps") or []
+    if not steps:
+        return []
+    name_width = max(len(step["name"]) for step in steps)
+    lines = []
+    for step in steps:
+        counts, credits = step["counts"], step["credits"]
+        percent = max(0.0, min(100.0, float(step["progress"])))
+        filled = int(STEP_BAR_WIDTH * percent / 100)
+        size = "?" if step["size"] is None else str(step["size"])
+        ended = "".join(
+            f"  {word} {counts.get(status, 0)}"
+            for word, status in (("failed", "FAILED"), ("skipped", "SKIPPED"), ("cancelled", "CANCELLED"))
+            if counts.get(status, 0)
+        )
+        lines.append(
+            f"  {step['name']:<{name_width}}  {step['kind']:<6}  {size:>3}/{step['maxSize']:<3}  "
+            f"[{'#' * filled}{'.' * (STEP_BAR_WIDTH - filled)}] {percent:5.1f}%  done {counts['COMPLETED']}  "
+            f"running {counts['PROCESSING']}  waiting {counts['PENDING']}{ended}  "
+            f"credits {credits['charged']} charged, {credits['refunded']} refunded"
+        )
+    return lines
+
+
+def watch_view(job: dict[str, Any], eta_seconds: float | None) -> str:
+    """The job's progress line, then a pipeline's step lines under it."""
+    return "\n".join([progress_line(job, eta_seconds), *step_lines(job)])
+
+
 class ProgressDisplay:
-    """On a terminal one line redrawn in place; otherwise a plain line whenever it changes."""
+    """On a terminal the view (a line, or a block of lines) redrawn in place; otherwise the view
+    printed plainly whenever it changes."""
 
     def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None) -> None:
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty() if tty is None else tty
         self.last = ""
 
-    def show(self, line: str) -> None:
+    def show(self, view: str) -> None:
         if self.tty:
-            self.stream.write(f"\r{line}\x1b[K")
-        elif line != self.last:
-            self.stream.write(line + "\n")
+            self.stream.write(self._redraw(view))
+        elif view != self.last:
+            self.stream.write(view + "\n")
         self.stream.flush()
-        self.last = line
+        self.last = view
+
+    def _redraw(self, view: str) -> str:
+        """Back to the start of the view shown last, then each line over the old one."""
+        lines, shown = view.split("\n"), self.last.count("\n") + 1 if self.last else 1
+        if len(lines) > 1 or shown > 1:
+            # A wrapped line would throw the cursor-up count off: a block's lines fit the terminal.
+            width = shutil.get_terminal_size().columns - 1
+            lines = [line[:width] for line in lines]
+        up = f"\x1b[{shown - 1}A" if shown > 1 else ""
+        tail = "\x1b[J" if len(lines) < shown else ""  # clears the old view's extra lines
+        return f"\r{up}" + "\n".join(f"{line}\x1b[K" for line in lines) + tail
 
     def close(self) -> None:
         """Ends the redrawn line so that what follows starts on a line of its own."""
@@ -119,6 +166,12 @@ def plural(n: int, word: str) -> str:
 
 def plan_summary(job: dict[str, Any]) -> str:
     plan = job["plan"]
+    if job.get("steps"):
+        return (
+            f"job {job['jobId']}  {job['status']}\n"
+            f"plan: {plural(len(job['steps']), 'step')}, at most {plural(plan['taskCount'], 'task')}"
+            f" = {plural(plan['creditsReserved'], 'credit')} reserved (unused ones are released)"
+        )
     return (
         f"job {job['jobId']}  {job['status']}\n"
         f"plan: {plural(plan['taskCount'], 'task')} x {plural(plan['unitPrice'], 'credit')}"
@@ -128,11 +181,18 @@ def plan_summary(job: dict[str, Any]) -> str:
 
 def settlement_summary(job: dict[str, Any]) -> str:
     counts, credits = job["counts"], job["credits"]
+    skipped = f", {counts.get('SKIPPED', 0)} skipped" if job.get("steps") else ""
     return (
         f"{job['status']}: kept {plural(counts['COMPLETED'], 'finished task')} "
         f"(charged {plural(credits['charged'], 'credit')}), refunded {plural(credits['refunded'], 'credit')}"
-        f" ({counts['FAILED']} failed, {counts['CANCELLED']} cancelled)"
+        f" ({counts['FAILED']} failed, {counts['CANCELLED']} cancelled{skipped})"
     )
+
+
+def model_of(job: dict[str, Any]) -> str:
+    """`provider/model` of a one-step job; a pipeline's models are per step."""
+    steps = job.get("steps") or []
+    return f"pipeline of {plural(len(steps), 'step')}" if steps else f"{job['provider']}/{job['model']}"
 
 
 def jobs_table(jobs: Sequence[dict[str, Any]]) -> str:
@@ -140,7 +200,7 @@ def jobs_table(jobs: Sequence[dict[str, Any]]) -> str:
         (
             j["jobId"],
             j["status"],
-            f"{j['provider']}/{j['model']}",
+            model_of(j),
             f"{finished_tasks(j)}/{j['plan']['taskCount']}",
             f"{float(j['progress']):.0f}%",
             j.get("collectionId") or "-",
@@ -156,13 +216,15 @@ def job_detail(job: dict[str, Any]) -> str:
     lines = [
         f"job         {job['jobId']}",
         f"status      {job['status']}  ({float(job['progress']):.1f}%)",
-        f"model       {job['provider']}/{job['model']}",
+        f"model       {model_of(job)}",
         f"collection  {job.get('collectionId') or '-'}",
         f"plan        {plural(plan['taskCount'], 'task')} x {plan['unitPrice']}, concurrency {job['concurrency']}",
         "tasks       " + "  ".join(f"{name.lower()} {n}" for name, n in counts.items()),
         f"credits     reserved {credits['reserved']}  charged {credits['charged']}  refunded {credits['refunded']}",
         f"created     {job['createdAt']}",
     ]
+    if job.get("steps"):
+        lines += ["steps", *step_lines(job)]
     for label, key in (
         ("started", "startedAt"),
         ("cancel asked", "cancelRequestedAt"),
@@ -172,8 +234,18 @@ def job_detail(job: dict[str, Any]) -> str:
             lines.append(f"{label:<12}{job[key]}")
     tasks = job.get("tasks") or []
     if tasks:
-        rows = [(t["index"], t["status"], len(t.get("outputs") or []), t.get("error") or "") for t in tasks]
-        lines += ["", table(("TASK", "STATUS", "OUTPUTS", "ERROR"), rows)]
+        where = ("STEP", "ITEM") if job.get("steps") else ()  # a pipeline's task: its step and item
+        rows = [
+            (
+                t["index"],
+                *(t[column.lower()] for column in where),
+                t["status"],
+                len(t.get("outputs") or []),
+                t.get("error") or "",
+            )
+            for t in tasks
+        ]
+        lines += ["", table(("TASK", *where, "STATUS", "OUTPUTS", "ERROR"), rows)]
         if job.get("tasksCursor"):
             lines.append("(more tasks: `genjobs outputs` pages through all of them)")
     return "\n".join(lines)

@@ -127,3 +127,43 @@ def test_a_tasks_file_of_non_objects_is_refused(tmp_path: Path) -> None:
     tasks.write_text("[1, 2]")
     with pytest.raises(SpecError, match="list of JSON objects"):
         build_job_body(provider="p", model="m", tasks_file=tasks)
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pipelines"
+
+
+def test_a_yaml_pipeline_file_is_the_same_body_as_its_json() -> None:
+    # GIVEN the shipped video pipeline in YAML
+    body = build_job_body(file=EXAMPLES / "video.yaml")
+    # THEN it is a pipeline body: no provider or model of its own, its steps in order, the document's
+    # paragraphs kept (a YAML block keeps the blank lines that separate scenes)
+    assert "provider" not in body
+    assert [s["name"] for s in body["steps"]] == [
+        "script",
+        "approve",
+        "speech",
+        "avatar",
+        "background",
+        "render",
+    ]
+    assert body["steps"][0]["input"] == {"prompt": "${input.document}", "format": "script"}
+    assert body["input"]["document"].count("\n\n") == 4
+    # AND a JSON pipeline needs no --provider or --model either
+    stages = build_job_body(file=EXAMPLES / "stages.json", collection="c1")
+    assert [s["count"] for s in stages["steps"]] == [50, 50, 50]
+    assert stages["collectionId"] == "c1"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("steps: [\n", "not valid YAML"),
+        ("- one\n- two\n", "expected a mapping"),
+        ("input: {day: 2026-01-01}\nsteps: []\n", "quote such values"),
+    ],
+)
+def test_yaml_files_that_cannot_be_a_job_body_say_why(tmp_path: Path, content: str, message: str) -> None:
+    job = tmp_path / "pipeline.yml"
+    job.write_text(content)
+    with pytest.raises(SpecError, match=message):
+        build_job_body(file=job)

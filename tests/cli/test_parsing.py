@@ -146,3 +146,31 @@ def test_local_invoke_without_a_running_stack_says_how_to_start_one(
     code = main(["--state-dir", str(tmp_path), "local", "invoke", "ApiFunction", "-e", "events/x.json"])
     assert code == 2
     assert "genjobs-local start" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "body"),
+    [
+        (["--approve"], {"decision": "approve"}),
+        (
+            ["--reject", "--reason", "off brand", "--data", '{"notes": "redo scene 2"}'],
+            {"decision": "reject", "data": {"notes": "redo scene 2"}, "reason": "off brand"},
+        ),
+    ],
+)
+def test_signal_posts_the_decision_to_the_named_step(
+    monkeypatch: pytest.MonkeyPatch, flags: list[str], body: dict[str, object]
+) -> None:
+    # GIVEN an API that records what it is sent
+    sent: list[tuple[str, str, object]] = []
+
+    def request(self: object, method: str, path: str, *, json: object = None, **_: object) -> object:
+        sent.append((method, path, json))
+        return {"jobId": "j1", "step": "approve", "decision": body["decision"]}
+
+    monkeypatch.setattr("genjobs_cli.client.Api.request", request)
+    # WHEN a step is signalled
+    code = main(["--api-url", "http://a", "--token", "t", "signal", "j1", "approve", *flags])
+    # THEN the decision (with its data and reason when given) goes to that step's signal route
+    assert code == 0
+    assert sent == [("POST", "/jobs/j1/signals/approve", body)]

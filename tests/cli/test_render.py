@@ -14,7 +14,9 @@ from genjobs_cli.render import (
     duration,
     progress_line,
     settlement_summary,
+    step_lines,
     table,
+    watch_view,
     work_done,
 )
 
@@ -125,3 +127,78 @@ def test_settlement_says_what_was_kept_charged_and_refunded() -> None:
 
 def test_table_aligns_columns_and_shows_none_as_empty() -> None:
     assert table(("A", "LONGER"), [("xx", None), ("y", 3)]).splitlines() == ["A   LONGER", "xx", "y   3"]
+
+
+def pipeline(status: str = "PROCESSING") -> dict[str, Any]:
+    """A pipeline of two steps: a script of one task done, and its scenes' speech (5 of at most 10)."""
+
+    def step(name: str, kind: str, size: int | None, max_size: int, progress: float, **counts: int) -> Any:
+        every = {"PENDING": 0, "PROCESSING": 0, "COMPLETED": 0, "FAILED": 0, "CANCELLED": 0, "SKIPPED": 0}
+        every |= counts
+        refunded = 0 if size is None else max_size - size
+        credits = {"unitPrice": 1, "reserved": max_size, "charged": every["COMPLETED"], "refunded": refunded}
+        return {"name": name, "kind": kind, "size": size, "maxSize": max_size, "progress": progress} | {
+            "counts": every,
+            "credits": credits,
+            "provider": "simulator",
+            "model": "m",
+            "final": False,
+        }
+
+    return job(status, 40.0, total=6, COMPLETED=3, PROCESSING=1) | {
+        "provider": None,
+        "model": None,
+        "steps": [
+            step("script", "sync", 1, 1, 100.0, COMPLETED=1),
+            step("speech", "sync", 5, 10, 40.0, COMPLETED=2, PROCESSING=1, PENDING=1, FAILED=1),
+        ],
+    }
+
+
+def test_a_pipeline_shows_one_line_per_step_under_the_job_line() -> None:
+    # GIVEN a pipeline whose speech step has 2 of its 5 scenes done and one failed
+    lines = watch_view(pipeline(), eta_seconds=None).splitlines()
+    # THEN the job line comes first, then each step: kind, size/max, bar, percent, counts and credits
+    assert lines[0].startswith("[")
+    assert lines[1] == (
+        "  script  sync      1/1    [##########] 100.0%  done 1  running 0  waiting 0  "
+        "credits 1 charged, 0 refunded"
+    )
+    assert lines[2] == (
+        "  speech  sync      5/10   [####......]  40.0%  done 2  running 1  waiting 1  failed 1  "
+        "credits 2 charged, 5 refunded"
+    )
+
+
+def test_a_step_whose_size_is_not_known_yet_shows_a_question_mark() -> None:
+    job_ = pipeline()
+    job_["steps"][1]["size"] = None
+    assert "    ?/10 " in step_lines(job_)[1]
+
+
+def test_a_one_step_job_is_watched_as_one_line() -> None:
+    assert watch_view(job(progress=50.0, COMPLETED=5), eta_seconds=None).count("\n") == 0
+    assert step_lines(job()) == []
+
+
+def test_on_a_terminal_a_block_is_redrawn_over_the_last_one() -> None:
+    # GIVEN a TTY showing a block of three lines
+    stream = io.StringIO()
+    display = ProgressDisplay(stream, tty=True)
+    display.show("job\na\nb")
+    stream.seek(0)
+    stream.truncate()
+    # WHEN the next block is shown, then one of two lines
+    display.show("job2\na2\nb2")
+    display.show("job3\na3")
+    # THEN the cursor goes back up to the block's first line, each line is overwritten and cleared,
+    # and the old view's extra line is cleared below the shorter one
+    assert stream.getvalue() == (
+        "\r\x1b[2Ajob2\x1b[K\na2\x1b[K\nb2\x1b[K" + "\r\x1b[2Ajob3\x1b[K\na3\x1b[K\x1b[J"
+    )
+
+
+def test_a_pipelines_settlement_counts_its_skipped_tasks() -> None:
+    ended = pipeline("FAILED")
+    ended["counts"]["SKIPPED"] = 2
+    assert settlement_summary(ended).endswith("(0 failed, 0 cancelled, 2 skipped)")
