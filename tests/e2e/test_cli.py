@@ -345,11 +345,6 @@ def test_signalling_a_step_that_is_not_a_waiting_signal_is_refused(
     assert cli("signal", job_id, "one", "--approve", "--data", "[1]")[0] == 2
 
 
-@pytest.mark.xfail(
-    reason="POST /jobs/{id}/signals/{name} answers 500: the task store's condition names the "
-    "attribute `signal`, a DynamoDB reserved word, without an alias",
-    strict=True,
-)
 def test_the_script_is_approved_with_signal_and_the_video_is_made(
     make_user: Callable[..., Client], genjobs: Callable[[Client], Run]
 ) -> None:
