@@ -144,12 +144,19 @@ def video_pipeline(app: Api) -> None:
             f"    scene {entry['scene']}: avatar {entry['avatar']['bytes']} B, background "
             f"{entry['background']['bytes']} B  ({scene['visual'][:60]})"
         )
+    settled_as(
+        final,
+        f"  {final['status']}: reserved {{reserved}} = charged {{charged}} + refunded {{refunded}} "
+        "(slots never planned and the render's free call)",
+    )
+
+
+def settled_as(final: dict[str, Any], summary: str) -> None:
+    """Checks that the job's credits balance and says `summary` with them ({reserved}, {charged},
+    {refunded})."""
     credits = final["credits"]
     check(credits_balance(final), f"charged + refunded != reserved: {credits}")
-    say(
-        f"  {final['status']}: reserved {credits['reserved']} = charged {credits['charged']} "
-        f"+ refunded {credits['refunded']} (slots never planned and the render's free call)"
-    )
+    say(summary.format(**credits))
 
 
 def stages_cancelled(app: Api) -> None:
@@ -178,11 +185,10 @@ def stages_cancelled(app: Api) -> None:
             f"  {step['name']}: kept {done} images, charged {credits['charged']}, "
             f"refunded {credits['refunded']} ({step['counts']['CANCELLED']} cancelled)"
         )
-    credits = final["credits"]
-    check(credits_balance(final), f"charged + refunded != reserved: {credits}")
-    say(
-        f"  CANCELLED: kept {final['counts']['COMPLETED']} images across the stages, charged "
-        f"{credits['charged']}, refunded {credits['refunded']} of {credits['reserved']} reserved"
+    settled_as(
+        final,
+        f"  CANCELLED: kept {final['counts']['COMPLETED']} images across the stages, charged {{charged}}, "
+        "refunded {refunded} of {reserved} reserved",
     )
 
 

@@ -82,14 +82,17 @@ def configured() -> set[str]:
     return (given & set(setting_variables().values())) | resources
 
 
+def class_of(module: str, name: str) -> ast.ClassDef:
+    (found,) = (
+        node for node in modules()[module].body if isinstance(node, ast.ClassDef) and node.name == name
+    )
+    return found
+
+
 @cache
 def collaborators() -> dict[str, set[str]]:
     """Each Deps attribute that reads settings -> the settings it reads."""
-    (deps,) = (
-        node
-        for node in modules()["genjobs.deps"].body
-        if isinstance(node, ast.ClassDef) and node.name == "Deps"
-    )
+    deps = class_of("genjobs.deps", "Deps")
     members: dict[str, ast.AST] = {}
     for member in deps.body:
         if isinstance(member, ast.FunctionDef):  # a property
@@ -106,11 +109,7 @@ def collaborators() -> dict[str, set[str]]:
 @cache
 def setting_methods() -> dict[str, set[str]]:
     """Each method of Settings that reads settings -> the settings it reads (`self.<setting>`)."""
-    (settings,) = (
-        node
-        for node in modules()["genjobs.settings"].body
-        if isinstance(node, ast.ClassDef) and node.name == "Settings"
-    )
+    settings = class_of("genjobs.settings", "Settings")
     return {
         member.name: read
         for member in settings.body

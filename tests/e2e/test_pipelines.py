@@ -14,48 +14,16 @@ import requests
 from genjobs_local.sim_outputs import made_from
 from genjobs_local.stack import LocalStack
 from tests.e2e.conftest import Client, sim_stats, wait_for
+from tests.support.pipelines import named, video_steps
 
 pytestmark = [pytest.mark.e2e]
 
 DOCUMENT = "\n\n".join(f"Scene {i} opens on the harbour. Light falls on boat {i}." for i in range(3))
-SCRIPT = {
-    "name": "script",
-    "kind": "sync",
-    "provider": "simulator",
-    "model": "sim-llm",
-    "input": {"prompt": "${input.document}", "format": "script"},
-    "items": "scenes",
-}
-SPEECH = {
-    "name": "speech",
-    "kind": "sync",
-    "provider": "simulator",
-    "model": "sim-tts",
-    "forEach": {"step": "script", "max": 4},
-    "input": {"text": "${item.narration}"},
-}
-AVATAR = {
-    "name": "avatar",
-    "provider": "simulator",
-    "model": "sim-avatar",
-    "forEach": {"step": "speech"},
-    "input": {"audio": "${item.outputs[0].url}", "sim": {"latency": 30}},
-}
-BACKGROUND = {
-    "name": "background",
-    "provider": "simulator",
-    "model": "sim-background",
-    "forEach": {"step": "script", "max": 4},
-    "input": {"prompt": "${item.visual}", "sim": {"latency": 40}},
-}
-RENDER = {
-    "name": "render",
-    "kind": "lambda",
-    "function": "render",
-    "overAll": {"steps": ["avatar", "background"], "needs": "all"},
-    "input": {"avatars": "${steps.avatar.outputs}", "backgrounds": "${steps.background.outputs}"},
-}
-VIDEO = [SCRIPT, SPEECH, AVATAR, BACKGROUND, RENDER]
+# The API's own video example (each fan-out at most 4 scenes), with the avatars and backgrounds
+# taking their time at the simulated provider.
+LATENCIES = {"avatar": {"latency": 30}, "background": {"latency": 40}}
+VIDEO = video_steps(most=4, sim=LATENCIES)
+SCRIPT, SPEECH, AVATAR, RENDER = (named(VIDEO, n) for n in ("script", "speech", "avatar", "render"))
 # script 1 + speech 4 x 1 + avatar 4 x 5 + background 4 x 3 + render 0
 VIDEO_RESERVED = 1 + 4 + 20 + 12
 
@@ -188,23 +156,18 @@ def _waiting(app: Client, job_id: str, step: str) -> bool:
     return any(t["step"] == step and t["status"] == "PROCESSING" for t in tasks_of(app, job_id))
 
 
-APPROVE = {"name": "approve", "kind": "signal", "after": ["script"], "timeoutSeconds": 3600}
+def awaiting_approval(app: Client) -> str:
+    """The video pipeline, its script made and its approval step waiting (up to an hour)."""
+    job_id = str(app.create(pipeline(video_steps(approve=True, most=4, sim=LATENCIES)))["jobId"])
+    wait_for(lambda: _waiting(app, job_id, "approve"), what="the approval step waiting")
+    return job_id
 
 
 def test_the_script_is_approved_by_a_signal_before_anything_is_spent_on_video(
     stack: LocalStack, app: Client
 ) -> None:
-    # GIVEN the video pipeline whose speech waits for the app to approve the script
-    steps = [
-        SCRIPT,
-        APPROVE,
-        {**SPEECH, "after": ["approve"]},
-        AVATAR,
-        {**BACKGROUND, "after": ["approve"]},
-        RENDER,
-    ]
-    job_id = app.create(pipeline(steps))["jobId"]
-    wait_for(lambda: _waiting(app, job_id, "approve"), what="the approval step waiting")
+    # GIVEN the video pipeline whose speech and backgrounds wait for the app to approve the script
+    job_id = awaiting_approval(app)
     # THEN while it waits no video was asked of any provider
     before = sim_stats(stack)["creates_per_key"]
     assert not [k for k in before if k.startswith(job_id) and not k.endswith(":0")]
@@ -225,9 +188,11 @@ def test_the_script_is_approved_by_a_signal_before_anything_is_spent_on_video(
 
 
 def test_a_signal_nobody_sends_times_out_and_what_waits_for_it_is_skipped_and_refunded(app: Client) -> None:
-    # GIVEN an approval that fails after 120 s (2.4 wall seconds) with nobody answering it
-    approve = {**APPROVE, "timeoutSeconds": 120, "onTimeout": "fail"}
-    steps = [SCRIPT, approve, {**SPEECH, "after": ["approve"]}, AVATAR, BACKGROUND, RENDER]
+    # GIVEN an approval that fails after 120 s (2.4 wall seconds) with nobody answering it, which the
+    # speeches wait for (the backgrounds do not)
+    steps = video_steps(approve=True, most=4, sim=LATENCIES)
+    named(steps, "approve").update(timeoutSeconds=120, onTimeout="fail")
+    named(steps, "background").pop("after")
     # WHEN it runs
     job = app.wait(app.create(pipeline(steps))["jobId"], timeout=60)
     # THEN the approval failed as timed out; speech, avatars and the render were skipped and refunded;
@@ -252,16 +217,7 @@ def test_a_signal_nobody_sends_times_out_and_what_waits_for_it_is_skipped_and_re
 
 def test_a_cancel_ends_a_waiting_signal_at_once_and_refunds_what_waited_for_it(app: Client) -> None:
     # GIVEN the video pipeline waiting (up to an hour) for its script's approval
-    steps = [
-        SCRIPT,
-        APPROVE,
-        {**SPEECH, "after": ["approve"]},
-        AVATAR,
-        {**BACKGROUND, "after": ["approve"]},
-        RENDER,
-    ]
-    job_id = app.create(pipeline(steps))["jobId"]
-    wait_for(lambda: _waiting(app, job_id, "approve"), what="the approval step waiting")
+    job_id = awaiting_approval(app)
     # WHEN the user cancels
     assert app.post(f"/jobs/{job_id}/cancel").status_code == 202
     # THEN the wait ends now (not at its timeout), the script is kept and charged, the rest refunded

@@ -12,25 +12,10 @@ from genjobs.logic.task_end import end_task
 from genjobs.models.api import CreateJobRequest
 from genjobs.models.domain import LedgerKind, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.messages import PlanTasksInput
+from tests.support.pipelines import video_steps
 
-STEPS = [
-    {
-        "name": "script",
-        "kind": "sync",
-        "provider": "simulator",
-        "model": "sim-llm",
-        "input": {"prompt": "${input.document}"},
-        "items": "scenes",
-    },
-    {
-        "name": "speech",
-        "kind": "sync",
-        "provider": "simulator",
-        "model": "sim-tts",
-        "forEach": {"step": "script", "max": 5},
-        "input": {"text": "${item.narration}"},
-    },
-]
+# The API's own video example, its script and its speech (at most 5 scenes).
+STEPS = video_steps(most=5)[:2]
 
 
 def _pipeline(deps: Deps, user: str) -> str:

@@ -42,6 +42,7 @@ NEVER_AT_IMPORT = {
 ONLY_FOR = {
     "aws_lambda_powertools.event_handler": {"api"},
     "aws_lambda_powertools.utilities.batch": {"submitter", "submit_dead_letter", "notifier", "runner"},
+    "genjobs.batches": {"submitter", "submit_dead_letter", "notifier", "runner"},
     "genjobs.models.api": {"api"},
     "genjobs.catalog": {
         "api",

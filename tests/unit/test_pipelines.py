@@ -14,40 +14,13 @@ from genjobs.logic.task_end import end_task
 from genjobs.models.api import CreateJobRequest
 from genjobs.models.domain import TaskStatus
 from genjobs.models.messages import PlanTasksInput
+from tests.support.pipelines import named, video_steps
 from tests.unit.fakes import FakeDeps
 from tests.unit.scenario import USER, granted
 
-SCRIPT = {
-    "name": "script",
-    "kind": "sync",
-    "provider": "simulator",
-    "model": "sim-llm",
-    "input": {"prompt": "${input.document}", "format": "script"},
-    "items": "scenes",
-}
-SPEECH = {
-    "name": "speech",
-    "kind": "sync",
-    "provider": "simulator",
-    "model": "sim-tts",
-    "forEach": {"step": "script", "max": 5},
-    "input": {"text": "${item.narration}"},
-}
-AVATAR = {
-    "name": "avatar",
-    "provider": "simulator",
-    "model": "sim-avatar",
-    "forEach": {"step": "speech"},
-    "input": {"audio": "${item.outputs[0].url}"},
-}
-BACKGROUND = {
-    "name": "background",
-    "provider": "simulator",
-    "model": "sim-background",
-    "forEach": {"step": "script", "max": 5},
-    "input": {"prompt": "${item.visual}"},
-}
-VIDEO = [SCRIPT, SPEECH, AVATAR, BACKGROUND]
+# The API's own video example: script, speech (at most 5 scenes), avatar, background; no render.
+VIDEO = video_steps(most=5, render=False)
+SCRIPT, SPEECH = named(VIDEO, "script"), named(VIDEO, "speech")
 
 
 def create(deps: FakeDeps, steps: list[dict[str, Any]], **job_input: Any) -> str:

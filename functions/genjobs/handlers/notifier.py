@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from genjobs.batches import each_record
 from genjobs.deps import deps
 from genjobs.logic.notify import send_job_push
 from genjobs.models.records import JobEventRecord
@@ -24,9 +24,4 @@ def notify_record(record: JobEventRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    # A processor per invocation: it keeps the batch's results on itself, and batches may run
-    # concurrently in one process (the local runtime's pollers).
-    processor = BatchProcessor(event_type=EventType.SQS, model=JobEventRecord)
-    return process_partial_response(
-        event=event, record_handler=notify_record, processor=processor, context=context
-    )
+    return each_record(event, context, JobEventRecord, notify_record)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from genjobs.batches import each_record
 from genjobs.deps import deps
 from genjobs.logic import task_answer
 from genjobs.models.messages import CancelJob
@@ -34,8 +34,4 @@ def dead_letter_record(record: SubmitQueueRecord) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    # A processor per invocation, as in the submitter: it keeps the batch's results on itself.
-    processor = BatchProcessor(event_type=EventType.SQS, model=SubmitQueueRecord)
-    return process_partial_response(
-        event=event, record_handler=dead_letter_record, processor=processor, context=context
-    )
+    return each_record(event, context, SubmitQueueRecord, dead_letter_record)

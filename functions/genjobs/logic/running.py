@@ -18,8 +18,8 @@ from genjobs.logic.outputs import keep_outputs
 from genjobs.logic.ports import Collaborators
 from genjobs.logic.providers import provider_for
 from genjobs.logic.task_answer import DONE, Wait
-from genjobs.logic.task_end import TaskGone, end_task, load, task_event
-from genjobs.logic.tasks import RetryLater, apply_status
+from genjobs.logic.task_end import TaskGone, end_task, ended_or_cancelled, load, task_event
+from genjobs.logic.tasks import RetryLater, apply_status, completed, rejected
 from genjobs.models.domain import Job, StepKind, Task, TaskStatus
 from genjobs.models.messages import AppFunctionRequest, RunTask, TaskRef
 from genjobs.models.persistence import Accepted, AppFunctionFailed, AppFunctionThrottled
@@ -43,12 +43,7 @@ def run(deps: Collaborators, message: RunTask, receive_count: int) -> None:
 
 
 def _run(deps: Collaborators, job: Job, task: Task, receive_count: int) -> Wait:
-    if task.status.terminal:
-        return DONE
-    if job.cancel_requested:
-        end_task(
-            deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="job cancelled before it ran"
-        )
+    if ended_or_cancelled(deps, job, task, "job cancelled before it ran"):
         return DONE
     try:
         if job.steps[job.step_of(task.index)].kind == StepKind.LAMBDA:
@@ -84,10 +79,7 @@ def _call(deps: Collaborators, job: Job, task: Task) -> Wait:
     except ProviderThrottled as error:
         raise RetryLater(error.retry_after_seconds, str(error)) from error
     except ProviderRejected as error:
-        end_task(
-            deps, job, task, TaskStatus.FAILED, "task.failed", error=f"provider rejected the task: {error}"
-        )
-        return DONE
+        return rejected(deps, job, task, error)
     except ProviderError as error:
         raise RetryLater(10.0, str(error)) from error
     event = task_event(job.job_id, "task.submitted", task.index, providerId=status.provider_id, by="sync")
@@ -112,16 +104,7 @@ def _invoke(deps: Collaborators, job: Job, task: Task) -> Wait:
         return DONE
     job, task = load(deps, task_ref(job, task))
     outputs = keep_outputs(deps, job, task.index, list(answered.outputs))
-    end_task(
-        deps,
-        job,
-        task,
-        TaskStatus.COMPLETED,
-        "task.completed",
-        outputs=[o.model_dump(mode="json", by_alias=True) for o in outputs],
-        result=_bounded(answered.result),
-        progress=100.0,
-    )
+    completed(deps, job, task, outputs, _bounded(answered.result))
     return DONE
 
 

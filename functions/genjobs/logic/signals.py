@@ -14,7 +14,7 @@ from genjobs.logic.chains import answer_after
 from genjobs.logic.errors import Conflict, NotFound
 from genjobs.logic.ports import Collaborators
 from genjobs.logic.task_answer import DONE, Wait
-from genjobs.logic.task_end import end_task, load, task_event
+from genjobs.logic.task_end import end_task, ended_or_cancelled, load, task_event
 from genjobs.models.domain import Job, StepKind, StepSummary, Task, TaskStatus, is_job_id
 from genjobs.models.messages import TaskRef
 from genjobs.models.persistence import Accepted
@@ -49,12 +49,7 @@ def _decide(deps: Collaborators, job: Job, task: Task, signal: dict[str, Any]) -
 def await_signal(deps: Collaborators, job: Job, task: Task, token: str) -> Wait | None:
     """The submitter's turn at a signal task: DONE when it has its answer already, else it waits
     (None: the signal, the sweeper or a cancel answers the token)."""
-    if task.status.terminal:
-        return DONE
-    if job.cancel_requested:
-        end_task(
-            deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="job cancelled before its signal"
-        )
+    if ended_or_cancelled(deps, job, task, "job cancelled before its signal"):
         return DONE
     if task.signal is not None:
         _decide(deps, job, task, task.signal)

@@ -48,6 +48,17 @@ def end_task(deps: Collaborators, job: Job, task: Task, to: TaskStatus, kind: st
     return moved
 
 
+def ended_or_cancelled(deps: Collaborators, job: Job, task: Task, reason: str) -> bool:
+    """True when the task needs nothing more: it has ended, or its job was cancelled (it ends
+    CANCELLED now, refunded, for `reason`)."""
+    if task.status.terminal:
+        return True
+    if job.cancel_requested:
+        end_task(deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason=reason)
+        return True
+    return False
+
+
 def fail(deps: Collaborators, failed: FailTaskInput) -> None:
     """The state machine caught an error for this task: it ends FAILED unless it already ended."""
     try:

@@ -8,16 +8,19 @@ concurrent webhooks/polls/cancels change nothing twice.
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from genjobs.catalog import ResolvedModel, WaitBy
 from genjobs.logic.job_model import model_of
 from genjobs.logic.outputs import OutputGone, OutputUnavailable, keep_outputs
-from genjobs.logic.ports import Collaborators
+from genjobs.logic.ports import Collaborators, SubmitQueuePort
 from genjobs.logic.providers import provider_for
 from genjobs.logic.task_answer import DONE, RUNNING, Wait
 from genjobs.logic.task_end import end_task, load, task_event
-from genjobs.models.domain import Job, Task, TaskStatus
+from genjobs.models.domain import Job, Output, Task, TaskStatus
 from genjobs.models.messages import TaskRef
 from genjobs.models.persistence import Accepted
 from genjobs.observability import logger, metrics
@@ -38,6 +41,22 @@ class RetryLater(Exception):
     def __init__(self, delay_seconds: float, reason: str) -> None:
         super().__init__(reason)
         self.delay_seconds = delay_seconds
+
+
+MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's longest visibility timeout
+
+
+@contextmanager
+def back_later(queue: Callable[[], SubmitQueuePort], receipt_handle: str) -> Iterator[None]:
+    """A queue consumer's record that raises RetryLater comes back after its delay, not at once (and
+    still fails as a batch item). Jittered so a burst of throttled tasks does not come back at the
+    same instant; the delay stays in schedule seconds, as SQS counts a visibility timeout."""
+    try:
+        yield
+    except RetryLater as retry:
+        delay = retry.delay_seconds * (1 + random.random() * 0.2)
+        queue().retry_later(receipt_handle, max(1, min(MAX_VISIBILITY_SECONDS, round(delay))))
+        raise
 
 
 class TaskNotReady(Exception):
@@ -99,10 +118,7 @@ def submit_task(deps: Collaborators, job: Job, task: Task, token: str, receive_c
         metrics.add_metric(name="ProviderThrottles", unit="Count", value=1)
         raise RetryLater(error.retry_after_seconds, str(error)) from error
     except ProviderRejected as error:
-        end_task(
-            deps, job, task, TaskStatus.FAILED, "task.failed", error=f"provider rejected the task: {error}"
-        )
-        return DONE
+        return rejected(deps, job, task, error)
     except ProviderError as error:
         delay = min(900.0, 5.0 * 2 ** max(0, receive_count - 1))
         deps.timeline.add(
@@ -159,17 +175,7 @@ def apply_status(
             )
         deps.timeline.add(task_event(job.job_id, "task.outputs_stored", task.index, count=len(outputs)))
         deps.checkpoints.reach("outputs.after_stored", job.user_id, job.job_id)
-        end_task(
-            deps,
-            job,
-            task,
-            TaskStatus.COMPLETED,
-            "task.completed",
-            outputs=[o.model_dump(mode="json", by_alias=True) for o in outputs],
-            progress=100.0,
-            **({"result": result} if result is not None else {}),
-        )
-        return DONE
+        return completed(deps, job, task, outputs, result)
     if status.state == TaskState.FAILED:
         end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=status.error or status.raw_status)
         return DONE
@@ -230,6 +236,21 @@ def _check(deps: Collaborators, ref: TaskRef) -> Wait:
         return apply_status(deps, job, task, status)
     except ProviderError as error:
         return observation_failed(deps, job, task, error)
+
+
+def completed(deps: Collaborators, job: Job, task: Task, outputs: list[Output], result: Any = None) -> Wait:
+    """The task ends COMPLETED with its kept outputs (and what it returned as data), charged once."""
+    kept = [o.model_dump(mode="json", by_alias=True) for o in outputs]
+    fields: dict[str, Any] = {"outputs": kept, "progress": 100.0}
+    if result is not None:
+        fields["result"] = result
+    end_task(deps, job, task, TaskStatus.COMPLETED, "task.completed", **fields)
+    return DONE
+
+
+def rejected(deps: Collaborators, job: Job, task: Task, error: ProviderRejected) -> Wait:
+    """The provider refused the task for good: it fails, refunded, and is not tried again."""
+    return _failed(deps, job, task, f"provider rejected the task: {error}")
 
 
 def _failed(deps: Collaborators, job: Job, task: Task, error: str) -> Wait:

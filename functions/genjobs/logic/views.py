@@ -65,13 +65,9 @@ def step_views(job: Job) -> list[StepView]:
         done = state.counts.terminal
         views.append(
             StepView(
-                name=summary.name,
-                kind=summary.kind,
-                provider=summary.provider,
-                model=summary.model,
+                **summary.model_dump(include={"name", "kind", "provider", "model", "final"}),
                 size=state.size,
                 maxSize=summary.slots,
-                final=summary.final,
                 counts=CountsView(**counts),
                 progress=100.0 if size == 0 else round(min(100.0, 100.0 * done / size), 1),
                 credits=StepCreditsView(

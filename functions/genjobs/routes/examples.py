@@ -5,99 +5,20 @@ OpenAPI's Example object: the models powertools has for them load only with GET 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-ONE_MODEL: dict[str, Any] = {
-    "provider": "simulator",
-    "model": "sim-image",
-    "collectionId": "album-1",
-    "input": {"prompt": "wedding portrait"},
-    "matrix": {"style": ["A", "B", "C"], "role": ["GROOM", "BRIDE"]},
-    "count": 5,
-}
-
-DOCUMENT = "\n\n".join(
-    [
-        "Our orchard wakes before sunrise. The first pickers walk the rows with ladders and baskets.",
-        "Every apple is checked by hand. Bruised fruit goes to the cider press, never to the crate.",
-        "By noon the crates reach the cold store, where the fruit rests at two degrees.",
-        "In the packing hall each apple is weighed, sorted by size and wrapped in paper.",
-        "Trucks leave at dusk, so the apples are in your market the next morning.",
-    ]
-)
-
+# The requests themselves are data (examples.json, shipped with the code like the catalog).
+_REQUESTS: dict[str, dict[str, Any]] = json.loads(Path(__file__).with_name("examples.json").read_text())
+ONE_MODEL = _REQUESTS["oneModel"]
 # Seed 004: a script from a document, approved by the app before any video is paid for, then per
 # scene speech -> avatar and a background, then one render (the app's own function) over every
 # scene in scene order.
-VIDEO_PIPELINE: dict[str, Any] = {
-    "collectionId": "orchard-video",
-    "input": {"document": DOCUMENT},
-    "steps": [
-        {
-            "name": "script",
-            "kind": "sync",
-            "provider": "simulator",
-            "model": "sim-llm",
-            "input": {"prompt": "${input.document}", "format": "script"},
-            "items": "scenes",
-        },
-        {
-            "name": "approve",
-            "kind": "signal",
-            "after": ["script"],
-            "timeoutSeconds": 3600,
-            "onTimeout": "fail",
-        },
-        {
-            "name": "speech",
-            "kind": "sync",
-            "provider": "simulator",
-            "model": "sim-tts",
-            "forEach": {"step": "script", "max": 10},
-            "after": ["approve"],
-            "input": {"text": "${item.narration}"},
-        },
-        {
-            "name": "avatar",
-            "provider": "simulator",
-            "model": "sim-avatar",
-            "forEach": {"step": "speech"},
-            "input": {"audio": "${item.outputs[0].url}"},
-        },
-        {
-            "name": "background",
-            "provider": "simulator",
-            "model": "sim-background",
-            "forEach": {"step": "script", "max": 10},
-            "after": ["approve"],
-            "input": {"prompt": "${item.visual}"},
-        },
-        {
-            "name": "render",
-            "kind": "lambda",
-            "function": "render",
-            "overAll": {"steps": ["avatar", "background"], "needs": "all"},
-            "input": {"avatars": "${steps.avatar.outputs}", "backgrounds": "${steps.background.outputs}"},
-        },
-    ],
-}
-
+VIDEO_PIPELINE = _REQUESTS["videoPipeline"]
+DOCUMENT: str = VIDEO_PIPELINE["input"]["document"]
 # Seed 002: 150 images as three stages of 50 that depend on nothing, so they are planned together.
-PARALLEL_STAGES: dict[str, Any] = {
-    "collectionId": "album-150",
-    "input": {"prompt": "wedding album, golden hour"},
-    "concurrency": 30,
-    "steps": [
-        {
-            "name": f"stage{n}",
-            "provider": "simulator",
-            "model": "sim-image",
-            "count": 50,
-            "input": {"prompt": "${input.prompt}", "stage": n},
-        }
-        for n in (1, 2, 3)
-    ],
-}
+PARALLEL_STAGES = _REQUESTS["parallelStages"]
 
 CREATE_JOB = {
     "oneModel": {

@@ -113,9 +113,9 @@ def cancel_job(jobId: JobId, user: Caller) -> Response[JobDetailView]:  # noqa: 
     responses=responses(202, SignalView, "Kept; a waiting step ends now, else when it is reached.", 404, 409),
 )
 def send_signal(
+    request: Annotated[SignalRequest, Body(openapi_examples=examples.SIGNAL)],
     jobId: JobId,  # noqa: N803
     name: SignalName,
-    request: Annotated[SignalRequest, Body(openapi_examples=examples.SIGNAL)],
     user: Caller,
 ) -> Response[SignalView]:
     signal = request.model_dump(mode="json", exclude_none=True)
