@@ -56,6 +56,8 @@ class Settings(BaseModel):
 
     # Limits of the public API.
     max_tasks_per_job: int = Field(default=10_000, alias="MAX_TASKS_PER_JOB")
+    # A pipeline's tasks across its steps (at most 20 steps of at most 1,000 items each).
+    max_pipeline_tasks: int = Field(default=20_000, alias="MAX_PIPELINE_TASKS")
     max_body_bytes: int = Field(default=1_000_000, alias="MAX_BODY_BYTES")
     default_job_concurrency: int = Field(default=10, alias="DEFAULT_JOB_CONCURRENCY")
     max_job_concurrency: int = Field(default=100, alias="MAX_JOB_CONCURRENCY")

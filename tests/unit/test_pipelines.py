@@ -193,3 +193,57 @@ def test_a_failed_scene_skips_only_what_depends_on_it_and_charges_nothing_for_it
     # charged: script 1 + speech 1 + avatar 5 + backgrounds 2x3; everything else released
     assert job.credits.charged == 1 + 1 + 5 + 6
     assert job.credits.charged + job.credits.refunded == job.credits.reserved - job.credits.outstanding
+
+
+def test_twenty_steps_of_a_thousand_items_are_accepted(deps: FakeDeps) -> None:
+    # GIVEN credits for 20,000 tasks
+    granted(deps, 20_000)
+    first = {"name": "s0", "provider": "simulator", "model": "sim-image", "count": 1000}
+    chained = [
+        {"name": f"s{n}", "provider": "simulator", "model": "sim-image", "forEach": {"step": f"s{n - 1}"}}
+        for n in range(1, 20)
+    ]
+    # WHEN a pipeline of 20 steps of 1,000 items each is created
+    job = deps.world.jobs[create(deps, [first, *chained])]
+    # THEN it is planned whole
+    assert job.task_count == 20_000
+    assert job.credits.reserved == 20_000
+
+
+def test_a_script_too_big_to_keep_on_its_task_is_split_from_its_stored_output(deps: FakeDeps) -> None:
+    # GIVEN the script ended with 3 scenes in a JSON output too big to keep as its task's result
+    granted(deps, 60)
+    job_id = create(deps, VIDEO)
+    state = _state(deps, job_id)
+    deps.storage.put_json(
+        "outputs/script.json", {"scenes": [{"narration": f"n{i}", "visual": "v"} for i in range(3)]}
+    )
+    _end(
+        deps,
+        job_id,
+        0,
+        outputs=[{"key": "outputs/script.json", "contentType": "application/json", "size": 99}],
+    )
+    # WHEN the next round is planned
+    plan_next(deps, state)
+    # THEN its 3 scenes were read back from the output
+    assert [s.size for s in deps.world.jobs[job_id].step_states] == [1, 3, 3, 3]
+    assert deps.world.tasks[(job_id, 3)].input == {"text": "n2"}
+
+
+def test_an_input_too_big_for_a_task_fails_that_task_saying_so(
+    deps: FakeDeps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a pipeline whose task items then hold inputs of at most 10 bytes
+    granted(deps, 60)
+    job_id = create(deps, VIDEO)
+    state = _state(deps, job_id)
+    monkeypatch.setattr(scheduler.stored, "MAX_TASK_INPUT_BYTES", 10)
+    # WHEN the script's scenes would make speech inputs of more than that
+    _end(deps, job_id, 0, result={"scenes": [{"narration": "a long narration line", "visual": "v"}]})
+    plan_next(deps, state)
+    # THEN the speech fails, refunded, and says why (its dependents are skipped)
+    speech = deps.world.tasks[(job_id, 1)]
+    assert speech.status == TaskStatus.FAILED
+    assert speech.error is not None
+    assert "a task's input holds at most 10" in speech.error

@@ -109,7 +109,7 @@ def compile_steps(deps: Collaborators, steps: list[StepRequest], job_input: dict
         )
         base += slots
         reserved += slots * price
-    limit = deps.settings.max_tasks_per_job
+    limit = deps.settings.max_pipeline_tasks
     if base > limit:
         raise InvalidRequest.field("steps", f"the steps plan up to {base} tasks, over the limit of {limit}")
     return Compiled(specs, base, reserved)

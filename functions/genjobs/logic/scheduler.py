@@ -17,6 +17,7 @@ from genjobs.logic import planning, templates
 from genjobs.logic.planning import step_plan
 from genjobs.logic.ports import Collaborators
 from genjobs.logic.task_end import end_task, task_event
+from genjobs.models import stored
 from genjobs.models.domain import Job, StepKind, Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.pipeline import Needs, StepSpec
 
@@ -31,6 +32,8 @@ INPUT_URL_TTL_SECONDS = 6 * 3600
 class Pipeline:
     specs: list[StepSpec]
     job_input: dict[str, Any]
+    # Reads a stored JSON output (a result too big to keep on its task item).
+    read_json: Callable[[str], Any]
     # A step's items split from its task's result, once per planning (a fan-out reads them per task).
     _items: dict[int, list[Any]] = field(default_factory=dict)
 
@@ -40,14 +43,27 @@ class Pipeline:
     def items_of(self, spec: StepSpec, head: Task) -> list[Any]:
         if spec.number not in self._items:
             assert spec.request.items is not None
-            self._items[spec.number] = templates.split_items(spec.request.items, head.result)
+            self._items[spec.number] = templates.split_items(spec.request.items, self.result_of(head))
         return self._items[spec.number]
+
+    def result_of(self, task: Task) -> Any:
+        """What a task returned as data: kept on its item, or (over MAX_RESULT_BYTES there) read back
+        from its first output when that is JSON or text (a script of 1,000 scenes)."""
+        if task.result is not None or not task.outputs:
+            return task.result
+        first = task.outputs[0]
+        if not first.content_type.startswith(("application/json", "text/")):
+            return None
+        try:
+            return self.read_json(first.key)
+        except ValueError:
+            return None
 
 
 def load(deps: Collaborators, job: Job) -> Pipeline:
     assert job.spec_key, f"pipeline job {job.job_id} has no spec"
     spec = deps.storage.get_json(job.spec_key)
-    return Pipeline([StepSpec.model_validate(s) for s in spec["steps"]], spec["input"])
+    return Pipeline([StepSpec.model_validate(s) for s in spec["steps"]], spec["input"], deps.storage.get_json)
 
 
 def size_of(job: Job, spec: StepSpec) -> int | None:
@@ -175,6 +191,13 @@ def readiness(
             rendered = planning.task_input(step_plan(request), rendered, item)
     except templates.TemplateError as error:
         return Verdict("FAIL", str(error))
+    if stored.size(rendered) > stored.MAX_TASK_INPUT_BYTES:
+        return Verdict(
+            "FAIL",
+            f"its input would take {stored.size(rendered):,} bytes; a task's input holds at most "
+            f"{stored.MAX_TASK_INPUT_BYTES:,} (an overAll step over this many outputs needs fewer, or "
+            "an app function that lists them itself)",
+        )
     return Verdict("READY", input=rendered)
 
 
@@ -204,9 +227,9 @@ def plan_round(deps: Collaborators, job: Job) -> list[int]:
         changed = False
         for spec in pipeline.specs:
             if size_of(job, spec) is None:
-                size = _known_size(job, pipeline, spec, tasks.get)
-                if size is not None:
-                    _resolve(deps, job, spec, size, tasks)
+                known = _known_size(job, pipeline, spec, tasks.get)
+                if known is not None:
+                    _resolve(deps, job, spec, *known, tasks)
                     job = deps.jobs.get(job.job_id) or job
                     changed = True
         for index in sorted(tasks):
@@ -238,29 +261,33 @@ def plan_round(deps: Collaborators, job: Job) -> list[int]:
     return sorted(planned + left)
 
 
-def _known_size(job: Job, pipeline: Pipeline, spec: StepSpec, lookup: Lookup) -> int | None:
+def _known_size(job: Job, pipeline: Pipeline, spec: StepSpec, lookup: Lookup) -> tuple[int, str] | None:
+    """A fan-out's size once its source has ended, with why it is that (None: not known yet)."""
     assert spec.request.for_each is not None  # every other shape's size is fixed at creation
     source = pipeline.named(spec.request.for_each.step)
+    name = source.request.name
     if source.request.items is None:
-        return size_of(job, source)
+        size = size_of(job, source)
+        return None if size is None else (size, f"one per task of '{name}'")
     head = lookup(source.base)
     if head is None or not head.status.terminal:
         return None
     if head.status != TaskStatus.COMPLETED:
-        return 0
+        return 0, f"'{name}' {head.status.value}: it made no items"
     try:
-        return min(len(pipeline.items_of(source, head)), spec.slots)
-    except templates.TemplateError:
-        return 0
+        items = len(pipeline.items_of(source, head))
+    except templates.TemplateError as error:
+        return 0, f"'{name}' made no items: {error.reason}"
+    if items > spec.slots:
+        return spec.slots, f"'{name}' made {items} items; the first {spec.slots} (its max) run"
+    return items, f"one per item of '{name}'"
 
 
-def _resolve(deps: Collaborators, job: Job, spec: StepSpec, size: int, tasks: dict[int, Task]) -> None:
-    event = TimelineEvent(
-        jobId=job.job_id,
-        at=utcnow(),
-        kind="step.sized",
-        detail={"step": spec.request.name, "size": size, "slotsReleased": spec.slots - size},
-    )
+def _resolve(
+    deps: Collaborators, job: Job, spec: StepSpec, size: int, why: str, tasks: dict[int, Task]
+) -> None:
+    detail = {"step": spec.request.name, "size": size, "slotsReleased": spec.slots - size, "reason": why}
+    event = TimelineEvent(jobId=job.job_id, at=utcnow(), kind="step.sized", detail=detail)
     deps.jobs.resolve_step_size(job, spec.number, size, event)
     fresh = [t for t in new_tasks(job, spec, size, False, {}) if t.index not in tasks]
     if fresh:
