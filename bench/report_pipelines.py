@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bench.models import poll_times
+from bench.scenarios.pipelines import BACKGROUND_EXPECTED_S
+
 
 def _per_round(makespan: dict[str, Any]) -> float | None:
     """Parent history events one more round adds: step by step runs one round more than streamed."""
@@ -64,11 +67,17 @@ def section(s: dict[str, Any]) -> list[str]:
         payload = max(r["largest_payload_bytes"] for r in runs)
         rounds = max(r["rounds"] for r in runs)
         worst = parent + (20 - rounds) * per_round if per_round else None
+        polled = max(
+            (r["max_events"]["child"] for m in ("streamed", "step_by_step") for r in mk[m]["runs"]), default=0
+        )
+        checks = len(poll_times(mk["latencies_s"]["slow_background"], BACKGROUND_EXPECTED_S))
+        rate = max(r["tasks_per_s"] for r in runs)
         lines += [
             "",
             f"**Against the limits** ({lim['history_limit']:,} events, {lim['payload_limit']:,} bytes): largest "
             f"parent history {parent} events, largest child {child} (+2 on AWS), largest payload {payload} "
-            "bytes. **Extrapolated to 20 steps x 1,000 items** (not run): nothing in the parent's history "
+            "bytes. **Extrapolated to 20 steps x 1,000 items** (not run: 20,000 tasks at the "
+            f"{rate} tasks/s this machine manages would take about {20_000 / rate / 3600:.1f} h): nothing in the parent's history "
             "counts items: a Map round is the same handful of events for 20 children or 1,000 (the table's "
             "two runs), and an item's chain of token-answered links (sync, webhook, lambda, signal) runs in "
             "one child whose history does not grow with the chain's length (20 links above). A parent adds "
@@ -78,8 +87,8 @@ def section(s: dict[str, Any]) -> list[str]:
             "the depth of the step graph, so a 20-step pipeline with no link chained writes at most about "
             + (f"{worst:.0f}" if worst else "a few hundred")
             + " parent events; 1,000 items make 1,000 children of about "
-            f"{child + 2} events each (a polled link's child grows with its status checks, one Retry "
-            "each, as a one-model job's does). State payloads carry job id, task index and the manifest's key: items, inputs and "
+            f"{child + 2} events each; a polled link's child grows by a few events per status check (the "
+            f"makespan runs' slow background: {polled} events for {checks} checks). State payloads carry job id, task index and the manifest's key: items, inputs and "
             "results live in DynamoDB and S3, so they stay the size above whatever the item count.",
         ]
     items = p.get("script_items") or {}

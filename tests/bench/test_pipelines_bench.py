@@ -37,7 +37,8 @@ def test_step_by_step_differs_from_streamed_only_by_avatar_waiting_for_every_spe
 def test_a_chained_pipeline_has_its_steps_each_over_the_one_before() -> None:
     body = pipelines.chained(items=7, steps=20, webhook_every=5)
     steps = body["steps"]
-    assert len(steps) == 20 and steps[0]["count"] == 7
+    assert len(steps) == 20
+    assert steps[0]["count"] == 7
     assert [s["forEach"]["step"] for s in steps[1:]] == [s["name"] for s in steps[:-1]]
     webhook = [s["name"] for s in steps if s.get("model") == "sim-image-webhook"]
     assert webhook == ["s05", "s10", "s15", "s20"]
