@@ -31,7 +31,9 @@ def section(s: dict[str, Any]) -> list[str]:
         "",
         "**What and how.** (1) Limits: pipelines of forEach steps chained over a static first step of "
         "`count` N sync tasks (sim-tts), every 5th step a webhook model (sim-image-webhook), the others "
-        "sync, zero or 1 s simulated latency, job concurrency 100. The parent execution's history is read "
+        "sync, zero or 1 s simulated latency, job concurrency 100; the same with each step also `after` the "
+        "one before (nothing chains: a round per step); and a fan-out of 1,000 with one sync step over all "
+        "its outputs. The parent execution's history is read "
         "with Step Functions' GetExecutionHistory (moto) and counted by `genjobs_local.metering` (every "
         "event the interpreter adds); moto keeps no history for Distributed Map children, so child events "
         "come from the meter alone (AWS adds ExecutionStarted and ExecutionSucceeded: +2). The largest "
@@ -50,47 +52,16 @@ def section(s: dict[str, Any]) -> list[str]:
         f"{ref.get('status')}: `{_detail(ref.get('answer', ''))}` (MAX_TASKS_PER_JOB). So the runs below are "
         "what fits, and the extrapolation says what 20 x 1,000 would write if the limit were raised.",
         "",
-        "| run | tasks | status | wall s | tasks/s | rounds | parent events (API / meter) | largest child events | largest payload (bytes) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| run | tasks | status | wall s | tasks/s | rounds | parent events (API / meter) | largest child events | largest payload (bytes) | largest task input (bytes) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in lim["runs"]:
         lines.append(
-            f"| {r['steps']} steps x {r['items']} items | {r['tasks']} | {r['job_status']} | {r['wall_s']} | "
-            f"{r['tasks_per_s']} | {r['rounds']} | {r['parent_history_events_api']} / {r['max_events']['parent']} | "
-            f"{r['max_events']['child']} | {r['largest_payload_bytes']} |"
+            f"| {_label(r)} | {r['tasks']} | {r['job_status']} | {r['wall_s']} | {r['tasks_per_s']} | "
+            f"{r['rounds']} | {r['parent_history_events_api']} / {r['max_events']['parent']} | "
+            f"{r['max_events']['child']} | {r['largest_payload_bytes']} | {r.get('largest_task_input_bytes', '-')} |"
         )
-    runs = [r for r in lim["runs"] if r["job_status"] == "COMPLETED"]
-    per_round = _per_round(mk)
-    if runs:
-        parent = max(r["parent_history_events_api"] for r in runs)
-        child = max(r["max_events"]["child"] for r in runs)
-        payload = max(r["largest_payload_bytes"] for r in runs)
-        rounds = max(r["rounds"] for r in runs)
-        worst = parent + (20 - rounds) * per_round if per_round else None
-        polled = max(
-            (r["max_events"]["child"] for m in ("streamed", "step_by_step") for r in mk[m]["runs"]), default=0
-        )
-        checks = len(poll_times(mk["latencies_s"]["slow_background"], BACKGROUND_EXPECTED_S))
-        rate = max(r["tasks_per_s"] for r in runs)
-        lines += [
-            "",
-            f"**Against the limits** ({lim['history_limit']:,} events, {lim['payload_limit']:,} bytes): largest "
-            f"parent history {parent} events, largest child {child} (+2 on AWS), largest payload {payload} "
-            "bytes. **Extrapolated to 20 steps x 1,000 items** (not run: 20,000 tasks at the "
-            f"{rate} tasks/s this machine manages would take about {20_000 / rate / 3600:.1f} h): nothing in the parent's history "
-            "counts items: a Map round is the same handful of events for 20 children or 1,000 (the table's "
-            "two runs), and an item's chain of token-answered links (sync, webhook, lambda, signal) runs in "
-            "one child whose history does not grow with the chain's length (20 links above). A parent adds "
-            + (f"{per_round:.0f}" if per_round else "a few")
-            + " events per round (measured below: step by step runs one round more than streamed); a polled "
-            "link ends its item's child, so the item's next link waits for the next round. Rounds are at most "
-            "the depth of the step graph, so a 20-step pipeline with no link chained writes at most about "
-            + (f"{worst:.0f}" if worst else "a few hundred")
-            + " parent events; 1,000 items make 1,000 children of about "
-            f"{child + 2} events each; a polled link's child grows by a few events per status check (the "
-            f"makespan runs' slow background: {polled} events for {checks} checks). State payloads carry job id, task index and the manifest's key: items, inputs and "
-            "results live in DynamoDB and S3, so they stay the size above whatever the item count.",
-        ]
+    lines += _limits_text(lim, mk)
     items = p.get("script_items") or {}
     if items:
         lines += [
@@ -145,6 +116,81 @@ def section(s: dict[str, Any]) -> list[str]:
             "shared cores, stretched by 1/TIME_SCALE in schedule seconds): the last column in wall seconds.",
         ]
     return [*lines, ""]
+
+
+def _label(r: dict[str, Any]) -> str:
+    steps = f"{r['steps']} step{'s' if r['steps'] > 1 else ''} x {r['items']} items"
+    shape = r.get("shape", "chained")
+    if shape == "after":
+        return f"{steps}, not chained (each step `after` the one before)"
+    if shape == "overall":
+        return f"{steps}, then one step over all of them"
+    return f"{steps}, chained"
+
+
+def _limits_text(lim: dict[str, Any], mk: dict[str, Any]) -> list[str]:
+    runs = [r for r in lim["runs"] if r["job_status"] == "COMPLETED"]
+    if not runs:
+        return []
+    parent = max(r["parent_history_events_api"] for r in runs)
+    deepest = max(runs, key=lambda r: r["rounds"])
+    child = max(r["max_events"]["child"] for r in runs)
+    payload = max(r["largest_payload_bytes"] for r in runs)
+    one = min(runs, key=lambda r: r["rounds"])
+    per_round = (
+        (deepest["parent_history_events_api"] - one["parent_history_events_api"])
+        / (deepest["rounds"] - one["rounds"])
+        if deepest["rounds"] > one["rounds"]
+        else _per_round(mk)
+    )
+    polled = max(
+        (r["max_events"]["child"] for m in ("streamed", "step_by_step") for r in mk[m]["runs"]), default=0
+    )
+    checks = len(poll_times(mk["latencies_s"]["slow_background"], BACKGROUND_EXPECTED_S))
+    rate = max(r["tasks_per_s"] for r in runs)
+    lines = [
+        "",
+        f"**Against the limits** ({lim['history_limit']:,} events, {lim['payload_limit']:,} bytes): largest "
+        f"parent history {parent} events ({deepest['rounds']} rounds), largest child {child} (+2 on AWS), "
+        f"largest payload {payload:,} bytes. **Extrapolated to 20 steps x 1,000 items** (not run: 20,000 tasks "
+        f"at the {rate} tasks/s this machine manages would take about {20_000 / rate / 3600:.1f} h): nothing "
+        "in the parent's history counts items, only rounds: "
+        + (f"{per_round:.0f}" if per_round else "a few")
+        + f" events a round over the {one['parent_history_events_api']} of a one-round job, whether the Map "
+        "runs 5 children or 1,000 (a round's events are the Map state's and PlanTasks', not its children's; "
+        "an earlier run of this scenario, 1,000 items in one chained step, wrote the same 27 as 20 items: "
+        "docs/bench.json at commit c20c5fa). "
+        "An item's chain of token-answered links (sync, webhook, lambda, signal) runs "
+        "in one child whose history does not grow with the chain (20 links above); a polled link ends its "
+        "item's child, so the next link waits for the next round. Rounds are at most the depth of the step "
+        f"graph, so a 20-step pipeline of 1,000 items writes at most the {deepest['parent_history_events_api']} "
+        f"parent events measured for 20 rounds; its 1,000 items make 1,000 children of about {child + 2} "
+        "events each, and a polled link's child grows by a few events per status check (the makespan runs' "
+        f"slow background: {polled} events for {checks} checks). State payloads carry the job id, a task index "
+        "and the manifest's key; items, inputs and results live in DynamoDB and S3.",
+    ]
+    for r in lim["runs"]:
+        if r.get("shape") != "overall":
+            continue
+        by_status = r["tasks_by_status"]
+        lines += [
+            "",
+            f"**A step over all of {r['items']:,} outputs** ({_label(r)}): the job ended {r['job_status']} with "
+            f"tasks {by_status}. An `overAll` step's input lists every output's URL (a presigned URL is several "
+            "hundred bytes), and planning writes that input into the task's DynamoDB item, which holds at most "
+            f"400 KB: the largest task input written was {r.get('largest_task_input_bytes')} bytes"
+            + (
+                ", so the step over all of them was never planned: PlanTasks' write of its input was refused "
+                "(ValidationException: item size exceeded) on every attempt, the Catch went to SettleJob, and "
+                "that ended the step FAILED. Its failed attempts are in the parent's "
+                f"{r['parent_history_events_api']} events, and its error is the largest payload "
+                f"({r['largest_payload_bytes']:,} bytes)"
+                if by_status.get("FAILED") and r.get("largest_task_input_bytes", 0) < 1000
+                else ""
+            )
+            + ". Not the Step Functions limits: the history and payload stayed small.",
+        ]
+    return lines
 
 
 def _detail(answer: str) -> str:

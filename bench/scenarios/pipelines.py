@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -22,10 +23,12 @@ BACKGROUND_EXPECTED_S = 90  # the catalog's sim-background: its first status che
 
 
 # ----------------------------------------------------------------------------- bodies
-def chained(items: int, steps: int, webhook_every: int) -> dict[str, Any]:
+def chained(items: int, steps: int, webhook_every: int, shape: str = "chained") -> dict[str, Any]:
     """A static first step of `items` sync tasks, then `steps - 1` forEach steps each over the one
-    before: every `webhook_every`-th a webhook model, the others sync. Every link is chainable, so
-    an item's whole chain runs in one child execution."""
+    before: every `webhook_every`-th a webhook model, the others sync. Shape "chained": every link is
+    chainable, so an item's whole chain runs in one child execution; "after": each step also waits
+    for the whole step before (`after`), so nothing chains and each step is a round of its own;
+    "overall": one more sync step over every output of the last (its input lists them all)."""
     body: dict[str, Any] = {
         "input": {"prompt": "bench"},
         "concurrency": 100,
@@ -41,11 +44,10 @@ def chained(items: int, steps: int, webhook_every: int) -> dict[str, Any]:
         ],
     }
     for k in range(2, steps + 1):
-        step: dict[str, Any] = {
-            "name": f"s{k:02d}",
-            "provider": "simulator",
-            "forEach": {"step": f"s{k - 1:02d}"},
-        }
+        before = f"s{k - 1:02d}"
+        step: dict[str, Any] = {"name": f"s{k:02d}", "provider": "simulator", "forEach": {"step": before}}
+        if shape == "after":
+            step["after"] = [before]
         if k % webhook_every == 0:
             step |= {
                 "model": "sim-image-webhook",
@@ -54,6 +56,18 @@ def chained(items: int, steps: int, webhook_every: int) -> dict[str, Any]:
         else:
             step |= {"kind": "sync", "model": "sim-tts", "input": {"text": "${item.index}", "sim": FAST}}
         body["steps"].append(step)
+    if shape == "overall":
+        last = f"s{steps:02d}"
+        body["steps"].append(
+            {
+                "name": "all",
+                "kind": "sync",
+                "provider": "simulator",
+                "model": "sim-llm",
+                "overAll": {"steps": [last]},
+                "input": {"prompt": "summary", "files": f"${{steps.{last}.outputs}}", "sim": FAST},
+            }
+        )
     return body
 
 
@@ -190,6 +204,12 @@ def _run(bench: Bench, body: dict[str, Any], timeout: float) -> dict[str, Any]:
         "finished": finished,
         "job_status": job["status"],
         "tasks": len(tasks),
+        # What a task item holds as its input (DynamoDB: 400 KB an item), and why tasks did not complete.
+        "largest_task_input_bytes": max(
+            (len(json.dumps(t.get("input"), default=str)) for t in tasks), default=0
+        ),
+        "errors": dict(Counter(str(t.get("error"))[:160] for t in tasks if t["status"] != "COMPLETED")),
+        "job_error": str(job.get("error") or "")[:300] or None,
         "tasks_by_status": {
             s: sum(1 for t in tasks if t["status"] == s) for s in {t["status"] for t in tasks}
         },
@@ -242,11 +262,11 @@ def script_items(bench: Bench, scenes: int) -> dict[str, Any]:
     }
 
 
-def limits(bench: Bench, runs: list[tuple[int, int, int]], timeout: float) -> dict[str, Any]:
+def limits(bench: Bench, runs: list[tuple[int, int, str]], timeout: float) -> dict[str, Any]:
     out: dict[str, Any] = {"history_limit": HISTORY_LIMIT, "payload_limit": PAYLOAD_LIMIT, "runs": []}
-    for items, steps, webhook_every in runs:
-        result = _run(bench, chained(items, steps, webhook_every), timeout)
-        result |= {"items": items, "steps": steps, "webhook_every": webhook_every}
+    for items, steps, shape in runs:
+        result = _run(bench, chained(items, steps, 5, shape), timeout)
+        result |= {"items": items, "steps": steps, "shape": shape, "webhook_every": 5}
         result["tasks_per_s"] = round(sum(result["tasks_by_status"].values()) / max(result["wall_s"], 0.1), 2)
         out["runs"].append(result)
     return out
@@ -289,7 +309,7 @@ def makespan(bench: Bench, scenes: int, repeats: int) -> dict[str, Any]:
     return out
 
 
-def run(limit_runs: list[tuple[int, int, int]], scenes: int, repeats: int) -> dict[str, Any]:
+def run(limit_runs: list[tuple[int, int, str]], scenes: int, repeats: int) -> dict[str, Any]:
     bench = Bench.start(0.1)
     try:
         return {

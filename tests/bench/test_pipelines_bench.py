@@ -51,3 +51,16 @@ def test_critical_path_is_the_longest_provider_chain() -> None:
     assert path["provider_s"] == 5 + 240
     assert path["with_polls_s"] >= path["provider_s"]
     assert path["step_by_step_s"] == pytest.approx(path["with_polls_s"] + 60)
+
+
+def test_the_unchained_shape_waits_for_each_whole_step_and_the_overall_shape_ends_over_every_output() -> None:
+    # GIVEN the two other shapes of the limits runs
+    after = pipelines.chained(items=3, steps=4, webhook_every=5, shape="after")["steps"]
+    overall = pipelines.chained(items=3, steps=1, webhook_every=5, shape="overall")["steps"]
+    # THEN each forEach step also waits for the whole step before it (so nothing chains) ...
+    assert [s.get("after") for s in after[1:]] == [["s01"], ["s02"], ["s03"]]
+    # ... and the overall shape's last step takes every output of the fan-out
+    assert overall[-1]["overAll"] == {"steps": ["s01"]}
+    assert overall[-1]["input"]["files"] == "${steps.s01.outputs}"
+    for step in [*after, *overall]:
+        StepRequest.model_validate(step)
