@@ -22,7 +22,7 @@ DOCS = ROOT / "docs"
 
 def _scenarios(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
     """Name -> how to run it; imports are lazy so each worker process loads only its scenario."""
-    from bench.scenarios import cancel, coldstart, cost, overhead, scale, throughput
+    from bench.scenarios import cancel, coldstart, cost, overhead, pipelines, scale, throughput
 
     n = 3 if quick else 20
     return {
@@ -44,6 +44,16 @@ def _scenarios(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
         "concurrent": lambda: scale.run_concurrent(20 if quick else 200, 120 if quick else 300),
         "coldstart": lambda: coldstart.run(1 if quick else 5),
         "throughput": lambda: throughput.run(50 if quick else 500),
+        # About 2 to 4 pipeline tasks/s locally on 2 cores: 20 chained steps of 20 items, 20 steps
+        # that do not chain (a round each), one fan-out of 1,000 with a step over all of it; each within
+        # a few minutes (the report extrapolates to 20 x 1,000).
+        "pipelines": lambda: pipelines.run(
+            [(5, 20, "chained"), (2, 20, "after")]
+            if quick
+            else [(20, 20, "chained"), (5, 20, "after"), (1000, 1, "overall")],
+            5,
+            1 if quick else 3,
+        ),
     }
 
 
@@ -59,6 +69,7 @@ NAMES = [
     "scale",
     "bigjob",
     "concurrent",
+    "pipelines",
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bench import misses
+from bench import misses, report_pipelines
 from bench.models import fixed_interval_design, fixed_polls, sleeping_lambda_design, split_polling
 from bench.prices import SOURCES
 from bench.usage import Usage
@@ -143,6 +143,7 @@ def markdown(data: dict[str, Any]) -> str:
     lines += _scale(s)
     lines += _coldstart(s)
     lines += _throughput(s)
+    lines += report_pipelines.section(s)
     lines += ["## Prices used", ""] + [f"- {k}: {v}" for k, v in SOURCES.items()] + [""]
     return "\n".join(lines)
 
