@@ -139,6 +139,14 @@ class Bench:
             time.sleep(0.01)
         return time.monotonic()
 
+    def ended_within(self, job_ids: list[str], timeout: float) -> bool:
+        """Whether every job ended within `timeout` seconds (a run that did not is still reported)."""
+        try:
+            self.wait(job_ids, timeout=timeout)
+        except TimeoutError:
+            return False
+        return True
+
     def wait_quiet(self, timeout: float = 60) -> None:
         """Until the pollers are idle and no execution runs (late webhooks, notifier), in-process."""
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends

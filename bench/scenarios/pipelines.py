@@ -187,11 +187,7 @@ def _run(bench: Bench, body: dict[str, Any], timeout: float) -> dict[str, Any]:
     bench.meter.reset()
     started = time.monotonic()
     job_id, _ = bench.create(body)
-    try:
-        bench.wait([job_id], timeout=timeout)
-        finished = True
-    except TimeoutError:
-        finished = False
+    finished = bench.ended_within([job_id], timeout)
     wall = time.monotonic() - started
     bench.wait_quiet()
     snapshot = bench.meter.snapshot()

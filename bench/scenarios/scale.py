@@ -60,11 +60,7 @@ def creation(bench: Bench, sizes: list[int], repeats: int) -> dict[str, Any]:
 
 def big_job(bench: Bench, job_id: str, size: int, timeout: float) -> dict[str, Any]:
     started = time.monotonic()
-    try:
-        bench.wait([job_id], timeout=timeout)
-        finished = True
-    except TimeoutError:
-        finished = False
+    finished = bench.ended_within([job_id], timeout)
     elapsed = time.monotonic() - started
     snapshot = bench.meter.snapshot()
     job = bench.job(job_id)

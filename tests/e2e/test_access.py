@@ -115,6 +115,10 @@ RULES: dict[str, Rule] = {
     "GET /jobs/{jobId}/tasks": Rule(lambda w: Call("GET", f"/jobs/{w.job_id}/tasks"), 200, 404, 404),
     "GET /jobs/{jobId}/events": Rule(lambda w: Call("GET", f"/jobs/{w.job_id}/events"), 200, 404, 404),
     "POST /jobs/{jobId}/cancel": Rule(lambda w: Call("POST", f"/jobs/{w.job_id}/cancel"), 202, 404, 404),
+    # The owner's job has no signal step (404 naming the step); another user's job does not exist.
+    "POST /jobs/{jobId}/signals/{name}": Rule(
+        lambda w: Call("POST", f"/jobs/{w.job_id}/signals/approve", {"decision": "approve"}), 404, 404, 404
+    ),
     "GET /credits": Rule(lambda w: Call("GET", "/credits"), 200, 200, 200),
     "POST /admin/credits": Rule(
         lambda w: Call(

@@ -6,6 +6,7 @@ what failed, signals, cancel across steps, and exact credits."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -164,10 +165,12 @@ def awaiting_approval(app: Client) -> str:
 
 
 def test_the_script_is_approved_by_a_signal_before_anything_is_spent_on_video(
-    stack: LocalStack, app: Client
+    stack: LocalStack, app: Client, make_user: Callable[..., Client]
 ) -> None:
     # GIVEN the video pipeline whose speech and backgrounds wait for the app to approve the script
     job_id = awaiting_approval(app)
+    # THEN another user cannot answer it: the job does not exist for them
+    assert make_user(0).post(f"/jobs/{job_id}/signals/approve", json={}).status_code == 404
     # THEN while it waits no video was asked of any provider
     before = sim_stats(stack)["creates_per_key"]
     assert not [k for k in before if k.startswith(job_id) and not k.endswith(":0")]
