@@ -39,13 +39,14 @@ def run(stack: LocalStack, fake: Any, wait_by: str, cancelled: bool = False) -> 
     checks: Counter[int] = Counter()
 
     def prepare(event: Any, context: Any) -> dict[str, Any]:
-        manifest = [{"jobId": event["jobId"], "taskIndex": i} for i in range(TASKS)]
+        manifest = [{"jobId": event["jobId"], "taskIndex": i, "firstCheckSeconds": 1} for i in range(TASKS)]
         key = f"manifests/{event['jobId']}.json"
         s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest).encode())
         return {
             "jobId": event["jobId"],
             "manifestKey": key,
             "concurrency": 2,
+            "taskCount": TASKS,
             "cancelRequested": cancelled,
             "firstCheckSeconds": 1,
             "heartbeatSeconds": 3600,
@@ -76,6 +77,8 @@ def run(stack: LocalStack, fake: Any, wait_by: str, cancelled: bool = False) -> 
         return event | {"ended": True}
 
     fake("PrepareJobFunction", prepare)
+    # A one-step job's round is its only one: PlanTasks answers done.
+    fake("PlanTasksFunction", lambda event, context: event | {"taskCount": 0, "done": True})
     submitter = fake("SubmitterFunction", submit)
     fake("PollTaskFunction", poll)
     fail = fake("FailTaskFunction")
@@ -119,7 +122,14 @@ def test_generation_workflow_runs_every_task_through_the_real_asl(
     described = result["described"]
     assert described["status"] == "SUCCEEDED", described
     assert json.loads(described["output"]) == {"jobId": result["job_id"], "status": "SETTLED"}
-    assert result["entered"] == ["PrepareJob", "CheckCancellation", "RunTasks", "SettleJob"]
+    assert result["entered"] == [
+        "PrepareJob",
+        "CheckCancellation",
+        "RunTasks",
+        "PlanTasks",
+        "HasMoreTasks",
+        "SettleJob",
+    ]
     assert result["submitted"] == list(range(TASKS))  # every task goes through the submitter
     assert {m["jobId"] for m in result["messages"]} == {result["job_id"]}
     assert all(m["taskToken"] for m in result["messages"])
@@ -150,7 +160,7 @@ def test_metering_counts_each_poll_retry_as_a_state_transition(stack: LocalStack
     polled_child = 3 + NOT_READY_CHECKS  # SubmitTask, WaitForProvider, the check and its retries
     ended_child = 1  # SubmitTask
     failed_child = 2  # SubmitTask, FailTask
-    parent = 4  # PrepareJob, CheckCancellation, RunTasks, SettleJob
+    parent = 6  # PrepareJob, CheckCancellation, RunTasks, PlanTasks, HasMoreTasks, SettleJob
     assert snapshot["event_types"]["RetryAttempt"] == running * NOT_READY_CHECKS
     assert snapshot["state_transitions"] == (
         parent + running * polled_child + len(ENDED) * ended_child + failed_child
