@@ -124,9 +124,10 @@ def test_cancel_mid_flight_of_a_webhook_task_cancels_at_the_provider(stack: Loca
 
 
 def test_a_webhook_task_is_cancelled_at_the_provider_by_the_cancel_itself_not_at_the_next_sweep(
-    stack: LocalStack, app: Client
+    stack: LocalStack, app: Client, no_sweeper: None
 ) -> None:
-    # GIVEN a video task (expected 120 s, so its webhook is overdue only after 240 s) running
+    # GIVEN a video task (expected 120 s, so its webhook is overdue only after 240 s) running, and
+    # no sweeper pass (one landing between the cancel and its message would send the cancel first)
     job_id = app.create(sim_job(1, model="sim-video", latency=3000))["jobId"]
     app.wait(job_id, until=lambda j: j["counts"]["PROCESSING"] == 1)
     # WHEN the user cancels
