@@ -208,7 +208,9 @@ def _run_state(
         return nexts, data
     if kind == "Map":
         problems += list(check_template(state.get("ItemReader", {}).get("Parameters", {}), data, name))
-        item_shape = shape(MAP_ITEM if "ItemReader" in state else INLINE_ITEMS.get(state.get("ItemsPath", "")))
+        item_shape = shape(
+            MAP_ITEM if "ItemReader" in state else INLINE_ITEMS.get(state.get("ItemsPath", ""))
+        )
         problems += list(check_template(state["ItemSelector"], data, name, item_shape))
         child: Shape = {}
         for key, path in sent_paths(state["ItemSelector"]):

@@ -134,11 +134,13 @@ def test_a_batch_runs_its_tasks_width_at_a_time_and_keeps_its_childs_payload_sma
     run, inline = ASL["States"]["RunTasks"], batch()
     # THEN the Distributed Map hands it one manifest item (a batch) and the inline Map runs the
     # batch's tasks `width` at a time, no iteration billed as a child start
-    assert inline["Type"] == "Map" and inline["ItemProcessor"]["ProcessorConfig"]["Mode"] == "INLINE"
+    assert inline["Type"] == "Map"
+    assert inline["ItemProcessor"]["ProcessorConfig"]["Mode"] == "INLINE"
     assert run["ItemSelector"]["tasks.$"] == "$$.Map.Item.Value.tasks"
     assert (inline["ItemsPath"], inline["MaxConcurrencyPath"]) == ("$.tasks", "$.width")
     # AND the tasks' outputs are dropped: the child ends with its (small) input whatever the batch
-    assert inline["ResultPath"] is None and inline["End"] is True
+    assert inline["ResultPath"] is None
+    assert inline["End"] is True
 
 
 def test_a_batch_of_polled_tasks_fits_a_child_history_until_their_deadline() -> None:
