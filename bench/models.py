@@ -19,7 +19,8 @@ ASL = Path(__file__).resolve().parents[1] / "statemachine" / "generation.asl.jso
 def poll_retrier() -> dict[str, Any]:
     """The status check's Retry on TaskNotReady, read from the state machine itself: the polling schedule."""
     definition = json.loads(ASL.read_text())
-    poll = definition["States"]["RunTasks"]["ItemProcessor"]["States"]["CheckCancellationAndStatus"]
+    batch = definition["States"]["RunTasks"]["ItemProcessor"]["States"]["RunBatch"]
+    poll = batch["ItemProcessor"]["States"]["CheckCancellationAndStatus"]
     return next(r for r in poll["Retry"] if r["ErrorEquals"] == ["TaskNotReady"])
 
 

@@ -44,10 +44,10 @@ def test_usage_of_a_snapshot_leaves_out_free_calls_and_empty_receives() -> None:
 
 
 def test_real_schedule_polls_follow_the_adaptive_interval() -> None:
-    # catalog latency 20 s: first check at 20 s, then 5, 7.5, 11.25 ... s up to 30 s
-    assert poll_times(60, 20) == [20, 25, 32.5, 43.75, 60.625]  # 5 s x1.5 from the ASL's Retry
+    # catalog latency 20 s: first check at 20 s, then 15, 30, 60 ... s up to 120 s
+    assert poll_times(60, 20) == [20, 35, 65]  # 15 s x2 from the ASL's Retry
     assert poll_times(20, 20) == [20]
-    assert len(poll_times(600, 20)) == 24
+    assert len(poll_times(600, 20)) == 8
     assert (fixed_polls(20), fixed_polls(60), fixed_polls(600)) == (4, 12, 120)
 
 

@@ -39,6 +39,7 @@ CALLS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
 }
 EXECUTION_INPUT = m.PrepareJobInput  # what the API starts an execution with
 MAP_ITEM = m.ManifestItem  # what PrepareJob and PlanTasks write to the Distributed Map's manifest
+INLINE_ITEMS = {"$.tasks": m.ManifestTask}  # what an inline Map iterates over, by its ItemsPath
 
 
 # ----------------------------------------------------------------------------- committed schemas
@@ -207,13 +208,16 @@ def _run_state(
         return nexts, data
     if kind == "Map":
         problems += list(check_template(state.get("ItemReader", {}).get("Parameters", {}), data, name))
-        problems += list(check_template(state["ItemSelector"], data, name, shape(MAP_ITEM)))
+        item_shape = shape(
+            MAP_ITEM if "ItemReader" in state else INLINE_ITEMS.get(state.get("ItemsPath", ""))
+        )
+        problems += list(check_template(state["ItemSelector"], data, name, item_shape))
         child: Shape = {}
         for key, path in sent_paths(state["ItemSelector"]):
-            source = shape(MAP_ITEM) if path.startswith("$$.Map.Item.Value.") else data
+            source = item_shape if path.startswith("$$.Map.Item.Value.") else data
             field = path.removeprefix("$$.Map.Item.Value.").removeprefix("$.")
             child[key] = source.get(field, ANY) if source is not ANY else ANY
-        problems += check_machine(state["ItemProcessor"], child, shape(MAP_ITEM))
+        problems += check_machine(state["ItemProcessor"], child, item_shape)
         return nexts, put(data, state.get("ResultPath", "$"), ANY)
     if kind == "Task":
         parameters = state["Parameters"]
@@ -257,7 +261,8 @@ def test_a_state_reading_a_field_its_input_lacks_is_found() -> None:
 def test_a_lambda_sent_a_field_its_model_lacks_is_found() -> None:
     # GIVEN the poll is sent one more field than PollTaskInput declares
     asl = copy.deepcopy(ASL)
-    polled = asl["States"]["RunTasks"]["ItemProcessor"]["States"]
+    batch = asl["States"]["RunTasks"]["ItemProcessor"]["States"]["RunBatch"]
+    polled = batch["ItemProcessor"]["States"]
     polled["CheckCancellationAndStatus"]["Parameters"]["Payload"]["attempt.$"] = "$$.State.RetryCount"
     # THEN the check names the state
     assert any(

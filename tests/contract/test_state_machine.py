@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from genjobs.logic.batching import POLL_CAP_SECONDS, batch_cap, events_per_task
+
 ASL = json.loads((Path(__file__).resolve().parents[2] / "statemachine" / "generation.asl.json").read_text())
 
 
@@ -45,14 +47,28 @@ def test_polling_is_a_retry_of_one_state_not_a_loop_of_states() -> None:
     poll = dict(states())["CheckCancellationAndStatus"]
     first = poll["Retry"][0]
     assert first["ErrorEquals"] == ["TaskNotReady"]  # before any catch-all retrier
-    assert first["MaxDelaySeconds"] <= 30  # cancel and completion are seen within 30 s
+    # completion is seen within 2 minutes (a cancel reaches the provider through the SubmitQueue at
+    # once), and the batches' history estimate knows the longest pause
+    assert first["MaxDelaySeconds"] == POLL_CAP_SECONDS <= 120
     assert "JitterStrategy" not in first  # a check never comes earlier than its interval
+
+
+def batch() -> dict[str, Any]:
+    """The inline Map each child execution of RunTasks runs over its batch's tasks."""
+    run = ASL["States"]["RunTasks"]
+    assert run["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    processor = run["ItemProcessor"]
+    state: dict[str, Any] = processor["States"][processor["StartAt"]]
+    return state
 
 
 def child() -> dict[str, Any]:
     processors = [state["ItemProcessor"] for _, state in states() if "ItemProcessor" in state]
-    assert len(processors) == 1  # one child workflow for a task, whatever its waiting mode
-    return processors[0]
+    assert (
+        len(processors) == 2
+    )  # the batch's child, and inside it one workflow for a task, whatever its waiting mode
+    assert processors[1] is batch()["ItemProcessor"]
+    return processors[1]
 
 
 def path(machine: dict[str, Any], start: str, via: str | None = None) -> list[str]:
@@ -90,9 +106,8 @@ def test_a_polled_task_waits_for_its_model_then_each_check_is_a_retry() -> None:
     assert catches.index([POLL_PROVIDER]) < catches.index(["States.ALL"])
     wait = processor["States"]["WaitForProvider"]
     assert wait["SecondsPath"] == "$.firstCheckSeconds"
-    run = next(state for _, state in states() if "ItemProcessor" in state)
-    # (each task's own: a pipeline's steps have different models; see models.messages.ManifestItem)
-    assert run["ItemSelector"]["firstCheckSeconds.$"] == "$$.Map.Item.Value.firstCheckSeconds"
+    # (each task's own: a pipeline's steps have different models; see models.messages.ManifestTask)
+    assert batch()["ItemSelector"]["firstCheckSeconds.$"] == "$$.Map.Item.Value.firstCheckSeconds"
     # AND a check that finds the task running is retried, never caught back into a loop of states
     check = processor["States"]["CheckCancellationAndStatus"]
     assert all("TaskNotReady" not in c["ErrorEquals"] for c in check["Catch"])
@@ -114,12 +129,41 @@ def test_polling_outlasts_the_task_deadline_within_a_child_history() -> None:
     assert retry["MaxAttempts"] * 3 < 25_000
 
 
-def test_a_job_cancelled_before_its_tasks_run_goes_straight_to_settlement() -> None:
-    # GIVEN the per-job check after PrepareJob
-    prepare = ASL["States"]["PrepareJob"]
-    check = ASL["States"][prepare["Next"]]
-    # THEN it is a Choice (no Lambda, no extra transition) that skips the tasks when cancelled
-    assert check["Type"] == "Choice"
-    (rule,) = check["Choices"]
-    assert (rule["Variable"], rule["BooleanEquals"], rule["Next"]) == ("$.cancelRequested", True, "SettleJob")
-    assert ASL["States"][check["Default"]]["Type"] == "Map"
+def test_a_batch_runs_its_tasks_width_at_a_time_and_keeps_its_childs_payload_small() -> None:
+    # GIVEN the child of RunTasks, which starts with the inline Map over its batch
+    run, inline = ASL["States"]["RunTasks"], batch()
+    # THEN the Distributed Map hands it one manifest item (a batch) and the inline Map runs the
+    # batch's tasks `width` at a time, no iteration billed as a child start
+    assert inline["Type"] == "Map"
+    assert inline["ItemProcessor"]["ProcessorConfig"]["Mode"] == "INLINE"
+    assert run["ItemSelector"]["tasks.$"] == "$$.Map.Item.Value.tasks"
+    assert (inline["ItemsPath"], inline["MaxConcurrencyPath"]) == ("$.tasks", "$.width")
+    # AND the tasks' outputs are dropped: the child ends with its (small) input whatever the batch
+    assert inline["ResultPath"] is None
+    assert inline["End"] is True
+
+
+def test_a_batch_of_polled_tasks_fits_a_child_history_until_their_deadline() -> None:
+    # GIVEN the default task deadline and the batch cap the manifest is written with
+    from genjobs.settings import Settings
+
+    deadline = Settings.model_fields["task_deadline_seconds"].default
+    most = Settings.model_fields["max_tasks_per_batch"].default
+    for polled in (False, True):
+        events = events_per_task(polled, deadline)
+        # THEN a batch whose every task waits until its deadline stays within half the 25,000 events
+        assert batch_cap(most, events) * events <= 12_500, polled
+
+
+def test_a_one_step_job_enters_four_states_and_plans_no_round() -> None:
+    # GIVEN the parent's states from PrepareJob, on the way of a job with no more rounds
+    entered, name = [], ASL["StartAt"]
+    while name:
+        entered.append(name)
+        state = ASL["States"][name]
+        name = state.get("Default") if state["Type"] == "Choice" else state.get("Next")
+    # THEN it enters PrepareJob, the Map, one Choice and SettleJob: PlanTasks only for a pipeline's next round
+    assert entered == ["PrepareJob", "RunTasks", "MoreRounds", "SettleJob"]
+    (rule,) = ASL["States"]["MoreRounds"]["Choices"]
+    assert (rule["Variable"], rule["BooleanEquals"], rule["Next"]) == ("$.moreRounds", True, "PlanTasks")
+    assert ASL["States"]["PlanTasks"]["Next"] == "RunTasks"

@@ -44,7 +44,7 @@ def test_job_runs_end_to_end_by_polling_and_reads_completed(stack: LocalStack, a
     history = sfn.get_execution_history(executionArn=arn)["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
     assert entered[0] == "PrepareJob"
-    assert entered[1:3] == ["CheckCancellation", "RunTasks"]
+    assert entered[1:3] == ["RunTasks", "MoreRounds"]
     assert entered[-1] == "SettleJob"
     output = json.loads(
         next(e for e in reversed(history) if "executionSucceededEventDetails" in e)[

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -367,3 +368,44 @@ def test_a_submission_whose_task_token_no_longer_waits_is_never_sent_to_the_prov
     assert app.job(job_id)["tasks"][1]["status"] == "PENDING"
     assert app.post(f"/jobs/{job_id}/cancel").status_code == 202
     assert app.wait(job_id)["status"] == "CANCELLED"
+
+
+def peak_in_flight(tasks: list[dict[str, Any]]) -> int:
+    """The most tasks at their provider at once, from each task's submission and end."""
+    edges = sorted(
+        [(datetime.fromisoformat(t["finishedAt"]), -1) for t in tasks]
+        + [(datetime.fromisoformat(t["submittedAt"]), 1) for t in tasks]
+    )
+    peak = running = 0
+    for _, step in edges:  # an end sorts before a submission at the same instant
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+@pytest.mark.parametrize(
+    ("tasks", "concurrency", "children"),
+    [(6, 2, 2), (4, 4, 1)],
+    ids=["more-tasks-than-concurrency", "all-at-once"],
+)
+def test_a_job_runs_in_batches_never_more_in_flight_than_its_concurrency(
+    stack: LocalStack, app: Client, tasks: int, concurrency: int, children: int
+) -> None:
+    from genjobs_local import metering
+
+    # GIVEN webhook tasks of 60 s each (they overlap however the submissions spread), and the meter
+    meter = metering.enable()
+    meter.reset()
+    try:
+        # WHEN a job of `tasks` tasks runs `concurrency` at a time
+        body = sim_job(tasks, model="sim-image-webhook", latency=60) | {"concurrency": concurrency}
+        job = app.wait(app.create(body)["jobId"], timeout=60)
+        started = meter.snapshot()["executions"]["child"]
+    finally:
+        metering.disable()
+    # THEN every task completed, as many at once as the concurrency allows and never more
+    assert job["status"] == "COMPLETED"
+    assert peak_in_flight(job["tasks"]) == min(tasks, concurrency)
+    # AND the Distributed Map started one child per batch: C children of ceil(n / C) tasks run one
+    # after the other, or one child running all of a job within its concurrency
+    assert started == children

@@ -38,7 +38,8 @@ def test_a_fan_out_is_sized_once_and_its_unused_slots_are_released_under_its_ste
     planned = plan_next(deps, state)
     again = plan_next(deps, state)
     # THEN both speeches were planned once, with their scene's text
-    assert [i["taskIndex"] for i in deps.storage.get_json(planned.manifest_key)] == [1, 2]
+    manifest = deps.storage.get_json(planned.manifest_key)
+    assert [t["taskIndex"] for batch in manifest for t in batch["tasks"]] == [1, 2]
     assert again.task_count == 2  # the replay finds the same two, planned and not yet run
     assert [deps.tasks.get(job_id, i).input for i in (1, 2)] == [{"text": "one"}, {"text": "two"}]  # type: ignore[union-attr]
     job = deps.jobs.get(job_id)

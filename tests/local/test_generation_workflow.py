@@ -1,8 +1,8 @@
 """statemachine/generation.asl.json, as provisioned from the template, runs end to end on the local stack.
 
 The functions are small fakes; the ASL, the queue, the poller and the callbacks are the real ones:
-the per-job cancellation check, Distributed Map with ItemReader from S3, ItemSelector, MaxConcurrencyPath,
-ResultWriter, `sqs:sendMessage.waitForTaskToken` answered by the submitter through SendTaskSuccess or
+Distributed Map with ItemReader from S3 (an empty manifest for a job cancelled before its tasks ran),
+ItemSelector, MaxConcurrencyPath, ResultWriter, the inline Map over each batch's tasks, `sqs:sendMessage.waitForTaskToken` answered by the submitter through SendTaskSuccess or
 SendTaskFailure (PollProvider caught to wait for the provider, any other error to the fail state), and
 the polling loop as the Retry of CheckCancellationAndStatus on TaskNotReady.
 """
@@ -19,12 +19,14 @@ from typing import Any
 import pytest
 from tests.local.conftest import Overlap
 
+from genjobs.logic.batching import batches
 from genjobs_local import LocalStack
 
 TASKS = 6
 FAILING = 3  # the submitter fails this task's token
 ENDED = {1, 5}  # the submitter answers success: nothing left to wait for
 NOT_READY_CHECKS = 2  # a polled task is seen running twice before it ends
+CONCURRENCY = 2
 
 
 class TaskNotReady(Exception):
@@ -39,15 +41,25 @@ def run(stack: LocalStack, fake: Any, wait_by: str, cancelled: bool = False) -> 
     checks: Counter[int] = Counter()
 
     def prepare(event: Any, context: Any) -> dict[str, Any]:
-        manifest = [{"jobId": event["jobId"], "taskIndex": i, "firstCheckSeconds": 1} for i in range(TASKS)]
+        manifest = [
+            {
+                "jobId": event["jobId"],
+                "width": width,
+                "tasks": [{"taskIndex": i, "firstCheckSeconds": 1} for i in batch],
+            }
+            for width, batch in batches(list(range(TASKS)), CONCURRENCY, cap=50)
+        ]
+        if cancelled:
+            manifest = []
         key = f"manifests/{event['jobId']}.json"
         s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest).encode())
         return {
             "jobId": event["jobId"],
             "manifestKey": key,
-            "concurrency": 2,
+            "concurrency": CONCURRENCY,
             "taskCount": TASKS,
             "cancelRequested": cancelled,
+            "moreRounds": False,
             "firstCheckSeconds": 1,
             "heartbeatSeconds": 3600,
             "deadlineSeconds": 7200,
@@ -77,8 +89,7 @@ def run(stack: LocalStack, fake: Any, wait_by: str, cancelled: bool = False) -> 
         return event | {"ended": True}
 
     fake("PrepareJobFunction", prepare)
-    # A one-step job's round is its only one: PlanTasks answers done.
-    fake("PlanTasksFunction", lambda event, context: event | {"taskCount": 0, "done": True})
+    plan = fake("PlanTasksFunction")
     submitter = fake("SubmitterFunction", submit)
     fake("PollTaskFunction", poll)
     fail = fake("FailTaskFunction")
@@ -107,6 +118,7 @@ def run(stack: LocalStack, fake: Any, wait_by: str, cancelled: bool = False) -> 
         "checks": dict(checks),
         "failed": [(c["taskIndex"], c["error"]["Error"]) for c in fail.calls],
         "peak": overlap.peak,
+        "planned": plan.calls,
         "written": s3.list_objects_v2(Bucket=bucket, Prefix="mapruns/").get("Contents", []),
     }
 
@@ -118,18 +130,12 @@ def test_generation_workflow_runs_every_task_through_the_real_asl(
     # WHEN a job's execution runs around fake task functions
     result = run(stack, fake, wait_by)
 
-    # THEN it checked the job's cancellation, ran every task its way in the one child and settled
+    # THEN it ran every task its way in its batch's child and settled: a one-step job is never planned again
     described = result["described"]
     assert described["status"] == "SUCCEEDED", described
     assert json.loads(described["output"]) == {"jobId": result["job_id"], "status": "SETTLED"}
-    assert result["entered"] == [
-        "PrepareJob",
-        "CheckCancellation",
-        "RunTasks",
-        "PlanTasks",
-        "HasMoreTasks",
-        "SettleJob",
-    ]
+    assert result["entered"] == ["PrepareJob", "RunTasks", "MoreRounds", "SettleJob"]
+    assert result["planned"] == []
     assert result["submitted"] == list(range(TASKS))  # every task goes through the submitter
     assert {m["jobId"] for m in result["messages"]} == {result["job_id"]}
     assert all(m["taskToken"] for m in result["messages"])
@@ -157,13 +163,16 @@ def test_metering_counts_each_poll_retry_as_a_state_transition(stack: LocalStack
         metering.disable()
     # THEN a check that found the task running (a Retry) is billed like a state entered
     running = TASKS - len(ENDED) - 1
-    polled_child = 3 + NOT_READY_CHECKS  # SubmitTask, WaitForProvider, the check and its retries
-    ended_child = 1  # SubmitTask
-    failed_child = 2  # SubmitTask, FailTask
-    parent = 6  # PrepareJob, CheckCancellation, RunTasks, PlanTasks, HasMoreTasks, SettleJob
+    polled_task = 2 + 1 + NOT_READY_CHECKS  # SubmitTask, WaitForProvider, the check and its retries
+    ended_task = 1  # SubmitTask
+    failed_task = 2  # SubmitTask, FailTask
+    children = len(batches(list(range(TASKS)), CONCURRENCY, cap=50))
+    child = 1  # RunBatch, the inline Map over the batch's tasks
+    parent = 4  # PrepareJob, RunTasks, MoreRounds, SettleJob
+    assert snapshot["executions"]["child"] == children == 2  # 6 tasks, 2 at a time: 2 batches of 3
     assert snapshot["event_types"]["RetryAttempt"] == running * NOT_READY_CHECKS
     assert snapshot["state_transitions"] == (
-        parent + running * polled_child + len(ENDED) * ended_child + failed_child
+        parent + children * child + running * polled_task + len(ENDED) * ended_task + failed_task
     )
 
 
@@ -173,8 +182,8 @@ def test_a_job_cancelled_before_its_tasks_run_is_settled_without_submitting_any(
     # WHEN PrepareJob finds the job already cancelled
     result = run(stack, fake, "POLL", cancelled=True)
 
-    # THEN the execution goes from the cancellation check straight to settlement: no task runs
+    # THEN its empty manifest runs nothing and the execution settles: no task runs
     assert result["described"]["status"] == "SUCCEEDED", result["described"]
-    assert result["entered"] == ["PrepareJob", "CheckCancellation", "SettleJob"]
+    assert result["entered"] == ["PrepareJob", "RunTasks", "MoreRounds", "SettleJob"]
     assert result["submitted"] == []
     assert result["checks"] == {}

@@ -122,16 +122,18 @@ def test_a_fan_out_is_sized_by_its_items_and_releases_the_slots_it_does_not_use(
     job_id = create(deps, VIDEO)
     state = _state(deps, job_id)
     assert deps.storage.get_json(state.manifest_key) == [
-        {"jobId": job_id, "taskIndex": 0, "firstCheckSeconds": 0}
+        {"jobId": job_id, "width": 1, "tasks": [{"taskIndex": 0, "firstCheckSeconds": 0}]}
     ]
+    assert state.more_rounds  # its other steps wait for the script
     # WHEN the script ends with 3 scenes and the round after it is planned
     scenes = [{"narration": f"line {i}", "visual": f"view {i}"} for i in range(3)]
     _end(deps, job_id, 0, result={"scenes": scenes})
     planned = plan_next(deps, state)
     # THEN speech and background run for each of the 3 scenes, from each scene's fields, scene by scene
     assert not planned.done
-    manifest = [m["taskIndex"] for m in deps.storage.get_json(planned.manifest_key)]
+    manifest = [t["taskIndex"] for b in deps.storage.get_json(planned.manifest_key) for t in b["tasks"]]
     assert manifest == [1, 11, 2, 12, 3, 13]
+    assert planned.more_rounds  # the avatars wait for the speech
     assert deps.world.tasks[(job_id, 2)].input == {"text": "line 1"}
     assert deps.world.tasks[(job_id, 13)].input == {"prompt": "view 2"}
     # AND the 2 scene slots of each fan-out never planned are released: speech 2x1, avatar 2x5, background 2x3

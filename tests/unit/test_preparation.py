@@ -20,12 +20,12 @@ def test_a_prepared_job_writes_its_tasks_and_the_manifest_of_its_map(deps: FakeD
     # WHEN PrepareJob runs
     output = prepare(deps, job_id)
     # THEN its tasks wait PENDING, the Map's manifest names each (with its first check's wait: its
-    # model's expected latency), and its tasks are to be run
+    # model's expected latency) in one batch run all at once, and its tasks are to be run in one round
     assert statuses(deps, job_id) == [TaskStatus.PENDING] * 3
     assert deps.storage.get_json(output.manifest_key) == [
-        {"jobId": job_id, "taskIndex": i, "firstCheckSeconds": 20} for i in range(3)
+        {"jobId": job_id, "width": 3, "tasks": [{"taskIndex": i, "firstCheckSeconds": 20} for i in range(3)]}
     ]
-    assert (output.task_count, output.cancel_requested) == (3, False)
+    assert (output.task_count, output.cancel_requested, output.more_rounds) == (3, False, False)
 
 
 @pytest.mark.parametrize(("model", "first_check"), [("sim-image", 20), ("sim-3d", 300)])
@@ -49,8 +49,10 @@ def test_a_job_cancelled_before_its_tasks_ran_goes_straight_to_its_settlement(de
     jobs.cancel_job(deps, USER, job_id)
     # WHEN PrepareJob runs
     output = prepare(deps, job_id)
-    # THEN it says so, for CheckCancellation to settle the job without submitting a task
+    # THEN it says so, and its round runs nothing: the job settles without submitting a task
     assert output.cancel_requested is True
+    assert deps.storage.get_json(output.manifest_key) == []
+    assert output.more_rounds is False
 
 
 def test_a_replayed_preparation_writes_nothing_again_and_answers_the_same(deps: FakeDeps) -> None:

@@ -3,11 +3,18 @@ rounds of a pipeline, the manifest of the tasks planned next (logic.scheduler)."
 
 from __future__ import annotations
 
-from genjobs.logic import planning, scheduler
+from genjobs.catalog import WaitBy
+from genjobs.logic import batching, planning, scheduler
 from genjobs.logic.job_model import first_wait, model_of
 from genjobs.logic.ports import Collaborators
 from genjobs.models.domain import Job, Plan, StepKind, Task, TaskStatus, TimelineEvent, utcnow
-from genjobs.models.messages import ManifestItem, PlanTasksInput, PlanTasksOutput, PrepareJobOutput
+from genjobs.models.messages import (
+    ManifestItem,
+    ManifestTask,
+    PlanTasksInput,
+    PlanTasksOutput,
+    PrepareJobOutput,
+)
 
 BATCH = 500
 
@@ -24,20 +31,33 @@ def first_check(deps: Collaborators, job: Job, index: int) -> int:
 
 
 def _write_manifest(deps: Collaborators, job: Job, indexes: list[int]) -> None:
+    """The round's tasks in batches (logic.batching), each task with its first check's wait."""
     waits: dict[int, int] = {}
+    events: dict[int, int] = {}
 
     def wait_of(index: int) -> int:
         step = job.step_of(index)
         if step not in waits:
             waits[step] = first_check(deps, job, index)
+            polled = waits[step] > 0 and model_of(deps, job.for_task(index)).wait_by == WaitBy.POLL
+            events[step] = batching.events_per_task(polled, deps.settings.task_deadline_seconds)
         return waits[step]
 
     if job.steps:
         # Item by item across steps, so that steps with no order between them (seed 002's stages) share
         # the job's concurrency from the start instead of running one after the other.
         indexes = sorted(indexes, key=lambda i: (i - job.steps[job.step_of(i)].base, job.step_of(i)))
+    checks = {i: wait_of(i) for i in indexes}
+    # A pipeline task's child may run its item's chain after it: one task per step at most.
+    links = max(1, len(job.steps))
+    cap = batching.batch_cap(deps.settings.max_tasks_per_batch, max(events.values(), default=1) * links)
     items = [
-        ManifestItem(jobId=job.job_id, taskIndex=i, firstCheckSeconds=wait_of(i)).to_wire() for i in indexes
+        ManifestItem(
+            jobId=job.job_id,
+            width=width,
+            tasks=[ManifestTask(taskIndex=i, firstCheckSeconds=checks[i]) for i in batch],
+        ).to_wire()
+        for width, batch in batching.batches(indexes, job.concurrency, cap)
     ]
     deps.storage.put_json(manifest_key(job.job_id), items)
 
@@ -109,17 +129,26 @@ def prepare(deps: Collaborators, job_id: str) -> PrepareJobOutput:
             )
         )
         job = started or job
-    return _state(deps, job)
+    if job.cancel_requested:
+        # Cancelled before its tasks ran: its round runs nothing and the job settles, which ends
+        # its tasks CANCELLED and refunds them.
+        deps.storage.put_json(manifest_key(job_id), [])
+    more = (
+        job.is_pipeline
+        and not job.cancel_requested
+        and any(s.depends for s in scheduler.load(deps, job).specs)
+    )
+    return _state(deps, job, more)
 
 
-def _state(deps: Collaborators, job: Job) -> PrepareJobOutput:
+def _state(deps: Collaborators, job: Job, more_rounds: bool) -> PrepareJobOutput:
     return PrepareJobOutput(
         jobId=job.job_id,
         manifestKey=manifest_key(job.job_id),
         concurrency=job.concurrency,
         taskCount=job.task_count,
-        # A job cancelled before its tasks run goes straight to settlement: no task is submitted.
         cancelRequested=job.cancel_requested,
+        moreRounds=more_rounds,
         firstCheckSeconds=first_check(deps, job, 0),
         heartbeatSeconds=deps.settings.heartbeat_seconds,
         deadlineSeconds=deps.settings.task_deadline_seconds,
@@ -127,15 +156,19 @@ def _state(deps: Collaborators, job: Job) -> PrepareJobOutput:
 
 
 def plan_next(deps: Collaborators, state: PlanTasksInput) -> PlanTasksOutput:
-    """After a round: the next round's manifest, or done. A one-step job is done after its round;
-    a cancelled pipeline plans nothing more (settlement closes what is left)."""
+    """After a round: the next round's manifest (empty when nothing is left to run: the job then
+    settles after it), and whether another round may follow it. A cancelled pipeline plans nothing
+    more (settlement closes what is left)."""
     job = deps.jobs.get(state.job_id)
     if job is None:
         raise LookupError(f"job {state.job_id} does not exist")
-    ready: list[int] = []
+    planned = scheduler.Round(ready=[], more=False)
     if job.is_pipeline and not job.status.terminal and not job.cancel_requested:
-        ready = scheduler.plan_round(deps, job)
-        if ready:
-            _write_manifest(deps, job, ready)
-    fields = state.model_dump(by_alias=True) | {"taskCount": len(ready), "done": not ready}
+        planned = scheduler.plan_round(deps, job)
+    _write_manifest(deps, job, planned.ready)
+    fields = state.model_dump(by_alias=True) | {
+        "taskCount": len(planned.ready),
+        "done": not planned.ready,
+        "moreRounds": bool(planned.ready) and planned.more,
+    }
     return PlanTasksOutput.model_validate(fields)

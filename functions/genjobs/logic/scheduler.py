@@ -216,7 +216,15 @@ def settle_task(deps: Collaborators, job: Job, task: Task, verdict: Verdict) -> 
 
 
 # ----------------------------------------------------------------------------- a round
-def plan_round(deps: Collaborators, job: Job) -> list[int]:
+@dataclass(frozen=True)
+class Round:
+    """The tasks a round runs, and whether tasks it does not run are left (another round may follow)."""
+
+    ready: list[int]
+    more: bool
+
+
+def plan_round(deps: Collaborators, job: Job) -> Round:
     """Resolves the sizes now known, skips what cannot run, claims what can: the tasks the next
     round runs (with any planned task a previous round left unrun)."""
     pipeline = load(deps, job)
@@ -258,7 +266,11 @@ def plan_round(deps: Collaborators, job: Job) -> list[int]:
         if i not in planned
         and (t.status == TaskStatus.PROCESSING or (t.status == TaskStatus.PENDING and t.planned_at))
     ]
-    return sorted(planned + left)
+    ready = sorted(planned + left)
+    unsized = any(size_of(job, spec) is None for spec in pipeline.specs)
+    running = set(ready)
+    waiting = any(not t.status.terminal and i not in running for i, t in tasks.items())
+    return Round(ready=ready, more=unsized or waiting)
 
 
 def _known_size(job: Job, pipeline: Pipeline, spec: StepSpec, lookup: Lookup) -> tuple[int, str] | None:

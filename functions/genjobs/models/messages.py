@@ -39,11 +39,22 @@ class TaskRef(_Message):
     task_index: int = Field(alias="taskIndex", ge=0)
 
 
-class ManifestItem(TaskRef):
-    """One task of a round of the Distributed Map, with how long its first status check waits
-    when it is polled (its model's: a pipeline's steps differ)."""
+class ManifestTask(_Message):
+    """One task of a batch, with how long its first status check waits when it is polled (its
+    model's: a pipeline's steps differ)."""
 
+    task_index: int = Field(alias="taskIndex", ge=0)
     first_check_seconds: int = Field(alias="firstCheckSeconds", ge=0)
+
+
+class ManifestItem(_Message):
+    """One item of a round's Distributed Map manifest: a batch of the job's tasks, run in one child
+    execution by an inline Map, `width` of them at a time (logic.preparation.batches). A child start
+    is billed like a state transition, the inline Map's iterations are not."""
+
+    job_id: str = Field(alias="jobId")
+    width: int = Field(ge=1, description="how many of the batch's tasks run at once in its child")
+    tasks: list[ManifestTask] = Field(min_length=1)
 
 
 # ----------------------------------------------------------------------------- the states
@@ -58,7 +69,12 @@ class PrepareJobOutput(JobRef):
     concurrency: int = Field(ge=1)
     task_count: int = Field(alias="taskCount", ge=0)
     cancel_requested: bool = Field(
-        alias="cancelRequested", description="cancelled before its tasks ran: CheckCancellation settles it"
+        alias="cancelRequested", description="cancelled before its tasks ran: its manifest is empty"
+    )
+    more_rounds: bool = Field(
+        alias="moreRounds",
+        description="a pipeline with tasks this round does not run: PlanTasks plans the next round "
+        "after it; otherwise the job settles after its round",
     )
     first_check_seconds: int = Field(
         alias="firstCheckSeconds",
@@ -75,8 +91,8 @@ class PlanTasksInput(PrepareJobOutput):
 
 
 class PlanTasksOutput(PrepareJobOutput):
-    """The next round: `done` when nothing is left to run (HasMoreTasks settles the job), else the
-    manifest of the tasks planned for it."""
+    """The next round: the manifest of the tasks planned for it (empty and `done` when nothing is
+    left to run), and `moreRounds` when tasks it does not run are left after it."""
 
     done: bool
 
