@@ -172,3 +172,30 @@ def test_a_cancelled_job_that_ended_before_its_tasks_were_written_counts_them_ca
         "available": 10,
         "reserved": 0,
     }
+
+
+def running(progress: float | None = None) -> ProviderStatus:
+    return ProviderStatus(
+        provider_id="p-1", state=TaskState.RUNNING, progress=progress, raw_status="processing"
+    )
+
+
+def test_an_observation_that_changes_nothing_writes_nothing(deps: Deps) -> None:
+    # GIVEN a running task that a poll found at 40 %
+    job_id, task = running_task(deps, "u5")
+    job = deps.jobs.get(job_id)
+    assert job is not None
+    tasks.apply_status(deps, job, task, running(40.0))
+    seen = deps.tasks.get(job_id, 0)
+    assert seen is not None
+    assert seen.progress == 40.0
+    # WHEN later polls see it still running at the same progress, or with none
+    tasks.apply_status(deps, job, seen, running(40.0))
+    tasks.apply_status(deps, job, seen, running())
+    # THEN the stored task is exactly as the first poll left it (no write, not even its updatedAt)
+    assert deps.tasks.get(job_id, 0) == seen
+    # AND a higher progress is written
+    tasks.apply_status(deps, job, seen, running(70.0))
+    after = deps.tasks.get(job_id, 0)
+    assert after is not None
+    assert after.progress == 70.0

@@ -264,8 +264,14 @@ class FakeTasks:
             :limit
         ]
 
-    def mark_submitted(self, job: Job, index: int, accepted: Accepted, event: TimelineEvent) -> bool:
-        fields: dict[str, Any] = {"providerId": accepted.provider_id, "submittedAt": accepted.at.isoformat()}
+    def mark_submitted(
+        self, job: Job, index: int, accepted: Accepted, event: TimelineEvent, attempts: int = 1
+    ) -> bool:
+        fields: dict[str, Any] = {
+            "providerId": accepted.provider_id,
+            "submittedAt": accepted.at.isoformat(),
+            "submitAttempts": attempts,
+        }
         if accepted.token is not None:
             fields["taskToken"] = accepted.token
         moved = self._move(job, index, TaskMove(TaskStatus.PENDING, TaskStatus.PROCESSING, fields), event)
@@ -340,12 +346,17 @@ class FakeTasks:
     def attach_token(self, job_id: str, index: int, token: str) -> bool:
         return self._processing(job_id, index, task_token=token)
 
-    def record_running(self, job_id: str, index: int, progress: float | None) -> bool:
-        task = self.w.tasks.get((job_id, index))
-        changes: dict[str, Any] = {"poll_errors": 0, "poll_count": (task.poll_count if task else 0) + 1}
-        if progress is not None:
+    def record_running(self, task: Task, progress: float | None) -> bool:
+        changes: dict[str, Any] = {}
+        if progress is not None and progress != task.progress:
             changes["progress"] = progress
-        return self._processing(job_id, index, **changes)
+        if task.poll_errors:
+            changes["poll_errors"] = 0
+        if not changes:
+            return False
+        stored = self.w.tasks.get((task.job_id, task.index))
+        changes["poll_count"] = (stored.poll_count if stored else 0) + 1
+        return self._processing(task.job_id, task.index, **changes)
 
     def record_poll_error(self, job_id: str, index: int) -> bool:
         task = self.w.tasks.get((job_id, index))

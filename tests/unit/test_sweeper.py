@@ -139,7 +139,34 @@ def test_an_overdue_webhook_task_still_running_is_looked_at_later_and_its_token_
     assert deps.world.task_due[(job_id, 0)] > utcnow() + timedelta(seconds=50)  # one interval on
     assert "tok-0" in deps.workflow.heartbeats
     assert "tok-0" not in deps.workflow.answers
-    assert "task.swept" in deps.world.kinds(job_id)
+    # a sweep that found it still running adds nothing to the timeline
+    assert "task.swept" not in deps.world.kinds(job_id)
+
+
+def submitted_ago(deps: FakeDeps, job_id: str, seconds: int) -> None:
+    key = (job_id, 0)
+    task = deps.world.tasks[key]
+    assert task.submitted_at is not None
+    deps.world.tasks[key] = task.model_copy(
+        update={"submitted_at": task.submitted_at - timedelta(seconds=seconds)}
+    )
+
+
+@pytest.mark.parametrize(("age", "beats"), [(200, 0), (2_600, 1)])
+def test_a_sweep_sends_a_heartbeat_only_when_the_next_one_could_come_too_late(
+    deps: FakeDeps, provider: FakeProvider, age: int, beats: int
+) -> None:
+    # GIVEN an overdue webhook task still running, submitted `age` seconds ago (the submission's
+    # heartbeat started its wait's hour)
+    job_id = webhook_job(deps)
+    overdue(deps, job_id)
+    submitted_ago(deps, job_id, age)
+    sent = len(deps.workflow.heartbeats)
+    # WHEN the sweeper finds it still running
+    sweeper.sweep(deps)
+    # THEN its wait gets a heartbeat only when the next sweep could come after the period
+    # (heartbeat 3600 s, less the longest gap 900 s and one pass 60 s: 2640 s)
+    assert len(deps.workflow.heartbeats) - sent == beats
 
 
 def test_a_webhook_task_not_yet_due_is_left_alone(deps: FakeDeps, provider: FakeProvider) -> None:

@@ -1,9 +1,11 @@
 """Tasks: written once a job is prepared, moved through their statuses by conditional transitions.
 
-A transition is one transaction with the job's counts, the task's credits (charged or released when
-it ends) and its timeline event, conditioned on the task's status: False means someone else moved
-it first, and nothing was written. A webhook task carries a mark in the sweep index (gsi2) with the
-time the sweeper should look at it, until it ends.
+A transition is one transaction with the job's counts and the task's credits (charged or released
+when it ends), conditioned on the task's status: False means someone else moved it first, and
+nothing was written. Its timeline event is written once the transaction succeeded, outside it: a
+transaction bills each item twice, and the event only describes what the task item already holds.
+A webhook task carries a mark in the sweep index (gsi2) with the time the sweeper should look at
+it, until it ends. An observation that changes nothing writes nothing.
 """
 
 from __future__ import annotations
@@ -104,10 +106,16 @@ class TaskRepository(TableRepository):
         return [(i["pk"].removeprefix("JOB#"), int(i["sk"].removeprefix("TASK#"))) for i in response["Items"]]
 
     # ------------------------------------------------------------------ transitions
-    def mark_submitted(self, job: Job, index: int, accepted: Accepted, event: TimelineEvent) -> bool:
-        """PENDING -> PROCESSING: the provider accepted the task. A webhook task keeps the token its
-        webhook answers and is due for the sweeper at `webhook_due`."""
-        fields: dict[str, Any] = {"providerId": accepted.provider_id, "submittedAt": accepted.at.isoformat()}
+    def mark_submitted(
+        self, job: Job, index: int, accepted: Accepted, event: TimelineEvent, attempts: int = 1
+    ) -> bool:
+        """PENDING -> PROCESSING: the provider accepted the task at its `attempts`-th submission. A
+        webhook task keeps the token its webhook answers and is due for the sweeper at `webhook_due`."""
+        fields: dict[str, Any] = {
+            "providerId": accepted.provider_id,
+            "submittedAt": accepted.at.isoformat(),
+            "submitAttempts": attempts,
+        }
         if accepted.token is not None:
             fields["taskToken"] = accepted.token
         if accepted.webhook_due is not None:
@@ -137,15 +145,14 @@ class TaskRepository(TableRepository):
             names={"#s": "status"},
             values={":from": from_status.value},
         )
-        items = [
-            self.update_op(task),
-            self._jobs.task_moved_op(job, index, from_status, to_status),
-            self.put(self._timeline.event_item(event)),
-        ]
+        items = [self.update_op(task), self._jobs.task_moved_op(job, index, from_status, to_status)]
         if to_status.terminal:
             kind = LedgerKind.CHARGE if to_status == TaskStatus.COMPLETED else LedgerKind.RELEASE
             items += self._credits.settle_ops(task_entry(job, index, kind))
-        return self._transact(items)
+        if not self._transact(items):
+            return False
+        self._timeline.add(event)
+        return True
 
     # ------------------------------------------------------------------ updates of a running task
     def _update_processing(self, job_id: str, index: int, **changes: Any) -> bool:
@@ -204,12 +211,19 @@ class TaskRepository(TableRepository):
         """The token the webhook of a task already submitted answers now (a redelivered submission)."""
         return self._update_processing(job_id, index, set={"taskToken": token, "updatedAt": iso(utcnow())})
 
-    def record_running(self, job_id: str, index: int, progress: float | None) -> bool:
-        """An observation found the task still running (`progress`: the provider's figure, if any)."""
-        fields: dict[str, Any] = {"pollErrors": 0, "updatedAt": iso(utcnow())}
-        if progress is not None:
+    def record_running(self, task: Task, progress: float | None) -> bool:
+        """An observation found `task` (as read before it) still running, with the provider's
+        `progress` if it gave one. Written only when it changes the task: a higher progress, or
+        consecutive observation errors to reset (pollCount counts the observations written)."""
+        fields: dict[str, Any] = {}
+        if progress is not None and progress != task.progress:
             fields["progress"] = progress
-        return self._update_processing(job_id, index, set=fields, add={"pollCount": 1})
+        if task.poll_errors:
+            fields["pollErrors"] = 0
+        if not fields:
+            return False
+        fields["updatedAt"] = iso(utcnow())
+        return self._update_processing(task.job_id, task.index, set=fields, add={"pollCount": 1})
 
     def record_poll_error(self, job_id: str, index: int) -> bool:
         """An observation of the task failed; consecutive failures are counted until one succeeds."""

@@ -80,22 +80,25 @@ def rescue_task(deps: Collaborators, ref: TaskRef, by: str = "sweeper") -> bool:
                 )
             else:
                 status = provider_for(deps, job.provider).status(task.provider_id)
-            deps.timeline.add(
-                TimelineEvent(
-                    jobId=job.job_id,
-                    at=utcnow(),
-                    kind="task.swept",
-                    taskIndex=task.index,
-                    detail={"providerStatus": status.raw_status},
+            if status.state.is_terminal:
+                # Only a sweep that found an end is worth a timeline entry: one that finds the task
+                # still running writes no more than its next sweep time.
+                deps.timeline.add(
+                    TimelineEvent(
+                        jobId=job.job_id,
+                        at=utcnow(),
+                        kind="task.swept",
+                        taskIndex=task.index,
+                        detail={"providerStatus": status.raw_status},
+                    )
                 )
-            )
             result = apply_status(deps, job, task, status)
         except ProviderError as error:
             logger.warning("sweeper could not poll", extra={"jobId": job.job_id, "error": str(error)})
             result = observation_failed(deps, job, task, error)
         if result is not DONE:
             deps.tasks.sweep_again_at(job.job_id, task.index, next_sweep(deps, task))
-            if token:
+            if token and heartbeat_due(deps, task, sweep_delay(deps, task)):
                 deps.workflow.heartbeat(token)
             return False
     if token:
@@ -103,11 +106,33 @@ def rescue_task(deps: Collaborators, ref: TaskRef, by: str = "sweeper") -> bool:
     return True
 
 
-def next_sweep(deps: Collaborators, task: Task) -> datetime:
-    """When to look at a still-unfinished overdue task again: the sweeper's interval, doubling with
-    each sweep of it up to the configured maximum (a webhook may still come; each sweep costs)."""
+def heartbeat_due(deps: Collaborators, task: Task, delay: float) -> bool:
+    """Whether this sweep must keep the task's wait alive, because the next one may come too late.
+
+    Without a record of the last heartbeat, the sweeps that send one are those whose interval to
+    the next sweep (`delay` schedule seconds on) holds a multiple of a period short enough (the heartbeat, less the longest gap
+    between two sweeps and one late pass) that two heartbeats are never more than a heartbeat apart.
+    """
     settings = deps.settings
-    delay = min(
+    period = (
+        settings.heartbeat_seconds - settings.sweep_backoff_max_seconds - settings.sweeper_interval_seconds
+    )
+    if task.submitted_at is None or period <= 0:
+        return True
+    age = deps.clock.seconds_since(task.submitted_at)
+    return int((age + delay) // period) > int(age // period)
+
+
+def sweep_delay(deps: Collaborators, task: Task) -> float:
+    """Schedule seconds until the next look at a still-unfinished overdue task: the sweeper's
+    interval, doubling with each sweep of it up to the configured maximum (a webhook may still
+    come; each sweep costs)."""
+    settings = deps.settings
+    return min(
         settings.sweeper_interval_seconds * 2 ** min(task.sweeps, 30), settings.sweep_backoff_max_seconds
     )
-    return deps.clock.now() + deps.clock.duration(delay)
+
+
+def next_sweep(deps: Collaborators, task: Task) -> datetime:
+    """When to look at a still-unfinished overdue task again (see `sweep_delay`)."""
+    return deps.clock.now() + deps.clock.duration(sweep_delay(deps, task))

@@ -108,10 +108,10 @@ def submit_task(deps: Collaborators, job: Job, task: Task, token: str, receive_c
         idempotency_key=f"{job.job_id}:{task.index}",
         webhook_url=webhook_url(deps, job, task.index) if by_webhook else None,
     )
-    deps.tasks.count_submit_attempt(job.job_id, task.index)
     try:
         submission = provider.submit(request)
     except ProviderThrottled as error:
+        deps.tasks.count_submit_attempt(job.job_id, task.index)
         deps.timeline.add(
             task_event(job.job_id, "task.throttled", task.index, retryAfter=error.retry_after_seconds)
         )
@@ -120,6 +120,7 @@ def submit_task(deps: Collaborators, job: Job, task: Task, token: str, receive_c
     except ProviderRejected as error:
         return rejected(deps, job, task, error)
     except ProviderError as error:
+        deps.tasks.count_submit_attempt(job.job_id, task.index)
         delay = min(900.0, 5.0 * 2 ** max(0, receive_count - 1))
         deps.timeline.add(
             task_event(job.job_id, "task.submit_retry", task.index, error=str(error), retryIn=delay)
@@ -137,7 +138,8 @@ def submit_task(deps: Collaborators, job: Job, task: Task, token: str, receive_c
     event = task_event(
         job.job_id, "task.submitted", task.index, providerId=submission.provider_id, by=model.wait_by
     )
-    moved = deps.tasks.mark_submitted(job, task.index, accepted, event)
+    # A failed attempt is counted when it fails; the accepted one with the task's move.
+    moved = deps.tasks.mark_submitted(job, task.index, accepted, event, attempts=task.submit_attempts + 1)
     if not moved:
         _, task = load(deps, ref)
         return DONE if task.status.terminal else None
@@ -183,8 +185,7 @@ def apply_status(
         end_task(deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="cancelled at the provider")
         return DONE
     deps.tasks.record_running(
-        job.job_id,
-        task.index,
+        task,
         # a provider may report a lower figure than before (a restarted step); progress never goes back
         max(status.progress, task.progress or 0.0) if status.progress is not None else None,
     )
