@@ -348,7 +348,7 @@ class FakeTasks:
 
     def record_running(self, task: Task, progress: float | None) -> bool:
         changes: dict[str, Any] = {}
-        if progress is not None and progress != task.progress:
+        if progress is not None and progress > (task.progress or 0.0):
             changes["progress"] = progress
         if task.poll_errors:
             changes["poll_errors"] = 0

@@ -216,7 +216,7 @@ class TaskRepository(TableRepository):
         `progress` if it gave one. Written only when it changes the task: a higher progress, or
         consecutive observation errors to reset (pollCount counts the observations written)."""
         fields: dict[str, Any] = {}
-        if progress is not None and progress != task.progress:
+        if progress is not None and progress > (task.progress or 0.0):  # a first 0 % says nothing new
             fields["progress"] = progress
         if task.poll_errors:
             fields["pollErrors"] = 0
