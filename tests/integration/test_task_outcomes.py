@@ -3,6 +3,7 @@ the task list shows of a job whose task items are not all written yet (moto, no 
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from genjobs.logic import jobs, tasks
 from genjobs.logic.ports import Accepted
 from genjobs.logic.preparation import prepare
 from genjobs.logic.settlement import settle
-from genjobs.logic.sweeper import next_sweep
+from genjobs.logic.sweeper import look_offsets
 from genjobs.models.api import CreateJobRequest
 from genjobs.models.domain import Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.providers.base import ProviderStatus, TaskState
@@ -78,12 +79,10 @@ def test_a_model_whose_success_may_carry_no_file_says_so_in_the_catalog(deps: De
 
 def test_the_sweeper_doubles_its_interval_per_sweep_up_to_the_configured_maximum(deps: Deps) -> None:
     # GIVEN the sweeper's interval (60 s) and its back-off maximum (900 s)
-    delays = []
-    for sweeps in range(8):
-        task = Task(jobId="j", index=0, status=TaskStatus.PROCESSING, input={}, sweeps=sweeps)
-        # WHEN a task swept `sweeps` times is still unfinished
-        delays.append(round((next_sweep(deps, task) - utcnow()).total_seconds()))
-    # THEN its next sweep comes after a doubling delay, capped
+    # WHEN a task overdue is looked at and still unfinished, again and again
+    offsets = list(itertools.islice(look_offsets(deps), 9))
+    # THEN its next look comes after a doubling delay, capped
+    delays = [round(b - a) for a, b in itertools.pairwise(offsets)]
     assert delays == [60, 120, 240, 480, 900, 900, 900, 900]
     assert deps.settings.sweep_backoff_max_seconds < deps.settings.heartbeat_seconds
     assert timedelta(seconds=max(delays)) < timedelta(seconds=deps.settings.heartbeat_seconds)

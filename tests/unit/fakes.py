@@ -259,10 +259,13 @@ class FakeTasks:
     def in_status(self, job_id: str, status: TaskStatus) -> Iterator[Task]:
         yield from (t for t in self._of(job_id) if t.status == status)
 
-    def webhooks_overdue(self, now: datetime, limit: int = 200) -> list[tuple[str, int]]:
-        return [key for key, due in sorted(self.w.task_due.items(), key=lambda kv: kv[1]) if due <= now][
-            :limit
+    def webhooks_overdue(
+        self, now: datetime, limit: int = 200, wanted: Callable[[datetime], bool] | None = None
+    ) -> list[tuple[str, int]]:
+        due_by_now = [
+            (key, due) for key, due in sorted(self.w.task_due.items(), key=lambda kv: kv[1]) if due <= now
         ]
+        return [key for key, due in due_by_now if wanted is None or wanted(due)][:limit]
 
     def mark_submitted(
         self, job: Job, index: int, accepted: Accepted, event: TimelineEvent, attempts: int = 1

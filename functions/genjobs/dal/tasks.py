@@ -10,7 +10,7 @@ it, until it ends. An observation that changes nothing writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -96,14 +96,25 @@ class TaskRepository(TableRepository):
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def webhooks_overdue(self, now: datetime, limit: int = 200) -> list[tuple[str, int]]:
-        """(job id, task index) of the webhook tasks the sweeper should look at by `now`."""
-        response = self._table.query(
-            IndexName="gsi2",
-            KeyConditionExpression=key("gsi2pk").eq(SWEEP_TASKS) & key("gsi2sk").lte(iso(now)),
-            Limit=limit,
-        )
-        return [(i["pk"].removeprefix("JOB#"), int(i["sk"].removeprefix("TASK#"))) for i in response["Items"]]
+    def webhooks_overdue(
+        self, now: datetime, limit: int = 200, wanted: Callable[[datetime], bool] | None = None
+    ) -> list[tuple[str, int]]:
+        """(job id, task index) of the webhook tasks due for the sweeper by `now` whose due time
+        `wanted` accepts (all by default). The index holds keys only: reading it costs little."""
+        kwargs: dict[str, Any] = {
+            "IndexName": "gsi2",
+            "KeyConditionExpression": key("gsi2pk").eq(SWEEP_TASKS) & key("gsi2sk").lte(iso(now)),
+        }
+        found: list[tuple[str, int]] = []
+        while len(found) < limit:
+            response = self._table.query(**kwargs)
+            for item in response["Items"]:
+                if wanted is None or wanted(datetime.fromisoformat(item["gsi2sk"])):
+                    found.append((item["pk"].removeprefix("JOB#"), int(item["sk"].removeprefix("TASK#"))))
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found[:limit]
 
     # ------------------------------------------------------------------ transitions
     def mark_submitted(

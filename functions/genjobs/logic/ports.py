@@ -7,7 +7,7 @@ ones (tests/unit/fakes.py). Key shapes, index names and AWS error codes stay beh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -97,7 +97,9 @@ class Tasks(Protocol):
 
     def in_status(self, job_id: str, status: TaskStatus) -> Iterator[Task]: ...
 
-    def webhooks_overdue(self, now: datetime, limit: int = 200) -> list[tuple[str, int]]: ...
+    def webhooks_overdue(
+        self, now: datetime, limit: int = 200, wanted: Callable[[datetime], bool] | None = None
+    ) -> list[tuple[str, int]]: ...
 
     def mark_submitted(
         self, job: Job, index: int, accepted: Accepted, event: TimelineEvent, attempts: int = 1

@@ -51,11 +51,12 @@ def receive(deps: Collaborators, webhook: ReceivedWebhook) -> str:
     # crashed after the provider accepted) is refused, so that the provider's retry of it applies.
     if job.provider != provider or not task.provider_id or not delivery.matches(task.provider_id):
         raise NotFound("the delivery is not about this task")
-    # De-duplicated by the task item, with no record per delivery: a delivery about an ended task
-    # changes nothing, the move that ends a task is conditional on its status, and one that finds it
-    # still running writes only a progress it raises (a "start" delivery writes nothing).
+    # De-duplicated by the task item, with no record per delivery: the move that ends a task is
+    # conditional on its status and keeps the delivery that ended it, a delivery about an ended task
+    # changes nothing, and one that finds it still running writes only a progress it raises (a
+    # "start" delivery writes nothing).
     if task.status.terminal:
-        return "duplicate"
+        return "duplicate" if task.ended_by == delivery.delivery_id else "applied"
     if delivery.status.state.is_terminal:
         deps.timeline.add(
             TimelineEvent(
@@ -68,7 +69,7 @@ def receive(deps: Collaborators, webhook: ReceivedWebhook) -> str:
         )
     token = task.task_token
     try:
-        result = apply_status(deps, job, task, delivery.status)
+        result = apply_status(deps, job, task, delivery.status, delivery_id=delivery.delivery_id)
     except ProviderError as error:
         # Counted like a failed poll: the task ends once the failures reach their bound. Until then
         # the delivery is refused, so that the provider's retry of it is applied.
