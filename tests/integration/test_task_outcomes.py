@@ -15,7 +15,7 @@ from genjobs.logic import jobs, tasks
 from genjobs.logic.ports import Accepted
 from genjobs.logic.preparation import prepare
 from genjobs.logic.settlement import settle
-from genjobs.logic.sweeper import look_offsets
+from genjobs.logic.sweeper import look_offsets, looks_now
 from genjobs.models.api import CreateJobRequest
 from genjobs.models.domain import Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.providers.base import ProviderStatus, TaskState
@@ -198,3 +198,23 @@ def test_an_observation_that_changes_nothing_writes_nothing(deps: Deps) -> None:
     after = deps.tasks.get(job_id, 0)
     assert after is not None
     assert after.progress == 70.0
+
+
+def test_the_sweeper_reads_only_the_overdue_marks_it_wants(deps: Deps) -> None:
+    # GIVEN two webhook tasks, one overdue for 150 s and one for 190 s
+    deps.credits.grant("u6", 10, "grant-u6", None)
+    request = CreateJobRequest(provider="simulator", model="sim-image", tasks=[{"seed": 1}, {"seed": 2}])
+    job_id = jobs.create_job(deps, "u6", request, None).job_id
+    prepare(deps, job_id)
+    job = deps.jobs.get(job_id)
+    assert job is not None
+    now = utcnow()
+    for index, overdue_for in ((0, 150), (1, 190)):
+        due = now - timedelta(seconds=overdue_for)
+        event = TimelineEvent(jobId=job_id, at=now, kind="task.submitted", taskIndex=index)
+        assert deps.tasks.mark_submitted(job, index, Accepted(f"p-{index}", now, "tok", due), event)
+    # WHEN the sweeper lists the tasks due for a look now (looks at 0, 60, 180... s overdue)
+    wanted = deps.tasks.webhooks_overdue(now, wanted=lambda due: looks_now(deps, due))
+    # THEN only the one whose look at 180 s fell in the last interval is listed
+    assert wanted == [(job_id, 1)]
+    assert sorted(deps.tasks.webhooks_overdue(now)) == [(job_id, 0), (job_id, 1)]

@@ -456,17 +456,6 @@ class FakeDevices:
         self.pushes.discard((job_id, device_id))
 
 
-class FakeReceipts:
-    def __init__(self) -> None:
-        self.seen = Claims()
-
-    def remember(self, provider: str, delivery_id: str, ttl_seconds: int) -> bool:
-        return self.seen.claim((provider, delivery_id))
-
-    def forget(self, provider: str, delivery_id: str) -> None:
-        self.seen.discard((provider, delivery_id))
-
-
 class FakeTimeline:
     def __init__(self, world: World) -> None:
         self.w = world
@@ -678,7 +667,6 @@ class FakeDeps(Deps):
     tasks: FakeTasks  # type: ignore[assignment]
     credits: FakeCredits  # type: ignore[assignment]
     devices: FakeDevices  # type: ignore[assignment]
-    receipts: FakeReceipts  # type: ignore[assignment]
     timeline: FakeTimeline  # type: ignore[assignment]
     storage: FakeStorage  # type: ignore[assignment]
     workflow: FakeWorkflow  # type: ignore[assignment]
@@ -697,7 +685,6 @@ def fake_deps(**settings: Any) -> FakeDeps:
         tasks=FakeTasks(world),
         credits=FakeCredits(world),
         devices=FakeDevices(),
-        receipts=FakeReceipts(),
         timeline=FakeTimeline(world),
         storage=FakeStorage(),
         workflow=FakeWorkflow(),

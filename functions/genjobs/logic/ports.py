@@ -42,7 +42,6 @@ __all__ = [
     "NotificationsPort",
     "ObjectStore",
     "Page",
-    "Receipts",
     "SubmitQueuePort",
     "TaskMove",
     "Tasks",
@@ -153,12 +152,6 @@ class Devices(Protocol):
     def release_push(self, job_id: str, device_id: str) -> None: ...
 
 
-class Receipts(Protocol):
-    def remember(self, provider: str, delivery_id: str, ttl_seconds: int) -> bool: ...
-
-    def forget(self, provider: str, delivery_id: str) -> None: ...
-
-
 class Timeline(Protocol):
     def add(self, event: TimelineEvent) -> None: ...
 
@@ -244,9 +237,6 @@ class Collaborators(Protocol):
 
     @property
     def devices(self) -> Devices: ...
-
-    @property
-    def receipts(self) -> Receipts: ...
 
     @property
     def timeline(self) -> Timeline: ...
