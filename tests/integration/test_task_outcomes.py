@@ -218,3 +218,28 @@ def test_the_sweeper_reads_only_the_overdue_marks_it_wants(deps: Deps) -> None:
     # THEN only the one whose look at 180 s fell in the last interval is listed
     assert wanted == [(job_id, 1)]
     assert sorted(deps.tasks.webhooks_overdue(now)) == [(job_id, 0), (job_id, 1)]
+
+
+def test_a_task_end_whose_timeline_entry_cannot_be_written_still_ends_it_once(
+    deps: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    # GIVEN a running task and a timeline that refuses writes (throttled)
+    job_id, task = running_task(deps, "u7")
+    job = deps.jobs.get(job_id)
+    assert job is not None
+
+    def throttled(event: TimelineEvent) -> None:
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "PutItem")
+
+    monkeypatch.setattr(deps.tasks._timeline, "add", throttled)  # type: ignore[attr-defined]
+    # WHEN the provider reports it failed
+    tasks.apply_status(
+        deps, job, task, ProviderStatus(provider_id="p-1", state=TaskState.FAILED, raw_status="failed")
+    )
+    # THEN it ended FAILED and refunded, so that its waiting token can be answered
+    ended = deps.tasks.get(job_id, 0)
+    assert ended is not None
+    assert ended.status == TaskStatus.FAILED
+    assert deps.credits.account("u7").available == 10

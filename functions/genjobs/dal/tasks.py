@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from genjobs.dal.credits import CreditRepository, task_entry
 from genjobs.dal.dynamo import TableRepository, attr, conditionally, iso, key, update
 from genjobs.dal.items import SWEEP_TASKS, task_from_item, task_key, task_to_item, to_dynamo
@@ -21,6 +23,7 @@ from genjobs.dal.jobs import JobRepository
 from genjobs.dal.timeline import TimelineRepository
 from genjobs.models.domain import Job, LedgerKind, Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.persistence import Accepted, Page, TaskMove
+from genjobs.observability import logger
 
 _PROCESSING = {":processing": TaskStatus.PROCESSING.value}
 _ONLY_PROCESSING = "attribute_exists(pk) AND #s = :processing"
@@ -162,7 +165,12 @@ class TaskRepository(TableRepository):
             items += self._credits.settle_ops(task_entry(job, index, kind))
         if not self._transact(items):
             return False
-        self._timeline.add(event)
+        try:
+            self._timeline.add(event)
+        except ClientError:
+            # The move happened and its caller must go on (answer the waiting token): a lost
+            # timeline entry is only a gap in the record, the task item holds the truth.
+            logger.warning("timeline event not written", extra={"kind": event.kind}, exc_info=True)
         return True
 
     # ------------------------------------------------------------------ updates of a running task
