@@ -17,19 +17,28 @@ from genjobs.logic.preparation import prepare
 from genjobs.logic.settlement import settle
 from genjobs.logic.sweeper import look_offsets, looks_now
 from genjobs.models.api import CreateJobRequest
-from genjobs.models.domain import Task, TaskStatus, TimelineEvent, utcnow
+from genjobs.models.domain import Job, Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.providers.base import ProviderStatus, TaskState
 from genjobs.settings import Settings
 
 
-def running_task(deps: Deps, user: str) -> tuple[str, Task]:
-    """A one-task job whose task the provider has accepted (PROCESSING)."""
+def prepared_job(deps: Deps, user: str, n: int = 1) -> Job:
+    """A job of `n` tasks, prepared (its task items written, PENDING)."""
     deps.credits.grant(user, 10, f"grant-{user}", None)
-    request = CreateJobRequest(provider="simulator", model="sim-image", tasks=[{"seed": 1}])
+    request = CreateJobRequest(
+        provider="simulator", model="sim-image", tasks=[{"seed": i + 1} for i in range(n)]
+    )
     job_id = jobs.create_job(deps, user, request, None).job_id
     prepare(deps, job_id)
     job = deps.jobs.get(job_id)
     assert job is not None
+    return job
+
+
+def running_task(deps: Deps, user: str) -> tuple[str, Task]:
+    """A one-task job whose task the provider has accepted (PROCESSING)."""
+    job = prepared_job(deps, user)
+    job_id = job.job_id
     event = TimelineEvent(jobId=job_id, at=utcnow(), kind="task.submitted", taskIndex=0)
     assert deps.tasks.mark_submitted(job, 0, Accepted("p-1", utcnow()), event)
     task = deps.tasks.get(job_id, 0)
@@ -202,13 +211,8 @@ def test_an_observation_that_changes_nothing_writes_nothing(deps: Deps) -> None:
 
 def test_the_sweeper_reads_only_the_overdue_marks_it_wants(deps: Deps) -> None:
     # GIVEN two webhook tasks, one overdue for 150 s and one for 190 s
-    deps.credits.grant("u6", 10, "grant-u6", None)
-    request = CreateJobRequest(provider="simulator", model="sim-image", tasks=[{"seed": 1}, {"seed": 2}])
-    job_id = jobs.create_job(deps, "u6", request, None).job_id
-    prepare(deps, job_id)
-    job = deps.jobs.get(job_id)
-    assert job is not None
-    now = utcnow()
+    job = prepared_job(deps, "u6", 2)
+    job_id, now = job.job_id, utcnow()
     for index, overdue_for in ((0, 150), (1, 190)):
         due = now - timedelta(seconds=overdue_for)
         event = TimelineEvent(jobId=job_id, at=now, kind="task.submitted", taskIndex=index)
