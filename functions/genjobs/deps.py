@@ -20,7 +20,6 @@ from genjobs.dal.devices import DeviceRepository
 from genjobs.dal.functions import LambdaAppFunctions
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.notifications import Notifications
-from genjobs.dal.receipts import ReceiptRepository
 from genjobs.dal.storage import Storage
 from genjobs.dal.submissions import SubmitQueue
 from genjobs.dal.tasks import TaskRepository
@@ -40,7 +39,6 @@ if TYPE_CHECKING:
         Jobs,
         NotificationsPort,
         ObjectStore,
-        Receipts,
         SubmitQueuePort,
         Tasks,
         Timeline,
@@ -83,7 +81,6 @@ class Deps:
     tasks: ClassVar[cached_property[Tasks]] = _built(lambda s: TaskRepository(s.table_name))
     credits: ClassVar[cached_property[Credits]] = _built(lambda s: CreditRepository(s.table_name))
     devices: ClassVar[cached_property[Devices]] = _built(lambda s: DeviceRepository(s.table_name))
-    receipts: ClassVar[cached_property[Receipts]] = _built(lambda s: ReceiptRepository(s.table_name))
     timeline: ClassVar[cached_property[Timeline]] = _built(lambda s: TimelineRepository(s.table_name))
     # The other services, each by the one resource it talks to.
     storage: ClassVar[cached_property[ObjectStore]] = _built(lambda s: Storage(s.output_bucket))

@@ -75,7 +75,7 @@ class Settings(BaseModel):
     webhook_grace_seconds: int = Field(default=120, alias="WEBHOOK_GRACE_SECONDS")
     sweeper_interval_seconds: int = Field(default=60, alias="SWEEPER_INTERVAL_SECONDS")
     # An overdue webhook task the sweeper found unfinished is swept again after the interval,
-    # doubling with each sweep up to this (every sweep costs DynamoDB writes). Kept below the
+    # doubling with each sweep up to this (every sweep costs a status read). Kept below the
     # heartbeat, since a sweep is what keeps such a task's wait alive.
     sweep_backoff_max_seconds: int = Field(default=900, ge=1, alias="SWEEP_BACKOFF_MAX_SECONDS")
     # A waiting task must show life this often (submitter on each delivery, sweeper on each pass).

@@ -400,6 +400,10 @@ class Provisioner:
         arn = self._client("scheduler").create_schedule(**args)["ScheduleArn"]
         return Created(name, {"Arn": arn})
 
+    def _recorded(self, logical_id: str, p: dict[str, Any]) -> Created:
+        """A resource nothing local acts on (X-Ray keeps no traces here): its properties are kept."""
+        return Created(self._name(logical_id))
+
     def _http_api(self, logical_id: str, p: dict[str, Any]) -> Created:
         body = p.get("Body", {})
         name = p.get("Name") or body.get("info", {}).get("title") or self._name(logical_id)
@@ -437,6 +441,7 @@ class Provisioner:
         "AWS::Scheduler::Schedule": _schedule,
         "AWS::ApiGatewayV2::Api": _http_api,
         "AWS::ApiGatewayV2::Stage": _http_api_stage,
+        "AWS::XRay::SamplingRule": _recorded,
     }
 
 

@@ -188,10 +188,19 @@ def test_tracing_is_on_in_the_template_and_off_locally(stack: LocalStack) -> Non
     globals_ = template()["Globals"]["Function"]
     machine = template()["Resources"]["GenerationStateMachine"]["Properties"]
 
-    # THEN AWS traces every function and the workflow, while locally (no X-Ray daemon) the functions'
-    # Tracer honours POWERTOOLS_TRACE_DISABLED
-    assert globals_["Tracing"] == "Active"
+    # THEN AWS traces the workflow, sampled by its rule, and every function within a sampled trace
+    # (the API, where a user's request starts, on its own), while locally (no X-Ray daemon) the
+    # functions' Tracer honours POWERTOOLS_TRACE_DISABLED
+    resources = template()["Resources"]
+    assert globals_["Tracing"] == "PassThrough"
+    assert resources["ApiFunction"]["Properties"]["Tracing"] == "Active"
     assert machine["Tracing"] == {"Enabled": True}
+    rule = resources["TraceSamplingRule"]["Properties"]["SamplingRule"]
+    assert (rule["ServiceType"], rule["ReservoirSize"], rule["FixedRate"]) == (
+        "AWS::StepFunctions::StateMachine",
+        1,
+        0.01,
+    )
     assert os.environ["POWERTOOLS_TRACE_DISABLED"] == "true"
     assert importlib.import_module("genjobs.observability").tracer.disabled is True
 

@@ -3,6 +3,7 @@ the task list shows of a job whose task items are not all written yet (moto, no 
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -14,21 +15,30 @@ from genjobs.logic import jobs, tasks
 from genjobs.logic.ports import Accepted
 from genjobs.logic.preparation import prepare
 from genjobs.logic.settlement import settle
-from genjobs.logic.sweeper import next_sweep
+from genjobs.logic.sweeper import look_offsets, looks_now
 from genjobs.models.api import CreateJobRequest
-from genjobs.models.domain import Task, TaskStatus, TimelineEvent, utcnow
+from genjobs.models.domain import Job, Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.providers.base import ProviderStatus, TaskState
 from genjobs.settings import Settings
 
 
-def running_task(deps: Deps, user: str) -> tuple[str, Task]:
-    """A one-task job whose task the provider has accepted (PROCESSING)."""
+def prepared_job(deps: Deps, user: str, n: int = 1) -> Job:
+    """A job of `n` tasks, prepared (its task items written, PENDING)."""
     deps.credits.grant(user, 10, f"grant-{user}", None)
-    request = CreateJobRequest(provider="simulator", model="sim-image", tasks=[{"seed": 1}])
+    request = CreateJobRequest(
+        provider="simulator", model="sim-image", tasks=[{"seed": i + 1} for i in range(n)]
+    )
     job_id = jobs.create_job(deps, user, request, None).job_id
     prepare(deps, job_id)
     job = deps.jobs.get(job_id)
     assert job is not None
+    return job
+
+
+def running_task(deps: Deps, user: str) -> tuple[str, Task]:
+    """A one-task job whose task the provider has accepted (PROCESSING)."""
+    job = prepared_job(deps, user)
+    job_id = job.job_id
     event = TimelineEvent(jobId=job_id, at=utcnow(), kind="task.submitted", taskIndex=0)
     assert deps.tasks.mark_submitted(job, 0, Accepted("p-1", utcnow()), event)
     task = deps.tasks.get(job_id, 0)
@@ -78,12 +88,10 @@ def test_a_model_whose_success_may_carry_no_file_says_so_in_the_catalog(deps: De
 
 def test_the_sweeper_doubles_its_interval_per_sweep_up_to_the_configured_maximum(deps: Deps) -> None:
     # GIVEN the sweeper's interval (60 s) and its back-off maximum (900 s)
-    delays = []
-    for sweeps in range(8):
-        task = Task(jobId="j", index=0, status=TaskStatus.PROCESSING, input={}, sweeps=sweeps)
-        # WHEN a task swept `sweeps` times is still unfinished
-        delays.append(round((next_sweep(deps, task) - utcnow()).total_seconds()))
-    # THEN its next sweep comes after a doubling delay, capped
+    # WHEN a task overdue is looked at and still unfinished, again and again
+    offsets = list(itertools.islice(look_offsets(deps), 9))
+    # THEN its next look comes after a doubling delay, capped
+    delays = [round(b - a) for a, b in itertools.pairwise(offsets)]
     assert delays == [60, 120, 240, 480, 900, 900, 900, 900]
     assert deps.settings.sweep_backoff_max_seconds < deps.settings.heartbeat_seconds
     assert timedelta(seconds=max(delays)) < timedelta(seconds=deps.settings.heartbeat_seconds)
@@ -172,3 +180,70 @@ def test_a_cancelled_job_that_ended_before_its_tasks_were_written_counts_them_ca
         "available": 10,
         "reserved": 0,
     }
+
+
+def running(progress: float | None = None) -> ProviderStatus:
+    return ProviderStatus(
+        provider_id="p-1", state=TaskState.RUNNING, progress=progress, raw_status="processing"
+    )
+
+
+def test_an_observation_that_changes_nothing_writes_nothing(deps: Deps) -> None:
+    # GIVEN a running task that a poll found at 40 %
+    job_id, task = running_task(deps, "u5")
+    job = deps.jobs.get(job_id)
+    assert job is not None
+    tasks.apply_status(deps, job, task, running(40.0))
+    seen = deps.tasks.get(job_id, 0)
+    assert seen is not None
+    assert seen.progress == 40.0
+    # WHEN later polls see it still running at the same progress, or with none
+    tasks.apply_status(deps, job, seen, running(40.0))
+    tasks.apply_status(deps, job, seen, running())
+    # THEN the stored task is exactly as the first poll left it (no write, not even its updatedAt)
+    assert deps.tasks.get(job_id, 0) == seen
+    # AND a higher progress is written
+    tasks.apply_status(deps, job, seen, running(70.0))
+    after = deps.tasks.get(job_id, 0)
+    assert after is not None
+    assert after.progress == 70.0
+
+
+def test_the_sweeper_reads_only_the_overdue_marks_it_wants(deps: Deps) -> None:
+    # GIVEN two webhook tasks, one overdue for 150 s and one for 190 s
+    job = prepared_job(deps, "u6", 2)
+    job_id, now = job.job_id, utcnow()
+    for index, overdue_for in ((0, 150), (1, 190)):
+        due = now - timedelta(seconds=overdue_for)
+        event = TimelineEvent(jobId=job_id, at=now, kind="task.submitted", taskIndex=index)
+        assert deps.tasks.mark_submitted(job, index, Accepted(f"p-{index}", now, "tok", due), event)
+    # WHEN the sweeper lists the tasks due for a look now (looks at 0, 60, 180... s overdue)
+    wanted = deps.tasks.webhooks_overdue(now, wanted=lambda due: looks_now(deps, due))
+    # THEN only the one whose look at 180 s fell in the last interval is listed
+    assert wanted == [(job_id, 1)]
+    assert sorted(deps.tasks.webhooks_overdue(now)) == [(job_id, 0), (job_id, 1)]
+
+
+def test_a_task_end_whose_timeline_entry_cannot_be_written_still_ends_it_once(
+    deps: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    # GIVEN a running task and a timeline that refuses writes (throttled)
+    job_id, task = running_task(deps, "u7")
+    job = deps.jobs.get(job_id)
+    assert job is not None
+
+    def throttled(event: TimelineEvent) -> None:
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "PutItem")
+
+    monkeypatch.setattr(deps.tasks._timeline, "add", throttled)  # type: ignore[attr-defined]
+    # WHEN the provider reports it failed
+    tasks.apply_status(
+        deps, job, task, ProviderStatus(provider_id="p-1", state=TaskState.FAILED, raw_status="failed")
+    )
+    # THEN it ended FAILED and refunded, so that its waiting token can be answered
+    ended = deps.tasks.get(job_id, 0)
+    assert ended is not None
+    assert ended.status == TaskStatus.FAILED
+    assert deps.credits.account("u7").available == 10

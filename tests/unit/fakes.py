@@ -259,13 +259,22 @@ class FakeTasks:
     def in_status(self, job_id: str, status: TaskStatus) -> Iterator[Task]:
         yield from (t for t in self._of(job_id) if t.status == status)
 
-    def webhooks_overdue(self, now: datetime, limit: int = 200) -> list[tuple[str, int]]:
-        return [key for key, due in sorted(self.w.task_due.items(), key=lambda kv: kv[1]) if due <= now][
-            :limit
+    def webhooks_overdue(
+        self, now: datetime, limit: int = 200, wanted: Callable[[datetime], bool] | None = None
+    ) -> list[tuple[str, int]]:
+        due_by_now = [
+            (key, due) for key, due in sorted(self.w.task_due.items(), key=lambda kv: kv[1]) if due <= now
         ]
+        return [key for key, due in due_by_now if wanted is None or wanted(due)][:limit]
 
-    def mark_submitted(self, job: Job, index: int, accepted: Accepted, event: TimelineEvent) -> bool:
-        fields: dict[str, Any] = {"providerId": accepted.provider_id, "submittedAt": accepted.at.isoformat()}
+    def mark_submitted(
+        self, job: Job, index: int, accepted: Accepted, event: TimelineEvent, attempts: int = 1
+    ) -> bool:
+        fields: dict[str, Any] = {
+            "providerId": accepted.provider_id,
+            "submittedAt": accepted.at.isoformat(),
+            "submitAttempts": attempts,
+        }
         if accepted.token is not None:
             fields["taskToken"] = accepted.token
         moved = self._move(job, index, TaskMove(TaskStatus.PENDING, TaskStatus.PROCESSING, fields), event)
@@ -340,12 +349,17 @@ class FakeTasks:
     def attach_token(self, job_id: str, index: int, token: str) -> bool:
         return self._processing(job_id, index, task_token=token)
 
-    def record_running(self, job_id: str, index: int, progress: float | None) -> bool:
-        task = self.w.tasks.get((job_id, index))
-        changes: dict[str, Any] = {"poll_errors": 0, "poll_count": (task.poll_count if task else 0) + 1}
-        if progress is not None:
+    def record_running(self, task: Task, progress: float | None) -> bool:
+        changes: dict[str, Any] = {}
+        if progress is not None and progress > (task.progress or 0.0):
             changes["progress"] = progress
-        return self._processing(job_id, index, **changes)
+        if task.poll_errors:
+            changes["poll_errors"] = 0
+        if not changes:
+            return False
+        stored = self.w.tasks.get((task.job_id, task.index))
+        changes["poll_count"] = (stored.poll_count if stored else 0) + 1
+        return self._processing(task.job_id, task.index, **changes)
 
     def record_poll_error(self, job_id: str, index: int) -> bool:
         task = self.w.tasks.get((job_id, index))
@@ -440,17 +454,6 @@ class FakeDevices:
 
     def release_push(self, job_id: str, device_id: str) -> None:
         self.pushes.discard((job_id, device_id))
-
-
-class FakeReceipts:
-    def __init__(self) -> None:
-        self.seen = Claims()
-
-    def remember(self, provider: str, delivery_id: str, ttl_seconds: int) -> bool:
-        return self.seen.claim((provider, delivery_id))
-
-    def forget(self, provider: str, delivery_id: str) -> None:
-        self.seen.discard((provider, delivery_id))
 
 
 class FakeTimeline:
@@ -664,7 +667,6 @@ class FakeDeps(Deps):
     tasks: FakeTasks  # type: ignore[assignment]
     credits: FakeCredits  # type: ignore[assignment]
     devices: FakeDevices  # type: ignore[assignment]
-    receipts: FakeReceipts  # type: ignore[assignment]
     timeline: FakeTimeline  # type: ignore[assignment]
     storage: FakeStorage  # type: ignore[assignment]
     workflow: FakeWorkflow  # type: ignore[assignment]
@@ -683,7 +685,6 @@ def fake_deps(**settings: Any) -> FakeDeps:
         tasks=FakeTasks(world),
         credits=FakeCredits(world),
         devices=FakeDevices(),
-        receipts=FakeReceipts(),
         timeline=FakeTimeline(world),
         storage=FakeStorage(),
         workflow=FakeWorkflow(),

@@ -12,7 +12,6 @@ from genjobs.dal.devices import DeviceRepository
 from genjobs.dal.functions import LambdaAppFunctions
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.notifications import Notifications
-from genjobs.dal.receipts import ReceiptRepository
 from genjobs.dal.storage import Storage
 from genjobs.dal.submissions import SubmitQueue
 from genjobs.dal.tasks import TaskRepository
@@ -26,7 +25,6 @@ PAIRS = [
     (ports.Tasks, TaskRepository, fakes.FakeTasks),
     (ports.Credits, CreditRepository, fakes.FakeCredits),
     (ports.Devices, DeviceRepository, fakes.FakeDevices),
-    (ports.Receipts, ReceiptRepository, fakes.FakeReceipts),
     (ports.Timeline, TimelineRepository, fakes.FakeTimeline),
     (ports.ObjectStore, Storage, fakes.FakeStorage),
     (ports.WorkflowPort, Workflow, fakes.FakeWorkflow),

@@ -79,3 +79,28 @@ def test_each_record_and_each_invocation_is_labelled_with_its_own_job_only() -> 
     assert "taskIndex" not in seen[1]
     assert "jobId" not in seen[2]
     assert seen[2]["function_request_id"] == "r2"
+
+
+def test_a_poll_that_finds_the_task_still_running_fails_with_a_one_frame_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import traceback
+
+    from genjobs.handlers import poll_task
+    from genjobs.logic import tasks
+
+    # GIVEN a task its provider is still running
+    def still_running(deps: object, ref: object) -> None:
+        raise tasks.TaskNotReady("job j task 0 is still running")
+
+    monkeypatch.setattr(poll_task, "deps", lambda: None)
+    monkeypatch.setattr(tasks, "poll", still_running)
+    # WHEN its status check runs
+    with pytest.raises(tasks.TaskNotReady, match="still running") as raised:
+        poll_task.handler({"jobId": "j", "taskIndex": 0}, _context("r-1"))
+    # THEN the error Step Functions retries on carries only the handler's own frame, not the stack
+    # of decorators and domain calls the runtime would log with it on every poll
+    frames = traceback.extract_tb(raised.value.__traceback__)
+    assert [frame.name for frame in frames[1:]] == ["handler"]  # (frames[0] is this test, the caller)
+    assert raised.value.__cause__ is None
+    assert raised.value.__context__ is None

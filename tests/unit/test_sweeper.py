@@ -3,6 +3,7 @@ cancelled jobs, and look at overdue webhook tasks with a growing interval."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -133,13 +134,42 @@ def test_an_overdue_webhook_task_still_running_is_looked_at_later_and_its_token_
 ) -> None:
     job_id = webhook_job(deps)
     overdue(deps, job_id)
+    before, due = task_of(deps, job_id), dict(deps.world.task_due)
     assert sweeper.sweep(deps)["tasksRescued"] == 0
-    task = task_of(deps, job_id)
-    assert task.sweeps == 1
-    assert deps.world.task_due[(job_id, 0)] > utcnow() + timedelta(seconds=50)  # one interval on
+    assert provider.polled  # it was looked at
+    # a look that found it still running writes nothing: not the task, its mark or the timeline
+    # (its next look follows from how long it has been overdue)
+    assert task_of(deps, job_id) == before
+    assert deps.world.task_due == due
     assert "tok-0" in deps.workflow.heartbeats
     assert "tok-0" not in deps.workflow.answers
-    assert "task.swept" in deps.world.kinds(job_id)
+    assert "task.swept" not in deps.world.kinds(job_id)
+
+
+def submitted_ago(deps: FakeDeps, job_id: str, seconds: int) -> None:
+    key = (job_id, 0)
+    task = deps.world.tasks[key]
+    assert task.submitted_at is not None
+    deps.world.tasks[key] = task.model_copy(
+        update={"submitted_at": task.submitted_at - timedelta(seconds=seconds)}
+    )
+
+
+@pytest.mark.parametrize(("age", "beats"), [(200, 0), (2_600, 1)])
+def test_a_sweep_sends_a_heartbeat_only_when_the_next_one_could_come_too_late(
+    deps: FakeDeps, provider: FakeProvider, age: int, beats: int
+) -> None:
+    # GIVEN an overdue webhook task still running, submitted `age` seconds ago (the submission's
+    # heartbeat started its wait's hour)
+    job_id = webhook_job(deps)
+    overdue(deps, job_id)
+    submitted_ago(deps, job_id, age)
+    sent = len(deps.workflow.heartbeats)
+    # WHEN the sweeper finds it still running
+    sweeper.sweep(deps)
+    # THEN its wait gets a heartbeat only when the next sweep could come after the period
+    # (heartbeat 3600 s, less the longest gap 900 s and one pass 60 s: 2640 s)
+    assert len(deps.workflow.heartbeats) - sent == beats
 
 
 def test_a_webhook_task_not_yet_due_is_left_alone(deps: FakeDeps, provider: FakeProvider) -> None:
@@ -179,13 +209,31 @@ def test_one_failing_task_does_not_stop_the_sweep(deps: FakeDeps, provider: Fake
     assert result["tasksRescued"] == 1
 
 
-@pytest.mark.parametrize(("sweeps", "delay"), [(0, 60), (1, 120), (2, 240), (3, 480), (4, 900), (40, 900)])
-def test_the_interval_between_sweeps_of_a_task_doubles_up_to_the_maximum(
-    deps: FakeDeps, sweeps: int, delay: int
-) -> None:
-    from genjobs.models.domain import Task
+def test_an_overdue_task_is_looked_at_with_a_doubling_interval_up_to_the_maximum(deps: FakeDeps) -> None:
+    # GIVEN the sweeper's interval (60 s) and its back-off maximum (900 s)
+    offsets = list(itertools.islice(sweeper.look_offsets(deps), 8))
+    # THEN an overdue task is looked at once due, then after gaps that double, capped
+    gaps = [b - a for a, b in itertools.pairwise(offsets)]
+    assert offsets[0] == 0
+    assert gaps == [60, 120, 240, 480, 900, 900, 900]
 
-    task = Task(jobId="j", index=0, status=TaskStatus.PROCESSING, input={}, sweeps=sweeps)
-    before = utcnow()
-    at = sweeper.next_sweep(deps, task)
-    assert before + timedelta(seconds=delay) <= at <= utcnow() + timedelta(seconds=delay)
+
+@pytest.mark.parametrize(
+    ("overdue_for", "looks"),
+    [(0, True), (30, True), (61, True), (150, False), (190, True), (400, False), (850, False), (910, True)],
+)
+def test_a_pass_looks_at_a_task_only_when_one_of_its_looks_fell_in_the_last_interval(
+    deps: FakeDeps, overdue_for: int, looks: bool
+) -> None:
+    # (looks at 0, 60, 180, 420, 900, 1800... s overdue; passes every 60 s)
+    assert sweeper.looks_now(deps, utcnow() - timedelta(seconds=overdue_for)) is looks
+
+
+def test_a_task_not_due_for_a_look_in_this_pass_is_not_read(deps: FakeDeps, provider: FakeProvider) -> None:
+    # GIVEN an overdue webhook task between two of its looks (150 s overdue: looked at 0 and 60 s)
+    job_id = webhook_job(deps)
+    deps.world.task_due[(job_id, 0)] = utcnow() - timedelta(seconds=150)
+    # WHEN the sweeper passes
+    sweeper.sweep(deps)
+    # THEN it did not poll the provider for it
+    assert provider.polled == []

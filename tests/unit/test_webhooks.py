@@ -81,7 +81,7 @@ def test_a_delivery_about_another_prediction_is_not_found(
     deliver(provider, "someone-elses", TaskState.SUCCEEDED)
     with pytest.raises(NotFound):
         receive(deps, job_id)
-    assert deps.receipts.seen == set()
+    assert task_of(deps, job_id).status == TaskStatus.PROCESSING
 
 
 @pytest.mark.parametrize("refusal", [WebhookRejected("bad signature"), MalformedDelivery("no id")])
@@ -124,3 +124,18 @@ def test_a_webhook_for_an_unknown_provider_or_job_is_not_found(
     deliver(provider, "p", TaskState.RUNNING)
     with pytest.raises(NotFound):
         webhooks.receive(deps, webhook("simulator", "not-a-job-id", body=b""))
+
+
+def test_a_start_delivery_that_changes_nothing_writes_nothing(
+    deps: FakeDeps, provider: FakeProvider, job_id: str
+) -> None:
+    # GIVEN a submitted webhook task and its timeline
+    before, kinds = task_of(deps, job_id), deps.world.kinds(job_id)
+    # WHEN the provider's "start" delivery arrives (still running, no progress), then again
+    deliver(provider, before.provider_id or "", TaskState.RUNNING)
+    assert receive(deps, job_id) == "applied"
+    assert receive(deps, job_id) == "applied"
+    # THEN neither the task nor the timeline changed
+    assert task_of(deps, job_id) == before
+    assert deps.world.kinds(job_id) == kinds
+    assert deps.workflow.answers == {}

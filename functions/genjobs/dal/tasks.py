@@ -1,16 +1,20 @@
 """Tasks: written once a job is prepared, moved through their statuses by conditional transitions.
 
-A transition is one transaction with the job's counts, the task's credits (charged or released when
-it ends) and its timeline event, conditioned on the task's status: False means someone else moved
-it first, and nothing was written. A webhook task carries a mark in the sweep index (gsi2) with the
-time the sweeper should look at it, until it ends.
+A transition is one transaction with the job's counts and the task's credits (charged or released
+when it ends), conditioned on the task's status: False means someone else moved it first, and
+nothing was written. Its timeline event is written once the transaction succeeded, outside it: a
+transaction bills each item twice, and the event only describes what the task item already holds.
+A webhook task carries a mark in the sweep index (gsi2) with the time the sweeper should look at
+it, until it ends. An observation that changes nothing writes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from genjobs.dal.credits import CreditRepository, task_entry
 from genjobs.dal.dynamo import TableRepository, attr, conditionally, iso, key, update
@@ -19,6 +23,7 @@ from genjobs.dal.jobs import JobRepository
 from genjobs.dal.timeline import TimelineRepository
 from genjobs.models.domain import Job, LedgerKind, Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.persistence import Accepted, Page, TaskMove
+from genjobs.observability import logger
 
 _PROCESSING = {":processing": TaskStatus.PROCESSING.value}
 _ONLY_PROCESSING = "attribute_exists(pk) AND #s = :processing"
@@ -94,20 +99,37 @@ class TaskRepository(TableRepository):
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def webhooks_overdue(self, now: datetime, limit: int = 200) -> list[tuple[str, int]]:
-        """(job id, task index) of the webhook tasks the sweeper should look at by `now`."""
-        response = self._table.query(
-            IndexName="gsi2",
-            KeyConditionExpression=key("gsi2pk").eq(SWEEP_TASKS) & key("gsi2sk").lte(iso(now)),
-            Limit=limit,
-        )
-        return [(i["pk"].removeprefix("JOB#"), int(i["sk"].removeprefix("TASK#"))) for i in response["Items"]]
+    def webhooks_overdue(
+        self, now: datetime, limit: int = 200, wanted: Callable[[datetime], bool] | None = None
+    ) -> list[tuple[str, int]]:
+        """(job id, task index) of the webhook tasks due for the sweeper by `now` whose due time
+        `wanted` accepts (all by default). The index holds keys only: reading it costs little."""
+        kwargs: dict[str, Any] = {
+            "IndexName": "gsi2",
+            "KeyConditionExpression": key("gsi2pk").eq(SWEEP_TASKS) & key("gsi2sk").lte(iso(now)),
+        }
+        found: list[tuple[str, int]] = []
+        while len(found) < limit:
+            response = self._table.query(**kwargs)
+            for item in response["Items"]:
+                if wanted is None or wanted(datetime.fromisoformat(item["gsi2sk"])):
+                    found.append((item["pk"].removeprefix("JOB#"), int(item["sk"].removeprefix("TASK#"))))
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found[:limit]
 
     # ------------------------------------------------------------------ transitions
-    def mark_submitted(self, job: Job, index: int, accepted: Accepted, event: TimelineEvent) -> bool:
-        """PENDING -> PROCESSING: the provider accepted the task. A webhook task keeps the token its
-        webhook answers and is due for the sweeper at `webhook_due`."""
-        fields: dict[str, Any] = {"providerId": accepted.provider_id, "submittedAt": accepted.at.isoformat()}
+    def mark_submitted(
+        self, job: Job, index: int, accepted: Accepted, event: TimelineEvent, attempts: int = 1
+    ) -> bool:
+        """PENDING -> PROCESSING: the provider accepted the task at its `attempts`-th submission. A
+        webhook task keeps the token its webhook answers and is due for the sweeper at `webhook_due`."""
+        fields: dict[str, Any] = {
+            "providerId": accepted.provider_id,
+            "submittedAt": accepted.at.isoformat(),
+            "submitAttempts": attempts,
+        }
         if accepted.token is not None:
             fields["taskToken"] = accepted.token
         if accepted.webhook_due is not None:
@@ -137,15 +159,19 @@ class TaskRepository(TableRepository):
             names={"#s": "status"},
             values={":from": from_status.value},
         )
-        items = [
-            self.update_op(task),
-            self._jobs.task_moved_op(job, index, from_status, to_status),
-            self.put(self._timeline.event_item(event)),
-        ]
+        items = [self.update_op(task), self._jobs.task_moved_op(job, index, from_status, to_status)]
         if to_status.terminal:
             kind = LedgerKind.CHARGE if to_status == TaskStatus.COMPLETED else LedgerKind.RELEASE
             items += self._credits.settle_ops(task_entry(job, index, kind))
-        return self._transact(items)
+        if not self._transact(items):
+            return False
+        try:
+            self._timeline.add(event)
+        except ClientError:
+            # The move happened and its caller must go on (answer the waiting token): a lost
+            # timeline entry is only a gap in the record, the task item holds the truth.
+            logger.warning("timeline event not written", extra={"kind": event.kind}, exc_info=True)
+        return True
 
     # ------------------------------------------------------------------ updates of a running task
     def _update_processing(self, job_id: str, index: int, **changes: Any) -> bool:
@@ -204,12 +230,19 @@ class TaskRepository(TableRepository):
         """The token the webhook of a task already submitted answers now (a redelivered submission)."""
         return self._update_processing(job_id, index, set={"taskToken": token, "updatedAt": iso(utcnow())})
 
-    def record_running(self, job_id: str, index: int, progress: float | None) -> bool:
-        """An observation found the task still running (`progress`: the provider's figure, if any)."""
-        fields: dict[str, Any] = {"pollErrors": 0, "updatedAt": iso(utcnow())}
-        if progress is not None:
+    def record_running(self, task: Task, progress: float | None) -> bool:
+        """An observation found `task` (as read before it) still running, with the provider's
+        `progress` if it gave one. Written only when it changes the task: a higher progress, or
+        consecutive observation errors to reset (pollCount counts the observations written)."""
+        fields: dict[str, Any] = {}
+        if progress is not None and progress > (task.progress or 0.0):  # a first 0 % says nothing new
             fields["progress"] = progress
-        return self._update_processing(job_id, index, set=fields, add={"pollCount": 1})
+        if task.poll_errors:
+            fields["pollErrors"] = 0
+        if not fields:
+            return False
+        fields["updatedAt"] = iso(utcnow())
+        return self._update_processing(task.job_id, task.index, set=fields, add={"pollCount": 1})
 
     def record_poll_error(self, job_id: str, index: int) -> bool:
         """An observation of the task failed; consecutive failures are counted until one succeeds."""

@@ -18,9 +18,22 @@ from genjobs.observability import bind, logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=PollTaskInput)
-def handler(event: PollTaskInput, context: LambdaContext) -> dict[str, Any]:
+def _check(event: PollTaskInput, context: LambdaContext) -> dict[str, Any] | tasks.TaskNotReady:
+    bind(jobId=event.job_id, taskIndex=event.task_index)
+    try:
+        tasks.poll(deps(), event)
+    except tasks.TaskNotReady as not_ready:
+        return not_ready
+    return PollTaskOutput(jobId=event.job_id, taskIndex=event.task_index).to_wire()
+
+
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Returns once the task has ended; raises TaskNotReady while it runs (the Retry of
     CheckCancellationAndStatus)."""
-    bind(jobId=event.job_id, taskIndex=event.task_index)
-    tasks.poll(deps(), event)
-    return PollTaskOutput(jobId=event.job_id, taskIndex=event.task_index).to_wire()
+    answer = _check(event, context)
+    if isinstance(answer, tasks.TaskNotReady):
+        # The polling loop's usual answer, not a fault: raised here, past the decorators and with a
+        # fresh traceback, so the runtime's error record holds one frame instead of the whole stack
+        # (and no trace records it as an error).
+        raise tasks.TaskNotReady(str(answer))
+    return answer

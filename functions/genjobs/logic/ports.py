@@ -7,7 +7,7 @@ ones (tests/unit/fakes.py). Key shapes, index names and AWS error codes stay beh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -42,7 +42,6 @@ __all__ = [
     "NotificationsPort",
     "ObjectStore",
     "Page",
-    "Receipts",
     "SubmitQueuePort",
     "TaskMove",
     "Tasks",
@@ -97,9 +96,13 @@ class Tasks(Protocol):
 
     def in_status(self, job_id: str, status: TaskStatus) -> Iterator[Task]: ...
 
-    def webhooks_overdue(self, now: datetime, limit: int = 200) -> list[tuple[str, int]]: ...
+    def webhooks_overdue(
+        self, now: datetime, limit: int = 200, wanted: Callable[[datetime], bool] | None = None
+    ) -> list[tuple[str, int]]: ...
 
-    def mark_submitted(self, job: Job, index: int, accepted: Accepted, event: TimelineEvent) -> bool: ...
+    def mark_submitted(
+        self, job: Job, index: int, accepted: Accepted, event: TimelineEvent, attempts: int = 1
+    ) -> bool: ...
 
     def end(self, job: Job, index: int, move: TaskMove, event: TimelineEvent) -> bool: ...
 
@@ -113,7 +116,8 @@ class Tasks(Protocol):
 
     def attach_token(self, job_id: str, index: int, token: str) -> bool: ...
 
-    def record_running(self, job_id: str, index: int, progress: float | None) -> bool: ...
+    def record_running(self, task: Task, progress: float | None) -> bool:
+        """Writes only what the observation changed on `task` (False, nothing written, if nothing)."""
 
     def record_poll_error(self, job_id: str, index: int) -> bool: ...
 
@@ -146,12 +150,6 @@ class Devices(Protocol):
     def claim_push(self, job_id: str, device_id: str) -> bool: ...
 
     def release_push(self, job_id: str, device_id: str) -> None: ...
-
-
-class Receipts(Protocol):
-    def remember(self, provider: str, delivery_id: str, ttl_seconds: int) -> bool: ...
-
-    def forget(self, provider: str, delivery_id: str) -> None: ...
 
 
 class Timeline(Protocol):
@@ -239,9 +237,6 @@ class Collaborators(Protocol):
 
     @property
     def devices(self) -> Devices: ...
-
-    @property
-    def receipts(self) -> Receipts: ...
 
     @property
     def timeline(self) -> Timeline: ...

@@ -1,9 +1,12 @@
 """The safety net, run on a schedule: starts jobs whose workflow never started, sends the provider
 cancel of in-flight tasks of cancelled jobs (webhook waits have no wake-up of their own), and polls
-tasks whose webhook is overdue so a lost webhook never leaves a task or a job hanging."""
+tasks whose webhook is overdue so a lost webhook never leaves a task or a job hanging. An overdue
+task is looked at with growing intervals derived from how long it has been overdue: a look that
+finds it still running reads, and writes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from genjobs.logic.chains import answer_after
@@ -35,7 +38,7 @@ def sweep(deps: Collaborators) -> dict[str, int]:
         except Exception:  # noqa: BLE001 - one bad job must not stop the sweep
             logger.exception("cancel sweep of a job failed", extra={"jobId": job_id})
     rescued = 0
-    for job_id, index in deps.tasks.webhooks_overdue(now):
+    for job_id, index in deps.tasks.webhooks_overdue(now, wanted=lambda due: looks_now(deps, due)):
         try:
             if rescue_task(deps, TaskRef(jobId=job_id, taskIndex=index)):
                 rescued += 1
@@ -80,22 +83,25 @@ def rescue_task(deps: Collaborators, ref: TaskRef, by: str = "sweeper") -> bool:
                 )
             else:
                 status = provider_for(deps, job.provider).status(task.provider_id)
-            deps.timeline.add(
-                TimelineEvent(
-                    jobId=job.job_id,
-                    at=utcnow(),
-                    kind="task.swept",
-                    taskIndex=task.index,
-                    detail={"providerStatus": status.raw_status},
+            if status.state.is_terminal:
+                # Only a sweep that found an end is worth a timeline entry: one that finds the task
+                # still running writes no more than its next sweep time.
+                deps.timeline.add(
+                    TimelineEvent(
+                        jobId=job.job_id,
+                        at=utcnow(),
+                        kind="task.swept",
+                        taskIndex=task.index,
+                        detail={"providerStatus": status.raw_status},
+                    )
                 )
-            )
             result = apply_status(deps, job, task, status)
         except ProviderError as error:
             logger.warning("sweeper could not poll", extra={"jobId": job.job_id, "error": str(error)})
             result = observation_failed(deps, job, task, error)
         if result is not DONE:
-            deps.tasks.sweep_again_at(job.job_id, task.index, next_sweep(deps, task))
-            if token:
+            # Still running: nothing is written (the next look follows from its age, see looks_now).
+            if token and heartbeat_due(deps, task):
                 deps.workflow.heartbeat(token)
             return False
     if token:
@@ -103,11 +109,41 @@ def rescue_task(deps: Collaborators, ref: TaskRef, by: str = "sweeper") -> bool:
     return True
 
 
-def next_sweep(deps: Collaborators, task: Task) -> datetime:
-    """When to look at a still-unfinished overdue task again: the sweeper's interval, doubling with
-    each sweep of it up to the configured maximum (a webhook may still come; each sweep costs)."""
+def heartbeat_due(deps: Collaborators, task: Task) -> bool:
+    """Whether this look must keep the task's wait alive, because the next one may come too late.
+
+    With no record of the last heartbeat, the looks that send one are those within the longest gap
+    between two looks before a multiple of a period short enough (the heartbeat, less that gap and
+    one late pass) that two heartbeats are never more than a heartbeat apart.
+    """
     settings = deps.settings
-    delay = min(
-        settings.sweeper_interval_seconds * 2 ** min(task.sweeps, 30), settings.sweep_backoff_max_seconds
-    )
-    return deps.clock.now() + deps.clock.duration(delay)
+    longest = settings.sweep_backoff_max_seconds
+    period = settings.heartbeat_seconds - longest - settings.sweeper_interval_seconds
+    if task.submitted_at is None or period <= 0:
+        return True
+    age = deps.clock.seconds_since(task.submitted_at)
+    return int((age + longest) // period) > int(age // period)
+
+
+def look_offsets(deps: Collaborators) -> Iterator[float]:
+    """When an overdue task is looked at, in schedule seconds after it became due: at once, then
+    after the sweeper's interval, doubling each time up to the configured maximum (a webhook may
+    still come; each look costs a status read)."""
+    settings = deps.settings
+    at, gap = 0.0, float(settings.sweeper_interval_seconds)
+    while True:
+        yield at
+        at += min(gap, settings.sweep_backoff_max_seconds)
+        gap *= 2
+
+
+def looks_now(deps: Collaborators, due: datetime) -> bool:
+    """Whether this pass looks at a task due at `due`: one of its looks fell within the last
+    interval. Derived from its age, so that a look that finds it still running writes nothing."""
+    overdue_for = deps.clock.seconds_since(due)
+    for at in look_offsets(deps):
+        if at > overdue_for:
+            return False
+        if at > overdue_for - deps.settings.sweeper_interval_seconds:
+            return True
+    return False  # pragma: no cover - the offsets never end

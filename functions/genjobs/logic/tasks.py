@@ -108,10 +108,10 @@ def submit_task(deps: Collaborators, job: Job, task: Task, token: str, receive_c
         idempotency_key=f"{job.job_id}:{task.index}",
         webhook_url=webhook_url(deps, job, task.index) if by_webhook else None,
     )
-    deps.tasks.count_submit_attempt(job.job_id, task.index)
     try:
         submission = provider.submit(request)
     except ProviderThrottled as error:
+        deps.tasks.count_submit_attempt(job.job_id, task.index)
         deps.timeline.add(
             task_event(job.job_id, "task.throttled", task.index, retryAfter=error.retry_after_seconds)
         )
@@ -120,6 +120,7 @@ def submit_task(deps: Collaborators, job: Job, task: Task, token: str, receive_c
     except ProviderRejected as error:
         return rejected(deps, job, task, error)
     except ProviderError as error:
+        deps.tasks.count_submit_attempt(job.job_id, task.index)
         delay = min(900.0, 5.0 * 2 ** max(0, receive_count - 1))
         deps.timeline.add(
             task_event(job.job_id, "task.submit_retry", task.index, error=str(error), retryIn=delay)
@@ -137,7 +138,8 @@ def submit_task(deps: Collaborators, job: Job, task: Task, token: str, receive_c
     event = task_event(
         job.job_id, "task.submitted", task.index, providerId=submission.provider_id, by=model.wait_by
     )
-    moved = deps.tasks.mark_submitted(job, task.index, accepted, event)
+    # A failed attempt is counted when it fails; the accepted one with the task's move.
+    moved = deps.tasks.mark_submitted(job, task.index, accepted, event, attempts=task.submit_attempts + 1)
     if not moved:
         _, task = load(deps, ref)
         return DONE if task.status.terminal else None
@@ -160,31 +162,38 @@ def _output_optional(deps: Collaborators, job: Job) -> bool:
 
 
 def apply_status(
-    deps: Collaborators, job: Job, task: Task, status: ProviderStatus, result: Any = None
+    deps: Collaborators,
+    job: Job,
+    task: Task,
+    status: ProviderStatus,
+    result: Any = None,
+    delivery_id: str | None = None,
 ) -> Wait:
-    """Acts on one observation of the provider (a poll, a webhook, the sweeper, a sync call's
-    answer with what it returned as data: `result`)."""
+    """Acts on one observation of the provider (a poll, a webhook with its `delivery_id`, the
+    sweeper, a sync call's answer with what it returned as data: `result`)."""
     if task.status.terminal:
         return DONE
+    by = {"endedBy": delivery_id} if delivery_id else {}
     if status.state == TaskState.SUCCEEDED:
         outputs = keep_outputs(deps, job, task.index, status.outputs)
         if not outputs and not _output_optional(deps, job):
             # Nothing delivered is not a success: not charged.
             return _failed(
-                deps, job, task, f"{NO_OUTPUT}: the provider reported success but delivered no output"
+                deps, job, task, f"{NO_OUTPUT}: the provider reported success but delivered no output", **by
             )
         deps.timeline.add(task_event(job.job_id, "task.outputs_stored", task.index, count=len(outputs)))
         deps.checkpoints.reach("outputs.after_stored", job.user_id, job.job_id)
-        return completed(deps, job, task, outputs, result)
+        return completed(deps, job, task, outputs, result, **by)
     if status.state == TaskState.FAILED:
-        end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=status.error or status.raw_status)
+        error = status.error or status.raw_status
+        end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=error, **by)
         return DONE
     if status.state == TaskState.CANCELED:
-        end_task(deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason="cancelled at the provider")
+        reason = "cancelled at the provider"
+        end_task(deps, job, task, TaskStatus.CANCELLED, "task.cancelled", reason=reason, **by)
         return DONE
     deps.tasks.record_running(
-        job.job_id,
-        task.index,
+        task,
         # a provider may report a lower figure than before (a restarted step); progress never goes back
         max(status.progress, task.progress or 0.0) if status.progress is not None else None,
     )
@@ -238,10 +247,13 @@ def _check(deps: Collaborators, ref: TaskRef) -> Wait:
         return observation_failed(deps, job, task, error)
 
 
-def completed(deps: Collaborators, job: Job, task: Task, outputs: list[Output], result: Any = None) -> Wait:
-    """The task ends COMPLETED with its kept outputs (and what it returned as data), charged once."""
+def completed(
+    deps: Collaborators, job: Job, task: Task, outputs: list[Output], result: Any = None, **more: Any
+) -> Wait:
+    """The task ends COMPLETED with its kept outputs (and what it returned as data, and `more`
+    fields of the task), charged once."""
     kept = [o.model_dump(mode="json", by_alias=True) for o in outputs]
-    fields: dict[str, Any] = {"outputs": kept, "progress": 100.0}
+    fields: dict[str, Any] = {"outputs": kept, "progress": 100.0, **more}
     if result is not None:
         fields["result"] = result
     end_task(deps, job, task, TaskStatus.COMPLETED, "task.completed", **fields)
@@ -253,8 +265,8 @@ def rejected(deps: Collaborators, job: Job, task: Task, error: ProviderRejected)
     return _failed(deps, job, task, f"provider rejected the task: {error}")
 
 
-def _failed(deps: Collaborators, job: Job, task: Task, error: str) -> Wait:
-    end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=error)
+def _failed(deps: Collaborators, job: Job, task: Task, error: str, **more: Any) -> Wait:
+    end_task(deps, job, task, TaskStatus.FAILED, "task.failed", error=error, **more)
     return DONE
 
 

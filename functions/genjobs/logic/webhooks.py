@@ -1,4 +1,4 @@
-"""Provider webhooks: verified, deduplicated, then applied like a poll; the waiting task is answered."""
+"""Provider webhooks: verified, then applied like a poll (once: see `receive`); the waiting task is answered."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from genjobs.logic.tasks import apply_status, observation_failed
 from genjobs.models.domain import TimelineEvent, is_job_id, utcnow
 from genjobs.models.messages import ReceivedWebhook, TaskRef
 from genjobs.providers.base import MalformedDelivery, ProviderError, ProviderNotConfigured, WebhookRejected
-
-DEDUPE_TTL_SECONDS = 7 * 24 * 3600
 
 
 class Unauthorized(DomainError):
@@ -49,36 +47,35 @@ def receive(deps: Collaborators, webhook: ReceivedWebhook) -> str:
         job, task = load(deps, TaskRef(jobId=job_id, taskIndex=task_index))
     except TaskGone as error:
         raise NotFound(str(error)) from error
-    # Matched before it is remembered: a delivery that comes before its submission is recorded
-    # (a fast provider, a submitter that crashed after the provider accepted) is refused, and the
-    # provider's retry of it is applied instead of being dropped as a duplicate.
+    # A delivery that comes before its submission is recorded (a fast provider, a submitter that
+    # crashed after the provider accepted) is refused, so that the provider's retry of it applies.
     if job.provider != provider or not task.provider_id or not delivery.matches(task.provider_id):
         raise NotFound("the delivery is not about this task")
-    if not deps.receipts.remember(provider, delivery.delivery_id, DEDUPE_TTL_SECONDS):
-        return "duplicate"
-    deps.timeline.add(
-        TimelineEvent(
-            jobId=job_id,
-            at=utcnow(),
-            kind="task.webhook_received",
-            taskIndex=task_index,
-            detail={"deliveryId": delivery.delivery_id, "providerStatus": delivery.status.raw_status},
+    # De-duplicated by the task item, with no record per delivery: the move that ends a task is
+    # conditional on its status and keeps the delivery that ended it, a delivery about an ended task
+    # changes nothing, and one that finds it still running writes only a progress it raises (a
+    # "start" delivery writes nothing).
+    if task.status.terminal:
+        return "duplicate" if task.ended_by == delivery.delivery_id else "applied"
+    if delivery.status.state.is_terminal:
+        deps.timeline.add(
+            TimelineEvent(
+                jobId=job_id,
+                at=utcnow(),
+                kind="task.webhook_received",
+                taskIndex=task_index,
+                detail={"deliveryId": delivery.delivery_id, "providerStatus": delivery.status.raw_status},
+            )
         )
-    )
     token = task.task_token
     try:
-        try:
-            result = apply_status(deps, job, task, delivery.status)
-        except ProviderError as error:
-            # Counted like a failed poll: the task ends once the failures reach their bound.
-            result = observation_failed(deps, job, task, error)
-            if result is not DONE:
-                raise
-    except Exception:
-        # Not applied (an output download failed, the invocation crashed): forget the delivery so
-        # the provider's retry of it is applied rather than dropped as a duplicate.
-        deps.receipts.forget(provider, delivery.delivery_id)
-        raise
+        result = apply_status(deps, job, task, delivery.status, delivery_id=delivery.delivery_id)
+    except ProviderError as error:
+        # Counted like a failed poll: the task ends once the failures reach their bound. Until then
+        # the delivery is refused, so that the provider's retry of it is applied.
+        result = observation_failed(deps, job, task, error)
+        if result is not DONE:
+            raise
     if result is DONE and token:
         answer_after(deps, token, DONE, job, task.index)
     return "applied"

@@ -221,6 +221,9 @@ class Task(_Model):
     sweeps: int = Field(default=0, description="How often the sweeper found it overdue and unfinished")
     provider_cancelled_at: datetime | None = Field(default=None, alias="providerCancelledAt")
     task_token: str | None = Field(default=None, alias="taskToken")
+    # The provider's delivery that ended it, if a webhook did: a replay of it is told apart from
+    # another delivery with no record per delivery.
+    ended_by: str | None = Field(default=None, alias="endedBy")
     # Pipelines (the task's step and item follow from its index: Job.step_of): what it returned as
     # data (a text model's parsed answer, an app function's result), when it was planned (its input
     # rendered from what it depends on) and a signal's decision.
