@@ -162,8 +162,10 @@ def test_metering_counts_each_poll_retry_as_a_state_transition(stack: LocalStack
     failed_child = 2  # SubmitTask, FailTask
     parent = 6  # PrepareJob, CheckCancellation, RunTasks, PlanTasks, HasMoreTasks, SettleJob
     assert snapshot["event_types"]["RetryAttempt"] == running * NOT_READY_CHECKS
+    # and every child execution the Distributed Map starts is one more (AWS bills each start)
+    assert snapshot["child_starts"] == TASKS
     assert snapshot["state_transitions"] == (
-        parent + running * polled_child + len(ENDED) * ended_child + failed_child
+        parent + running * polled_child + len(ENDED) * ended_child + failed_child + TASKS
     )
 
 
