@@ -211,10 +211,16 @@ class Meter:
     def invocation(
         self, function: str, memory_mb: int, seconds: float, error_payload: str | None = None
     ) -> None:
-        logged = metering_logs.platform_bytes()
-        if error_payload is not None:
-            logged += metering_logs.error_record_bytes(error_payload)
+        platform = metering_logs.platform_bytes()
+        error = metering_logs.error_record_bytes(error_payload) if error_payload is not None else 0
         with self.lock:
+            self.log_bytes[function] += platform + error
+            self.log_lines[function] += len(metering_logs.PLATFORM_LINE_BYTES) + (1 if error else 0)
+            self._emitted(
+                f"{function}|platform START/REPORT", platform, len(metering_logs.PLATFORM_LINE_BYTES)
+            )
+            if error:
+                self._emitted(f"{function}|runtime error record", error, 1)
             self.lambda_in_flight[function] -= 1
             self.lambda_invocations[function] += 1
             # Lambda bills duration in 1 ms steps.
@@ -222,7 +228,10 @@ class Meter:
             self.lambda_gb_seconds += gb_seconds
             self.lambda_gb_seconds_by[function] = self.lambda_gb_seconds_by.get(function, 0.0) + gb_seconds
             self.lambda_ms.setdefault(function, []).append(seconds * 1000)
-            self.log_bytes[function] += logged
+
+    def _emitted(self, emitter: str, size: int, lines: int) -> None:
+        self.log_emitters[emitter] += size
+        self.log_emitter_lines[emitter] += lines
 
     def log_line(self, function: str, line: str) -> None:
         size = len(line.encode()) + metering_logs.EVENT_OVERHEAD_BYTES
@@ -230,8 +239,7 @@ class Meter:
         with self.lock:
             self.log_bytes[function] += size
             self.log_lines[function] += 1
-            self.log_emitters[emitter] += size
-            self.log_emitter_lines[emitter] += 1
+            self._emitted(emitter, size, 1)
 
     def trace_root(self, trigger: str) -> None:
         with self.lock:
@@ -509,6 +517,7 @@ def _hook_http_api() -> None:
         if _enabled:
             parts = request.raw_path.strip("/").split("/")
             meter.api(parts[1] if len(parts) > 1 else parts[0])
+            meter.trace_root("api")
         return handle(self, request)
 
     HttpApiFront.handle = metered_handle  # type: ignore[method-assign]
