@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import chart, report
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -80,6 +80,7 @@ def _worker(name: str, quick: bool, out: Path) -> None:
     started = time.monotonic()
     result = _scenarios(quick)[name]()
     result["_seconds"] = round(time.monotonic() - started, 1)
+    result["_command"] = f"uv run python -m bench{' --quick' if quick else ''} --only {name}"
     out.write_text(json.dumps(result, default=str))
     sys.stdout.flush()
     os._exit(0)  # a stack left running (scale) must not hold the process on its threads
@@ -128,7 +129,11 @@ def _write(out_dir: Path, data: dict[str, Any]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
     (out_dir / "bench.md").write_text(report.markdown(data))
-    print(f"bench: wrote {out_dir / 'bench.json'} and {out_dir / 'bench.md'}")
+    drawn = chart.render(data["summary"], out_dir / "bench-cost.svg")
+    print(
+        f"bench: wrote {out_dir / 'bench.json'}, {out_dir / 'bench.md'}"
+        + (" and bench-cost.svg" if drawn else "")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -184,6 +184,18 @@ def usage_of(
     )
 
 
+def fit(runs: list[tuple[int, Usage]]) -> tuple[Usage, Usage] | None:
+    """Least squares of jobs' total usage over their sizes: (work per job, work per image)."""
+    if len({n for n, _ in runs}) < 2:
+        return None
+    mean_n = sum(n for n, _ in runs) / len(runs)
+    totals = [(n, per_image.scaled(n)) for n, per_image in runs]
+    mean_total = sum((t for _, t in totals), Usage()).scaled(1 / len(totals))
+    spread = sum((n - mean_n) ** 2 for n, _ in totals)
+    slope = sum(((t - mean_total).scaled((n - mean_n) / spread) for n, t in totals), Usage())
+    return mean_total - slope.scaled(mean_n), slope
+
+
 def idle_sqs_cost_per_month() -> float:
     """The fixed cost of the empty receives Lambda's pollers make on every polled queue."""
     from bench.prices import IDLE_RECEIVES_PER_QUEUE_MONTH

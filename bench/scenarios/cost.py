@@ -98,24 +98,6 @@ def _per_image(run: dict[str, Any], idle: dict[str, Any]) -> dict[str, float]:
     return usage.scaled(1 / run["images"]).as_dict()
 
 
-def fit(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Least squares of a job's total usage over its size: fixed work per job + work per image."""
-    sizes = sorted({r["images"] for r in runs})
-    if len(sizes) < 2:
-        return None
-    xs = [float(r["images"]) for r in runs]
-    totals = [Usage.of(r["per_image"]).scaled(r["images"]) for r in runs]
-    mean_x = statistics.mean(xs)
-    mean_total = sum(totals, Usage()).scaled(1 / len(totals))
-    var = sum((x - mean_x) ** 2 for x in xs)
-    slope = sum(
-        ((total - mean_total).scaled((x - mean_x) / var) for x, total in zip(xs, totals, strict=True)),
-        Usage(),
-    )
-    fixed = mean_total - slope.scaled(mean_x)
-    return {"per_job": fixed.as_dict(), "per_image": slope.as_dict()}
-
-
 def run(
     latency: float,
     scale: float,
@@ -150,7 +132,6 @@ def run(
                 "repeats": [_compact(r) for r in repeated],
                 "sizes": {str(r["images"]): _compact(r) for r in runs if r["images"] != n}
                 | {str(n): _compact(median)},
-                "fit": fit(runs),
             }
             if far:
                 out[mode]["far"] = {
@@ -166,6 +147,7 @@ def run(
 def _compact(r: dict[str, Any]) -> dict[str, Any]:
     keep = ("images", "seed", "latency_s", "latency_spread_s", "job_status", "completed", "wall_s")
     return {k: r[k] for k in keep} | {
+        "peak": r["snapshot"]["lambda_peak_concurrency"],
         "polls_per_image": r["polls_per_image"],
         "per_image": r["per_image"],
         "per_1000": r["per_1000"],
