@@ -63,7 +63,11 @@ def render(summ: dict[str, Any], path: Path) -> bool:
     latencies = sorted({latency for _, latency, _ in rows})
     # One panel per latency, each on its own scale: a 10-minute poll loop would flatten the rest.
     fig, axes = plt.subplots(
-        len(latencies), 1, figsize=(10, 0.45 * len(rows) + 1.3 * len(latencies) + 0.8), squeeze=False
+        len(latencies),
+        1,
+        figsize=(10, 0.45 * len(rows) + 1.3 * len(latencies) + 1.4),
+        squeeze=False,
+        layout="constrained",
     )
     for ax, latency in zip(axes[:, 0], latencies, strict=True):
         panel = [r for r in rows if r[1] == latency]
@@ -79,9 +83,8 @@ def render(summ: dict[str, Any], path: Path) -> bool:
         ax.set_xlim(0, max(left) * 1.25 or 1)
         ax.set_title(f"provider latency {latency:g} s", fontsize=10, loc="left")
     axes[-1, 0].set_xlabel("AWS cost per 1,000 images (USD, us-east-1 list prices)")
-    axes[0, 0].legend(loc="lower right", fontsize=7)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
     fig.suptitle("Cost per 1,000 images by design and provider latency, by line item")
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="svg", metadata={"Date": None})
     plt.close(fig)
