@@ -167,14 +167,19 @@ def _chart(summ: dict[str, Any]) -> list[str]:
     ]
 
 
-def _write_units_by_request(s: dict[str, Any]) -> list[str]:
-    """Where the DynamoDB write units of one image go, by request and the kinds of item it writes."""
-    runs = {
+def _runs_with(s: dict[str, Any], counted: str) -> dict[str, dict[str, Any]]:
+    """The cost runs (median of each column) whose snapshot has `counted`, by column."""
+    return {
         f"{mode}-{lat}": r
         for lat in LATENCIES
         for mode in MODES
-        if (r := _get(s, f"cost-{lat}", mode)) and "dynamodb_write_units_by" in r.get("snapshot", {})
+        if (r := _get(s, f"cost-{lat}", mode)) and counted in r.get("snapshot", {})
     }
+
+
+def _write_units_by_request(s: dict[str, Any]) -> list[str]:
+    """Where the DynamoDB write units of one image go, by request and the kinds of item it writes."""
+    runs = _runs_with(s, "dynamodb_write_units_by")
     if not runs:
         return []
     per_image = {
@@ -200,12 +205,7 @@ def _write_units_by_request(s: dict[str, Any]) -> list[str]:
 
 def _log_emitters(s: dict[str, Any], top: int = 10) -> list[str]:
     """Which function and line logs most: CloudWatch Logs bytes per image by emitter."""
-    runs = {
-        f"{mode}-{lat}": r
-        for lat in LATENCIES
-        for mode in MODES
-        if (r := _get(s, f"cost-{lat}", mode)) and "log_emitters" in r.get("snapshot", {})
-    }
+    runs = _runs_with(s, "log_emitters")
     if not runs:
         return []
     per_image = {
