@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import chart, report
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -25,12 +25,15 @@ def _scenarios(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
     from bench.scenarios import cancel, coldstart, cost, overhead, pipelines, scale, throughput
 
     n = 3 if quick else 20
+    sizes = (2, 6) if quick else (5, 150)  # job sizes besides n: per-job work against per-image work
     return {
         # TIME_SCALEs large enough that each wake-up's local processing (tens of ms) stays small
         # against the poll intervals (5 to 30 schedule s): the polls are then the real schedule's.
-        "cost-20": lambda: cost.run(20, 0.05 if quick else 0.2, n),
-        "cost-60": lambda: cost.run(60, 0.05 if quick else 0.2, n),
-        "cost-600": lambda: cost.run(600, 0.005 if quick else 0.1, n),
+        # Each: 3 jobs of n images (seeds 0, 1, 2), jobs of the other sizes, per mode; cost-20 also
+        # one job whose tasks take 10x the model's expected time.
+        "cost-20": lambda: cost.run(20, 0.05 if quick else 0.2, n, sizes=sizes, far=10),
+        "cost-60": lambda: cost.run(60, 0.05 if quick else 0.2, n, sizes=sizes),
+        "cost-600": lambda: cost.run(600, 0.005 if quick else 0.1, n, sizes=sizes),
         "pollcheck": lambda: cost.run_poll_check(600, 0.001, n if quick else 10),
         # The real clock (TIME_SCALE 1): a compressed one would stretch local processing by 1/TIME_SCALE.
         "overhead": lambda: overhead.run(20 if quick else 100, 10, 20, 0.1 if quick else 1.0),
@@ -77,6 +80,7 @@ def _worker(name: str, quick: bool, out: Path) -> None:
     started = time.monotonic()
     result = _scenarios(quick)[name]()
     result["_seconds"] = round(time.monotonic() - started, 1)
+    result["_command"] = f"uv run python -m bench{' --quick' if quick else ''} --only {name}"
     out.write_text(json.dumps(result, default=str))
     sys.stdout.flush()
     os._exit(0)  # a stack left running (scale) must not hold the process on its threads
@@ -125,7 +129,11 @@ def _write(out_dir: Path, data: dict[str, Any]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
     (out_dir / "bench.md").write_text(report.markdown(data))
-    print(f"bench: wrote {out_dir / 'bench.json'} and {out_dir / 'bench.md'}")
+    drawn = chart.render(data["summary"], out_dir / "bench-cost.svg")
+    print(
+        f"bench: wrote {out_dir / 'bench.json'}, {out_dir / 'bench.md'}"
+        + (" and bench-cost.svg" if drawn else "")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

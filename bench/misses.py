@@ -17,8 +17,7 @@ def section(s: dict[str, Any], summ: dict[str, Any]) -> list[str]:
     """One bullet per missed target (none when every target is met)."""
     out = ["## Where a target is missed, by how much, and why", ""]
     bullets = [
-        *_webhook_cost(summ),
-        *_polling_cost(summ),
+        *_costs(summ),
         *_overhead(s),
         *_cancel(s),
         *_imports(s),
@@ -28,33 +27,35 @@ def section(s: dict[str, Any], summ: dict[str, Any]) -> list[str]:
     return [*out, *(bullets or ["Every target above is met by this run."]), ""]
 
 
-def _webhook_cost(summ: dict[str, Any]) -> list[str]:
-    costs = summ.get("costs", {})
-    w60 = _get(costs, "webhook-60", "usage_per_image") or {}
-    wl = _get(costs, "webhook-60", "lines_per_1000") or {}
-    total = _get(costs, "webhook-60", "per_1000")
-    if not w60 or total is None or total <= 0.10:
+# (mode, latency) -> the issue's target in $ per 1,000 images
+COST_TARGETS = {
+    ("webhook", 20): 0.040,
+    ("webhook", 60): 0.040,
+    ("webhook", 600): 0.040,
+    ("polling", 60): 0.15,
+    ("polling", 600): 0.45,
+}
+
+
+def _cost_miss(summ: dict[str, Any], mode: str, latency: int, target: float) -> list[str]:
+    entry = _get(summ, "costs", f"{mode}-{latency}") or {}
+    total = entry.get("per_1000")
+    if total is None or total <= target:
         return []
+    u, lines = entry["usage_per_image"], entry["lines_per_1000"]
+    biggest = sorted(lines.items(), key=lambda kv: -kv[1])[:3]
     return [
-        f"- **Webhook cost ${total:.3f} per 1,000 images against $0.10 ({(total / 0.10 - 1) * 100:.0f}% over).** "
-        f"Step Functions is ${wl['state_transitions']:.3f} of it ({w60['state_transitions']:.1f} transitions "
-        "per image: the one-state child plus the job's share of PrepareJob, CheckCancellation, the map and "
-        f"SettleJob); DynamoDB writes ${wl['dynamodb_write_units']:.3f} ({w60['dynamodb_write_units']:.0f} "
-        "write units per image).",
+        f"- **{mode.capitalize()} cost at {latency} s ${total:.3f} per 1,000 images against ${target:.3f} "
+        f"({(total / target - 1) * 100:.0f}% over).** Biggest line items: "
+        + ", ".join(f"{name} ${value:.3f}" for name, value in biggest)
+        + f" ({u['state_transitions']:.1f} states and retries + {u.get('child_starts', 0):.1f} child starts, "
+        f"{u['dynamodb_write_units']:.1f} write units, {u['lambda_requests']:.1f} invocations per image).",
     ]
 
 
-def _polling_cost(summ: dict[str, Any]) -> list[str]:
-    costs = summ.get("costs", {})
-    p60 = _get(costs, "polling-60", "usage_per_image") or {}
-    real = _get(costs, "polling-60", "per_1000_real_schedule") or _get(costs, "polling-60", "per_1000")
-    if not p60 or real is None or real < 0.30:
-        return []
+def _costs(summ: dict[str, Any]) -> list[str]:
     return [
-        f"- **Polling cost at 60 s ${real:.3f} per 1,000 images against < $0.30 "
-        f"({(real / 0.30 - 1) * 100:.0f}% over)**: {p60['state_transitions']:.1f} transitions per image; "
-        "each status check is one (a Retry of CheckCancellationAndStatus), and the first comes at the model's catalog "
-        "latency (20 s for sim-image), so a 60 s image is checked 5 times.",
+        line for (mode, lat), target in COST_TARGETS.items() for line in _cost_miss(summ, mode, lat, target)
     ]
 
 

@@ -11,12 +11,18 @@ What is counted, and where (each hook is the one place all such work passes thro
   with a tagged context are keyed to the child.
   A state transition is a `*StateEntered` event, plus one per Retry attempt (AWS bills retries as
   transitions; the interpreter emits no event for them, so `RetrierDecl._eval_body` counts each
-  retry it executes, keyed like the events). The largest state payload is the longest
-  `input`/`output` in any event's details (UTF-8 bytes).
+  retry it executes, keyed like the events), plus one per child execution a Distributed Map starts
+  (AWS bills each child's start). The largest state payload is the longest `input`/`output` in any
+  event's details (UTF-8 bytes). The failure events are what the state machine's log group (level
+  ERROR) ingests.
 - Lambda: every `LambdaRunner.run` (Invoke, Step Functions tasks, SQS pollers, schedules, the HTTP
-  front), with its wall duration (from when it has its concurrency slot) and the function's memory.
+  front), with its wall duration (from when it has its concurrency slot), the function's memory and
+  the most invocations of each function at once; the bytes and lines it logs (metering_logs).
+- X-Ray trace roots: each HTTP API request, each SQS- or schedule-triggered invocation and each
+  state machine execution starts a trace (the Lambdas a state machine invokes join its trace).
 - Requests: every action moto's server dispatches (`BaseResponse.call_action`: DynamoDB, SQS, SNS,
-  Step Functions, Secrets Manager...) and every S3 object/bucket request, per service and action.
+  Step Functions, Secrets Manager...) and every S3 object/bucket request, per service and action;
+  SQS requests also in AWS's billing units (each 64 KB of a request's messages is one request).
 - DynamoDB capacity: moto's ConsumedCapacity is fake, so units are computed from item sizes by
   AWS's rules: writes 1 KB units of the larger of the item before and after (also when a condition
   fails), plus one write per GSI the item is in (two when its index key changes); reads 4 KB units,
@@ -36,6 +42,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from genjobs_local import metering_logs
 
 _installed = False
 _enabled = False
@@ -102,6 +110,17 @@ class Meter:
     # sort key's prefix): where the write units go.
     write_units_by: dict[str, float] = field(default_factory=dict)
     api_requests: Counter[str] = field(default_factory=Counter)  # first path segment after the stage
+    child_starts: int = 0
+    lambda_gb_seconds_by: dict[str, float] = field(default_factory=dict)
+    lambda_in_flight: Counter[str] = field(default_factory=Counter)
+    lambda_peak: Counter[str] = field(default_factory=Counter)
+    trace_roots: Counter[str] = field(default_factory=Counter)  # "api", "sqs", "schedule"
+    sqs_billed_requests: int = 0  # 64 KB units, empty receives left out
+    log_bytes: Counter[str] = field(default_factory=Counter)  # per function, as CloudWatch sizes events
+    log_lines: Counter[str] = field(default_factory=Counter)
+    log_emitters: Counter[str] = field(default_factory=Counter)  # "Function|source" -> bytes
+    log_emitter_lines: Counter[str] = field(default_factory=Counter)
+    state_machine_log_bytes: int = 0
 
     def reset(self) -> None:
         with self.lock:
@@ -114,13 +133,25 @@ class Meter:
             self.read_units = self.write_units = 0.0
             self.write_units_by.clear()
             self.api_requests.clear()
+            self.child_starts = self.sqs_billed_requests = self.state_machine_log_bytes = 0
+            for counts in (self.lambda_gb_seconds_by, self.lambda_peak, self.trace_roots, self.log_bytes):
+                counts.clear()
+            for counts in (self.log_lines, self.log_emitters, self.log_emitter_lines):
+                counts.clear()
+            # Invocations running across the reset stay counted in flight (not in peak).
+            self.lambda_peak.update(self.lambda_in_flight)
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
             executions = list(self.executions.values())
+            states_and_retries = sum(e.transitions for e in executions)
             return {
                 "executions": {k: sum(1 for e in executions if e.kind == k) for k in ("parent", "child")},
-                "state_transitions": sum(e.transitions for e in executions),
+                # What AWS bills: states entered + Retry attempts + Distributed Map child starts.
+                "state_transitions": states_and_retries + self.child_starts,
+                "states_entered": states_and_retries - self.event_types["RetryAttempt"],
+                "retry_attempts": self.event_types["RetryAttempt"],
+                "child_starts": self.child_starts,
                 "history_events": sum(e.events for e in executions),
                 "max_events": {
                     k: max((e.events for e in executions if e.kind == k), default=0)
@@ -136,12 +167,25 @@ class Meter:
                 "dynamodb_write_units": self.write_units,
                 "dynamodb_write_units_by": dict(self.write_units_by),
                 "api_requests": dict(self.api_requests),
+                "lambda_gb_seconds_by": dict(self.lambda_gb_seconds_by),
+                "lambda_peak_concurrency": dict(self.lambda_peak),
+                "trace_roots": dict(self.trace_roots),
+                "sqs_billed_requests": self.sqs_billed_requests,
+                "log_bytes": dict(self.log_bytes),
+                "log_lines": dict(self.log_lines),
+                "log_emitters": {
+                    k: {"lines": self.log_emitter_lines[k], "bytes": b}
+                    for k, b in self.log_emitters.most_common()
+                },
+                "state_machine_log_bytes": self.state_machine_log_bytes,
             }
 
     # ---- recorders (called by the hooks) ----
     def event(self, key: str, kind: str, event_type: str, details: Any) -> None:
         payload = _largest_payload(details)
+        logged = metering_logs.state_machine_record_bytes(event_type, details)
         with self.lock:
+            self.state_machine_log_bytes += logged
             execution = self.executions.setdefault(key, Execution(kind))
             execution.events += 1
             if event_type.endswith("StateEntered"):
@@ -154,12 +198,56 @@ class Meter:
             self.executions.setdefault(key, Execution(kind)).transitions += 1
             self.event_types["RetryAttempt"] += 1
 
-    def invocation(self, function: str, memory_mb: int, seconds: float) -> None:
+    def child_start(self, key: str) -> None:
         with self.lock:
+            self.executions.setdefault(key, Execution("child"))
+            self.child_starts += 1
+
+    def invocation_started(self, function: str) -> None:
+        with self.lock:
+            self.lambda_in_flight[function] += 1
+            self.lambda_peak[function] = max(self.lambda_peak[function], self.lambda_in_flight[function])
+
+    def invocation(
+        self, function: str, memory_mb: int, seconds: float, error_payload: str | None = None
+    ) -> None:
+        platform = metering_logs.platform_bytes()
+        error = metering_logs.error_record_bytes(error_payload) if error_payload is not None else 0
+        with self.lock:
+            self.log_bytes[function] += platform + error
+            self.log_lines[function] += len(metering_logs.PLATFORM_LINE_BYTES) + (1 if error else 0)
+            self._emitted(
+                f"{function}|platform START/REPORT", platform, len(metering_logs.PLATFORM_LINE_BYTES)
+            )
+            if error:
+                self._emitted(f"{function}|runtime error record", error, 1)
+            self.lambda_in_flight[function] -= 1
             self.lambda_invocations[function] += 1
             # Lambda bills duration in 1 ms steps.
-            self.lambda_gb_seconds += memory_mb / 1024 * math.ceil(seconds * 1000) / 1000
+            gb_seconds = memory_mb / 1024 * math.ceil(seconds * 1000) / 1000
+            self.lambda_gb_seconds += gb_seconds
+            self.lambda_gb_seconds_by[function] = self.lambda_gb_seconds_by.get(function, 0.0) + gb_seconds
             self.lambda_ms.setdefault(function, []).append(seconds * 1000)
+
+    def _emitted(self, emitter: str, size: int, lines: int) -> None:
+        self.log_emitters[emitter] += size
+        self.log_emitter_lines[emitter] += lines
+
+    def log_line(self, function: str, line: str) -> None:
+        size = len(line.encode()) + metering_logs.EVENT_OVERHEAD_BYTES
+        emitter = f"{function}|{metering_logs.source_of(line)}"
+        with self.lock:
+            self.log_bytes[function] += size
+            self.log_lines[function] += 1
+            self._emitted(emitter, size, 1)
+
+    def trace_root(self, trigger: str) -> None:
+        with self.lock:
+            self.trace_roots[trigger] += 1
+
+    def sqs_units(self, units: int) -> None:
+        with self.lock:
+            self.sqs_billed_requests += units
 
     def request(self, service: str, action: str) -> None:
         with self.lock:
@@ -202,6 +290,8 @@ def enable() -> Meter:
     """Installs the hooks (once) and turns counting on; returns the process's meter."""
     global _enabled
     _install()
+    # Logging handlers made since the last time (a new stack re-imports the functions) write to it too.
+    metering_logs.install(_record_log_line)
     _enabled = True
     return meter
 
@@ -225,6 +315,12 @@ def _install() -> None:
     _hook_requests()
     _hook_dynamodb_capacity()
     _hook_http_api()
+    _hook_schedules()
+
+
+def _record_log_line(function: str, line: str) -> None:
+    if _enabled:
+        meter.log_line(function, line)
 
 
 _child_ids = iter(range(1, 1 << 62))
@@ -265,6 +361,8 @@ def _hook_history_events() -> None:
         with _child_ids_lock:
             key = f"child-{next(_child_ids)}"
         env.event_history_context._metering_child = key
+        if _enabled:
+            meter.child_start(key)
         eval_job(self, env, job)
 
     for name in ("open_frame", "open_inner_frame"):
@@ -293,11 +391,18 @@ def _hook_lambda_runner() -> None:
     def metered_run(self: LambdaRunner, spec: FunctionSpec, event: Any) -> tuple[str, bool]:
         if not _enabled:
             return run(self, spec, event)
+        if _sqs_triggered(event):
+            meter.trace_root("sqs")
+        meter.invocation_started(spec.logical_id)
         started = time.perf_counter()
+        error: str | None = None
         try:
-            return run(self, spec, event)
+            with metering_logs.invocation(spec.logical_id):
+                payload, errored = run(self, spec, event)
+            error = payload if errored else None
+            return payload, errored
         finally:
-            meter.invocation(spec.logical_id, spec.memory_mb, time.perf_counter() - started)
+            meter.invocation(spec.logical_id, spec.memory_mb, time.perf_counter() - started, error)
 
     LambdaRunner._run = metered_run  # type: ignore[method-assign]
 
@@ -316,6 +421,10 @@ def _hook_requests() -> None:
         if service == "sqs" and action == "ReceiveMessage" and "MessageId" not in str(response[-1]):
             # Billed on AWS too, but the local pollers' empty receives are not Lambda's 20 s long polls.
             action = "ReceiveMessage(empty)"
+        elif service == "sqs":
+            meter.sqs_units(sqs_units(action, self.body, response))
+        elif service == "stepfunctions" and action == "StartExecution":
+            meter.trace_root("execution")
         meter.request(service, action)
         return response
 
@@ -330,6 +439,46 @@ def _hook_requests() -> None:
             return _o(self, request, *args)
 
         setattr(S3Response, name, metered)
+
+
+def _hook_schedules() -> None:
+    from genjobs_local.schedules import Schedule, Scheduler
+
+    fire = Scheduler.fire
+
+    def metered_fire(self: Scheduler, schedule: Schedule) -> tuple[str, bool]:
+        if _enabled:
+            meter.trace_root("schedule")
+        return fire(self, schedule)
+
+    Scheduler.fire = metered_fire  # type: ignore[method-assign]
+
+
+def _sqs_triggered(event: Any) -> bool:
+    records = event.get("Records") if isinstance(event, dict) else None
+    first = records[0] if isinstance(records, list) and records else None
+    return isinstance(first, dict) and first.get("eventSource") == "aws:sqs"
+
+
+SQS_UNIT_BYTES = 64 * 1024
+
+
+def sqs_units(action: str, body: Any, response: Any) -> int:
+    """Billed requests of one SQS request: each 64 KB of its messages (a batch's total) is one."""
+    try:
+        if action in {"SendMessage", "SendMessageBatch"}:
+            params = json.loads(body) if body else {}
+            entries = params.get("Entries") or [params]
+        elif action == "ReceiveMessage":
+            payload = response[-1] if isinstance(response, tuple) else response
+            entries = json.loads(payload).get("Messages", []) if payload else []
+        else:
+            return 1
+    except (TypeError, ValueError, AttributeError):  # a query-protocol body: count the request
+        return 1
+    size = sum(len(str(e.get("MessageBody") or e.get("Body") or "").encode()) for e in entries)
+    size += sum(len(json.dumps(e.get("MessageAttributes") or {}).encode()) for e in entries)
+    return max(1, math.ceil(size / SQS_UNIT_BYTES))
 
 
 def _hook_dynamodb_capacity() -> None:
@@ -368,6 +517,7 @@ def _hook_http_api() -> None:
         if _enabled:
             parts = request.raw_path.strip("/").split("/")
             meter.api(parts[1] if len(parts) > 1 else parts[0])
+            meter.trace_root("api")
         return handle(self, request)
 
     HttpApiFront.handle = metered_handle  # type: ignore[method-assign]

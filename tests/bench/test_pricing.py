@@ -90,3 +90,44 @@ def test_summary_prices_each_mode_and_compares_with_the_alternatives() -> None:
     row = out["alternatives"]["60"]
     assert row["fixed_5s_polls"] == 12
     assert row["polling_vs_fixed_5s"] < 1 < row["fixed_5s_per_1000"] / row["sleeping_lambda_per_1000"] + 1
+
+
+def test_usage_prices_child_starts_logs_traces_and_each_functions_architecture() -> None:
+    # GIVEN a run's counts: one x86 function among arm64 ones, 2 GiB logged, 40 trace roots
+    snapshot = {
+        "state_transitions": 14,
+        "states_entered": 10,
+        "retry_attempts": 2,
+        "child_starts": 2,
+        "lambda_invocations": {"A": 1, "B": 1},
+        "lambda_gb_seconds": 3.0,
+        "lambda_gb_seconds_by": {"A": 1.0, "B": 2.0},
+        "lambda_peak_concurrency": {"A": 2, "B": 1},
+        "dynamodb_read_units": 0,
+        "dynamodb_write_units": 0,
+        "requests": {},
+        "api_requests": {},
+        "log_bytes": {"A": 1024**3},
+        "state_machine_log_bytes": 1024**3,
+        "trace_roots": {"api": 30, "execution": 10},
+    }
+    functions = {
+        "A": {"memory_mb": 1024, "architecture": "arm64", "handler": "genjobs.handlers.a.handler"},
+        "B": {"memory_mb": 512, "architecture": "x86_64", "handler": "genjobs.handlers.b.handler"},
+    }
+    usage = usage_of(snapshot, functions, import_ms={"genjobs.handlers.a": 120, "genjobs.handlers.b": 20})
+    # THEN each child start is billed as a transition of its own line, besides states and retries
+    assert (usage.state_transitions, usage.child_starts) == (12, 2)
+    # x86 GB-s are priced apart; INIT = environments x (runtime + import) x memory (x86 at its price)
+    assert (usage.lambda_gb_seconds, usage.lambda_gb_seconds_x86) == (1.0, 2.0)
+    assert usage.lambda_init_gb_seconds == pytest.approx(
+        2 * 0.2 * 1 + 1 * 0.1 * 0.5 * 0.0000166667 / 0.0000133334
+    )
+    # logs at $0.50 per GB ingested; traces at the default rule's 5%, $5 per million
+    assert usage.log_gb == pytest.approx(2)
+    assert usage.xray_traces == pytest.approx(40 * 0.05)
+    costs = usage.costs()
+    assert costs["log_gb"] == pytest.approx(1.0)
+    assert costs["child_starts"] == pytest.approx(2 * 0.025 / 1000)
+    # without the cold start measurement there is no INIT estimate
+    assert usage_of(snapshot, functions).lambda_init_gb_seconds == 0

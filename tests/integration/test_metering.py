@@ -3,13 +3,16 @@ capacity hooks on moto (enabled only inside the test)."""
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
 from collections.abc import Iterator
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from genjobs_local import metering
+from genjobs_local import metering, metering_logs
 from genjobs_local.metering import item_size, read_units, value_size, write_units
 
 
@@ -68,3 +71,80 @@ def test_disabled_meter_counts_nothing(meter: metering.Meter) -> None:
     with mock_aws():
         boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="q")
     assert meter.snapshot()["requests"] == {}
+
+
+def test_log_lines_written_in_an_invocation_are_counted_for_its_function(meter: metering.Meter) -> None:
+    # GIVEN a logging handler made before the meter (as powertools keeps its handler for the process)
+    handler = logging.StreamHandler(getattr(sys.stdout, "inner", sys.stdout))
+    log = logging.getLogger("metering-test")
+    log.addHandler(handler)
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    metering.enable()
+    try:
+        line = json.dumps({"level": "INFO", "location": "handler:12", "message": "polled"})
+        emf = json.dumps({"_aws": {"CloudWatchMetrics": []}, "Polls": 1})
+        # WHEN a function logs a JSON line and prints an EMF line (in two writes, as print does)
+        with metering_logs.invocation("PollTaskFunction"):
+            log.info(line)
+            print(emf)
+        print("outside any invocation")
+    finally:
+        log.removeHandler(handler)
+    # THEN each line is an event of that function's log group: its bytes plus CloudWatch's 26
+    snapshot = meter.snapshot()
+    assert snapshot["log_lines"] == {"PollTaskFunction": 2}
+    assert snapshot["log_bytes"] == {"PollTaskFunction": len(line) + len(emf) + 2 * 26}
+    assert snapshot["log_emitters"] == {
+        "PollTaskFunction|INFO handler:12": {"lines": 1, "bytes": len(line) + 26},
+        "PollTaskFunction|metrics": {"lines": 1, "bytes": len(emf) + 26},
+    }
+
+
+def test_an_invocation_adds_lambdas_platform_lines_and_its_error_record(meter: metering.Meter) -> None:
+    error = json.dumps({"errorType": "TaskNotReady", "errorMessage": "running", "stackTrace": ["x" * 1000]})
+    meter.invocation_started("PollTaskFunction")
+    meter.invocation("PollTaskFunction", 256, 0.1, error)
+    snapshot = meter.snapshot()
+    platform = sum(metering_logs.PLATFORM_LINE_BYTES) + 2 * 26
+    record = len(error) + metering_logs.ERROR_RECORD_ENVELOPE_BYTES + 26
+    assert snapshot["log_bytes"] == {"PollTaskFunction": platform + record}
+    assert snapshot["log_lines"] == {"PollTaskFunction": 3}
+    assert snapshot["lambda_peak_concurrency"] == {"PollTaskFunction": 1}
+    assert snapshot["lambda_gb_seconds_by"] == {"PollTaskFunction": pytest.approx(0.025)}
+
+
+def test_only_failure_events_reach_the_state_machines_error_log() -> None:
+    failed = {"taskFailedEventDetails": {"error": "TaskNotReady", "cause": "running", "input": "x" * 500}}
+    assert metering_logs.state_machine_record_bytes("TaskFailed", failed) == (
+        len(json.dumps({"taskFailedEventDetails": {"error": "TaskNotReady", "cause": "running"}}))
+        + metering_logs.STATE_MACHINE_RECORD_BYTES
+        + 26
+    )
+    assert metering_logs.state_machine_record_bytes("TaskSucceeded", {"x": {}}) == 0
+    assert metering_logs.state_machine_record_bytes("TaskStateEntered", {"x": {}}) == 0
+
+
+def test_sqs_requests_are_billed_per_64_kb_of_their_messages() -> None:
+    kb = 1024
+    batch = {
+        "Entries": [{"Id": "a", "MessageBody": "x" * 40 * kb}, {"Id": "b", "MessageBody": "y" * 40 * kb}]
+    }
+    assert metering.sqs_units("SendMessageBatch", json.dumps(batch), None) == 2
+    assert metering.sqs_units("SendMessage", json.dumps({"MessageBody": "small"}), None) == 1
+    received = json.dumps({"Messages": [{"Body": "z" * 130 * kb}]})
+    assert metering.sqs_units("ReceiveMessage", "{}", (200, {}, received)) == 3
+    assert metering.sqs_units("DeleteMessage", "{}", None) == 1
+
+
+def test_sqs_requests_and_state_machine_executions_are_counted(meter: metering.Meter) -> None:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        meter.reset()
+        sqs.send_message(QueueUrl=url, MessageBody="x" * 70 * 1024)  # two 64 KB units
+        sqs.receive_message(QueueUrl=url)
+        sqs.receive_message(QueueUrl=url)  # empty: a local poller's, not billed here
+    snapshot = meter.snapshot()
+    assert snapshot["sqs_billed_requests"] == 2 + 2
+    assert snapshot["requests"]["sqs:ReceiveMessage(empty)"] == 1

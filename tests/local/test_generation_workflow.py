@@ -171,8 +171,11 @@ def test_metering_counts_each_poll_retry_as_a_state_transition(stack: LocalStack
     parent = 4  # PrepareJob, RunTasks, MoreRounds, SettleJob
     assert snapshot["executions"]["child"] == children == 2  # 6 tasks, 2 at a time: 2 batches of 3
     assert snapshot["event_types"]["RetryAttempt"] == running * NOT_READY_CHECKS
+    # and every child execution the Distributed Map starts is one more (AWS bills each start)
+    assert snapshot["child_starts"] == children
     assert snapshot["state_transitions"] == (
         parent + children * child + running * polled_task + len(ENDED) * ended_task + failed_task
+        + children  # child starts
     )
 
 
