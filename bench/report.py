@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bench import misses, report_pipelines
+from bench import misses, report_designs, report_pipelines
 from bench.models import fixed_interval_design, fixed_polls, sleeping_lambda_design, split_polling
 from bench.prices import SOURCES
 from bench.usage import Usage
@@ -137,7 +137,7 @@ def markdown(data: dict[str, Any]) -> str:
     lines += _targets(s, summ)
     lines += misses.section(s, summ)
     lines += _costs(s, summ)
-    lines += _alternatives(summ)
+    lines += report_designs.section(s) or _alternatives(summ)
     lines += _overhead(s)
     lines += _cancel(s)
     lines += _scale(s)

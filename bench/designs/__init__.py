@@ -73,7 +73,10 @@ class Designs:
         handlers._http.cache_clear()
         stack.client("dynamodb").create_table(
             TableName=handlers.TABLE,
-            KeySchema=[{"AttributeName": "job", "KeyType": "HASH"}, {"AttributeName": "image", "KeyType": "RANGE"}],
+            KeySchema=[
+                {"AttributeName": "job", "KeyType": "HASH"},
+                {"AttributeName": "image", "KeyType": "RANGE"},
+            ],
             AttributeDefinitions=[
                 {"AttributeName": "job", "AttributeType": "S"},
                 {"AttributeName": "image", "AttributeType": "N"},
@@ -84,7 +87,10 @@ class Designs:
         role = stack.client("iam").create_role(
             RoleName="designs-role", AssumeRolePolicyDocument=json.dumps(_TRUST)
         )["Role"]["Arn"]
-        arns = {logical_id: _function(stack, logical_id, handler, role) for logical_id, handler in FUNCTIONS.items()}
+        arns = {
+            logical_id: _function(stack, logical_id, handler, role)
+            for logical_id, handler in FUNCTIONS.items()
+        }
         substitutions = {
             "${SubmitFunctionArn}": arns["DesignSubmitFunction"],
             "${PollFunctionArn}": arns["DesignPollFunction"],
