@@ -68,7 +68,8 @@ def section(s: dict[str, Any]) -> list[str]:
         "copies the output and writes the result. Their functions have genjobs' memory (256 MB arm64); "
         "every webhook delivery (the simulator sends one when a prediction starts running and one when it "
         "ends) is an HTTP API request and an invocation, as for genjobs. The designs check no signature, "
-        "keep no ledger, and cannot cancel. genjobs' columns are the cost scenarios of the same run "
+        "keep no ledger, and cannot cancel (the anchor's poll loop also reads a cancel flag each round: 4 "
+        "transitions a poll where this one has 3). genjobs' columns are the cost scenarios of the same run "
         "(section 1); the app's `POST /jobs` is in them, the designs' StartExecution is free. Published "
         "anchors: /work/shared/notes/aws-limits-and-costs.md.",
         "",
