@@ -22,7 +22,7 @@ DOCS = ROOT / "docs"
 
 def _scenarios(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
     """Name -> how to run it; imports are lazy so each worker process loads only its scenario."""
-    from bench.scenarios import cancel, coldstart, cost, overhead, pipelines, scale, throughput
+    from bench.scenarios import cancel, coldstart, cost, designs, overhead, pipelines, scale, throughput
 
     n = 3 if quick else 20
     sizes = (2, 6) if quick else (5, 150)  # job sizes besides n: per-job work against per-image work
@@ -34,6 +34,7 @@ def _scenarios(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
         "cost-20": lambda: cost.run(20, 0.05 if quick else 0.2, n, sizes=sizes, far=10),
         "cost-60": lambda: cost.run(60, 0.05 if quick else 0.2, n, sizes=sizes),
         "cost-600": lambda: cost.run(600, 0.005 if quick else 0.1, n, sizes=sizes),
+        "designs": lambda: designs.run(designs.QUICK_SCALES if quick else designs.SCALES, n),
         "pollcheck": lambda: cost.run_poll_check(600, 0.001, n if quick else 10),
         # The real clock (TIME_SCALE 1): a compressed one would stretch local processing by 1/TIME_SCALE.
         "overhead": lambda: overhead.run(20 if quick else 100, 10, 20, 0.1 if quick else 1.0),
@@ -65,6 +66,7 @@ NAMES = [
     "cost-20",
     "cost-60",
     "cost-600",
+    "designs",
     "pollcheck",
     "overhead",
     "cancel",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import misses, report_costs, report_pipelines
+from bench import misses, report_costs, report_designs, report_pipelines
 from bench.models import fixed_interval_design, fixed_polls, sleeping_lambda_design, split_polling
 from bench.prices import SOURCES
 from bench.usage import (
@@ -238,7 +238,7 @@ def markdown(data: dict[str, Any]) -> str:
     lines += _targets(s, summ)
     lines += misses.section(s, summ)
     lines += report_costs.section(s, summ)
-    lines += _alternatives(summ)
+    lines += report_designs.section(s) or _alternatives(summ)
     lines += _overhead(s)
     lines += _cancel(s)
     lines += _scale(s)

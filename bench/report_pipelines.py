@@ -8,6 +8,7 @@ from typing import Any
 
 from bench.models import poll_times
 from bench.scenarios.pipelines import BACKGROUND_EXPECTED_S
+from bench.usage import Usage
 
 
 def _per_round(makespan: dict[str, Any]) -> float | None:
@@ -115,7 +116,61 @@ def section(s: dict[str, Any]) -> list[str]:
             "in-process handlers on 2 "
             "shared cores, stretched by 1/TIME_SCALE in schedule seconds): the last column in wall seconds.",
         ]
+    lines += _costs(p)
     return [*lines, ""]
+
+
+def _costs(p: dict[str, Any]) -> list[str]:
+    """AWS cost per 1,000 scenes of the video pipeline and per 1,000 images of the parallel stages."""
+    mk = p.get("makespan") or {}
+    columns: list[tuple[str, list[Usage]]] = []
+    for mode, label in (
+        ("streamed", "video, per scene (streamed)"),
+        ("step_by_step", "video, per scene (step by step)"),
+    ):
+        runs = [
+            r
+            for r in (mk.get(mode) or {}).get("runs") or []
+            if r.get("usage") and r["job_status"] == "COMPLETED"
+        ]
+        if runs:
+            columns.append((label, [Usage(**r["usage"]).scaled(1 / mk["scenes"]) for r in runs]))
+    st = p.get("stages") or {}
+    if st.get("usage") and st.get("job_status") == "COMPLETED":
+        columns.append(("parallel stages, per image", [Usage(**st["usage"]).scaled(1 / st["images"])]))
+    if not columns:
+        return []
+    medians = [sorted(runs, key=Usage.cost)[len(runs) // 2] for _, runs in columns]
+    lines = [
+        "",
+        f"**Cost per scene and per image** (every job metered alone from POST /jobs until quiet, as in "
+        f"section 1). A scene of the video pipeline ({mk.get('scenes')} scenes) is its share of the script, "
+        "its speech, avatar (webhook) and background (polled), and the render over all scenes (the app's own "
+        "function, counted here as it runs on the same meter); the parallel stages are seed 002 "
+        f"(examples/pipelines/stages.json: three independent stages of {st.get('images', 0) // 3} images of "
+        f"the polled `sim-image`, latency {st.get('latency_s')} s, up to 100 in flight: the most a job may "
+        "have). Per 1,000, the median run's line items; the total of every run below them.",
+        "",
+        "| per 1,000 | " + " | ".join(label for label, _ in columns) + " |",
+        "| --- |" + " --- |" * len(columns),
+    ]
+    for item in medians[0].costs():
+        values = [u.costs()[item] * 1000 for u in medians]
+        if any(values):
+            lines.append(f"| {item} | " + " | ".join(f"${v:.4f}" for v in values) + " |")
+    totals = [
+        " / ".join(f"${u.cost() * 1000:.4f}" for u in sorted(runs, key=Usage.cost)) for _, runs in columns
+    ]
+    lines.append("| **total** (each run, lowest first) | " + " | ".join(f"**{t}**" for t in totals) + " |")
+    lines.append(
+        "| state transitions / Lambda invocations / write units per unit | "
+        + " | ".join(
+            f"{u.state_transitions:.1f} / {u.lambda_requests:.1f} / {u.dynamodb_write_units:.1f}"
+            for u in medians
+        )
+        + " |"
+    )
+    return lines
 
 
 def _label(r: dict[str, Any]) -> str:

@@ -9,17 +9,22 @@ import statistics
 import time
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from bench.harness import Bench
 from bench.models import poll_times
 from bench.scenarios.scale import HISTORY_LIMIT, PAYLOAD_LIMIT
+from bench.usage import usage_of
 from genjobs_local import sim_outputs
+
+STAGES = Path(__file__).resolve().parents[2] / "examples" / "pipelines" / "stages.json"
 
 FAST = {"latency": 0, "queueSeconds": 0}
 # Seed 004's models with fixed latencies (schedule seconds); one scene's background is slow.
 LATENCY = {"script": 5, "speech": 3, "avatar": 60, "background": 90, "slow_background": 240}
 BACKGROUND_EXPECTED_S = 90  # the catalog's sim-background: its first status check comes then
+MAX_CONCURRENCY = 100  # POST /jobs' most tasks of a job in flight
 
 
 # ----------------------------------------------------------------------------- bodies
@@ -217,6 +222,8 @@ def _run(bench: Bench, body: dict[str, Any], timeout: float) -> dict[str, Any]:
         "largest_payload_bytes": snapshot["largest_payload_bytes"],
         "state_transitions": snapshot["state_transitions"],
         "lambda_invocations": snapshot["lambda_invocations"],
+        # Billable AWS work of the whole job, from POST /jobs to quiet (bench.usage).
+        "usage": usage_of(snapshot).as_dict(),
         "schedule_s": (
             round((_epoch(job["finishedAt"]) - _epoch(job["createdAt"])) / bench.scale, 1)
             if job.get("finishedAt")
@@ -294,7 +301,7 @@ def makespan(bench: Bench, scenes: int, repeats: int) -> dict[str, Any]:
         for _ in range(repeats):
             run = _run(bench, seed004(scenes, streamed), timeout=600)
             keep = ("job_status", "schedule_s", "wall_s", "rounds", "parent_history_events_api", "max_events")
-            samples.append({k: run[k] for k in (*keep, "largest_payload_bytes", "tasks_by_status")})
+            samples.append({k: run[k] for k in (*keep, "largest_payload_bytes", "tasks_by_status", "usage")})
         spans = [s["schedule_s"] for s in samples if s["job_status"] == "COMPLETED" and s["schedule_s"]]
         out[mode] = {
             "runs": samples,
@@ -305,7 +312,27 @@ def makespan(bench: Bench, scenes: int, repeats: int) -> dict[str, Any]:
     return out
 
 
-def run(limit_runs: list[tuple[int, int, str]], scenes: int, repeats: int) -> dict[str, Any]:
+# ----------------------------------------------------------------------------- 3. parallel stages
+def stages_body(images: int, latency: float) -> dict[str, Any]:
+    """Seed 002 (examples/pipelines/stages.json): three independent stages of `images` images each,
+    all in flight at once up to the most a job may have."""
+    body: dict[str, Any] = json.loads(STAGES.read_text())
+    for step in body["steps"]:
+        step["count"] = images
+        step["input"]["sim"] = {"latency": latency, "queueSeconds": 0}
+    body["concurrency"] = min(3 * images, MAX_CONCURRENCY)
+    return body
+
+
+def stages(bench: Bench, images: int, latency: float) -> dict[str, Any]:
+    run = _run(bench, stages_body(images, latency), timeout=600)
+    keep = ("job_status", "tasks", "tasks_by_status", "schedule_s", "wall_s", "rounds", "usage")
+    return {"images": 3 * images, "latency_s": latency} | {k: run[k] for k in keep}
+
+
+def run(
+    limit_runs: list[tuple[int, int, str]], scenes: int, repeats: int, stage_images: int = 50
+) -> dict[str, Any]:
     bench = Bench.start(0.1)
     try:
         return {
@@ -313,6 +340,7 @@ def run(limit_runs: list[tuple[int, int, str]], scenes: int, repeats: int) -> di
             "script_items": script_items(bench, 1000),
             "limits": limits(bench, limit_runs, timeout=900),
             "makespan": makespan(bench, scenes, repeats),
+            "stages": stages(bench, stage_images, 20),
         }
     finally:
         bench.stop()

@@ -197,6 +197,12 @@ class LambdaRunner:
             raise KeyError(f"no function {function!r}; known: {sorted(self._aliases)}")
         return self.functions[name]
 
+    def add(self, spec: FunctionSpec) -> None:
+        """Runs one more function, deployed in moto after the stack started (a benchmark's own)."""
+        with self._lock:
+            self.functions[spec.name] = spec
+            self._aliases |= {spec.logical_id: spec.name, spec.arn: spec.name}
+
     def override(self, function: str, handler: Handler | None) -> None:
         """Replace a function's code for tests (None restores the template's handler)."""
         name = self.spec(function).name

@@ -64,3 +64,20 @@ def test_the_unchained_shape_waits_for_each_whole_step_and_the_overall_shape_end
     assert overall[-1]["input"]["files"] == "${steps.s01.outputs}"
     for step in [*after, *overall]:
         StepRequest.model_validate(step)
+
+
+def test_the_parallel_stages_are_seed_002_with_every_image_in_flight_at_once() -> None:
+    # GIVEN the parallel stages as the scenario sends them, 4 images a stage of 20 s
+    body = pipelines.stages_body(4, 20)
+    # THEN three independent stages of 4 images each, all 12 allowed to run at once, at that latency
+    assert [(s["name"], s["count"], s.get("after")) for s in body["steps"]] == [
+        ("stage1", 4, None),
+        ("stage2", 4, None),
+        ("stage3", 4, None),
+    ]
+    assert body["concurrency"] == 12
+    # ... and seed 002's 3 x 50 runs as many at once as a job may have
+    assert pipelines.stages_body(50, 20)["concurrency"] == 100
+    assert {s["input"]["sim"]["latency"] for s in body["steps"]} == {20}
+    for step in body["steps"]:
+        StepRequest.model_validate(step)
