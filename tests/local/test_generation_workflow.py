@@ -174,7 +174,11 @@ def test_metering_counts_each_poll_retry_as_a_state_transition(stack: LocalStack
     # and every child execution the Distributed Map starts is one more (AWS bills each start)
     assert snapshot["child_starts"] == children
     assert snapshot["state_transitions"] == (
-        parent + children * child + running * polled_task + len(ENDED) * ended_task + failed_task
+        parent
+        + children * child
+        + running * polled_task
+        + len(ENDED) * ended_task
+        + failed_task
         + children  # child starts
     )
 
