@@ -152,3 +152,22 @@ def test_jobs_of_one_user_are_listed_newest_first_and_only_theirs(deps: FakeDeps
     created(deps, 1, user="bob")
     listed = jobs.list_jobs(deps, USER, status=None, collection_id=None, limit=10, cursor=None)
     assert [j.job_id for j in listed.items] == [second, first]
+
+
+def test_a_job_item_with_a_spec_kept_inline_stays_within_one_write_unit(deps: FakeDeps) -> None:
+    from boto3.dynamodb.types import TypeSerializer
+
+    from genjobs.dal.items import job_to_item
+    from genjobs_local.metering import item_size
+
+    # GIVEN jobs whose plan and common input are as large as is kept in the job item, and larger
+    granted(deps, 100)
+    for prompt in ("x" * (jobs.INLINE_SPEC_BYTES - 80), "x" * 600):
+        request = CreateJobRequest(
+            provider="simulator", model="sim-image", input={"prompt": prompt}, matrix={"seed": [1, 2, 3]}
+        )
+        job_id = jobs.create_job(deps, USER, request, "album-1-run-1-" + str(len(prompt))).job_id
+        # WHEN it is stored
+        item = {k: TypeSerializer().serialize(v) for k, v in job_to_item(deps.world.jobs[job_id]).items()}
+        # THEN its item takes one 1 KB write unit, which every transition of its tasks rewrites
+        assert item_size(item) <= 1024, len(prompt)

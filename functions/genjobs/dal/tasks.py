@@ -4,8 +4,8 @@ A transition is one transaction with the job's counts and the task's credits (ch
 when it ends), conditioned on the task's status: False means someone else moved it first, and
 nothing was written. Its timeline event is written once the transaction succeeded, outside it: a
 transaction bills each item twice, and the event only describes what the task item already holds.
-A webhook task carries a mark in the sweep index (gsi2) with the time the sweeper should look at
-it, until it ends. An observation that changes nothing writes nothing.
+A webhook task carries a mark in the sweep index (gsi2) with the time its webhook is overdue (the
+sweeper's looks follow from it), until it ends. An observation that changes nothing writes nothing.
 """
 
 from __future__ import annotations

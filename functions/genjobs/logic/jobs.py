@@ -30,10 +30,11 @@ from genjobs.observability import logger
 
 # The job item is read by every task step and rewritten by every task transition (its counters), and
 # DynamoDB charges each of those by the item's whole size (1 KB write units, 4 KB read units). A
-# job's plan and common input are needed once (PrepareJob), so past this size they live in S3 and the
-# job item stays under a couple of KB. A 10,000-value matrix inline (59 KB) made every task step of
-# its job cost 60 write units and, locally, ran 10x slower than a 1,000-task job.
-INLINE_SPEC_BYTES = 1024
+# job's plan and common input are needed once (PrepareJob), so past this size they live in S3. The
+# rest of a job item takes about 650 bytes: a larger spec inline would take it past 1 KB and double
+# the write units of each of its tasks' transitions, for one S3 PUT and GET per job saved. (A
+# 10,000-value matrix inline, 59 KB, made every task step of its job cost 60 write units.)
+INLINE_SPEC_BYTES = 320
 TASKS_PAGE = 100
 # The task inputs one answer carries at most (a page then ends early, with a cursor). Inputs may be
 # up to about 360 KB each: unbounded, a page of 100 would pass Lambda's 6 MB response limit, and the

@@ -84,8 +84,8 @@ def rescue_task(deps: Collaborators, ref: TaskRef, by: str = "sweeper") -> bool:
             else:
                 status = provider_for(deps, job.provider).status(task.provider_id)
             if status.state.is_terminal:
-                # Only a sweep that found an end is worth a timeline entry: one that finds the task
-                # still running writes no more than its next sweep time.
+                # Only a look that found an end is worth a timeline entry: one that finds the task
+                # still running writes nothing.
                 deps.timeline.add(
                     TimelineEvent(
                         jobId=job.job_id,
