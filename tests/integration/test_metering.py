@@ -148,3 +148,18 @@ def test_sqs_requests_and_state_machine_executions_are_counted(meter: metering.M
     snapshot = meter.snapshot()
     assert snapshot["sqs_billed_requests"] == 2 + 2
     assert snapshot["requests"]["sqs:ReceiveMessage(empty)"] == 1
+
+
+def test_trace_roots_are_executions_and_sqs_triggered_invocations(meter: metering.Meter) -> None:
+    with mock_aws():
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+        role = "arn:aws:iam::123456789012:role/sfn"
+        arn = sfn.create_state_machine(name="m", definition=definition, roleArn=role)["stateMachineArn"]
+        meter.reset()
+        sfn.start_execution(stateMachineArn=arn, name="job-1")
+    assert meter.snapshot()["trace_roots"] == {"execution": 1}
+    # an SQS event source mapping's invocation starts a trace; a state machine's Lambda task joins one
+    assert metering._sqs_triggered({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]})
+    assert not metering._sqs_triggered({"jobId": "job-1", "Records": "not a batch"})
+    assert not metering._sqs_triggered({"jobId": "job-1"})
