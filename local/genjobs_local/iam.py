@@ -202,11 +202,11 @@ class _PerRole(dict[Any, Any]):
 
 def caches_per_function(*places: tuple[str, str]) -> None:
     """Makes each (module, dict attribute) a cache per role: on AWS every function's execution
-    environment has its own, so a value one function fetched spares no other function its call."""
+    environment has its own, so a value one function fetched spares no other function its call.
+    Emptied at every call: a stack started later in the process must not reuse clients of the last."""
     for module_name, attribute in places:
         module = importlib.import_module(module_name)
-        if not isinstance(module.__dict__[attribute], _PerRole):
-            module.__dict__[attribute] = _PerRole()
+        module.__dict__[attribute] = _PerRole()
 
 
 # ---- enforcement in moto's server ------------------------------------------------------------------

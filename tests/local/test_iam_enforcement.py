@@ -289,3 +289,20 @@ def test_webhook_mode_throttled_and_cancelled_jobs_run_within_their_roles(
     stack.wait_idle(timeout=30)
     assert new_denials(stack, denials_before) == []
     user.assert_ledger_closed(10)
+
+
+def test_a_stack_started_later_in_the_process_gets_empty_per_function_caches() -> None:
+    # GIVEN powertools' secret providers made per-function caches, holding a client of an earlier stack
+    from aws_lambda_powertools.utilities.parameters import secrets
+
+    from genjobs_local import iam
+
+    place = ("aws_lambda_powertools.utilities.parameters.secrets", "DEFAULT_PROVIDERS")
+    iam.caches_per_function(place)
+    secrets.DEFAULT_PROVIDERS["secrets"] = "a provider bound to the earlier stack's endpoint"
+
+    # WHEN the next stack makes them per-function caches again
+    iam.caches_per_function(place)
+
+    # THEN its functions start with none (they would call the earlier, stopped endpoint)
+    assert "secrets" not in secrets.DEFAULT_PROVIDERS
