@@ -100,6 +100,41 @@ def sampling_rule() -> dict[str, Any]:
     return DEFAULT_SAMPLING
 
 
+# Lambda's own sampling when a function's tracing is Active: a request a second, then 5%; no rule changes it.
+LAMBDA_ACTIVE_RATE = 0.05
+
+
+def trace_rates() -> dict[str, float]:
+    """Of the trace roots the meter counts by trigger, the share X-Ray records, by the template:
+    executions at the sampling rule when the state machine traces; an HTTP API request at Lambda's
+    rate when the function its route reaches is Active (keyed "api:<first path segment>"); SQS- and
+    schedule-triggered invocations at Lambda's rate when the functions' tracing is Active (Globals)."""
+    template = _template()
+    active = str(template.get("Globals", {}).get("Function", {}).get("Tracing", "PassThrough")) == "Active"
+    rates = {"sqs": LAMBDA_ACTIVE_RATE if active else 0.0, "schedule": LAMBDA_ACTIVE_RATE if active else 0.0}
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::Serverless::StateMachine":
+            traced = bool((props.get("Tracing") or {}).get("Enabled"))
+            rates["execution"] = float(sampling_rule()["FixedRate"]) if traced else 0.0
+        if resource.get("Type") == "AWS::Serverless::Function":
+            function_active = str(props.get("Tracing", "Active" if active else "PassThrough")) == "Active"
+            for event in (props.get("Events") or {}).values():
+                if event.get("Type") == "HttpApi":
+                    segment = str(event["Properties"]["Path"]).strip("/").split("/")[0]
+                    rates[f"api:{segment}"] = LAMBDA_ACTIVE_RATE if function_active else 0.0
+    return rates
+
+
+def xray_traces(snapshot: dict[str, Any]) -> float:
+    """Traces recorded at volume (the reservoir, a trace a second, is a fixed cost: see the report)."""
+    rates = trace_rates()
+    roots: dict[str, int] = snapshot.get("trace_roots", {})
+    traces = sum(n * rates.get(trigger, 0.0) for trigger, n in roots.items() if trigger != "api")
+    api: dict[str, int] = snapshot.get("api_requests", {})
+    return traces + sum(n * rates.get(f"api:{segment}", 0.0) for segment, n in api.items())
+
+
 def sqs_queues_polled() -> int:
     """Queues a Lambda event source mapping long-polls (each costs its idle receives)."""
     return sum(
@@ -160,7 +195,6 @@ def usage_of(
     by_function: dict[str, float] = snapshot.get("lambda_gb_seconds_by") or {}
     x86 = sum(gbs for f, gbs in by_function.items() if functions.get(f, {}).get("architecture") == "x86_64")
     logged = sum(snapshot.get("log_bytes", {}).values()) + snapshot.get("state_machine_log_bytes", 0)
-    roots = sum(snapshot.get("trace_roots", {}).values())
     return Usage(
         state_transitions=snapshot.get("states_entered", snapshot["state_transitions"])
         + snapshot.get("retry_attempts", 0),
@@ -179,8 +213,7 @@ def usage_of(
         s3_reads=s3_reads,
         secrets_calls=count("secretsmanager"),
         log_gb=logged / LOG_GB,
-        # At volume the reservoir (a trace a second) is small against the rate: the rate is per image.
-        xray_traces=roots * float(sampling_rule()["FixedRate"]),
+        xray_traces=xray_traces(snapshot),
     )
 
 

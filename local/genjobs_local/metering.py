@@ -215,10 +215,9 @@ class Meter:
         error = metering_logs.error_record_bytes(error_payload) if error_payload is not None else 0
         with self.lock:
             self.log_bytes[function] += platform + error
-            self.log_lines[function] += len(metering_logs.PLATFORM_LINE_BYTES) + (1 if error else 0)
-            self._emitted(
-                f"{function}|platform START/REPORT", platform, len(metering_logs.PLATFORM_LINE_BYTES)
-            )
+            self.log_lines[function] += metering_logs.platform_lines() + (1 if error else 0)
+            if platform:
+                self._emitted(f"{function}|platform START/REPORT", platform, metering_logs.platform_lines())
             if error:
                 self._emitted(f"{function}|runtime error record", error, 1)
             self.lambda_in_flight[function] -= 1
@@ -310,6 +309,11 @@ def _install() -> None:
     if _installed:
         return
     _installed = True
+    from samtranslator.yaml_helper import yaml_parse  # reads the intrinsic tags (!Ref, !Sub...)
+
+    from genjobs_local.paths import DEFAULT_TEMPLATE
+
+    metering_logs.configure(dict(yaml_parse(DEFAULT_TEMPLATE.read_text())))
     _hook_history_events()
     _hook_lambda_runner()
     _hook_requests()

@@ -122,7 +122,30 @@ def error_record_bytes(payload: str) -> int:
     return len(payload.encode()) + ERROR_RECORD_ENVELOPE_BYTES + EVENT_OVERHEAD_BYTES
 
 
+# What the stack's log settings let through (template.yaml, read by `configure`): Lambda's platform
+# lines are INFO records, dropped when the functions' SystemLogLevel is WARN or ERROR; the state
+# machine's log group takes every failure event at level ERROR, only the execution's own at FATAL.
+_levels = {"system": "INFO", "state_machine": "ERROR"}
+
+
+def configure(template: dict[str, Any]) -> dict[str, str]:
+    """Reads the functions' SystemLogLevel (Globals) and the state machine's logging Level."""
+    function = template.get("Globals", {}).get("Function", {})
+    _levels["system"] = str(function.get("LoggingConfig", {}).get("SystemLogLevel", "INFO")).upper()
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") == "AWS::Serverless::StateMachine":
+            logging_config = resource.get("Properties", {}).get("Logging", {})
+            _levels["state_machine"] = str(logging_config.get("Level", "OFF")).upper()
+    return dict(_levels)
+
+
+def platform_lines() -> int:
+    return len(PLATFORM_LINE_BYTES) if _levels["system"] in {"DEBUG", "INFO"} else 0
+
+
 def platform_bytes() -> int:
+    if not platform_lines():
+        return 0
     return sum(PLATFORM_LINE_BYTES) + EVENT_OVERHEAD_BYTES * len(PLATFORM_LINE_BYTES)
 
 
@@ -135,7 +158,10 @@ _FAILURE_SUFFIXES = ("Failed", "TimedOut", "Aborted")
 
 def state_machine_record_bytes(event_type: str, details: Any) -> int:
     """Bytes the state machine's log group ingests for one history event (0 unless it is a failure)."""
-    if not event_type.endswith(_FAILURE_SUFFIXES):
+    level = _levels["state_machine"]
+    if level == "OFF" or (level != "ALL" and not event_type.endswith(_FAILURE_SUFFIXES)):
+        return 0
+    if level == "FATAL" and not event_type.startswith("Execution"):
         return 0
     kept: Any = details
     if isinstance(details, dict):

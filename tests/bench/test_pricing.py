@@ -93,7 +93,7 @@ def test_summary_prices_each_mode_and_compares_with_the_alternatives() -> None:
 
 
 def test_usage_prices_child_starts_logs_traces_and_each_functions_architecture() -> None:
-    # GIVEN a run's counts: one x86 function among arm64 ones, 2 GiB logged, 40 trace roots
+    # GIVEN a run's counts: one x86 function among arm64 ones, 2 GiB logged, 190 trace roots
     snapshot = {
         "state_transitions": 14,
         "states_entered": 10,
@@ -106,10 +106,10 @@ def test_usage_prices_child_starts_logs_traces_and_each_functions_architecture()
         "dynamodb_read_units": 0,
         "dynamodb_write_units": 0,
         "requests": {},
-        "api_requests": {},
+        "api_requests": {"jobs": 30, "webhooks": 50},
         "log_bytes": {"A": 1024**3},
         "state_machine_log_bytes": 1024**3,
-        "trace_roots": {"api": 30, "execution": 10},
+        "trace_roots": {"api": 80, "execution": 10, "sqs": 100},
     }
     functions = {
         "A": {"memory_mb": 1024, "architecture": "arm64", "handler": "genjobs.handlers.a.handler"},
@@ -123,9 +123,11 @@ def test_usage_prices_child_starts_logs_traces_and_each_functions_architecture()
     assert usage.lambda_init_gb_seconds == pytest.approx(
         2 * 0.2 * 1 + 1 * 0.1 * 0.5 * 0.0000166667 / 0.0000133334
     )
-    # logs at $0.50 per GB ingested; traces at the default rule's 5%, $5 per million
+    # logs at $0.50 per GB ingested; traces as template.yaml samples them: a request to the API (an
+    # Active function) at Lambda's 5%, an execution at the sampling rule's 1%, none for a webhook or an
+    # SQS-triggered invocation (their functions pass the caller's trace through)
     assert usage.log_gb == pytest.approx(2)
-    assert usage.xray_traces == pytest.approx(40 * 0.05)
+    assert usage.xray_traces == pytest.approx(30 * 0.05 + 10 * 0.01)
     costs = usage.costs()
     assert costs["log_gb"] == pytest.approx(1.0)
     assert costs["child_starts"] == pytest.approx(2 * 0.025 / 1000)

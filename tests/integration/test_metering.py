@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from samtranslator.yaml_helper import yaml_parse
 
 from genjobs_local import metering, metering_logs
 from genjobs_local.metering import item_size, read_units, value_size, write_units
+from genjobs_local.paths import DEFAULT_TEMPLATE
 
 
 def test_item_sizes_follow_the_dynamodb_rules() -> None:
@@ -101,28 +104,58 @@ def test_log_lines_written_in_an_invocation_are_counted_for_its_function(meter: 
     }
 
 
-def test_an_invocation_adds_lambdas_platform_lines_and_its_error_record(meter: metering.Meter) -> None:
+def _levels(system: str, state_machine: str) -> dict[str, Any]:
+    """A template with only the log settings the meter reads."""
+    return {
+        "Globals": {"Function": {"LoggingConfig": {"SystemLogLevel": system}}},
+        "Resources": {
+            "M": {
+                "Type": "AWS::Serverless::StateMachine",
+                "Properties": {"Logging": {"Level": state_machine}},
+            }
+        },
+    }
+
+
+@pytest.fixture
+def log_levels() -> Iterator[Callable[[str, str], None]]:
+    yield lambda system, state_machine: metering_logs.configure(_levels(system, state_machine)) and None
+    metering_logs.configure(dict(yaml_parse(DEFAULT_TEMPLATE.read_text())))  # the stack's own again
+
+
+@pytest.mark.parametrize(("system", "platform_lines"), [("INFO", 2), ("WARN", 0)])
+def test_an_invocation_adds_lambdas_platform_lines_at_info_and_always_its_error_record(
+    meter: metering.Meter, log_levels: Callable[[str, str], None], system: str, platform_lines: int
+) -> None:
+    log_levels(system, "FATAL")
     error = json.dumps({"errorType": "TaskNotReady", "errorMessage": "running", "stackTrace": ["x" * 1000]})
     meter.invocation_started("PollTaskFunction")
     meter.invocation("PollTaskFunction", 256, 0.1, error)
     snapshot = meter.snapshot()
-    platform = sum(metering_logs.PLATFORM_LINE_BYTES) + 2 * 26
+    platform = (sum(metering_logs.PLATFORM_LINE_BYTES) + 2 * 26) if platform_lines else 0
     record = len(error) + metering_logs.ERROR_RECORD_ENVELOPE_BYTES + 26
     assert snapshot["log_bytes"] == {"PollTaskFunction": platform + record}
-    assert snapshot["log_lines"] == {"PollTaskFunction": 3}
+    assert snapshot["log_lines"] == {"PollTaskFunction": platform_lines + 1}
     assert snapshot["lambda_peak_concurrency"] == {"PollTaskFunction": 1}
     assert snapshot["lambda_gb_seconds_by"] == {"PollTaskFunction": pytest.approx(0.025)}
 
 
-def test_only_failure_events_reach_the_state_machines_error_log() -> None:
+def test_the_state_machines_log_takes_failures_at_error_and_only_the_executions_at_fatal(
+    log_levels: Callable[[str, str], None],
+) -> None:
     failed = {"taskFailedEventDetails": {"error": "TaskNotReady", "cause": "running", "input": "x" * 500}}
-    assert metering_logs.state_machine_record_bytes("TaskFailed", failed) == (
+    logged = (
         len(json.dumps({"taskFailedEventDetails": {"error": "TaskNotReady", "cause": "running"}}))
         + metering_logs.STATE_MACHINE_RECORD_BYTES
         + 26
     )
+    log_levels("WARN", "ERROR")
+    assert metering_logs.state_machine_record_bytes("TaskFailed", failed) == logged
     assert metering_logs.state_machine_record_bytes("TaskSucceeded", {"x": {}}) == 0
     assert metering_logs.state_machine_record_bytes("TaskStateEntered", {"x": {}}) == 0
+    log_levels("WARN", "FATAL")
+    assert metering_logs.state_machine_record_bytes("TaskFailed", failed) == 0
+    assert metering_logs.state_machine_record_bytes("ExecutionFailed", {"x": {}}) > 0
 
 
 def test_sqs_requests_are_billed_per_64_kb_of_their_messages() -> None:
