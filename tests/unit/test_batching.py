@@ -44,7 +44,8 @@ def independent(task: int) -> int | None:
 
 
 @pytest.mark.parametrize(
-    ("n", "concurrency"), [(5, 10), (10, 10), (20, 10), (150, 10), (10_000, 100), (11, 10)]
+    ("n", "concurrency"),
+    [(5, 10), (10, 10), (20, 10), (150, 10), (10_000, 100), (11, 10), (150, 100), (130, 60), (7, 3)],
 )
 def test_a_round_never_has_more_in_flight_than_the_concurrency_and_takes_as_long_as_one_task_per_child(
     n: int, concurrency: int
@@ -64,13 +65,19 @@ def test_a_round_never_has_more_in_flight_than_the_concurrency_and_takes_as_long
 
 def test_a_round_within_the_concurrency_runs_all_at_once_in_as_few_children_as_the_cap_allows() -> None:
     assert batches(list(range(5)), 10, cap=50) == [(5, [0, 1, 2, 3, 4])]
-    assert batches(list(range(10)), 10, cap=4) == [(4, [0, 1, 2, 3]), (4, [4, 5, 6, 7]), (2, [8, 9])]
+    assert batches(list(range(10)), 10, cap=4) == [(4, [0, 1, 2, 3]), (3, [4, 5, 6]), (3, [7, 8, 9])]
 
 
-def test_a_round_over_the_concurrency_runs_batches_one_task_after_the_other() -> None:
+def test_a_round_over_the_concurrency_shares_it_between_as_few_children_as_the_cap_allows() -> None:
+    # 150 tasks 10 at a time: 4 children (3 would hold only 140 in the 15 rounds), widths summing to 10
     manifest = batches(list(range(150)), 10, cap=50)
-    assert [(width, len(tasks)) for width, tasks in manifest] == [(1, 15)] * 10
-    assert len(batches(list(range(10_000)), 100, cap=50)) == 200  # the cap, not ceil(n / C) = 100
+    assert [(width, len(tasks)) for width, tasks in manifest] == [(3, 45), (3, 45), (2, 30), (2, 30)]
+    # 150 tasks 100 at a time: 3 children of 50, not 75 children of 2
+    assert [(w, len(t)) for w, t in batches(list(range(150)), 100, cap=50)] == [(34, 50), (33, 50), (33, 50)]
+    # more batches than the concurrency: each child runs its batch one task after the other
+    manifest = batches(list(range(10_000)), 100, cap=50)
+    assert len(manifest) == 200
+    assert {width for width, _ in manifest} == {1}
 
 
 def test_a_chained_pipeline_with_more_batches_than_children_never_deadlocks() -> None:
@@ -99,15 +106,17 @@ def test_a_polled_task_makes_smaller_batches_so_that_a_child_history_stays_bound
     assert batch_cap(50, events_per_task(True, 3_600)) > batch_cap(50, polled)
 
 
-def test_a_prepared_job_over_its_concurrency_gets_batches_run_one_task_at_a_time(deps: FakeDeps) -> None:
+def test_a_prepared_job_over_its_concurrency_gets_one_child_running_its_concurrency_at_a_time(
+    deps: FakeDeps,
+) -> None:
     # GIVEN a 20-task webhook job run 5 at a time
     granted(deps, 100)
     job_id = created(deps, 20, model="sim-image-webhook", concurrency=5)
     # WHEN PrepareJob runs
     manifest = deps.storage.get_json(prepare(deps, job_id).manifest_key)
-    # THEN its manifest has 5 batches of 4 tasks, each run one after the other
+    # THEN its manifest is one batch of the 20 tasks, run 5 at a time (one child start, not 20 or 5)
     assert [(item["width"], [t["taskIndex"] for t in item["tasks"]]) for item in manifest] == [
-        (1, list(range(start, start + 4))) for start in range(0, 20, 4)
+        (5, list(range(20)))
     ]
 
 

@@ -2,11 +2,13 @@
 
 Step Functions bills one state transition per child execution a Distributed Map starts; an inline
 Map's iterations inside the child are free (their states are billed). So a child runs a batch of
-tasks, `width` of them at a time, and the Map runs at most the job's concurrency C children at once:
+tasks, `width` of them at a time (the inline Map starts the next task when one ends), and as few
+children as the history cap allows share the job's concurrency C:
 
-- n <= C: batches of at most `cap` tasks, each run all at once (width = its size): n in flight.
-- n > C: batches of ceil(n / C) tasks (at most `cap`) run one after the other (width 1): at most C
-  in flight, and with equal latencies the makespan is ceil(n / C) latencies, as one task per child.
+- ceil(n / cap) batches or fewer than C: that many children at once, C split between their widths,
+  each holding what its width runs in ceil(n / C) latencies (at most `cap`): at most C in flight,
+  all n when n <= C, and with equal latencies the makespan of one task per child.
+- more batches than C: C children at once, each running its batch one task after the other.
 
 Batches are contiguous runs of the round's ordered tasks (a pipeline's come dependencies first), so
 a task only ever waits on tasks of its own or earlier batches: a running batch never waits on one
@@ -50,8 +52,16 @@ def batch_cap(max_tasks: int, events_of_one: int) -> int:
 def batches(indexes: list[int], concurrency: int, cap: int) -> list[tuple[int, list[int]]]:
     """The round's ordered tasks as (width, tasks) batches, contiguous and in order (module doc)."""
     n = len(indexes)
-    if n <= concurrency:
-        chunks = [indexes[start : start + cap] for start in range(0, n, cap)]
-        return [(len(chunk), chunk) for chunk in chunks]
-    size = min(cap, math.ceil(n / concurrency))
-    return [(1, indexes[start : start + size]) for start in range(0, n, size)]
+    rounds = math.ceil(n / concurrency)
+    for count in range(math.ceil(n / cap), concurrency + 1):
+        widths = [concurrency // count + (1 if k < concurrency % count else 0) for k in range(count)]
+        sizes = [min(cap, width * rounds) for width in widths]
+        if sum(sizes) >= n:  # the first (fewest children) that holds every task
+            out, start = [], 0
+            for width, size in zip(widths, sizes, strict=True):
+                chunk = indexes[start : start + size]
+                if chunk:
+                    out.append((min(width, len(chunk)), chunk))
+                start += size
+            return out
+    return [(1, indexes[start : start + cap]) for start in range(0, n, cap)]
