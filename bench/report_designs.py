@@ -98,10 +98,7 @@ def _line_items(s: dict[str, Any], latency: int) -> list[str]:
         "| | " + " | ".join(label for label, _ in present) + " |",
         "| --- |" + " --- |" * len(present),
     ]
-    for item in usages[0].costs():
-        values = [u.costs()[item] * 1000 for u in usages]
-        if any(values):
-            lines.append(_row(item, [f"${v:.4f}" for v in values]))
+    lines += line_item_rows(usages)
     lines.append(_row("**total**", [f"**${u.cost() * 1000:.4f}**" for u in usages]))
     lines.append(_row("cost with the real schedule's poll count", [_real(s, r) for _, r in present]))
     for label, field, digits in USAGE_ROWS:
@@ -115,6 +112,16 @@ def _line_items(s: dict[str, Any], latency: int) -> list[str]:
         )
     )
     return lines
+
+
+def line_item_rows(usages: list[Usage]) -> list[str]:
+    """A table row per line item that costs anything: dollars per 1,000 of each usage's unit."""
+    rows = []
+    for item in usages[0].costs():
+        values = [u.costs()[item] * 1000 for u in usages]
+        if any(values):
+            rows.append(_row(item, [f"${v:.4f}" for v in values]))
+    return rows
 
 
 def _row(label: str, cells: list[str]) -> str:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from bench.models import poll_times
+from bench.report_designs import line_item_rows
 from bench.scenarios.pipelines import BACKGROUND_EXPECTED_S
 from bench.usage import Usage
 
@@ -154,10 +155,7 @@ def _costs(p: dict[str, Any]) -> list[str]:
         "| per 1,000 | " + " | ".join(label for label, _ in columns) + " |",
         "| --- |" + " --- |" * len(columns),
     ]
-    for item in medians[0].costs():
-        values = [u.costs()[item] * 1000 for u in medians]
-        if any(values):
-            lines.append(f"| {item} | " + " | ".join(f"${v:.4f}" for v in values) + " |")
+    lines += line_item_rows(medians)
     totals = [
         " / ".join(f"${u.cost() * 1000:.4f}" for u in sorted(runs, key=Usage.cost)) for _, runs in columns
     ]

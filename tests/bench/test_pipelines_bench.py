@@ -81,3 +81,23 @@ def test_the_parallel_stages_are_seed_002_with_every_image_in_flight_at_once() -
     assert {s["input"]["sim"]["latency"] for s in body["steps"]} == {20}
     for step in body["steps"]:
         StepRequest.model_validate(step)
+
+
+def test_the_video_pipeline_is_priced_per_scene_and_the_stages_per_image() -> None:
+    from bench import report_pipelines
+
+    # GIVEN a 5-scene video job of 50 transitions and 150 stage images of 300 transitions, each metered whole
+    run = {"job_status": "COMPLETED", "usage": {"state_transitions": 50.0}}
+    result = {
+        "makespan": {"scenes": 5, "streamed": {"runs": [run]}},
+        "stages": {
+            "images": 150,
+            "latency_s": 20,
+            "job_status": "COMPLETED",
+            "usage": {"state_transitions": 300.0},
+        },
+    }
+    # WHEN the cost table is rendered
+    lines = report_pipelines._costs(result)
+    # THEN per 1,000: 10 transitions a scene ($0.25) and 2 an image ($0.05)
+    assert "| state_transitions | $0.2500 | $0.0500 |" in lines
