@@ -233,14 +233,6 @@ def _run(bench: Bench, body: dict[str, Any], timeout: float) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- 1. limits
-def refused(bench: Bench, items: int, steps: int) -> dict[str, Any]:
-    """What POST /jobs answers for the full-size pipeline (nothing runs when it is refused)."""
-    response = bench.session.post(f"{bench.stack.api_url}/jobs", json=chained(items, steps, 4), timeout=120)
-    if response.status_code == 202:
-        bench.session.post(f"{bench.stack.api_url}/jobs/{response.json()['jobId']}/cancel", timeout=60)
-    return {"items": items, "steps": steps, "status": response.status_code, "answer": response.text[:400]}
-
-
 def script_items(bench: Bench, scenes: int) -> dict[str, Any]:
     """How many items a sync LLM step can make: a script asked for `scenes` scenes."""
     run = _run(bench, script_job(scenes), timeout=300)
@@ -336,7 +328,6 @@ def run(
     bench = Bench.start(0.1)
     try:
         return {
-            "refused": refused(bench, 1000, 20),
             "script_items": script_items(bench, 1000),
             "limits": limits(bench, limit_runs, timeout=900),
             "makespan": makespan(bench, scenes, repeats),
