@@ -110,7 +110,9 @@ def cancel_job(jobId: JobId, user: Caller) -> Response[JobDetailView]:  # noqa: 
 @router.post(
     "/jobs/<jobId>/signals/<name>",
     summary="Answer a pipeline's signal step (approve or reject), e.g. a script before its video is paid for",
-    responses=responses(202, SignalView, "Kept; a waiting step ends now, else when it is reached.", 404, 409),
+    responses=responses(
+        202, SignalView, "Kept; a waiting step ends now, else when it is reached.", 400, 404, 409, 413, 415
+    ),
 )
 def send_signal(
     request: Annotated[SignalRequest, Body(openapi_examples=examples.SIGNAL)],
