@@ -577,7 +577,22 @@ def _items_touched(backend: Any, action: str, params: dict[str, Any]) -> list[di
         return []
 
 
+def _projected(index: Any, table: Any, item: dict[str, Any]) -> dict[str, Any]:
+    """What of an item an index keeps: every attribute (ALL), or its keys, the table's keys and
+    any NonKeyAttributes (KEYS_ONLY, INCLUDE)."""
+    kind = index.projection.get("ProjectionType", "ALL")
+    if kind == "ALL":
+        return item
+    kept = {*index.schema_key_attrs, *_key_of(table, item)}
+    if kind == "INCLUDE":
+        kept |= set(index.projection.get("NonKeyAttributes", []))
+    return {k: v for k, v in item.items() if k in kept}
+
+
 def _gsi_writes(table: Any, before: dict[str, Any] | None, after: dict[str, Any] | None) -> int:
+    """Index writes by AWS's rules: an item entering or leaving an index is one write, one whose index
+    key changes is two (delete and put), one whose projected attributes change is one, and an update
+    that changes nothing the index keeps writes nothing to it."""
     units = 0
     for index in getattr(table, "global_indexes", []):
         keys = index.schema_key_attrs
@@ -585,13 +600,15 @@ def _gsi_writes(table: Any, before: dict[str, Any] | None, after: dict[str, Any]
         has = after is not None and all(k in after for k in keys)
         if not had and not has:
             continue
-        size = item_size(after if has else before)
-        if index.projection.get("ProjectionType") == "KEYS_ONLY":
-            source = after if has else before
-            assert source is not None
-            size = item_size({k: v for k, v in source.items() if k in {*keys, *_key_of(table, source)}})
-        changed = had and has and any(before[k] != after[k] for k in keys)  # type: ignore[index]
-        units += write_units(size) * (2 if changed else 1)
+        old = _projected(index, table, before) if had and before is not None else None
+        new = _projected(index, table, after) if has and after is not None else None
+        if old is not None and new is not None:
+            if any(old[k] != new[k] for k in keys):
+                units += write_units(item_size(old)) + write_units(item_size(new))
+            elif old != new:
+                units += write_units(item_size(new))
+            continue
+        units += write_units(item_size(new if new is not None else old))
     return units
 
 

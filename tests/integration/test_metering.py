@@ -196,3 +196,45 @@ def test_trace_roots_are_executions_and_sqs_triggered_invocations(meter: meterin
     assert metering._sqs_triggered({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]})
     assert not metering._sqs_triggered({"jobId": "job-1", "Records": "not a batch"})
     assert not metering._sqs_triggered({"jobId": "job-1"})
+
+
+def test_an_index_is_written_only_when_what_it_keeps_changes(meter: metering.Meter) -> None:
+    # GIVEN a table with an index keeping everything and a keys-only index, the item in both
+    key_attrs = [("pk", "HASH")]
+    indexes = [("all", "ALL"), ("keys", "KEYS_ONLY")]
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": n, "KeyType": k} for n, k in key_attrs],
+            AttributeDefinitions=[
+                {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "all_pk", "keys_pk")
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": name,
+                    "KeySchema": [{"AttributeName": f"{name}_pk", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": kind},
+                }
+                for name, kind in indexes
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        item = {"pk": {"S": "a"}, "all_pk": {"S": "u"}, "keys_pk": {"S": "due"}, "n": {"N": "1"}}
+
+        def units(write: Callable[[], Any]) -> float:
+            meter.reset()
+            write()
+            return float(meter.snapshot()["dynamodb_write_units"])
+
+        # WHEN the item is put (table 1, each index 1)
+        assert units(lambda: ddb.put_item(TableName="t", Item=item)) == 3
+        # AND a non-key attribute changes: the ALL index rewrites its copy, the keys-only one nothing
+        change = {"UpdateExpression": "SET n = :n", "ExpressionAttributeValues": {":n": {"N": "2"}}}
+        assert units(lambda: ddb.update_item(TableName="t", Key={"pk": {"S": "a"}}, **change)) == 1 + 1
+        # AND the keys-only index's key changes: its entry is deleted and put again (2)
+        move = {"UpdateExpression": "SET keys_pk = :k", "ExpressionAttributeValues": {":k": {"S": "later"}}}
+        assert units(lambda: ddb.update_item(TableName="t", Key={"pk": {"S": "a"}}, **move)) == 1 + 1 + 2
+        # AND an update that changes nothing at all writes the table only
+        same = {"UpdateExpression": "SET n = :n", "ExpressionAttributeValues": {":n": {"N": "2"}}}
+        assert units(lambda: ddb.update_item(TableName="t", Key={"pk": {"S": "a"}}, **same)) == 1
