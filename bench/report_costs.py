@@ -197,27 +197,39 @@ def _runs_with(s: dict[str, Any], counted: str) -> dict[str, dict[str, Any]]:
     }
 
 
+def _per_image(
+    runs: dict[str, dict[str, Any]], counts: Callable[[dict[str, Any]], dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Per column, a snapshot's counts by name divided by the run's images."""
+    return {k: {name: v / r["images"] for name, v in counts(r["snapshot"]).items()} for k, r in runs.items()}
+
+
+def _biggest_first(per_image: dict[str, dict[str, float]]) -> list[str]:
+    """Every name of the columns, the largest in any column first."""
+    return sorted(
+        {name for values in per_image.values() for name in values},
+        key=lambda name: (-max(v.get(name, 0) for v in per_image.values()), name),
+    )
+
+
+def _table_head(caption: str, first: str, runs: dict[str, Any]) -> list[str]:
+    """A captioned table's head: `first` then one column per run."""
+    return ["", caption, "", f"| {first} | " + " | ".join(runs) + " |", "| --- |" + " --- |" * len(runs)]
+
+
 def _write_units_by_request(s: dict[str, Any]) -> list[str]:
     """Where the DynamoDB write units of one image go, by request and the kinds of item it writes."""
     runs = _runs_with(s, "dynamodb_write_units_by")
     if not runs:
         return []
-    per_image = {
-        k: {kind: w / r["images"] for kind, w in r["snapshot"]["dynamodb_write_units_by"].items()}
-        for k, r in runs.items()
-    }
-    kinds = sorted(
-        {kind for units in per_image.values() for kind in units},
-        key=lambda kind: (-max(u.get(kind, 0) for u in per_image.values()), kind),
-    )
-    lines = [
-        "",
+    per_image = _per_image(runs, lambda snapshot: snapshot["dynamodb_write_units_by"])
+    kinds = _biggest_first(per_image)
+    lines = _table_head(
         "DynamoDB write units per image by request (item kinds by sort-key prefix; a transaction's "
         "units count double, a GSI's write is added to its item's):",
-        "",
-        "| request [items] | " + " | ".join(runs) + " |",
-        "| --- |" + " --- |" * len(runs),
-    ]
+        "request [items]",
+        runs,
+    )
     for kind in kinds:
         lines.append(f"| {kind} | " + " | ".join(f"{u.get(kind, 0):.2f}" for u in per_image.values()) + " |")
     return lines
@@ -228,27 +240,20 @@ def _log_emitters(s: dict[str, Any], top: int = 10) -> list[str]:
     runs = _runs_with(s, "log_emitters")
     if not runs:
         return []
-    per_image = {
-        k: {e: v["bytes"] / r["images"] for e, v in r["snapshot"]["log_emitters"].items()}
-        for k, r in runs.items()
-    }
-    lines_per_image = {
-        k: {e: v["lines"] / r["images"] for e, v in r["snapshot"]["log_emitters"].items()}
-        for k, r in runs.items()
-    }
-    emitters = sorted(
-        {e for values in per_image.values() for e in values},
-        key=lambda e: (-max(v.get(e, 0) for v in per_image.values()), e),
-    )[:top]
-    out = [
-        "",
+    per_image = _per_image(
+        runs, lambda snapshot: {e: v["bytes"] for e, v in snapshot["log_emitters"].items()}
+    )
+    lines_per_image = _per_image(
+        runs, lambda snapshot: {e: v["lines"] for e, v in snapshot["log_emitters"].items()}
+    )
+    emitters = _biggest_first(per_image)[:top]
+    out = _table_head(
         f"CloudWatch Logs bytes (and lines) per image by emitter, the {top} biggest (function | what wrote "
         "it: a powertools line by its level and location, `metrics` for EMF lines, Lambda's platform "
         "lines, the runtime's record of an unhandled error such as TaskNotReady):",
-        "",
-        "| function, emitter | " + " | ".join(runs) + " |",
-        "| --- |" + " --- |" * len(runs),
-    ]
+        "function, emitter",
+        runs,
+    )
     for e in emitters:
         cells = [f"{per_image[k].get(e, 0):,.0f} ({lines_per_image[k].get(e, 0):.2f})" for k in runs]
         out.append(f"| {e.replace('|', ', ')} | " + " | ".join(cells) + " |")

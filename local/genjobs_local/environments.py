@@ -46,6 +46,11 @@ def running(function: str) -> Iterator[None]:
         _running.reset(token)
 
 
+def running_function() -> str | None:
+    """The function (logical id) whose invocation runs in this thread, if any."""
+    return _running.get()
+
+
 def process_environment(variables: dict[str, dict[str, Any]]) -> dict[str, str]:
     """What os.environ holds: the variables every function has with the same value. A variable a
     library reads that functions give different values (or only some give) cannot be kept apart."""

@@ -38,7 +38,8 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -293,6 +294,18 @@ def enable() -> Meter:
     metering_logs.install(_record_log_line)
     _enabled = True
     return meter
+
+
+@contextmanager
+def counting() -> Iterator[Meter]:
+    """The meter on and at zero for the block, then off and at zero again (for tests)."""
+    counted = enable()
+    counted.reset()
+    try:
+        yield counted
+    finally:
+        disable()
+        counted.reset()
 
 
 def disable() -> None:

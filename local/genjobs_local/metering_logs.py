@@ -20,8 +20,9 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any, TextIO
+
+from genjobs_local.environments import running_function
 
 # CloudWatch Logs sizes an event as its UTF-8 message plus 26 bytes (PutLogEvents' own rule).
 EVENT_OVERHEAD_BYTES = 26
@@ -35,17 +36,14 @@ PLATFORM_LINE_BYTES = (120, 330)
 # "requestId": "<36 chars>"}.
 ERROR_RECORD_ENVELOPE_BYTES = 110
 
-_invocation: ContextVar[str | None] = ContextVar("genjobs_local_metered_function", default=None)
-
 
 @contextmanager
 def invocation(function: str) -> Iterator[None]:
-    token = _invocation.set(function)
+    """Around an invocation: its last line is counted even without a final newline."""
     try:
         yield
     finally:
         _lines.flush(function)
-        _invocation.reset(token)
 
 
 def source_of(line: str) -> str:
@@ -94,7 +92,8 @@ class MeteredStream:
         self.inner = inner
 
     def write(self, text: str) -> int:
-        function = _invocation.get()
+        # the invocation in this thread (environments.running, set by the local runtime around a handler)
+        function = running_function()
         if function is not None:
             _lines.write(function, text)
         return self.inner.write(text)

@@ -80,13 +80,8 @@ def status_check_function(states: dict[str, Any]) -> str:
 @pytest.fixture
 def meter(stack: LocalStack, no_sweeper: None) -> Iterator[metering.Meter]:
     stack.wait_idle(timeout=60)  # other tests' executions must not be counted
-    meter = metering.enable()
-    meter.reset()
-    try:
+    with metering.counting() as meter:
         yield meter
-    finally:
-        metering.disable()
-        meter.reset()
 
 
 @pytest.mark.parametrize(

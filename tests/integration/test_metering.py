@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
 
-from genjobs_local import metering, metering_logs
+from genjobs_local import environments, metering, metering_logs
 from genjobs_local.metering import item_size, read_units, value_size, write_units
 from genjobs_local.paths import DEFAULT_TEMPLATE
 
@@ -35,13 +35,8 @@ def test_capacity_units_round_up_per_request() -> None:
 
 @pytest.fixture
 def meter() -> Iterator[metering.Meter]:
-    meter = metering.enable()
-    meter.reset()
-    try:
+    with metering.counting() as meter:
         yield meter
-    finally:
-        metering.disable()
-        meter.reset()
 
 
 def test_hooks_count_requests_and_units(meter: metering.Meter) -> None:
@@ -88,7 +83,7 @@ def test_log_lines_written_in_an_invocation_are_counted_for_its_function(meter: 
         line = json.dumps({"level": "INFO", "location": "handler:12", "message": "polled"})
         emf = json.dumps({"_aws": {"CloudWatchMetrics": []}, "Polls": 1})
         # WHEN a function logs a JSON line and prints an EMF line (in two writes, as print does)
-        with metering_logs.invocation("PollTaskFunction"):
+        with environments.running("PollTaskFunction"), metering_logs.invocation("PollTaskFunction"):
             log.info(line)
             print(emf)
         print("outside any invocation")

@@ -46,6 +46,14 @@ def running_task(deps: Deps, user: str) -> tuple[str, Task]:
     return job_id, task
 
 
+def running_job(deps: Deps, user: str) -> tuple[str, Job, Task]:
+    """As running_task, with the job as stored once its task runs."""
+    job_id, task = running_task(deps, user)
+    job = deps.jobs.get(job_id)
+    assert job is not None
+    return job_id, job, task
+
+
 def succeeded_with(outputs: list[str]) -> ProviderStatus:
     return ProviderStatus(
         provider_id="p-1", state=TaskState.SUCCEEDED, outputs=outputs, raw_status="succeeded"
@@ -54,9 +62,7 @@ def succeeded_with(outputs: list[str]) -> ProviderStatus:
 
 def test_success_with_no_output_fails_the_task_and_refunds_it(deps: Deps) -> None:
     # GIVEN a running task of a model whose success must deliver a file
-    job_id, task = running_task(deps, "u1")
-    job = deps.jobs.get(job_id)
-    assert job is not None
+    job_id, job, task = running_job(deps, "u1")
     # WHEN the provider reports success with no output
     assert tasks.apply_status(deps, job, task, succeeded_with([])) is tasks.DONE
     # THEN the task FAILED with the reason, and nothing was charged
@@ -74,9 +80,7 @@ def test_a_model_whose_success_may_carry_no_file_says_so_in_the_catalog(deps: De
     data = deps.catalog.model_dump(by_alias=True)
     data["providers"]["simulator"]["models"]["sim-image"]["outputOptional"] = True
     deps.catalog = Catalog.model_validate(data)  # type: ignore[misc]
-    job_id, task = running_task(deps, "u2")
-    job = deps.jobs.get(job_id)
-    assert job is not None
+    job_id, job, task = running_job(deps, "u2")
     # WHEN the provider reports success with no output
     tasks.apply_status(deps, job, task, succeeded_with([]))
     # THEN that is a success, charged
@@ -190,9 +194,7 @@ def running(progress: float | None = None) -> ProviderStatus:
 
 def test_an_observation_that_changes_nothing_writes_nothing(deps: Deps) -> None:
     # GIVEN a running task that a poll found at 40 %
-    job_id, task = running_task(deps, "u5")
-    job = deps.jobs.get(job_id)
-    assert job is not None
+    job_id, job, task = running_job(deps, "u5")
     tasks.apply_status(deps, job, task, running(40.0))
     seen = deps.tasks.get(job_id, 0)
     assert seen is not None
@@ -230,9 +232,7 @@ def test_a_task_end_whose_timeline_entry_cannot_be_written_still_ends_it_once(
     from botocore.exceptions import ClientError
 
     # GIVEN a running task and a timeline that refuses writes (throttled)
-    job_id, task = running_task(deps, "u7")
-    job = deps.jobs.get(job_id)
-    assert job is not None
+    job_id, job, task = running_job(deps, "u7")
 
     def throttled(event: TimelineEvent) -> None:
         raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "PutItem")
