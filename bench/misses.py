@@ -49,8 +49,28 @@ def _cost_miss(summ: dict[str, Any], mode: str, latency: int, target: float) -> 
         f"({(total / target - 1) * 100:.0f}% over).** Biggest line items: "
         + ", ".join(f"{name} ${value:.3f}" for name, value in biggest)
         + f" ({u['state_transitions']:.1f} states and retries + {u.get('child_starts', 0):.1f} child starts, "
-        f"{u['dynamodb_write_units']:.1f} write units, {u['lambda_requests']:.1f} invocations per image).",
+        f"{u['dynamodb_write_units']:.1f} write units, {u['lambda_requests']:.1f} invocations per image)."
+        + _by_job_size(entry, target),
     ]
+
+
+def _by_job_size(entry: dict[str, Any], target: float) -> str:
+    """The gap split into the job's own work (its share falls with the job's size) and each image's."""
+    fit = entry.get("fit")
+    if not fit:
+        return ""
+    per_job, per_image = fit["per_job"] * 1000, fit["per_image_per_1000"]
+    lines = sorted((fit.get("per_image_lines_per_1000") or {}).items(), key=lambda kv: -kv[1])[:3]
+    said = (
+        f" Over job sizes (least squares): ${per_job / 1000:.6f} per job plus ${per_image:.4f} per 1,000 "
+        "images, the image's own share being "
+        + ", ".join(f"{name} ${value:.4f}" for name, value in lines)
+        + "."
+    )
+    if per_image >= target:
+        return said + " No job size meets the target: an image's own work alone is over it."
+    smallest = per_job / (target - per_image)
+    return said + f" Jobs of {smallest:.0f} images or more meet it; smaller jobs pay the job's share."
 
 
 def _costs(summ: dict[str, Any]) -> list[str]:

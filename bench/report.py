@@ -70,6 +70,7 @@ def _cost_entry(
             out["fit"] = {
                 "per_job": round(per_job.cost(), 6),
                 "per_image_per_1000": round(per_image.cost() * 1000, 4),
+                "per_image_lines_per_1000": {k: round(v * 1000, 5) for k, v in per_image.costs().items()},
                 "at_size_per_1000": {
                     str(n): round((per_job.cost() / n + per_image.cost()) * 1000, 4) for n in JOB_SIZES
                 },
