@@ -68,3 +68,24 @@ def test_the_chart_draws_every_priced_design(tmp_path: Path) -> None:
     chart.render(summ, tmp_path / "again.svg")
     assert (tmp_path / "again.svg").read_text() == svg  # the same figures draw the same file
     assert not chart.render({"costs": {}}, tmp_path / "none.svg")
+
+
+@pytest.mark.parametrize(
+    ("per_image_transitions", "said"),
+    [(1.0, "Jobs of 100 images or more meet it"), (2.0, "No job size meets the target")],
+)
+def test_a_missed_cost_target_says_from_which_job_size_it_is_met(
+    per_image_transitions: float, said: str
+) -> None:
+    from bench import misses
+
+    # GIVEN webhook jobs of 5, 20 and 150 images: 60 transitions per job plus some per image
+    # ($0.025 per 1,000 images at 1 transition each leaves $0.015 of the $0.040 target for the job's
+    # $0.0015: 100 images or more)
+    sizes = {str(n): _run(n, per_image_transitions, per_job=60) for n in (5, 20, 150)}
+    entry = _run(20, per_image_transitions, per_job=60) | {"sizes": sizes}
+    summ = summary({"cost-20": {"webhook": entry, "functions": {}}})
+    # THEN the miss at 20 images names the job's share and the smallest job size that meets it
+    text = "\n".join(misses.section({}, summ))
+    assert "Webhook cost at 20 s" in text
+    assert said in text
