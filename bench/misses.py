@@ -89,10 +89,10 @@ def _overhead(s: dict[str, Any]) -> list[str]:
         out.append(
             f"- **Makespan {w['ratio']}x (webhook) and {p['ratio']}x (polling) of ideal against 1.05x.** The "
             f"provider itself was busy over {w['provider_span_s']} s and {p['provider_span_s']} s of the "
-            f"{w['ideal_s']} s ideal. A freed slot is refilled only after the finished child ends and the "
-            "map starts the next one, whose submission goes through the SQS hop and the submitter. In polling "
+            f"{w['ideal_s']} s ideal. A freed slot is refilled when the batch's inline Map starts its next "
+            "task, whose submission goes through the SQS hop and the submitter. In polling "
             "mode a task is seen finished only at its next check: the first lands at the catalog latency "
-            "(20 s), on the completion itself, so any processing delay pushes it to the next check 5 s "
+            "(20 s), on the completion itself, so any processing delay pushes it to the next check 15 s "
             "later; that is what a poll interval costs, and it is why the webhook mode exists. The rest "
             "is this machine's processing (moto and the handlers on 2 shared cores)"
             + (

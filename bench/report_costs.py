@@ -119,10 +119,12 @@ def section(s: dict[str, Any], summ: dict[str, Any]) -> list[str]:
         "for the repeated jobs), provider queue 0 s, the sweeper on. Each column's job is repeated 3 "
         "times and the median is shown; jobs of other sizes (seed 0 for the smaller, seed 2 for the "
         "larger) split the work of a job from the work of an image (least squares over the sizes). The "
-        "model `sim-image` polls (catalog latency 20 s: first check at 20 s, then every 5, 7.5, 11.25... "
-        "s up to 30 s: the Retry of CheckCancellationAndStatus on TaskNotReady, one state transition per "
-        "check); `sim-image-webhook` waits on a task token completed by the webhook. Counts per image "
-        "include the job's share of PrepareJob, CheckCancellation, the map, SettleJob and the push.",
+        "model `sim-image` polls (catalog latency 20 s: first check at 20 s, then 15, 30, 60 s... up to "
+        "120 s apart: the Retry of CheckCancellationAndStatus on TaskNotReady, one state transition per "
+        "check); `sim-image-webhook` waits on a task token completed by the webhook. The tasks run in "
+        "batches, one Distributed Map child per batch (its start billed as a transition). Counts per "
+        "image include the job's share of the parent's 4 states (PrepareJob, RunTasks, MoreRounds, "
+        "SettleJob), the children, and the push.",
         "",
         "| per image | " + " | ".join(f"{mode} {lat} s" for lat in LATENCIES for mode in MODES) + " |",
         "| --- |" + " --- |" * len(KEYS),
