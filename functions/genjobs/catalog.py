@@ -19,6 +19,16 @@ class WaitBy(StrEnum):
     WEBHOOK = "webhook"
 
 
+class ProviderLimits(BaseModel):
+    """Limits a provider account or one of its models holds across every job and user: tasks at the
+    provider at once, and creates per minute. None: no limit of that kind."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    concurrency: PositiveInt | None = None
+    rate_per_minute: PositiveInt | None = Field(default=None, alias="ratePerMinute")
+
+
 class ModelEntry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -31,6 +41,8 @@ class ModelEntry(BaseModel):
     # The model answers synchronously (Provider.run: the answer carries its outputs), so a step of
     # kind sync may use it. It may still be submitted and waited for like any other.
     sync: bool = False
+    # This model's own limits, within its provider's.
+    limits: ProviderLimits = Field(default_factory=ProviderLimits)
 
 
 class ProviderEntry(BaseModel):
@@ -40,6 +52,8 @@ class ProviderEntry(BaseModel):
     base_url: str = Field(default="", alias="baseUrl")
     wait_by: WaitBy = Field(default=WaitBy.POLL, alias="waitBy")
     options: dict[str, Any] = Field(default_factory=dict)
+    # The account's limits, shared by all its models (e.g. Replicate's 600 creates per minute).
+    limits: ProviderLimits = Field(default_factory=ProviderLimits)
     models: dict[str, ModelEntry]
 
 
@@ -56,6 +70,8 @@ class ResolvedModel(BaseModel):
     wait_by: WaitBy
     output_optional: bool = False
     sync: bool = False
+    provider_limits: ProviderLimits = Field(default_factory=ProviderLimits)
+    model_limits: ProviderLimits = Field(default_factory=ProviderLimits)
 
 
 class Catalog(BaseModel):
@@ -77,6 +93,8 @@ class Catalog(BaseModel):
             wait_by=m.wait_by or entry.wait_by,
             output_optional=m.output_optional,
             sync=m.sync,
+            provider_limits=entry.limits,
+            model_limits=m.limits,
         )
 
 

@@ -8,11 +8,15 @@ code reads).
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from genjobs.catalog import ProviderLimits
+from genjobs.models.domain import PlanLimits
 
 
 class MissingSetting(AttributeError):
@@ -29,6 +33,17 @@ def _comma_separated(value: Any) -> Any:
 def _resource(alias: str) -> Any:
     """A resource's name or address: only the functions that use it have it in their environment."""
     return Field(default=None, alias=alias)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+DEFAULT_PLANS = {
+    "free": PlanLimits(maxInFlight=20, priority=0),
+    "standard": PlanLimits(maxInFlight=100, priority=10),
+    "pro": PlanLimits(maxInFlight=400, priority=20),
+}
 
 
 class Settings(BaseModel):
@@ -80,6 +95,32 @@ class Settings(BaseModel):
     sweep_backoff_max_seconds: int = Field(default=900, ge=1, alias="SWEEP_BACKOFF_MAX_SECONDS")
     # A waiting task must show life this often (submitter on each delivery, sweeper on each pass).
     heartbeat_seconds: int = Field(default=3_600, alias="TASK_HEARTBEAT_SECONDS")
+
+    # Fair dispatch (logic.dispatch): "fair" admits each provider task into its user's plan limit and
+    # its provider's limits, holding the rest outside the queue; "fifo" submits in queue order.
+    dispatch_mode: Literal["fair", "fifo"] = Field(default="fair", alias="DISPATCH_MODE")
+    # Plans by name (JSON); a user without an assigned plan has DEFAULT_PLAN.
+    plans: Annotated[dict[str, PlanLimits], BeforeValidator(_json)] = Field(
+        default_factory=lambda: dict(DEFAULT_PLANS), alias="PLANS"
+    )
+    default_plan: str = Field(default="free", alias="DEFAULT_PLAN")
+    # A waiting task of a lower plan gains one priority level per this many seconds it has waited.
+    priority_aging_seconds: int = Field(default=60, ge=1, alias="PRIORITY_AGING_SECONDS")
+    # Provider limits over the catalog's (JSON: {"replicate": {"concurrency": 50}, "fal/fal-ai/flux/dev":
+    # {"concurrency": 4}}): an account's real limits differ by tier.
+    provider_limits: Annotated[dict[str, ProviderLimits], BeforeValidator(_json)] = Field(
+        default_factory=dict, alias="PROVIDER_LIMITS"
+    )
+    # A job left paused this long is cancelled and refunded, so its credits do not stay reserved.
+    pause_timeout_seconds: int = Field(default=86_400, ge=1, alias="PAUSE_TIMEOUT_SECONDS")
+
+    @model_validator(mode="after")
+    def _default_plan_exists(self) -> Settings:
+        if self.default_plan not in self.plans:
+            raise ValueError(
+                f"DEFAULT_PLAN {self.default_plan!r} is not one of PLANS ({', '.join(self.plans)})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _sweeps_keep_waits_alive(self) -> Settings:

@@ -163,6 +163,8 @@ class Job(_Model):
     updated_at: datetime = Field(alias="updatedAt")
     started_at: datetime | None = Field(default=None, alias="startedAt")
     cancel_requested_at: datetime | None = Field(default=None, alias="cancelRequestedAt")
+    # Set while the job is paused (POST /jobs/{id}/pause): it submits nothing new until resumed.
+    paused_at: datetime | None = Field(default=None, alias="pausedAt")
     finished_at: datetime | None = Field(default=None, alias="finishedAt")
     prepared: bool = False
     event_published_at: datetime | None = Field(default=None, alias="eventPublishedAt")
@@ -173,6 +175,10 @@ class Job(_Model):
     @property
     def cancel_requested(self) -> bool:
         return self.cancel_requested_at is not None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
 
     @property
     def is_pipeline(self) -> bool:
@@ -197,6 +203,15 @@ class Job(_Model):
         if not self.steps:
             return self.credits.unit_price
         return self.steps[self.step_of(index)].price
+
+
+class PlanLimits(_Model):
+    """A user's plan (operators assign it; the default comes from configuration): how many of their
+    tasks may be at providers at once across all their jobs, and their place when capacity is short
+    (higher first; a lower plan's waiting tasks still move up with age, so they are never starved)."""
+
+    max_in_flight: int = Field(alias="maxInFlight", ge=1)
+    priority: int = Field(default=0, ge=0, le=100)
 
 
 class Output(_Model):
