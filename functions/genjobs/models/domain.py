@@ -259,6 +259,10 @@ class CreditAccount(_Model):
     available: int = 0
     reserved: int = 0
     charged: int = 0
+    # The plan an operator assigned (None: the configured default), and the user's tasks at
+    # providers now across all their jobs (taken at admission, given back at each task's end).
+    plan: str | None = None
+    in_flight: int = Field(default=0, alias="inFlight")
 
 
 class LedgerKind(StrEnum):
