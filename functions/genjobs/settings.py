@@ -147,8 +147,8 @@ class Settings(BaseModel):
         unknown = [scope for scope in self.provider_limits if not get_catalog().names_scope(scope)]
         if unknown:
             raise ValueError(
-                f"PROVIDER_LIMITS: {', '.join(map(repr, unknown))} is no provider or provider/model "
-                "of the catalog"
+                "PROVIDER_LIMITS: the catalog has no provider or provider/model "
+                f"{', '.join(map(repr, unknown))}"
             )
         return self
 

@@ -165,9 +165,12 @@ def test_the_plans_view_shows_every_providers_limits_in_force_and_the_models_own
         ({"PROVIDER_LIMITS": '{"fal": {"concurency": 3}}'}, "PROVIDER_LIMITS.fal.concurency"),
         (
             {"PROVIDER_LIMITS": '{"replicat": {"concurrency": 3}}'},
-            "PROVIDER_LIMITS: 'replicat' is no provider",
+            "PROVIDER_LIMITS: the catalog has no provider or provider/model 'replicat'",
         ),
-        ({"PROVIDER_LIMITS": '{"fal/fal-ai/flux/pro": {"concurrency": 3}}'}, "'fal/fal-ai/flux/pro' is no"),
+        (
+            {"PROVIDER_LIMITS": '{"fal/fal-ai/flux/pro": {"concurrency": 3}}'},
+            "provider/model 'fal/fal-ai/flux/pro'",
+        ),
     ],
 )
 def test_a_configuration_that_cannot_hold_fails_at_cold_start_naming_the_setting(
