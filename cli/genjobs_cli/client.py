@@ -127,6 +127,12 @@ class Api:
     def cancel(self, job_id: str) -> dict[str, Any]:
         return dict(self.request("POST", f"/jobs/{job_id}/cancel"))
 
+    def pause(self, job_id: str) -> dict[str, Any]:
+        return dict(self.request("POST", f"/jobs/{job_id}/pause"))
+
+    def resume(self, job_id: str) -> dict[str, Any]:
+        return dict(self.request("POST", f"/jobs/{job_id}/resume"))
+
     def signal(
         self, job_id: str, name: str, decision: str, data: dict[str, Any] | None, reason: str | None
     ) -> dict[str, Any]:
@@ -166,7 +172,7 @@ class Api:
         for page in self.pages(f"/jobs/{job_id}/events"):
             yield from page["items"]
 
-    # ---- credits and devices ---------------------------------------------------------------------
+    # ---- credits, plans and devices --------------------------------------------------------------
     def credits(self) -> dict[str, Any]:
         return dict(self.request("GET", "/credits"))
 
@@ -175,6 +181,19 @@ class Api:
         if reason:
             body["reason"] = reason
         return dict(self.request("POST", "/admin/credits", json=body))
+
+    # ---- plans ------------------------------------------------------------------------------------
+    def me(self) -> dict[str, Any]:
+        return dict(self.request("GET", "/me"))
+
+    def plans(self) -> dict[str, Any]:
+        return dict(self.request("GET", "/plans"))
+
+    def user(self, user: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/admin/users/{user}"))
+
+    def set_plan(self, user: str, plan: str | None) -> dict[str, Any]:
+        return dict(self.request("PUT", f"/admin/users/{user}/plan", json={"plan": plan}))
 
     def register_device(self, platform: str, device_token: str) -> dict[str, Any]:
         return dict(self.request("POST", "/devices", json={"platform": platform, "token": device_token}))

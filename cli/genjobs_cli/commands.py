@@ -118,6 +118,27 @@ def cancel(args: argparse.Namespace, api: Api) -> int:
     return ExitCode.OK
 
 
+def pause(args: argparse.Namespace, api: Api) -> int:
+    """Nothing new of the job is submitted; tasks already at a provider finish and are kept."""
+    job = api.pause(args.job_id)
+    out(
+        render.as_json(job)
+        if args.json
+        else f"job {args.job_id} {job['status']}; continue it: genjobs resume {args.job_id}"
+    )
+    return ExitCode.OK
+
+
+def resume(args: argparse.Namespace, api: Api) -> int:
+    job = api.resume(args.job_id)
+    out(
+        render.as_json(job)
+        if args.json
+        else f"job {args.job_id} {job['status']}; follow it: genjobs watch {args.job_id}"
+    )
+    return ExitCode.OK
+
+
 def signal(args: argparse.Namespace, api: Api) -> int:
     """Answers a pipeline's signal step that waits for the app (e.g. approving a script)."""
     data = parse_json_object(args.data, "--data") if args.data is not None else None
@@ -173,7 +194,7 @@ def events(args: argparse.Namespace, api: Api) -> int:
     return ExitCode.OK
 
 
-# ---- credits and devices ---------------------------------------------------------------------------
+# ---- credits, plans and devices -----------------------------------------------------------------------
 def credits(args: argparse.Namespace, api: Api) -> int:
     balance = api.credits()
     out(render.as_json(balance) if args.json else render.credits_table(balance))
@@ -191,6 +212,31 @@ def grant(args: argparse.Namespace, api: Api) -> int:
     else:
         out(f"grant {grant_id} was already applied to {args.user_id}; nothing changed")
     out(render.credits_table(result["balance"]))
+    return ExitCode.OK
+
+
+def plan(args: argparse.Namespace, api: Api) -> int:
+    """The caller's plan, its use now and their credits."""
+    account = api.me()
+    out(render.as_json(account) if args.json else render.account_summary(account))
+    return ExitCode.OK
+
+
+def plans(args: argparse.Namespace, api: Api) -> int:
+    view = api.plans()
+    out(render.as_json(view) if args.json else render.plans_tables(view))
+    return ExitCode.OK
+
+
+def user(args: argparse.Namespace, api: Api) -> int:
+    account = api.user(args.user_id)
+    out(render.as_json(account) if args.json else render.account_summary(account))
+    return ExitCode.OK
+
+
+def set_plan(args: argparse.Namespace, api: Api) -> int:
+    account = api.set_plan(args.user_id, args.plan)
+    out(render.as_json(account) if args.json else render.account_summary(account))
     return ExitCode.OK
 
 

@@ -22,7 +22,7 @@ exit codes:
   1  watch: the job ended FAILED or CANCELLED
   2  usage error (bad flags or files, no API configured)
   3  not found (404)
-  4  conflict (409), e.g. cancelling a job that already finished
+  4  conflict (409), e.g. cancelling or pausing a job that already finished
   5  insufficient credits (402)
   6  authentication or permission (401, 403)
   7  validation (400, 413, 422)
@@ -118,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("--no-wait", action="store_true", help="return once the cancel is accepted")
     interval(cancel)
 
+    pause = command(
+        "pause",
+        commands.pause,
+        "pause a job: nothing new is submitted, tasks at a provider finish and are kept",
+    )
+    pause.add_argument("job_id", metavar="JOB_ID")
+    resume = command("resume", commands.resume, "continue a paused job")
+    resume.add_argument("job_id", metavar="JOB_ID")
+
     signal = command(
         "signal", commands.signal, "answer a pipeline's signal step that waits (e.g. approve its script)"
     )
@@ -147,6 +156,20 @@ def build_parser() -> argparse.ArgumentParser:
     grant.add_argument("amount", metavar="AMOUNT", type=positive_int)
     grant.add_argument("--grant-id", help="applies the grant once whatever the retries (default: a new id)")
     grant.add_argument("--reason", help="recorded with the grant")
+
+    command(
+        "plan", commands.plan, "your plan (tasks in flight at once, priority), its use now and your credits"
+    )
+    command("plans", commands.plans, "the configured plans and the provider limits in force")
+    user = command(
+        "user", commands.user, "a user's plan, tasks in flight and credits (operators)", admin=True
+    )
+    user.add_argument("user_id", metavar="USER")
+    set_plan = command(
+        "set-plan", commands.set_plan, "assign a user's plan (operators' token needed)", admin=True
+    )
+    set_plan.add_argument("user_id", metavar="USER")
+    set_plan.add_argument("plan", metavar="PLAN", help='a configured plan (genjobs plans), or "default"')
 
     devices = sub.add_parser("devices", help="devices that get a push when a job ends", parents=[common])
     device_commands = devices.add_subparsers(dest="device_command", required=True, metavar="ACTION")

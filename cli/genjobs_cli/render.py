@@ -269,6 +269,51 @@ def credits_table(balance: dict[str, Any]) -> str:
     return table(names, [[balance[n] for n in names]])
 
 
+def account_summary(account: dict[str, Any]) -> str:
+    """A user's plan, its use now and their credits."""
+    plan, balance = account["plan"], account["credits"]
+    how = "assigned" if plan["assigned"] else "the default"
+    return "\n".join(
+        [
+            f"user       {account['userId']}",
+            f"plan       {plan['name']} ({how}), priority {plan['priority']}",
+            f"in flight  {account['inFlight']} of {plural(plan['maxInFlight'], 'task')} at providers",
+            "credits    "
+            + "  ".join(f"{n} {balance[n]}" for n in ("available", "reserved", "charged", "granted")),
+        ]
+    )
+
+
+def plans_tables(view: dict[str, Any]) -> str:
+    """The configured plans (the default marked), then the provider limits in force."""
+    plans = [
+        (
+            p["name"] + (" (default)" if p["name"] == view["defaultPlan"] else ""),
+            p["maxInFlight"],
+            p["priority"],
+        )
+        for p in view["plans"]
+    ]
+    limits = [
+        (scope, _limit(entry["limits"]["concurrency"]), _limit(entry["limits"]["ratePerMinute"]))
+        for provider in view["providers"]
+        for scope, entry in [
+            (provider["provider"], provider),
+            *((f"{provider['provider']}/{m['model']}", m) for m in provider["models"]),
+        ]
+    ]
+    return "\n\n".join(
+        [
+            table(("PLAN", "MAX IN FLIGHT", "PRIORITY"), plans),
+            table(("PROVIDER / MODEL", "CONCURRENCY", "PER MINUTE"), limits),
+        ]
+    )
+
+
+def _limit(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
 def problem_message(error: ApiError) -> str:
     """`error: 422 Invalid request: count: ...` then one line per field error."""
     status = f"{error.status} " if error.status else ""

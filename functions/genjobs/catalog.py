@@ -6,6 +6,7 @@ price change is a deployment, reviewed like code).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -13,20 +14,24 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+# Defined with the domain (settings read operators' overrides without loading the catalog); kept
+# importable from here, where providers and models carry them.
+from genjobs.models.domain import ProviderLimits as ProviderLimits
+
 
 class WaitBy(StrEnum):
     POLL = "poll"
     WEBHOOK = "webhook"
 
 
-class ProviderLimits(BaseModel):
-    """Limits a provider account or one of its models holds across every job and user: tasks at the
-    provider at once, and creates per minute. None: no limit of that kind."""
+class LimitsInForce(BaseModel):
+    """What holds for one model's tasks: its provider account's limits, shared by all its models,
+    and the model's own within them."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True)
 
-    concurrency: PositiveInt | None = None
-    rate_per_minute: PositiveInt | None = Field(default=None, alias="ratePerMinute")
+    provider: ProviderLimits
+    model: ProviderLimits
 
 
 class ModelEntry(BaseModel):
@@ -96,6 +101,27 @@ class Catalog(BaseModel):
             provider_limits=entry.limits,
             model_limits=m.limits,
         )
+
+    def limits_for(
+        self, provider: str, model: str, overrides: Mapping[str, ProviderLimits]
+    ) -> LimitsInForce | None:
+        """The limits in force for a provider's model: the catalog's, each overridden by the
+        operators' (PROVIDER_LIMITS, keyed "provider" or "provider/model"); None when the catalog
+        has no such model."""
+        entry = self.providers.get(provider)
+        if entry is None or model not in entry.models:
+            return None
+        return LimitsInForce(
+            provider=entry.limits.overridden_by(overrides.get(provider)),
+            model=entry.models[model].limits.overridden_by(overrides.get(f"{provider}/{model}")),
+        )
+
+    def names_scope(self, key: str) -> bool:
+        """Whether a PROVIDER_LIMITS key names a provider ("fal") or one of its models
+        ("fal/fal-ai/flux/dev") of this catalog."""
+        provider, _, model = key.partition("/")
+        entry = self.providers.get(provider)
+        return entry is not None and (not model or model in entry.models)
 
 
 @lru_cache(maxsize=1)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from genjobs.catalog import ProviderLimits
-from genjobs.models.domain import PlanLimits
+from genjobs.models.domain import DEFAULT_PLAN_WORD, PLAN_NAME, PlanLimits, ProviderLimits
 
 
 class MissingSetting(AttributeError):
@@ -36,7 +36,10 @@ def _resource(alias: str) -> Any:
 
 
 def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
+    try:
+        return json.loads(value) if isinstance(value, str) else value
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not valid JSON ({error})") from None
 
 
 DEFAULT_PLANS = {
@@ -119,6 +122,33 @@ class Settings(BaseModel):
         if self.default_plan not in self.plans:
             raise ValueError(
                 f"DEFAULT_PLAN {self.default_plan!r} is not one of PLANS ({', '.join(self.plans)})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _plan_names_can_be_assigned(self) -> Settings:
+        for name in self.plans:
+            if name == DEFAULT_PLAN_WORD:
+                raise ValueError(
+                    f"PLANS: a plan may not be called {name!r}: assigning it means the default plan"
+                )
+            if not re.fullmatch(PLAN_NAME, name):
+                raise ValueError(f"PLANS: plan name {name!r} does not match {PLAN_NAME}")
+        return self
+
+    @model_validator(mode="after")
+    def _provider_limits_name_the_catalog(self) -> Settings:
+        # A misspelt provider or model would otherwise leave the real one unlimited, silently. The
+        # catalog is loaded only to check overrides: most functions never read it.
+        if not self.provider_limits:
+            return self
+        from genjobs.catalog import get_catalog
+
+        unknown = [scope for scope in self.provider_limits if not get_catalog().names_scope(scope)]
+        if unknown:
+            raise ValueError(
+                "PROVIDER_LIMITS: the catalog has no provider or provider/model "
+                f"{', '.join(map(repr, unknown))}"
             )
         return self
 

@@ -81,6 +81,7 @@ class World:
             "job": {k: job[k] for k in ("status", "counts", "credits", "cancelRequestedAt")},
             "jobs": sorted(j["jobId"] for j in self.owner.get("/jobs").json()["items"]),
             "credits": self.owner.credits(),
+            "plan": self.owner.get("/me").json()["plan"]["name"],
             "device": "Item" in device,
         }
 
@@ -101,10 +102,16 @@ class Rule:
     stranger: int
     operator: int
     rightful: str = "owner"  # whose identity the bad-credential requests claim
+    # What the rightful operator's request changes in the owner's snapshot; nothing else may change.
+    changes: Callable[[dict[str, Any]], dict[str, Any]] = lambda snapshot: snapshot
 
 
 def _device_body(_: World) -> dict[str, Any]:
     return {"platform": "FCM", "token": f"fcm-{uuid.uuid4().hex}"}
+
+
+def _granted(balance: dict[str, int], amount: int) -> dict[str, int]:
+    return balance | {k: balance[k] + amount for k in ("granted", "available")}
 
 
 RULES: dict[str, Rule] = {
@@ -130,6 +137,20 @@ RULES: dict[str, Rule] = {
         403,
         200,
         rightful="operator",
+        changes=lambda s: s | {"credits": _granted(s["credits"], 1)},
+    ),
+    "GET /me": Rule(lambda w: Call("GET", "/me"), 200, 200, 200),
+    "GET /plans": Rule(lambda w: Call("GET", "/plans"), 200, 200, 200),
+    "GET /admin/users/{userId}": Rule(
+        lambda w: Call("GET", f"/admin/users/{w.owner.user}"), 403, 403, 200, rightful="operator"
+    ),
+    "PUT /admin/users/{userId}/plan": Rule(
+        lambda w: Call("PUT", f"/admin/users/{w.owner.user}/plan", {"plan": "pro"}),
+        403,
+        403,
+        200,
+        rightful="operator",
+        changes=lambda s: s | {"plan": "pro"},
     ),
     "POST /devices": Rule(lambda w: Call("POST", "/devices", _device_body(w)), 201, 201, 201),
     "DELETE /devices/{deviceId}": Rule(lambda w: Call("DELETE", f"/devices/{w.device_id}"), 204, 404, 404),
@@ -148,6 +169,7 @@ def generic_call(route: str, world: World) -> Call:
         return RULES[route].call(world)
     method, path = route.split(" ", 1)
     path = path.replace("{jobId}", world.job_id).replace("{deviceId}", world.device_id)
+    path = path.replace("{userId}", world.owner.user)
     return Call(method, path, {} if method in {"POST", "PUT", "PATCH"} else None)
 
 
@@ -297,14 +319,11 @@ def test_an_operator_token_opens_the_admin_routes_but_no_users_data(world: World
     response = world.operator.request(call.method, call.path, json=call.body)
 
     # THEN they get the rule's status and no id of the owner's they did not send; only an operator route (a
-    # grant to the owner) changed the owner's state, and only as asked
+    # grant to the owner, their plan) changed the owner's state, and only as asked
     assert response.status_code == rule(route).operator, response.text
     assert learned_ids(world, call, response) == set()
     after = world.snapshot()
-    if rule(route).rightful == "operator":
-        assert after["credits"]["granted"] == before["credits"]["granted"] + 1
-        after["credits"], before["credits"] = {}, {}
-    assert after == before
+    assert after == rule(route).changes(before)
 
 
 def test_a_user_naming_another_group_is_not_an_operator(world: World) -> None:

@@ -396,3 +396,29 @@ def test_the_stages_example_is_cancelled_with_its_settlement_per_step(
         s["counts"]["COMPLETED"] for s in ended["steps"]
     ]
     assert ended["credits"]["charged"] + ended["credits"]["refunded"] == 150
+
+
+def test_an_operator_sets_a_plan_and_the_user_reads_it_with_genjobs_plan(
+    app: Client, operator: Client, genjobs: Callable[[Client], Run]
+) -> None:
+    # WHEN an operator puts the user on "standard" with the CLI
+    code, out, _ = genjobs(operator)("set-plan", app.user, "standard")
+    # THEN the user's account is printed on its new plan
+    assert code == 0
+    assert "plan       standard (assigned), priority 10" in out.splitlines()
+
+    # AND the user reads it with `genjobs plan`, their credits beside it
+    code, out, _ = genjobs(app)("plan")
+    assert code == 0
+    assert out.splitlines()[1:] == [
+        "plan       standard (assigned), priority 10",
+        "in flight  0 of 100 tasks at providers",
+        "credits    available 50  reserved 0  charged 0  granted 50",
+    ]
+
+    # AND an unknown plan is refused naming the field, exit 7; the plan stays
+    code, _, err = genjobs(operator)("set-plan", app.user, "gold")
+    assert code == 7
+    assert "  - plan: 'gold' is not a configured plan" in err
+    assert genjobs(operator)("set-plan", app.user, "default")[0] == 0
+    assert app.get("/me").json()["plan"]["name"] == "free"

@@ -400,6 +400,9 @@ class FakeCredits:
         entry = grant_entry(user_id, grant_id, amount, reason)
         return self.w.move_credits(entry, granted=amount, available=amount)
 
+    def set_plan(self, user_id: str, plan: str | None) -> None:
+        self.w.accounts[user_id] = self.w.account(user_id).model_copy(update={"plan": plan})
+
     def ledger(self, user_id: str, limit: int = 100) -> list[LedgerEntry]:
         return [e for (u, _), e in sorted(self.w.ledger.items()) if u == user_id][:limit]
 

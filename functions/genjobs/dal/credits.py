@@ -67,6 +67,17 @@ class CreditRepository(TableRepository):
         entry = grant_entry(user_id, grant_id, amount, reason)
         return self._transact([self._entry_put(entry), self.update_op(account)])
 
+    def set_plan(self, user_id: str, plan: str | None) -> None:
+        """Assigns the plan (None: back to the default) on the account, created if absent; the
+        credits on it are left as they are."""
+        self._table.update_item(
+            **update(
+                account_key(user_id),
+                set={"userId": user_id, **({"plan": plan} if plan else {})},
+                remove=() if plan else ("plan",),
+            )
+        )
+
     def ledger(self, user_id: str, limit: int = 100) -> list[LedgerEntry]:
         response = self._table.query(
             KeyConditionExpression=key("pk").eq(f"USER#{user_id}") & key("sk").begins_with("LEDGER#"),

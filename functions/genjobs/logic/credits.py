@@ -5,10 +5,14 @@ from __future__ import annotations
 from genjobs.logic.errors import InvalidRequest
 from genjobs.logic.ports import Collaborators
 from genjobs.models.api import CreditsBalanceView, GrantCreditsRequest, GrantView
+from genjobs.models.domain import CreditAccount
 
 
 def balance(deps: Collaborators, user_id: str) -> CreditsBalanceView:
-    account = deps.credits.account(user_id)
+    return balance_of(deps.credits.account(user_id))
+
+
+def balance_of(account: CreditAccount) -> CreditsBalanceView:
     return CreditsBalanceView(
         available=account.available,
         reserved=account.reserved,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 
 class DomainError(Exception):
     status = 400
@@ -12,14 +14,18 @@ class DomainError(Exception):
         self.detail = detail
         self.errors = errors or []
 
+    @classmethod
+    def field(cls, field: str, reason: str) -> Self:
+        return cls(f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
+
+
+class BadRequest(DomainError):
+    """A well-formed request naming something the deployment does not have (e.g. a plan)."""
+
 
 class InvalidRequest(DomainError):
     status = 422
     title = "Invalid request"
-
-    @classmethod
-    def field(cls, field: str, reason: str) -> InvalidRequest:
-        return cls(f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
 
 
 class NotFound(DomainError):

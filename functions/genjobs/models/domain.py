@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 JsonObject = dict[str, Any]
 
@@ -205,13 +205,37 @@ class Job(_Model):
         return self.steps[self.step_of(index)].price
 
 
+# A plan's name (PLANS), as operators assign it; "default" in a request means the configured default.
+PLAN_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+DEFAULT_PLAN_WORD = "default"
+
+
 class PlanLimits(_Model):
     """A user's plan (operators assign it; the default comes from configuration): how many of their
     tasks may be at providers at once across all their jobs, and their place when capacity is short
     (higher first; a lower plan's waiting tasks still move up with age, so they are never starved)."""
 
+    # Configuration, not stored data: a misspelt limit must fail at cold start, not read as absent.
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
     max_in_flight: int = Field(alias="maxInFlight", ge=1)
     priority: int = Field(default=0, ge=0, le=100)
+
+
+class ProviderLimits(BaseModel):
+    """Limits a provider account or one of its models holds across every job and user: tasks at the
+    provider at once, and creates per minute. None: no limit of that kind."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    concurrency: PositiveInt | None = None
+    rate_per_minute: PositiveInt | None = Field(default=None, alias="ratePerMinute")
+
+    def overridden_by(self, override: ProviderLimits | None) -> ProviderLimits:
+        """These limits with each kind the override gives replaced (an explicit null lifts it)."""
+        if override is None:
+            return self
+        return self.model_copy(update={name: getattr(override, name) for name in override.model_fields_set})
 
 
 class Output(_Model):

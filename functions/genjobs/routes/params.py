@@ -10,6 +10,9 @@ from genjobs.models.api import AuthorizerError
 from genjobs.models.problems import PROBLEM_JSON, Problem
 
 JobId = Annotated[str, Path(description="The job's id.", min_length=1, max_length=64)]
+UserId = Annotated[
+    str, Path(description="The user's id (the `sub` of their token).", min_length=1, max_length=128)
+]
 SignalName = Annotated[
     str, Path(description="The name of a signal step of the job.", min_length=1, max_length=32)
 ]
@@ -39,8 +42,11 @@ PROBLEMS = {
 }
 
 
-def responses(code: int, model: type[Any] | None, description: str, *problems: int) -> dict[int, Any]:
-    """OpenAPI responses of a route: its success and the problems (RFC 9457) it can answer with."""
+def responses(
+    code: int, model: type[Any] | None, description: str, *problems: int | tuple[int, str]
+) -> dict[int, Any]:
+    """OpenAPI responses of a route: its success and the problems (RFC 9457) it can answer with, each
+    a status (described as PROBLEMS says) or a (status, what it means on this route)."""
     documented: dict[int, Any] = {
         code: {
             "description": description,
@@ -51,6 +57,10 @@ def responses(code: int, model: type[Any] | None, description: str, *problems: i
         "description": PROBLEMS[401],
         "content": {"application/json": {"model": AuthorizerError}},
     }
-    for status in sorted({422, *problems}):
-        documented[status] = {"description": PROBLEMS[status], "content": {PROBLEM_JSON: {"model": Problem}}}
+    described = dict(p if isinstance(p, tuple) else (p, PROBLEMS[p]) for p in problems)
+    for status in sorted({422, *described}):
+        documented[status] = {
+            "description": described.get(status, PROBLEMS[status]),
+            "content": {PROBLEM_JSON: {"model": Problem}},
+        }
     return documented
