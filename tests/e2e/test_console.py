@@ -241,3 +241,46 @@ def test_an_operator_grants_credits_and_the_user_reads_them_on_the_credits_page(
     shot(page, "credits-phone")
     # and a user who is not an operator has no operators' page
     expect(page.get_by_role("link", name="Operators")).to_be_hidden()
+
+
+def test_a_pipeline_shows_each_steps_progress_and_plays_its_audio(
+    app: Client, open_console: Callable[..., Page]
+) -> None:
+    # GIVEN a 2-scene pipeline: a script (text), then speech per scene (audio)
+    job_id = app.create(
+        {
+            "input": {"document": "The couple arrives.\n\nThe first dance."},
+            "steps": [
+                {"name": "script", "kind": "sync", "provider": "simulator", "model": "sim-llm",
+                 "input": {"prompt": "${input.document}", "format": "script"}, "items": "scenes"},
+                {"name": "speech", "kind": "sync", "provider": "simulator", "model": "sim-tts",
+                 "forEach": {"step": "script", "max": 4}, "input": {"text": "${item.narration}"}},
+            ],
+        }
+    )["jobId"]  # fmt: skip
+    # WHEN its page is open until it ends
+    page = open_console(app.user)
+    page.goto(page.url.split("#")[0] + f"#/jobs/{job_id}")
+    expect(page.locator("[data-job-status]")).to_have_text("COMPLETED", timeout=60_000)
+    # THEN each step has its progress and credits, and each scene's speech is an audio player
+    for step in ("script", "speech"):
+        expect(page.get_by_role("progressbar", name=f"Step {step}")).to_have_attribute("aria-valuenow", "100")
+    expect(page.locator("tr[data-step=speech] td").nth(3)).to_have_text("2/2")
+    players = page.locator("audio")
+    expect(players).to_have_count(2)
+    assert players.first.evaluate("a => a.canPlayType('audio/wav')") != ""
+    expect(page.get_by_label(re.compile(r"^Output 1 of Task 0 \(script"))).to_be_visible()
+    shot(page, "pipeline")
+
+
+def test_a_sign_in_link_opens_the_named_users_jobs(app: Client, browser: Browser, stack: LocalStack) -> None:
+    # GIVEN the link the demo prints
+    app.create(sim_job(1) | {"collectionId": "linked"})
+    context = browser.new_context()
+    page = context.new_page()
+    # WHEN it is opened
+    page.goto(f"{stack.console_url}#/signin?user={app.user}")
+    # THEN the console is signed in as that user, on their jobs
+    expect(page.locator("#who")).to_have_text(app.user)
+    expect(page.locator("tr[data-job]")).to_have_count(1)
+    context.close()

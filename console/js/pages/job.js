@@ -67,7 +67,8 @@ export function jobPage(main, { id }) {
         + `${c.CANCELLED} cancelled${c.SKIPPED ? `, ${c.SKIPPED} skipped` : ""} of ${job.plan.taskCount} tasks`));
     const cr = job.credits;
     credits.replaceChildren(h("h2", { id: "credits-h" }, "Credits"), figures([
-      ["Unit price", cr.unitPrice, "unitPrice"], ["Reserved", cr.reserved, "reserved"],
+      ...(job.steps?.length ? [] : [["Unit price", cr.unitPrice, "unitPrice"]]), // a pipeline's are per step
+      ["Reserved", cr.reserved, "reserved"],
       ["Charged", cr.charged, "charged"], ["Refunded", cr.refunded, "refunded"],
       ["Still held", cr.reserved - cr.charged - cr.refunded, "held"]]));
     steps.hidden = !job.steps?.length;

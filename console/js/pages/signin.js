@@ -2,7 +2,8 @@ import { loadConfig, setToken, signInLocal } from "../api.js";
 import { h, message } from "../dom.js";
 
 // Locally a token is minted for any user name; deployed, a token of the user pool is pasted.
-export function signInPage(main) {
+// `#/signin?user=NAME` signs in as NAME at once on the local stack (the demo prints such a link).
+export function signInPage(main, { params }) {
   const status = h("div");
   const done = () => {
     const target = location.hash && !location.hash.startsWith("#/signin") ? location.hash : "#/jobs";
@@ -38,5 +39,17 @@ export function signInPage(main) {
     h("label", {}, "ID token (JWT)", h("textarea", { name: "token", rows: 3, required: true })),
     h("div", { class: "row" }, h("button", { type: "submit" }, "Use this token")));
   main.append(h("h1", {}, "Sign in"), status, local, paste);
-  loadConfig().then((config) => { local.hidden = config.signIn !== "local"; });
+  loadConfig().then(async (config) => {
+    local.hidden = config.signIn !== "local";
+    const user = params.get("user");
+    if (!local.hidden && user) {
+      local.elements.user.value = user;
+      try {
+        await signInLocal(user, false);
+        location.hash = "#/jobs";
+      } catch (error) {
+        status.replaceChildren(message(`Sign-in failed: ${error.message}`, true));
+      }
+    }
+  });
 }
