@@ -72,6 +72,11 @@ def open_console(stack: LocalStack, browser: Browser) -> Iterator[Callable[..., 
         context.close()
 
 
+def visit(page: Page, route: str) -> None:
+    """Opens a console address (`#/jobs/<id>`) in the signed-in tab."""
+    page.goto(page.url.split("#")[0] + route)
+
+
 def shot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
@@ -133,7 +138,7 @@ def test_a_running_job_reaches_100_percent_without_reload_and_its_images_render(
     assert figure(page, "charged") == app.job(job_id)["credits"]["charged"] == 4
     shot(page, "job")
     # AND the list filtered by collection and status keeps its filters in the URL
-    page.goto(page.url.split("#")[0] + "#/jobs?status=finished&collection=console-album")
+    visit(page, "#/jobs?status=finished&collection=console-album")
     expect(page.locator(f"tr[data-job='{job_id}']")).to_be_visible()
     expect(page.get_by_label("Collection")).to_have_value("console-album")
     shot(page, "jobs")
@@ -150,14 +155,17 @@ def test_cancel_says_what_it_refunds_then_shows_the_settlement(
     job_id = app.create(sim_job(5, latency=2000) | {"concurrency": 1})["jobId"]
     app.wait(job_id, lambda job: job["counts"]["PROCESSING"] == 1)
     page = open_console(app.user)
-    page.goto(page.url.split("#")[0] + f"#/jobs/{job_id}")
-    # WHEN cancel is pressed, the confirm step names the credits it refunds before anything happens
-    page.get_by_role("button", name="Cancel job").click()
+    visit(page, f"#/jobs/{job_id}")
+    # WHEN cancel is pressed (from the keyboard), the confirm step names the credits it refunds
+    # before anything happens, with the focus on its confirm button
+    page.get_by_role("button", name="Cancel job").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Yes, cancel job")).to_be_focused()
     estimate = page.locator("[data-estimate=cancel]").inner_text()
     assert re.search(r"refunds up to 5 credits: 4 tasks not started \(4 credits\)", estimate), estimate
     assert app.job(job_id)["status"] == "PROCESSING"
     shot(page, "cancel-confirm")
-    page.get_by_role("button", name="Yes, cancel job").click()
+    page.keyboard.press("Enter")
     # THEN the page shows the job cancelled and its settlement as the API has it
     expect(page.locator("[data-job-status]")).to_have_text("CANCELLED", timeout=60_000)
     settled: dict[str, Any] = app.job(job_id)["credits"]
@@ -178,7 +186,7 @@ def test_a_failed_task_shows_its_error_and_retry_is_offered_only_where_the_api_h
     app.wait(job_id)
     has_retry = app.post("/jobs/console-route-probe/retry").json().get("title") is not None
     page = open_console(app.user)
-    page.goto(page.url.split("#")[0] + f"#/jobs/{job_id}")
+    visit(page, f"#/jobs/{job_id}")
     # THEN the task shows its error
     expect(page.locator("[data-task='0'] .error")).to_contain_text("content policy")
     expect(page.locator("[data-job-status]")).to_have_text("FAILED")
@@ -205,11 +213,11 @@ def test_a_user_never_sees_another_users_job(
     # WHEN bob signs in, lists jobs and opens alice's job by its address
     page = open_console(bob.user)
     expect(page.get_by_text("No jobs match these filters.")).to_be_visible()
-    page.goto(page.url.split("#")[0] + f"#/jobs/{job_id}")
+    visit(page, f"#/jobs/{job_id}")
     # THEN he sees no job of hers
     expect(page.get_by_role("heading", name="Job not found")).to_be_visible()
     expect(page.get_by_text(f"There is no job {job_id} among your jobs.")).to_be_visible()
-    page.goto(page.url.split("#")[0] + "#/credits")
+    visit(page, "#/credits")
     expect(page.get_by_role("heading", name="Credits by job")).to_be_visible()
     expect(page.locator(f"tr[data-job='{job_id}']")).to_have_count(0)
     # while alice sees it in her list
@@ -260,7 +268,7 @@ def test_a_pipeline_shows_each_steps_progress_and_plays_its_audio(
     )["jobId"]  # fmt: skip
     # WHEN its page is open until it ends
     page = open_console(app.user)
-    page.goto(page.url.split("#")[0] + f"#/jobs/{job_id}")
+    visit(page, f"#/jobs/{job_id}")
     expect(page.locator("[data-job-status]")).to_have_text("COMPLETED", timeout=60_000)
     # THEN each step has its progress and credits, and each scene's speech is an audio player
     for step in ("script", "speech"):

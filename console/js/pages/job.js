@@ -102,16 +102,22 @@ export function jobPage(main, { id }) {
     for (const [index, entry] of taskNodes) if (!seen.has(index)) { entry.node.remove(); taskNodes.delete(index); }
   }
 
+  let readAt = null; // the job as of the tasks and timeline shown: unchanged, they are not read again
   async function refresh() {
     try {
-      const [next, items, events] = await Promise.all([
-        get(path), allPages(`${path}/tasks`), allPages(`${path}/events`)]);
+      const next = await get(path);
       if (gone) return;
       notice.replaceChildren();
       render(next);
-      renderTasks(items);
-      timeline.replaceChildren(...events.map((e) => h("li", {}, h("time", { datetime: e.at }, when(e.at)), " ",
-        e.kind, e.step ? ` · ${e.step}` : "", e.taskIndex !== null && e.taskIndex !== undefined ? ` · task ${e.taskIndex}` : "")));
+      const changed = JSON.stringify([next.updatedAt, next.status, next.progress, next.counts]);
+      if (changed !== readAt) {
+        const [items, events] = await Promise.all([allPages(`${path}/tasks`), allPages(`${path}/events`)]);
+        if (gone) return;
+        readAt = changed;
+        renderTasks(items);
+        timeline.replaceChildren(...events.map((e) => h("li", {}, h("time", { datetime: e.at }, when(e.at)), " ",
+          e.kind, e.step ? ` · ${e.step}` : "", e.taskIndex !== null && e.taskIndex !== undefined ? ` · task ${e.taskIndex}` : "")));
+      }
     } catch (error) {
       if (gone) return;
       if (error.status === 404) {
