@@ -137,6 +137,10 @@ def test_a_running_job_reaches_100_percent_without_reload_and_its_images_render(
         assert image.evaluate("img => img.naturalWidth") > 0
     assert figure(page, "charged") == app.job(job_id)["credits"]["charged"] == 4
     shot(page, "job")
+    # AND at a phone's width nothing is cut off sideways
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot(page, "job-phone")
     # AND the list filtered by collection and status keeps its filters in the URL
     visit(page, "#/jobs?status=finished&collection=console-album")
     expect(page.locator(f"tr[data-job='{job_id}']")).to_be_visible()
