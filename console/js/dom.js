@@ -33,6 +33,10 @@ export function figures(pairs) {
     h("div", {}, h("dt", {}, name), h("dd", { "data-figure": testid || name.toLowerCase() }, String(value)))));
 }
 
+// A credit balance (GET /credits, or an account's credits) as figures.
+export const balanceFigures = (b) => figures([["Available", b.available, "available"],
+  ["Reserved", b.reserved, "reserved"], ["Charged", b.charged, "charged"], ["Granted", b.granted, "granted"]]);
+
 export function message(text, bad = false) {
   return h("p", { class: bad ? "message bad" : "message", role: bad ? "alert" : "status" }, text);
 }

@@ -160,6 +160,9 @@ def test_cancel_says_what_it_refunds_then_shows_the_settlement(
     app.wait(job_id, lambda job: job["counts"]["PROCESSING"] == 1)
     page = open_console(app.user)
     visit(page, f"#/jobs/{job_id}")
+    # (pause is offered only where the API has its route)
+    has_pause = app.post("/jobs/console-route-probe/pause").json().get("title") is not None
+    expect(page.get_by_role("button", name="Pause", exact=True)).to_have_count(1 if has_pause else 0)
     # WHEN cancel is pressed (from the keyboard), the confirm step names the credits it refunds
     # before anything happens, with the focus on its confirm button
     page.get_by_role("button", name="Cancel job").focus()

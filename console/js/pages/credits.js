@@ -1,5 +1,5 @@
 import { get } from "../api.js";
-import { figures, h, message, when } from "../dom.js";
+import { balanceFigures, h, message, when } from "../dom.js";
 
 // The balance, the plan (where the API has GET /me) and the credits each job moved.
 export function creditsPage(main) {
@@ -14,9 +14,7 @@ export function creditsPage(main) {
       h("thead", {}, h("tr", {}, h("th", {}, "Job"), h("th", {}, "Status"), h("th", { class: "hide-narrow" }, "Created"),
         ["Reserved", "Charged", "Refunded"].map((t) => h("th", { class: "num" }, t)))), body)), more);
   let cursor = null;
-  get("/credits").then((b) => balance.append(figures([
-    ["Available", b.available, "available"], ["Reserved", b.reserved, "reserved"],
-    ["Charged", b.charged, "charged"], ["Granted", b.granted, "granted"]])),
+  get("/credits").then((b) => balance.append(balanceFigures(b)),
   (error) => balance.append(message(`Could not read the balance: ${error.message}`, true)));
   get("/me").then((me) => {
     plan.hidden = false;

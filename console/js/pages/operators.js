@@ -1,5 +1,5 @@
 import { call, get } from "../api.js";
-import { figures, h, message } from "../dom.js";
+import { balanceFigures, h, message } from "../dom.js";
 
 // Operators: read a user's account, grant credits, set a plan (routes refuse non-operators: 403).
 export function operatorsPage(main) {
@@ -17,8 +17,7 @@ export function operatorsPage(main) {
       const a = await get(`/admin/users/${encodeURIComponent(user())}`);
       account.replaceChildren(h("h2", { id: "account-h" }, `Account of ${a.userId}`),
         h("p", {}, `Plan ${a.plan.name}${a.plan.assigned ? "" : " (default)"}, ${a.inFlight} tasks in flight`),
-        figures([["Available", a.credits.available, "available"], ["Reserved", a.credits.reserved, "reserved"],
-          ["Charged", a.credits.charged, "charged"], ["Granted", a.credits.granted, "granted"]]));
+        balanceFigures(a.credits));
     } catch (error) { fail(error); }
   }
 
