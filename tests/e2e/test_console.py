@@ -115,8 +115,8 @@ def test_sign_in_page_mints_a_token_and_the_console_is_served_at_the_root(
 def test_a_running_job_reaches_100_percent_without_reload_and_its_images_render(
     app: Client, open_console: Callable[..., Page]
 ) -> None:
-    # GIVEN a job of 4 images still running (150 schedule seconds = 3 s here)
-    job_id = app.create(sim_job(4, latency=150, progressSteps=5) | {"collectionId": "console-album"})["jobId"]
+    # GIVEN a job of 4 images still running (300 schedule seconds = 6 s here)
+    job_id = app.create(sim_job(4, latency=300, progressSteps=5) | {"collectionId": "console-album"})["jobId"]
     page = open_console(app.user)
     # WHEN its page is opened from the jobs list while it runs
     page.get_by_role("link", name=job_id[:13]).click()
