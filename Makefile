@@ -26,7 +26,7 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' \
 		$(MAKEFILE_LIST)
 
-setup: ## Install uv if missing, then the locked virtualenv (.venv)
+setup: ## Install uv if missing, the locked virtualenv (.venv) and Chromium for the browser tests
 	@command -v uv >/dev/null || { \
 		echo "Installing uv with pip (user site)"; \
 		python3 -m pip install --user --quiet uv \
@@ -35,6 +35,7 @@ setup: ## Install uv if missing, then the locked virtualenv (.venv)
 	}
 	@command -v uv >/dev/null || { echo "uv is installed but not on PATH ($(USER_BIN))" >&2; exit 1; }
 	uv sync --frozen
+	@scripts/install-chromium.sh
 
 demo: setup ## Run the whole product locally and show a job from plan to push (README's first command)
 	uv run genjobs-local demo $(ARGS)

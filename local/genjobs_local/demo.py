@@ -232,6 +232,8 @@ def run(
         os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         say(f"  API {stack.api_url}  (ready in {time.monotonic() - started:.1f}s)")
+        console = f"{stack.console_url}#/signin?user=demo-user"  # signs in as the demo's user
+        say(f"  Web console, to watch the demo's jobs live: {console}")
         admin = Api(stack.api_url, stack.mint_token("operator", admin=True))
         user_token = stack.mint_token("demo-user")
         app = Api(stack.api_url, user_token)
@@ -312,7 +314,8 @@ def run(
             from genjobs_local.cli import serve
             from genjobs_local.paths import state_dir_from_env
 
-            say("\nThe stack keeps running. In another terminal, as the demo's user:")
+            say(f"\nThe web console stays open on the demo's jobs: {console}")
+            say("The stack keeps running. In another terminal, as the demo's user:")
             say("  uv run genjobs --user demo-user list")
             say(f"  uv run genjobs --user demo-user get {job['jobId']}")
             say(

@@ -141,19 +141,22 @@ class HttpApiFront:
         routes: list[Route],
         invoke: Callable[[str, Any], tuple[str, bool]],
         extra_paths: dict[str, Callable[[], dict[str, Any]]],
+        site: Callable[[Request], Response | None] | None = None,
     ) -> None:
         self.api_id = api_id
         self.stage = stage
         self.routes = routes
         self._invoke = invoke
         self._extra_paths = extra_paths
+        self._site = site  # what the origin serves outside the API's stage (the console)
 
     def handle(self, request: Request) -> Response:
         if request.raw_path in self._extra_paths:
             return _json_response(200, self._extra_paths[request.raw_path]())
         prefix = f"/{self.stage}"
         if request.raw_path != prefix and not request.raw_path.startswith(prefix + "/"):
-            return _json_response(404, {"message": "Not Found"})
+            served = self._site(request) if self._site is not None else None
+            return served or _json_response(404, {"message": "Not Found"})
         matched = match_route(self.routes, request.method, request.raw_path[len(prefix) :] or "/")
         if matched is None:
             return _json_response(404, {"message": "Not Found"})

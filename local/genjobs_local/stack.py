@@ -15,6 +15,7 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from genjobs_local import app_functions, environments, iam, moto_adjustments
+from genjobs_local.console import ConsoleSite
 from genjobs_local.http_api import HttpApiFront, HttpServer, authorizers_from_openapi, routes_from_openapi
 from genjobs_local.intrinsics import REGION
 from genjobs_local.lambda_runtime import FunctionSpec, Handler, LambdaRunner
@@ -249,6 +250,11 @@ class LocalStack:
             extra_claims=claims,
         )
 
+    @property
+    def console_url(self) -> str:
+        """The web console, served at the root of the API's origin."""
+        return f"{self.issuer}/"
+
     def invoke(self, function: str, event: Any) -> Any:
         """Invoke a function (logical id, name or ARN) in-process; raises FunctionError when it fails."""
         return self.runner.invoke(function, event)
@@ -294,6 +300,7 @@ class LocalStack:
         """What other processes need (written to <state dir>/stack.json by `genjobs-local start`)."""
         return {
             "api_url": self.api_url,
+            "console_url": self.console_url,
             "moto_url": self.moto_url,
             "simulator_url": self.simulator_url,
             "issuer": self.issuer,
@@ -434,9 +441,14 @@ class LocalStack:
         ]
         body = api.attributes["Body"]
         routes = routes_from_openapi(body, authorizers_from_openapi(body, self.jwk.jwks()))
+        stage = stages[0] if stages else "$default"
+        console = ConsoleSite(
+            api_path="" if stage == "$default" else f"/{stage}",
+            mint=lambda user, admin: self.mint_token(user, admin=admin),
+        )
         front = HttpApiFront(
             api_id=api.physical_id,
-            stage=stages[0] if stages else "$default",
+            stage=stage,
             routes=routes,
             invoke=self.runner.run,
             extra_paths={
@@ -446,6 +458,7 @@ class LocalStack:
                     "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
                 },
             },
+            site=console.handle,
         )
         self._http.start(front)
 
