@@ -248,7 +248,9 @@ EXPECTED_ACTIONS = {
     | OUTPUTS
     | SECRET,
     # No provider secret: it reads the catalog only, and talks to no provider.
-    "PrepareJobFunction": ITEMS | {"dynamodb:BatchWriteItem", "s3:GetObject", "s3:PutObject"},
+    # A retry's run reads which tasks are to run again.
+    "PrepareJobFunction": ITEMS
+    | {"dynamodb:BatchWriteItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject"},
     # Between two rounds of a pipeline: reads its tasks, writes those it sizes, the next manifest.
     "PlanTasksFunction": ITEMS
     | {"dynamodb:BatchWriteItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject"},

@@ -18,6 +18,7 @@ from genjobs.dal.jobs import finished
 from genjobs.dal.tasks import TaskRepository
 from genjobs.deps import Deps
 from genjobs.models.domain import (
+    Attempt,
     CreditAccount,
     Device,
     Job,
@@ -27,6 +28,7 @@ from genjobs.models.domain import (
     Task,
     TaskStatus,
     TimelineEvent,
+    retry_tag,
     utcnow,
 )
 from genjobs.models.messages import AppFunctionResult, JobEvent, SubmitTask, TaskEnded
@@ -37,6 +39,7 @@ from genjobs.models.persistence import (
     InsufficientCredits,
     JobAlreadyExists,
     JobQuery,
+    JobRetry,
     Page,
     QueueUnavailable,
     TaskMove,
@@ -293,7 +296,7 @@ class FakeTasks:
             return False
         price = job.price_of(index)
         kind = LedgerKind.CHARGE if to == TaskStatus.COMPLETED else LedgerKind.RELEASE
-        entry = task_entry(job, index, kind)
+        entry = task_entry(job, index, kind, move.attempt)
         if to.terminal and not self.w.can_move(job.user_id, entry.entry_id, price):
             return False
         now = utcnow()
@@ -314,6 +317,50 @@ class FakeTasks:
             credits = credits.model_copy(update={"refunded": credits.refunded + price})
         self.w.jobs[job.job_id] = stored.model_copy(
             update={"counts": stored.counts.model_copy(update=counts), "credits": credits, "updated_at": now}
+        )
+        self.w.events.append(event)
+        return True
+
+    def retry(self, job: Job, retry: JobRetry, event: TimelineEvent) -> bool:
+        stored = self.w.jobs.get(job.job_id)
+        if stored is None or not stored.status.terminal or stored.retries != retry.number - 1:
+            return False
+        entry = job_entry(job, LedgerKind.RESERVE, retry.amount, what=retry_tag(retry.number))
+        available = self.w.account(job.user_id).available
+        if available < retry.amount or not self.w.move_credits(
+            entry, available=-retry.amount, reserved=retry.amount
+        ):
+            raise InsufficientCredits(retry.amount, available)
+        counts = stored.counts.model_copy()
+        for task in retry.tasks:
+            ended = Attempt(
+                attempt=task.attempt, status=task.status, error=task.error, providerId=task.provider_id
+            )
+            setattr(counts, task.status.value.lower(), counts.get(task.status) - 1)
+            counts.pending += 1
+            self.w.tasks[(job.job_id, task.index)] = task.model_copy(
+                update={
+                    "status": TaskStatus.PENDING,
+                    "attempt": task.attempt + 1,
+                    "attempts": [*task.attempts, ended],
+                    "error": None,
+                    "provider_id": None,
+                    "outputs": [],
+                    "finished_at": None,
+                    "planned_at": None if task.index in retry.replan else task.planned_at,
+                }
+            )
+        credits = stored.credits.model_copy(update={"reserved": stored.credits.reserved + retry.amount})
+        self.w.jobs[job.job_id] = stored.model_copy(
+            update={
+                "status": JobStatus.PROCESSING,
+                "retries": retry.number,
+                "counts": counts,
+                "credits": credits,
+                "finished_at": None,
+                "cancel_requested_at": None,
+                "event_published_at": None,
+            }
         )
         self.w.events.append(event)
         return True
@@ -503,12 +550,13 @@ class FakeWorkflow:
         self.gone: set[str] = set()  # tokens that no longer wait
         self.start_fails = False
 
-    def start(self, job_id: str) -> bool:
+    def start(self, job_id: str, run: int = 0) -> bool:
         if self.start_fails:
             raise RuntimeError("StartExecution failed")
-        if job_id in self.started:
+        name = f"{job_id}-r{run}" if run else job_id
+        if name in self.started:
             return False
-        self.started.append(job_id)
+        self.started.append(name)
         return True
 
     def _answer(self, token: str, answer: Any) -> bool:

@@ -123,6 +123,7 @@ def job_from_item(item: dict[str, Any]) -> Job:
             charged=data.get(step_attr(n, "charged"), 0),
             refunded=data.get(step_attr(n, "refunded"), 0),
             size=data.get(step_attr(n, "size")),
+            retried=data.get(step_attr(n, "retried"), 0),
         )
         for n in range(len(data.get("steps", [])))
     ]

@@ -22,7 +22,7 @@ from genjobs.models.domain import (
     TimelineEvent,
 )
 from genjobs.models.messages import AppFunctionResult, JobEvent, SubmitTask, TaskEnded
-from genjobs.models.persistence import Accepted, JobQuery, Page, TaskMove
+from genjobs.models.persistence import Accepted, JobQuery, JobRetry, Page, TaskMove
 
 if TYPE_CHECKING:
     # Types only: the catalog's models are loaded by the functions that plan or run tasks, not by all.
@@ -108,6 +108,9 @@ class Tasks(Protocol):
 
     def count_submit_attempt(self, job_id: str, index: int) -> None: ...
 
+    def retry(self, job: Job, retry: JobRetry, event: TimelineEvent) -> bool:
+        """Raises InsufficientCredits; False when the job is no longer the ended job read."""
+
     def claim(self, job_id: str, index: int, task_input: dict[str, Any]) -> bool:
         """Plans a PENDING pipeline task once, with its rendered input."""
 
@@ -171,7 +174,7 @@ class ObjectStore(Protocol):
 
 
 class WorkflowPort(Protocol):
-    def start(self, job_id: str) -> bool: ...
+    def start(self, job_id: str, run: int = 0) -> bool: ...
 
     def succeed(self, token: str, answer: TaskEnded) -> bool: ...
 

@@ -16,6 +16,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def retry_tag(number: int) -> str:
+    """What names a job's `number`-th retry where each run needs its own record (its reservation
+    and settlement on the ledger, its completion push)."""
+    return f"RETRY#{number:02d}"
+
+
 def is_job_id(value: str) -> bool:
     """Job ids are UUIDs: anything else names no job, and is never looked up."""
     try:
@@ -139,6 +145,7 @@ class StepState(_Model):
     charged: int = 0
     refunded: int = 0
     size: int | None = Field(default=None, description="Its number of tasks, once known")
+    retried: int = Field(default=0, description="Credits reserved again by retries of its tasks")
 
 
 class Job(_Model):
@@ -167,6 +174,8 @@ class Job(_Model):
     paused_at: datetime | None = Field(default=None, alias="pausedAt")
     finished_at: datetime | None = Field(default=None, alias="finishedAt")
     prepared: bool = False
+    # How often the job was retried (POST /jobs/{id}/retry): its workflow's run is named after it.
+    retries: int = 0
     event_published_at: datetime | None = Field(default=None, alias="eventPublishedAt")
     # A pipeline's steps, in order (empty: a one-step job of `provider`/`model`).
     steps: list[StepSummary] = Field(default_factory=list)
@@ -221,10 +230,24 @@ class Output(_Model):
     source_url: str | None = Field(default=None, alias="sourceUrl")
 
 
+class Attempt(_Model):
+    """How an earlier run of a task ended (kept on the task when it is retried)."""
+
+    attempt: int = Field(ge=1)
+    status: TaskStatus
+    error: str | None = None
+    provider_id: str | None = Field(default=None, alias="providerId")
+    finished_at: datetime | None = Field(default=None, alias="finishedAt")
+
+
 class Task(_Model):
     job_id: str = Field(alias="jobId")
     index: int
     status: TaskStatus
+    # Its run, counted from 1: a retry of its job runs it again as the next attempt.
+    attempt: int = Field(default=1, ge=1)
+    # The earlier attempts, oldest first (at most MAX_JOB_RETRIES, so the item stays small).
+    attempts: list[Attempt] = Field(default_factory=list)
     input: JsonObject
     provider_id: str | None = Field(default=None, alias="providerId")
     progress: float | None = None
