@@ -1,4 +1,4 @@
-"""`genjobs`: create, watch, list, cancel and download AI generation jobs from the command line."""
+"""`genjobs`: create, watch, list, cancel, retry and download AI generation jobs from the command line."""
 
 from __future__ import annotations
 
@@ -117,6 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("job_id", metavar="JOB_ID")
     cancel.add_argument("--no-wait", action="store_true", help="return once the cancel is accepted")
     interval(cancel)
+
+    retry = command(
+        "retry", commands.retry, "run an ended job's failed (or cancelled) tasks again, in the same job"
+    )
+    retry.add_argument("job_id", metavar="JOB_ID")
+    retry.add_argument(
+        "--include",
+        choices=["cancelled"],
+        help="also the tasks that were cancelled or never started (restart a cancelled job)",
+    )
+    retry.add_argument("--idempotency-key", help="repeats with the same key retry the job once")
 
     signal = command(
         "signal", commands.signal, "answer a pipeline's signal step that waits (e.g. approve its script)"

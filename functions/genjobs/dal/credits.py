@@ -11,9 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from genjobs.dal.dynamo import TableRepository, key, update
+from botocore.exceptions import ClientError
+
+from genjobs.dal.dynamo import TableRepository, cancellation_codes, key, update
 from genjobs.dal.items import account_key, from_dynamo, ledger_key, to_dynamo
 from genjobs.models.domain import CreditAccount, Job, LedgerEntry, LedgerKind, utcnow
+from genjobs.models.persistence import InsufficientCredits
 
 
 def grant_entry(user_id: str, grant_id: str, amount: int, reason: str | None) -> LedgerEntry:
@@ -100,6 +103,14 @@ class CreditRepository(TableRepository):
             self.update_op(account),
             self._entry_put(job_entry(job, LedgerKind.RESERVE, amount, what=what)),
         ]
+
+    def refused_reservation(self, error: ClientError, job: Job, amount: int) -> InsufficientCredits | None:
+        """What a transaction holding `reserve_ops` second (after its own first item) failed on,
+        when it was the reservation: too few credits available."""
+        codes = cancellation_codes(error)
+        if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+            return InsufficientCredits(amount, self.account(job.user_id).available)
+        return None
 
     def settle_ops(self, entry: LedgerEntry) -> list[dict[str, Any]]:
         """Moves the entry's amount out of the reserved credits (CHARGE: to charged; RELEASE: back

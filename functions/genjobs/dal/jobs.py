@@ -42,7 +42,7 @@ from genjobs.models.domain import (
     retry_tag,
     utcnow,
 )
-from genjobs.models.persistence import InsufficientCredits, JobAlreadyExists, JobQuery, JobRetry, Page
+from genjobs.models.persistence import JobAlreadyExists, JobQuery, JobRetry, Page
 
 _SWEEP_MARK = ("gsi2pk", "gsi2sk")
 _ACTIVE = {":pending": JobStatus.PENDING.value, ":processing": JobStatus.PROCESSING.value}
@@ -82,9 +82,9 @@ class JobRepository(TableRepository):
                 ]
             )
         except ClientError as error:
+            if refused := self._credits.refused_reservation(error, job, amount):
+                raise refused from error
             codes = cancellation_codes(error)
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                raise InsufficientCredits(amount, self._credits.account(job.user_id).available) from error
             if codes and codes[0] == "ConditionalCheckFailed":
                 raise JobAlreadyExists(job.job_id) from error
             raise

@@ -22,7 +22,7 @@ from genjobs.dal.items import SWEEP_TASKS, task_from_item, task_key, task_to_ite
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.timeline import TimelineRepository
 from genjobs.models.domain import Attempt, Job, LedgerKind, Task, TaskStatus, TimelineEvent, retry_tag, utcnow
-from genjobs.models.persistence import Accepted, InsufficientCredits, JobRetry, Page, TaskMove
+from genjobs.models.persistence import Accepted, JobRetry, Page, TaskMove
 from genjobs.observability import logger
 
 _PROCESSING = {":processing": TaskStatus.PROCESSING.value}
@@ -208,12 +208,9 @@ class TaskRepository(TableRepository):
         try:
             self._client.transact_write_items(TransactItems=[*first, *resets[:room]])
         except ClientError as error:
-            codes = cancellation_codes(error)
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                raise InsufficientCredits(
-                    retry.amount, self._credits.account(job.user_id).available
-                ) from error
-            if codes:
+            if refused := self._credits.refused_reservation(error, job, retry.amount):
+                raise refused from error
+            if cancellation_codes(error):  # the job was not the ended job read
                 return False
             raise
         for start in range(room, len(resets), _TRANSACTION_ITEMS):

@@ -168,10 +168,7 @@ def _store_and_start(deps: Collaborators, job: Job, event: TimelineEvent) -> Non
     try:
         deps.jobs.create(job, event)
     except InsufficientCredits as error:
-        raise PaymentRequired(
-            f"this job needs {error.needed} credits; {error.available} are available",
-            errors=[{"field": "credits", "reason": f"needs {error.needed}, available {error.available}"}],
-        ) from error
+        raise PaymentRequired.short("this job", error.needed, error.available) from error
     # A failure here leaves the job PENDING; the sweeper starts it (the start is idempotent by name).
     try:
         deps.workflow.start(job.job_id)

@@ -92,10 +92,7 @@ def _retry(deps: Collaborators, user_id: str, job_id: str, request: RetryJobRequ
     try:
         retried = deps.tasks.retry(job, retry, event)
     except InsufficientCredits as error:
-        raise PaymentRequired(
-            f"this retry needs {error.needed} credits; {error.available} are available",
-            errors=[{"field": "credits", "reason": f"needs {error.needed}, available {error.available}"}],
-        ) from error
+        raise PaymentRequired.short("this retry", error.needed, error.available) from error
     if not retried:
         raise Conflict(f"job '{job_id}' changed while it was being retried (another retry came first)")
     _record_attempts(deps, job_id, chosen)
