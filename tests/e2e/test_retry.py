@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -228,3 +229,43 @@ def test_a_repeated_key_with_another_body_is_refused(app: Client) -> None:
     reused = retry(app, job_id, {"include": ["failed", "cancelled"]}, key="k")
     assert reused.status_code == 422, reused.text
     assert json.loads(reused.text)["errors"][0]["field"] == "Idempotency-Key"
+
+
+# ----------------------------------------------------------------------------- operators, in bulk
+def bulk(operator: Client, body: dict[str, Any]) -> dict[str, Any]:
+    response = operator.post("/admin/jobs/bulk", json=body)
+    assert response.status_code == 202, response.text
+    return dict(response.json())
+
+
+def test_operators_retry_every_failed_job_of_an_outage_once_counted_first(
+    stack: LocalStack, operator: Client, make_user: Callable[..., Client]
+) -> None:
+    # GIVEN two users whose jobs failed during a provider's outage (each task fails its first attempt)
+    since = datetime.now(UTC).isoformat()
+    users = [make_user(5), make_user(5)]
+    failed = [user.create(job_of({"failAttempts": 1}))["jobId"] for user in users]
+    assert [u.wait(j)["status"] for u, j in zip(users, failed, strict=True)] == ["FAILED", "FAILED"]
+    outage = {"action": "retry", "filter": {"status": ["FAILED"], "model": "sim-image", "createdFrom": since}}
+    # WHEN an operator counts them first
+    counted = bulk(operator, {**outage, "dryRun": True})
+    # THEN the count is theirs, and nothing changed
+    assert (counted["status"], counted["matched"]) == ("DRY_RUN", 2)
+    assert all(kinds(u, j)["job.retried"] == 0 for u, j in zip(users, failed, strict=True))
+    # WHEN the operator runs it, and its first page is delivered a second time
+    operation = bulk(operator, outage)
+    path = f"/admin/operations/{operation['operationId']}"
+    wait_for(lambda: operator.get(path).json()["status"] == "DONE", timeout=60, what="the operation done")
+    again = json.dumps({"operationId": operation["operationId"]})
+    stack.client("sqs").send_message(QueueUrl=stack.resource("BulkQueue"), MessageBody=again)
+    stack.wait_idle()
+    # THEN each job was retried once and completed, the operation counted each once
+    progress = operator.get(path).json()
+    assert (progress["done"], progress["skipped"]) == (2, 0)
+    for user, job_id in zip(users, failed, strict=True):
+        job = user.wait(job_id)
+        assert (job["status"], job["retries"]) == ("COMPLETED", 1)
+        assert ledger(user) == (5, 4, 0, 1)
+    # AND only operators may
+    assert users[0].post("/admin/jobs/bulk", json=outage).status_code == 403
+    assert users[0].get(path).status_code == 403

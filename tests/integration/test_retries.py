@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from genjobs.deps import Deps
-from genjobs.logic import retries, settlement
+from genjobs.logic import creation, settlement
 from genjobs.logic.errors import PaymentRequired
 from genjobs.logic.preparation import prepare
 from genjobs.logic.task_end import end_task
@@ -35,7 +35,7 @@ def test_a_retry_of_more_tasks_than_a_transaction_holds_resets_every_one(deps: D
     grant(deps, "alice", 2 * TASKS)
     job_id = failed_job(deps, "alice", TASKS)
     # WHEN it is retried
-    retries.retry_job(deps, "alice", job_id, RetryJobRequest(), None)
+    creation.retry_job(deps, "alice", job_id, RetryJobRequest(), None)
     # THEN every task is PENDING as its second attempt, remembering the first
     tasks = list(deps.tasks.of_job(job_id))
     assert {(t.status, t.attempt) for t in tasks} == {(TaskStatus.PENDING, 2)}
@@ -64,6 +64,6 @@ def test_a_retry_short_of_credits_changes_nothing(deps: Deps) -> None:
     before = (deps.jobs.get(job_id), list(deps.tasks.of_job(job_id)), deps.credits.account("bob"))
     # WHEN it is retried: 402
     with pytest.raises(PaymentRequired):
-        retries.retry_job(deps, "bob", job_id, RetryJobRequest(), None)
+        creation.retry_job(deps, "bob", job_id, RetryJobRequest(), None)
     # THEN nothing was written
     assert (deps.jobs.get(job_id), list(deps.tasks.of_job(job_id)), deps.credits.account("bob")) == before

@@ -22,16 +22,18 @@ from genjobs.models.domain import (
     CreditAccount,
     Device,
     Job,
+    JobFilter,
     JobStatus,
     LedgerEntry,
     LedgerKind,
+    Operation,
     Task,
     TaskStatus,
     TimelineEvent,
     retry_tag,
     utcnow,
 )
-from genjobs.models.messages import AppFunctionResult, JobEvent, SubmitTask, TaskEnded
+from genjobs.models.messages import AppFunctionResult, BulkPage, JobEvent, SubmitTask, TaskEnded
 from genjobs.models.persistence import (
     Accepted,
     AppFunctionFailed,
@@ -595,6 +597,63 @@ class FakeSubmitQueue:
         self.retries.append((receipt_handle, delay_seconds))
 
 
+class FakeOperations:
+    """Operations in memory; the filter is applied as the Scan's expression would apply it."""
+
+    def __init__(self, world: World) -> None:
+        self.w = world
+        self.operations: dict[str, Operation] = {}
+        self.claims = Claims()
+
+    def create(self, operation: Operation) -> None:
+        self.operations[operation.operation_id] = operation
+
+    def get(self, operation_id: str) -> Operation | None:
+        return self.operations.get(operation_id)
+
+    def _matches(self, job: Job, f: JobFilter) -> bool:
+        return (
+            (not f.status or job.status in f.status)
+            and f.provider in (None, job.provider)
+            and f.model in (None, job.model)
+            and (f.created_from is None or job.created_at >= f.created_from)
+            and (f.created_to is None or job.created_at < f.created_to)
+        )
+
+    def matching_jobs(self, job_filter: JobFilter, start: dict[str, Any] | None, scanned: int) -> Page[Job]:
+        ids = sorted(self.w.jobs)
+        first = ids.index(start["pk"]) + 1 if start else 0
+        window = ids[first : first + scanned]
+        last = {"pk": window[-1], "sk": "JOB"} if first + scanned < len(ids) else None
+        return Page([self.w.jobs[i] for i in window if self._matches(self.w.jobs[i], job_filter)], last)
+
+    def count_jobs(self, job_filter: JobFilter) -> int:
+        return sum(self._matches(j, job_filter) for j in self.w.jobs.values())
+
+    def claim(self, operation_id: str, what: str) -> bool:
+        return self.claims.claim((operation_id, what))
+
+    def count(self, operation_id: str, outcome: str) -> None:
+        operation = self.operations[operation_id]
+        self.operations[operation_id] = operation.model_copy(
+            update={outcome: getattr(operation, outcome) + 1}
+        )
+
+    def finish(self, operation_id: str) -> None:
+        operation = self.operations[operation_id]
+        self.operations[operation_id] = operation.model_copy(
+            update={"status": "DONE", "finished_at": utcnow()}
+        )
+
+
+class FakeBulkQueue:
+    def __init__(self) -> None:
+        self.sent: list[BulkPage] = []
+
+    def send_page(self, page: BulkPage) -> None:
+        self.sent.append(page)
+
+
 class FakeNotifications:
     def __init__(self) -> None:
         self.published: list[tuple[str, dict[str, Any]]] = []
@@ -722,6 +781,8 @@ class FakeDeps(Deps):
     run_queue: FakeSubmitQueue  # type: ignore[assignment]
     notifications: FakeNotifications  # type: ignore[assignment]
     app_functions: FakeAppFunctions  # type: ignore[assignment]
+    operations: FakeOperations  # type: ignore[assignment]
+    bulk_queue: FakeBulkQueue  # type: ignore[assignment]
 
 
 def fake_deps(**settings: Any) -> FakeDeps:
@@ -732,6 +793,8 @@ def fake_deps(**settings: Any) -> FakeDeps:
         jobs=FakeJobs(world),
         tasks=FakeTasks(world),
         credits=FakeCredits(world),
+        operations=FakeOperations(world),
+        bulk_queue=FakeBulkQueue(),
         devices=FakeDevices(),
         timeline=FakeTimeline(world),
         storage=FakeStorage(),

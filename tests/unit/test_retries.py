@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from genjobs.logic import retries, settlement, submission
+from genjobs.logic import creation, settlement, submission
 from genjobs.logic.errors import Conflict, PaymentRequired
 from genjobs.logic.tasks import submission_key
 from genjobs.models.api import RetryJobRequest
@@ -42,7 +42,7 @@ def test_only_the_failed_task_runs_again_with_its_price_reserved(
     # GIVEN a 3-task job that ended with its second task failed
     job_id = ended_with_one_failure(deps)
     # WHEN it is retried
-    view = retries.retry_job(deps, USER, job_id, FAILED, None)
+    view = creation.retry_job(deps, USER, job_id, FAILED, None)
     # THEN it runs again as PROCESSING, only the failed task is PENDING as attempt 2, and one credit is reserved
     assert view.status == JobStatus.PROCESSING
     assert [task_of(deps, job_id, i).status for i in range(3)] == [
@@ -68,11 +68,11 @@ def test_a_running_job_or_one_with_nothing_failed_is_a_conflict(
     granted(deps)
     running = submitted(deps, 1)
     with pytest.raises(Conflict, match="once it has ended"):
-        retries.retry_job(deps, USER, running, FAILED, None)
+        creation.retry_job(deps, USER, running, FAILED, None)
     task_succeeded(deps, running, 0)
     settlement.settle(deps, running)
     with pytest.raises(Conflict, match="nothing to retry"):
-        retries.retry_job(deps, USER, running, FAILED, None)
+        creation.retry_job(deps, USER, running, FAILED, None)
 
 
 def test_short_credits_change_nothing(deps: FakeDeps, provider: FakeProvider) -> None:
@@ -82,7 +82,7 @@ def test_short_credits_change_nothing(deps: FakeDeps, provider: FakeProvider) ->
     before = (job_of(deps, job_id), task_of(deps, job_id, 1), deps.credits.account(USER))
     # WHEN it is retried: 402, and nothing moved
     with pytest.raises(PaymentRequired):
-        retries.retry_job(deps, USER, job_id, FAILED, None)
+        creation.retry_job(deps, USER, job_id, FAILED, None)
     assert (job_of(deps, job_id), task_of(deps, job_id, 1), deps.credits.account(USER)) == before
 
 
@@ -91,10 +91,10 @@ def test_retries_are_bounded(provider: FakeProvider) -> None:
 
     deps = fake_deps(MAX_JOB_RETRIES=1)
     job_id = ended_with_one_failure(deps)
-    retries.retry_job(deps, USER, job_id, FAILED, None)
+    creation.retry_job(deps, USER, job_id, FAILED, None)
     submission.submit(deps, message(job_id, 1, "tok-r1"), 1)
     task_failed(deps, job_id, 1)
     settlement.settle(deps, job_id)
     assert job_of(deps, job_id).status == JobStatus.COMPLETED
     with pytest.raises(Conflict, match="at most 1"):
-        retries.retry_job(deps, USER, job_id, FAILED, None)
+        creation.retry_job(deps, USER, job_id, FAILED, None)

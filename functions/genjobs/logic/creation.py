@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from genjobs.logic import jobs
+from genjobs.logic import jobs, retries
 from genjobs.logic.errors import Conflict, InvalidRequest
-from genjobs.models.api import CreateJobRequest, JobDetailView
+from genjobs.models.api import CreateJobRequest, JobDetailView, RetryJobRequest
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
@@ -66,6 +66,37 @@ def create_job(
 
 def _create(deps: Collaborators, *, keyed: KeyedCreation) -> JobDetailView:
     return jobs.create_job(deps, keyed.user, keyed.request, keyed.key)
+
+
+class KeyedRetry(Keyed):
+    job_id: str
+    request: RetryJobRequest
+
+
+def retry_job(
+    deps: Collaborators,
+    user_id: str,
+    job_id: str,
+    request: RetryJobRequest,
+    idempotency_key: str | None,
+    lambda_context: LambdaContext | None = None,
+) -> JobDetailView:
+    """Retries the caller's ended job (logic.retries); with a key, only the first time the key
+    comes for this job."""
+    if idempotency_key is None:
+        return _retry(deps, user_id, job_id, request)
+    # The job is part of the key: the same key sent for another job is another retry.
+    keyed = KeyedRetry(user=user_id, key=f"{job_id}:{idempotency_key}", job_id=job_id, request=request)
+    return once(deps, "retry-job", _keyed_retry, keyed, lambda_context)
+
+
+def _keyed_retry(deps: Collaborators, *, keyed: KeyedRetry) -> JobDetailView:
+    return _retry(deps, keyed.user, keyed.job_id, keyed.request)
+
+
+def _retry(deps: Collaborators, user_id: str, job_id: str, request: RetryJobRequest) -> JobDetailView:
+    retries.retry(deps, jobs._owned_job(deps, user_id, job_id), request)
+    return jobs.get_job(deps, user_id, job_id)
 
 
 def once(

@@ -15,13 +15,15 @@ from genjobs.models.domain import (
     CreditAccount,
     Device,
     Job,
+    JobFilter,
     JobStatus,
     LedgerEntry,
+    Operation,
     Task,
     TaskStatus,
     TimelineEvent,
 )
-from genjobs.models.messages import AppFunctionResult, JobEvent, SubmitTask, TaskEnded
+from genjobs.models.messages import AppFunctionResult, BulkPage, JobEvent, SubmitTask, TaskEnded
 from genjobs.models.persistence import Accepted, JobQuery, JobRetry, Page, TaskMove
 
 if TYPE_CHECKING:
@@ -161,6 +163,28 @@ class Timeline(Protocol):
     def page(self, job_id: str, *, limit: int, start: dict[str, Any] | None) -> Page[TimelineEvent]: ...
 
 
+class Operations(Protocol):
+    def create(self, operation: Operation) -> None: ...
+
+    def get(self, operation_id: str) -> Operation | None: ...
+
+    def matching_jobs(
+        self, job_filter: JobFilter, start: dict[str, Any] | None, scanned: int
+    ) -> Page[Job]: ...
+
+    def count_jobs(self, job_filter: JobFilter) -> int: ...
+
+    def claim(self, operation_id: str, what: str) -> bool: ...
+
+    def count(self, operation_id: str, outcome: str) -> None: ...
+
+    def finish(self, operation_id: str) -> None: ...
+
+
+class BulkQueuePort(Protocol):
+    def send_page(self, page: BulkPage) -> None: ...
+
+
 class ObjectStore(Protocol):
     def put_json(self, key: str, value: Any) -> None: ...
 
@@ -243,6 +267,12 @@ class Collaborators(Protocol):
 
     @property
     def timeline(self) -> Timeline: ...
+
+    @property
+    def operations(self) -> Operations: ...
+
+    @property
+    def bulk_queue(self) -> BulkQueuePort: ...
 
     @property
     def storage(self) -> ObjectStore: ...

@@ -6,53 +6,24 @@ because of it, and an all-outputs step over it that ran on what had succeeded.""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from genjobs.logic import scheduler
-from genjobs.logic.creation import Keyed, once
 from genjobs.logic.errors import Conflict, PaymentRequired
-from genjobs.logic.jobs import _detail, _owned_job
 from genjobs.logic.ports import Collaborators
-from genjobs.models.api import JobDetailView, RetryJobRequest
+from genjobs.models.api import RetryJobRequest
 from genjobs.models.domain import Job, Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.persistence import InsufficientCredits, JobRetry
 from genjobs.models.pipeline import Needs, StepSpec
 from genjobs.observability import logger, metrics
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.typing import LambdaContext
-
 # What each `include` word retries.
 INCLUDED = {"failed": {TaskStatus.FAILED}, "cancelled": {TaskStatus.CANCELLED}}
 
 
-class KeyedRetry(Keyed):
-    job_id: str
-    request: RetryJobRequest
-
-
-def retry_job(
-    deps: Collaborators,
-    user_id: str,
-    job_id: str,
-    request: RetryJobRequest,
-    idempotency_key: str | None,
-    lambda_context: LambdaContext | None = None,
-) -> JobDetailView:
-    """Retries the job; with a key, only the first time the key comes for this job."""
-    if idempotency_key is None:
-        return _retry(deps, user_id, job_id, request)
-    # The job is part of the key: the same key sent for another job is another retry.
-    keyed = KeyedRetry(user=user_id, key=f"{job_id}:{idempotency_key}", job_id=job_id, request=request)
-    return once(deps, "retry-job", _keyed_retry, keyed, lambda_context)
-
-
-def _keyed_retry(deps: Collaborators, *, keyed: KeyedRetry) -> JobDetailView:
-    return _retry(deps, keyed.user, keyed.job_id, keyed.request)
-
-
-def _retry(deps: Collaborators, user_id: str, job_id: str, request: RetryJobRequest) -> JobDetailView:
-    job = _owned_job(deps, user_id, job_id)
+def retry(deps: Collaborators, job: Job, request: RetryJobRequest) -> None:
+    """Retries the ended job read as `job` (the caller checked who may). Raises Conflict (running,
+    nothing to retry, retried too often, or changed meanwhile) and PaymentRequired."""
+    job_id = job.job_id
     if not job.status.terminal:
         raise Conflict(f"job '{job_id}' is {job.status.value}: a job can be retried once it has ended")
     limit = deps.settings.max_job_retries
@@ -104,7 +75,6 @@ def _retry(deps: Collaborators, user_id: str, job_id: str, request: RetryJobRequ
         logger.exception(
             "start of the job's retry failed; the sweeper will start it", extra={"jobId": job_id}
         )
-    return _detail(deps, user_id, _owned_job(deps, user_id, job_id))
 
 
 def _record_attempts(deps: Collaborators, job_id: str, tasks: Iterable[Task]) -> None:

@@ -315,6 +315,36 @@ class TimelineEvent(_Model):
     detail: JsonObject = Field(default_factory=dict)
 
 
+class JobFilter(BaseModel):
+    """Which jobs an operator's bulk operation acts on (every condition given must hold)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    status: list[JobStatus] | None = Field(default=None, min_length=1)
+    provider: str | None = Field(default=None, max_length=64)
+    model: str | None = Field(default=None, max_length=128)
+    created_from: datetime | None = Field(default=None, alias="createdFrom")
+    created_to: datetime | None = Field(default=None, alias="createdTo")
+
+
+class Operation(_Model):
+    """An operator's bulk action over the jobs a filter matches, run page by page; its counters
+    say how far it got (each job is counted once, when it is handled)."""
+
+    operation_id: str = Field(alias="operationId")
+    action: str
+    filter: JobFilter
+    include: list[str] = Field(default_factory=list)
+    by: str
+    status: str = "RUNNING"
+    done: int = Field(default=0, description="Jobs retried or cancelled")
+    skipped: int = Field(
+        default=0, description="Matched jobs the action refused (running, nothing to retry...)"
+    )
+    created_at: datetime = Field(alias="createdAt")
+    finished_at: datetime | None = Field(default=None, alias="finishedAt")
+
+
 class Device(_Model):
     user_id: str = Field(alias="userId")
     device_id: str = Field(alias="deviceId")

@@ -253,6 +253,13 @@ class JobEvent(_Message):
         return cls.model_validate({**dict(job), "type": f"job.{job.status.value.lower()}"})
 
 
+class BulkPage(_Message):
+    """One page of an operator's bulk operation (BulkQueue): the jobs table from `startKey` on."""
+
+    operation_id: str = Field(alias="operationId")
+    start_key: dict[str, str] | None = Field(default=None, alias="startKey")
+
+
 # ----------------------------------------------------------------------------- webhooks
 class ReceivedWebhook(_Message):
     """A provider webhook as the endpoint received it: its signature covers `headers` and `body`,

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from genjobs.deps import deps
-from genjobs.logic import creation, jobs, retries, signals
+from genjobs.logic import creation, jobs, signals
 from genjobs.models.api import (
     CreateJobRequest,
     EventListView,
@@ -129,7 +129,7 @@ def retry_job(
     request: Annotated[RetryJobRequest, Body(openapi_examples=examples.RETRY)] = RetryJobRequest(),  # noqa: B008
     idempotency_key: IdempotencyKey = None,
 ) -> Response[JobDetailView]:
-    view = retries.retry_job(deps(), user, jobId, request, idempotency_key, router.lambda_context)
+    view = creation.retry_job(deps(), user, jobId, request, idempotency_key, router.lambda_context)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
 
 
