@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from genjobs.logic import creation, settlement, submission
+from genjobs.logic import creation, operations, settlement, submission
 from genjobs.logic.errors import Conflict, PaymentRequired
 from genjobs.logic.tasks import submission_key
 from genjobs.models.api import RetryJobRequest
 from genjobs.models.domain import JobStatus, TaskStatus
+from genjobs.models.operations import BulkJobsRequest
 from tests.unit.fakes import FakeDeps, FakeProvider
 from tests.unit.scenario import (
     USER,
@@ -27,7 +28,8 @@ FAILED = RetryJobRequest()
 
 
 def ended_with_one_failure(deps: FakeDeps) -> str:
-    granted(deps)
+    if not deps.credits.account(USER).granted:
+        granted(deps)
     job_id = submitted(deps, 3)
     task_succeeded(deps, job_id, 0)
     task_failed(deps, job_id, 1)
@@ -98,3 +100,21 @@ def test_retries_are_bounded(provider: FakeProvider) -> None:
     assert job_of(deps, job_id).status == JobStatus.COMPLETED
     with pytest.raises(Conflict, match="at most 1"):
         creation.retry_job(deps, USER, job_id, FAILED, None)
+
+
+def test_a_bulk_page_delivered_twice_retries_each_job_once(deps: FakeDeps, provider: FakeProvider) -> None:
+    # GIVEN two ended jobs with a failed task (COMPLETED: their others completed), and an operation over them
+    first, second = ended_with_one_failure(deps), ended_with_one_failure(deps)
+    request = BulkJobsRequest.model_validate({"action": "retry", "filter": {"status": ["COMPLETED"]}})
+    assert operations.start(deps, "ops", request.model_copy(update={"dry_run": True})).matched == 2
+    started = operations.start(deps, "ops", request)
+    assert started.operation_id is not None
+    (page,) = deps.bulk_queue.sent
+    # WHEN its page is delivered twice
+    operations.run_page(deps, page)
+    operations.run_page(deps, page)
+    # THEN each job was retried once, counted once, and the operation is done
+    assert [job_of(deps, j).retries for j in (first, second)] == [1, 1]
+    progress = operations.get(deps, started.operation_id)
+    assert (progress.status, progress.done, progress.skipped) == ("DONE", 2, 0)
+    assert len(deps.bulk_queue.sent) == 1

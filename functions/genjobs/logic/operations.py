@@ -11,9 +11,10 @@ from genjobs.logic import retries
 from genjobs.logic.cancelling import request_cancel
 from genjobs.logic.errors import Conflict, DomainError, NotFound
 from genjobs.logic.ports import Collaborators
-from genjobs.models.api import BulkJobsRequest, OperationView, RetryJobRequest
+from genjobs.models.api import RetryJobRequest
 from genjobs.models.domain import Job, Operation, utcnow
 from genjobs.models.messages import BulkPage
+from genjobs.models.operations import BulkJobsRequest, OperationView
 from genjobs.observability import logger
 
 # Items of the table one page scans (jobs are among tasks, events and ledger entries).

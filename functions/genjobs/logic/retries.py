@@ -42,7 +42,7 @@ def retry(deps: Collaborators, job: Job, request: RetryJobRequest) -> None:
         statuses = " or ".join(sorted(s.value for s in wanted))
         raise Conflict(f"job '{job_id}' has no {statuses} task: there is nothing to retry")
     chosen.sort(key=lambda t: t.index)
-    retry = JobRetry(
+    planned = JobRetry(
         number=job.retries + 1,
         tasks=chosen,
         replan=frozenset(replan),
@@ -54,14 +54,14 @@ def retry(deps: Collaborators, job: Job, request: RetryJobRequest) -> None:
         at=utcnow(),
         kind="job.retried",
         detail={
-            "retry": retry.number,
+            "retry": planned.number,
             "include": request.include,
             "taskIndexes": indexes,
-            "creditsReserved": retry.amount,
+            "creditsReserved": planned.amount,
         },
     )
     try:
-        retried = deps.tasks.retry(job, retry, event)
+        retried = deps.tasks.retry(job, planned, event)
     except InsufficientCredits as error:
         raise PaymentRequired.short("this retry", error.needed, error.available) from error
     if not retried:
@@ -70,7 +70,7 @@ def retry(deps: Collaborators, job: Job, request: RetryJobRequest) -> None:
     metrics.add_metric(name="JobsRetried", unit="Count", value=1)
     # A failure here leaves the job marked for the sweeper, which starts this run (named per retry).
     try:
-        deps.workflow.start(job_id, retry.number)
+        deps.workflow.start(job_id, planned.number)
     except Exception:  # noqa: BLE001 - the retry is recorded; the sweeper starts its run
         logger.exception(
             "start of the job's retry failed; the sweeper will start it", extra={"jobId": job_id}

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, mo
 from pydantic_core import PydanticCustomError
 
 from genjobs.models import stored
-from genjobs.models.domain import JobFilter, JobStatus, StepKind, TaskStatus
+from genjobs.models.domain import JobStatus, StepKind, TaskStatus
 from genjobs.models.pipeline import StepRequest
 from genjobs.models.stored import VALID_TEXT
 
@@ -184,30 +184,6 @@ class RetryJobRequest(_Request):
 
     # (pydantic copies a mutable default for each request)
     include: list[Literal["failed", "cancelled"]] = Field(default=["failed"], min_length=1, max_length=2)
-
-
-class BulkJobsRequest(_Request):
-    """Retry or cancel every job a filter matches (operators), e.g. after a provider's outage."""
-
-    action: Literal["retry", "cancel"]
-    filter: JobFilter = Field(default_factory=JobFilter)
-    include: list[Literal["failed", "cancelled"]] = Field(
-        default=["failed"], min_length=1, max_length=2, description="What a retry runs again."
-    )
-    dry_run: bool = Field(default=False, alias="dryRun", description="Only count the jobs it would act on.")
-
-
-class OperationView(_Response):
-    operation_id: str | None = Field(default=None, alias="operationId", description="None for a dry run.")
-    action: str
-    status: str = Field(description="RUNNING, DONE; DRY_RUN for a count.")
-    matched: int | None = Field(default=None, description="A dry run's count of the jobs it would act on.")
-    done: int = Field(default=0, description="Jobs retried or cancelled so far.")
-    skipped: int = Field(
-        default=0, description="Matched jobs the action refused (running, nothing to retry...)."
-    )
-    created_at: datetime | None = Field(default=None, alias="createdAt")
-    finished_at: datetime | None = Field(default=None, alias="finishedAt")
 
 
 class AttemptView(_Response):

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from genjobs.deps import deps
 from genjobs.logic import operations
-from genjobs.models.api import BulkJobsRequest, OperationView
+from genjobs.models.operations import BulkJobsRequest, OperationView
 from genjobs.routes.dependencies import Admin, Caller
 from genjobs.routes.params import responses
 
