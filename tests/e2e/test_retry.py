@@ -246,7 +246,8 @@ def test_operators_retry_every_failed_job_of_an_outage_once_counted_first(
     users = [make_user(5), make_user(5)]
     failed = [user.create(job_of({"failAttempts": 1}))["jobId"] for user in users]
     assert [u.wait(j)["status"] for u, j in zip(users, failed, strict=True)] == ["FAILED", "FAILED"]
-    outage = {"action": "retry", "filter": {"status": ["FAILED"], "model": "sim-image", "createdFrom": since}}
+    # (no status in the filter: a job it retried still matches when a page comes again)
+    outage = {"action": "retry", "filter": {"model": "sim-image", "createdFrom": since}}
     # WHEN an operator counts them first
     counted = bulk(operator, {**outage, "dryRun": True})
     # THEN the count is theirs, and nothing changed
