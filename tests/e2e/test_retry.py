@@ -270,3 +270,27 @@ def test_operators_retry_every_failed_job_of_an_outage_once_counted_first(
     # AND only operators may
     assert users[0].post("/admin/jobs/bulk", json=outage).status_code == 403
     assert users[0].get(path).status_code == 403
+
+
+def test_operators_cancel_the_running_jobs_of_a_model_keeping_what_finished(
+    operator: Client, make_user: Callable[..., Client]
+) -> None:
+    # GIVEN a user's job of a model that hangs at its provider, running
+    since = datetime.now(UTC).isoformat()
+    user = make_user(5)
+    job_id = user.create(job_of({"latency": 600}, {"latency": 600}))["jobId"]
+    user.wait(job_id, until=lambda j: j["counts"]["PROCESSING"] == 2)
+    # WHEN an operator cancels every running job of that model
+    stuck = {
+        "action": "cancel",
+        "filter": {"status": ["PROCESSING"], "model": "sim-image", "createdFrom": since},
+    }
+    operation = bulk(operator, stuck)
+    path = f"/admin/operations/{operation['operationId']}"
+    wait_for(lambda: operator.get(path).json()["status"] == "DONE", timeout=60, what="the operation done")
+    # THEN the job is cancelled and refunded, as if its user had cancelled it
+    job = user.wait(job_id)
+    assert job["status"] == "CANCELLED"
+    assert (job["credits"]["charged"], job["credits"]["refunded"]) == (0, 2)
+    assert operator.get(path).json()["done"] == 1
+    assert ledger(user) == (5, 5, 0, 0)
