@@ -239,6 +239,7 @@ EXPECTED_ACTIONS = {
     "ApiFunction": ITEMS
     | {"dynamodb:DeleteItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject", "states:StartExecution"}
     | {"dynamodb:Scan"}  # an operator's bulk operation counts the jobs its filter matches
+    | {"dynamodb:BatchWriteItem"}  # a retry's task.retried events
     | {"sqs:SendMessage", "sns:CreatePlatformEndpoint", "sns:DeleteEndpoint"}
     | {"sns:SetEndpointAttributes", "sns:GetEndpointAttributes"}
     | {"states:SendTaskSuccess"}  # a pipeline's signal answers its waiting step
@@ -266,7 +267,8 @@ EXPECTED_ACTIONS = {
     "SubmitDeadLetterFunction": ITEMS | {"states:SendTaskSuccess"},
     # An operator's bulk operation: a page of the table's jobs, each retried or cancelled.
     "BulkFunction": ITEMS
-    | {"dynamodb:Query", "dynamodb:Scan", "s3:GetObject", "states:StartExecution", "sqs:SendMessage"},
+    | {"dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:Scan", "s3:GetObject"}
+    | {"states:StartExecution", "sqs:SendMessage"},
     # A pipeline step that answers at once: a provider called synchronously, or an app function.
     "RunnerFunction": ITEMS
     | {"lambda:InvokeFunction", "sqs:ChangeMessageVisibility", "sqs:SendMessage"}

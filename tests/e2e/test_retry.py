@@ -103,7 +103,8 @@ def test_a_failed_task_is_retried_to_success_and_charged_once_per_attempt(
 
 def test_a_cancelled_job_is_restarted_to_completion_keeping_what_finished(app: Client) -> None:
     # GIVEN a job of 4 tasks run one at a time, cancelled once the first completed
-    body = {**job_of({}, {}, {}, {}), "concurrency": 1}
+    # (each task takes 2 s on the test clock: the cancel comes before the last one ends)
+    body = {**job_of(*[{"latency": 100}] * 4), "concurrency": 1}
     job_id = app.create(body)["jobId"]
     app.wait(job_id, until=lambda j: j["counts"]["COMPLETED"] >= 1)
     assert app.post(f"/jobs/{job_id}/cancel").status_code == 202
@@ -178,7 +179,7 @@ def assert_credits_exact_with_retries(app: Client, job: dict[str, Any]) -> None:
 def test_refusals_say_why_and_change_nothing(stack: LocalStack, make_user: Callable[..., Client]) -> None:
     app = make_user(3)
     # GIVEN a running job: 409
-    running = app.create(job_of({"latency": 60}))["jobId"]
+    running = app.create(job_of({"latency": 6000}))["jobId"]
     refused = retry(app, running)
     assert refused.status_code == 409, refused.text
     assert "PROCESSING" in refused.json()["detail"] or "PENDING" in refused.json()["detail"]
@@ -193,7 +194,7 @@ def test_refusals_say_why_and_change_nothing(stack: LocalStack, make_user: Calla
     # AND a failed job while the user's credits are held by another job: 402, nothing changed
     failed = app.create(job_of({"fail": "no"}, {"fail": "no"}))["jobId"]
     assert app.wait(failed)["status"] == "FAILED"
-    holder = app.create(job_of({"latency": 60}, {"latency": 60}))["jobId"]
+    holder = app.create(job_of({"latency": 6000}, {"latency": 6000}))["jobId"]
     before = (app.job(failed), app.credits())
     short = retry(app, failed)
     assert short.status_code == 402, short.text

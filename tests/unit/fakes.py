@@ -512,6 +512,9 @@ class FakeTimeline:
     def add(self, event: TimelineEvent) -> None:
         self.w.events.append(event)
 
+    def add_many(self, events: list[TimelineEvent]) -> None:
+        self.w.events.extend(events)
+
     def page(self, job_id: str, *, limit: int, start: dict[str, Any] | None) -> Page[TimelineEvent]:
         return _paged([e for e in self.w.events if e.job_id == job_id], limit, start)
 

@@ -78,11 +78,19 @@ def retry(deps: Collaborators, job: Job, request: RetryJobRequest) -> None:
 
 
 def _record_attempts(deps: Collaborators, job_id: str, tasks: Iterable[Task]) -> None:
-    for task in tasks:
-        detail = {"attempt": task.attempt + 1, "previous": task.status.value}
-        deps.timeline.add(
-            TimelineEvent(jobId=job_id, at=utcnow(), kind="task.retried", taskIndex=task.index, detail=detail)
-        )
+    at = utcnow()
+    deps.timeline.add_many(
+        [
+            TimelineEvent(
+                jobId=job_id,
+                at=at,
+                kind="task.retried",
+                taskIndex=task.index,
+                detail={"attempt": task.attempt + 1, "previous": task.status.value},
+            )
+            for task in tasks
+        ]
+    )
 
 
 def _dependents(deps: Collaborators, job: Job, tasks: dict[int, Task], retried: set[int]) -> set[int]:
