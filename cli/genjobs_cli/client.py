@@ -133,6 +133,10 @@ class Api:
     def resume(self, job_id: str) -> dict[str, Any]:
         return dict(self.request("POST", f"/jobs/{job_id}/resume"))
 
+    def retry(self, job_id: str, include: list[str], idempotency_key: str | None = None) -> dict[str, Any]:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return dict(self.request("POST", f"/jobs/{job_id}/retry", json={"include": include}, headers=headers))
+
     def signal(
         self, job_id: str, name: str, decision: str, data: dict[str, Any] | None, reason: str | None
     ) -> dict[str, Any]:

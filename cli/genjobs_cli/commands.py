@@ -139,6 +139,23 @@ def resume(args: argparse.Namespace, api: Api) -> int:
     return ExitCode.OK
 
 
+def retry(args: argparse.Namespace, api: Api) -> int:
+    """Runs an ended job's failed (and with --include cancelled, its cancelled) tasks again."""
+    include = ["failed", *(["cancelled"] if args.include == "cancelled" else [])]
+    job = api.retry(args.job_id, include, args.idempotency_key)
+    if args.json:
+        out(render.as_json(job))
+        return ExitCode.OK
+    credits = job["credits"]
+    # An ended job had nothing outstanding: what is now is this retry's reservation.
+    reserved = credits["reserved"] - credits["charged"] - credits["refunded"]
+    out(
+        f"job {args.job_id} {job['status']} (retry {job['retries']}): {reserved} credits reserved "
+        f"for the tasks it runs again; follow it: genjobs watch {args.job_id}"
+    )
+    return ExitCode.OK
+
+
 def signal(args: argparse.Namespace, api: Api) -> int:
     """Answers a pipeline's signal step that waits for the app (e.g. approving a script)."""
     data = parse_json_object(args.data, "--data") if args.data is not None else None

@@ -1,4 +1,4 @@
-"""`genjobs`: create, watch, list, cancel and download AI generation jobs from the command line."""
+"""`genjobs`: create, watch, list, cancel, retry and download AI generation jobs from the command line."""
 
 from __future__ import annotations
 
@@ -126,6 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     pause.add_argument("job_id", metavar="JOB_ID")
     resume = command("resume", commands.resume, "continue a paused job")
     resume.add_argument("job_id", metavar="JOB_ID")
+    retry = command(
+        "retry", commands.retry, "run an ended job's failed (or cancelled) tasks again, in the same job"
+    )
+    retry.add_argument("job_id", metavar="JOB_ID")
+    retry.add_argument(
+        "--include",
+        choices=["cancelled"],
+        help="also the tasks that were cancelled or never started (restart a cancelled job)",
+    )
+    retry.add_argument("--idempotency-key", help="repeats with the same key retry the job once")
 
     signal = command(
         "signal", commands.signal, "answer a pipeline's signal step that waits (e.g. approve its script)"

@@ -20,6 +20,7 @@ from genjobs.dal.devices import DeviceRepository
 from genjobs.dal.functions import LambdaAppFunctions
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.notifications import Notifications
+from genjobs.dal.operations import BulkQueue, OperationRepository
 from genjobs.dal.storage import Storage
 from genjobs.dal.submissions import SubmitQueue
 from genjobs.dal.tasks import TaskRepository
@@ -33,12 +34,14 @@ if TYPE_CHECKING:
     from genjobs.catalog import Catalog
     from genjobs.logic.ports import (
         AppFunctions,
+        BulkQueuePort,
         Collaborators,
         Credits,
         Devices,
         Jobs,
         NotificationsPort,
         ObjectStore,
+        Operations,
         SubmitQueuePort,
         Tasks,
         Timeline,
@@ -82,6 +85,7 @@ class Deps:
     credits: ClassVar[cached_property[Credits]] = _built(lambda s: CreditRepository(s.table_name))
     devices: ClassVar[cached_property[Devices]] = _built(lambda s: DeviceRepository(s.table_name))
     timeline: ClassVar[cached_property[Timeline]] = _built(lambda s: TimelineRepository(s.table_name))
+    operations: ClassVar[cached_property[Operations]] = _built(lambda s: OperationRepository(s.table_name))
     # The other services, each by the one resource it talks to.
     storage: ClassVar[cached_property[ObjectStore]] = _built(lambda s: Storage(s.output_bucket))
     workflow: ClassVar[cached_property[WorkflowPort]] = _built(lambda s: Workflow(s.state_machine_arn))
@@ -90,6 +94,7 @@ class Deps:
     submit_queue: ClassVar[cached_property[SubmitQueuePort]] = _built(
         lambda s: SubmitQueue(s.submit_queue_url)
     )
+    bulk_queue: ClassVar[cached_property[BulkQueuePort]] = _built(lambda s: BulkQueue(s.bulk_queue_url))
     notifications: ClassVar[cached_property[NotificationsPort]] = _built(
         lambda s: Notifications(s.job_events_topic_arn)
     )

@@ -57,6 +57,7 @@ class Settings(BaseModel):
     output_bucket: str = _resource("OUTPUT_BUCKET")
     submit_queue_url: str = _resource("SUBMIT_QUEUE_URL")
     run_queue_url: str = _resource("RUN_QUEUE_URL")
+    bulk_queue_url: str = _resource("BULK_QUEUE_URL")
     job_events_topic_arn: str = _resource("JOB_EVENTS_TOPIC_ARN")
     state_machine_arn: str = _resource("STATE_MACHINE_ARN")
     provider_secret_arn: str = Field(default="", alias="PROVIDER_SECRET_ARN")
@@ -80,6 +81,8 @@ class Settings(BaseModel):
     default_job_concurrency: int = Field(default=10, alias="DEFAULT_JOB_CONCURRENCY")
     max_job_concurrency: int = Field(default=100, alias="MAX_JOB_CONCURRENCY")
     output_url_ttl_seconds: int = Field(default=900, alias="OUTPUT_URL_TTL_SECONDS")
+    # How often one job may be retried: each retry keeps a record of every task's earlier attempt.
+    max_job_retries: int = Field(default=3, ge=0, alias="MAX_JOB_RETRIES")
     # Tasks one child execution of the workflow's Distributed Map runs (logic.batching), lowered for
     # long waits so that its history stays small.
     max_tasks_per_batch: int = Field(default=50, ge=1, alias="MAX_TASKS_PER_BATCH")

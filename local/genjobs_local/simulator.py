@@ -39,6 +39,9 @@ Durations are in schedule seconds; wall seconds = schedule seconds * time_scale.
     latency        float  running time (default 2)
     progressSteps  int    progress moves in this many equal steps while running (default 4)
     fail           str    end as failed with this error message instead of succeeding
+    failAttempts   int    only the first N predictions of this task fail (with `fail`'s message, or a
+                          default one): its later attempts succeed. A task is its idempotency key
+                          without the attempt genjobs appends to a retried task's key (`:a2`)
     neverFinish    bool   stay running forever (progress stops below 100)
     rawStatus      str    report this status string instead of the real one (unknown statuses)
     outputs        int    number of output files (default 1); 0 is a success that delivers nothing
@@ -93,6 +96,8 @@ from genjobs_local import sim_outputs
 DEFAULT_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"genjobs-simulator-webhook-key!!").decode()
 _WEBHOOK_ATTEMPT_DELAYS = (0.0, 1.0, 5.0)  # schedule seconds after the first attempt
 _TERMINAL = frozenset({"succeeded", "failed", "canceled"})
+# What genjobs appends to the idempotency key of a retried task's attempt (logic.tasks.submission_key).
+_ATTEMPT_SUFFIX = re.compile(r":a\d+$")
 _PREFER_WAIT = re.compile(r"(?:^|[\s,;])wait=(\d+(?:\.\d+)?)")
 
 
@@ -113,6 +118,7 @@ class SimOptions(BaseModel):
     latency: float = Field(default=2.0, ge=0)
     progress_steps: int = Field(default=4, alias="progressSteps", ge=1)
     fail: str | None = None
+    fail_attempts: int = Field(default=0, alias="failAttempts", ge=0)
     never_finish: bool = Field(default=False, alias="neverFinish")
     raw_status: str | None = Field(default=None, alias="rawStatus")
     outputs: int = Field(default=1, ge=0, le=100)
@@ -172,6 +178,8 @@ class _SimState:
         self.counters: Counter[str] = Counter()
         self.attempts_per_key: Counter[str] = Counter()
         self.creates_per_key: Counter[str] = Counter()
+        # Predictions made per task (an idempotency key without its attempt): failAttempts.
+        self.predictions_per_task: Counter[str] = Counter()
 
     def reset(self) -> None:
         with self.lock:
@@ -180,6 +188,7 @@ class _SimState:
             self.counters.clear()
             self.attempts_per_key.clear()
             self.creates_per_key.clear()
+            self.predictions_per_task.clear()
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
@@ -591,6 +600,13 @@ def _make_handler(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
             key: str,
         ) -> _Prediction:
             webhook = body.get("webhook")
+            if options.fail_attempts:
+                task = _ATTEMPT_SUFFIX.sub("", key) if key else f"body:{body_hash}"
+                state.predictions_per_task[task] += 1
+                failing = state.predictions_per_task[task] <= options.fail_attempts
+                made = state.predictions_per_task[task]
+                fail = (options.fail or f"simulated failure of attempt {made}") if failing else None
+                options = options.model_copy(update={"fail": fail})
             prediction = _Prediction(
                 id=uuid.uuid4().hex[:20],
                 model=body["model"],

@@ -238,6 +238,8 @@ SECRET = {"secretsmanager:GetSecretValue"}
 EXPECTED_ACTIONS = {
     "ApiFunction": ITEMS
     | {"dynamodb:DeleteItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject", "states:StartExecution"}
+    | {"dynamodb:Scan"}  # an operator's bulk operation counts the jobs its filter matches
+    | {"dynamodb:BatchWriteItem"}  # a retry's task.retried events
     | {"sqs:SendMessage", "sns:CreatePlatformEndpoint", "sns:DeleteEndpoint"}
     | {"sns:SetEndpointAttributes", "sns:GetEndpointAttributes"}
     | {"states:SendTaskSuccess"}  # a pipeline's signal answers its waiting step
@@ -248,7 +250,9 @@ EXPECTED_ACTIONS = {
     | OUTPUTS
     | SECRET,
     # No provider secret: it reads the catalog only, and talks to no provider.
-    "PrepareJobFunction": ITEMS | {"dynamodb:BatchWriteItem", "s3:GetObject", "s3:PutObject"},
+    # A retry's run reads which tasks are to run again.
+    "PrepareJobFunction": ITEMS
+    | {"dynamodb:BatchWriteItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject"},
     # Between two rounds of a pipeline: reads its tasks, writes those it sizes, the next manifest.
     "PlanTasksFunction": ITEMS
     | {"dynamodb:BatchWriteItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject"},
@@ -261,6 +265,10 @@ EXPECTED_ACTIONS = {
     | OUTPUTS
     | SECRET,
     "SubmitDeadLetterFunction": ITEMS | {"states:SendTaskSuccess"},
+    # An operator's bulk operation: a page of the table's jobs, each retried or cancelled.
+    "BulkFunction": ITEMS
+    | {"dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:Scan", "s3:GetObject"}
+    | {"states:StartExecution", "sqs:SendMessage"},
     # A pipeline step that answers at once: a provider called synchronously, or an app function.
     "RunnerFunction": ITEMS
     | {"lambda:InvokeFunction", "sqs:ChangeMessageVisibility", "sqs:SendMessage"}

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2
 from pydantic import BaseModel
 
 from genjobs.models import messages as m
-from genjobs.models.records import JobEventRecord, RunQueueRecord, SubmitQueueRecord
+from genjobs.models.records import BulkQueueRecord, JobEventRecord, RunQueueRecord, SubmitQueueRecord
 from genjobs.models.webhook import WebhookQuery
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,6 +81,7 @@ EVENT_PARSERS = {
     "submitter-function": _sqs_records(SubmitQueueRecord),
     "submit-dead-letter-function": _sqs_records(SubmitQueueRecord),
     "runner-function": _sqs_records(RunQueueRecord),
+    "bulk-function": _sqs_records(BulkQueueRecord),
     "notifier-function": _sqs_records(JobEventRecord),
     "webhook-function": _webhook,
     "api-function": APIGatewayProxyEventV2Model.model_validate,

@@ -122,6 +122,19 @@ RULES: dict[str, Rule] = {
     "GET /jobs/{jobId}/tasks": Rule(lambda w: Call("GET", f"/jobs/{w.job_id}/tasks"), 200, 404, 404),
     "GET /jobs/{jobId}/events": Rule(lambda w: Call("GET", f"/jobs/{w.job_id}/events"), 200, 404, 404),
     "POST /jobs/{jobId}/cancel": Rule(lambda w: Call("POST", f"/jobs/{w.job_id}/cancel"), 202, 404, 404),
+    # The owner's job is still running: nothing to retry yet (409 saying why).
+    "POST /jobs/{jobId}/retry": Rule(lambda w: Call("POST", f"/jobs/{w.job_id}/retry", {}), 409, 404, 404),
+    # A dry run only counts: operators only.
+    "POST /admin/jobs/bulk": Rule(
+        lambda w: Call("POST", "/admin/jobs/bulk", {"action": "cancel", "dryRun": True}),
+        403,
+        403,
+        202,
+        rightful="operator",
+    ),
+    "GET /admin/operations/{operationId}": Rule(
+        lambda w: Call("GET", f"/admin/operations/{uuid.uuid4()}"), 403, 403, 404, rightful="operator"
+    ),
     # The owner's job has no signal step (404 naming the step); another user's job does not exist.
     "POST /jobs/{jobId}/signals/{name}": Rule(
         lambda w: Call("POST", f"/jobs/{w.job_id}/signals/approve", {"decision": "approve"}), 404, 404, 404

@@ -164,6 +164,26 @@ def test_cancel_no_wait_returns_while_the_job_is_still_cancelling(
     app.wait(job_id)
 
 
+def test_retry_restarts_a_cancelled_job_and_shows_the_credits_reserved(
+    app: Client, genjobs: Callable[[Client], Run]
+) -> None:
+    # GIVEN a job of 2 tasks cancelled before either finished
+    job_id = app.create(sim_job(2, latency=600) | {"concurrency": 1})["jobId"]
+    app.wait(job_id, until=lambda j: j["status"] == "PROCESSING")
+    assert genjobs(app)("cancel", job_id, "--interval=0.05")[0] == 0
+    # WHEN it is retried without the cancelled tasks: nothing failed, a conflict (exit 4)
+    code, _, err = genjobs(app)("retry", job_id)
+    assert code == 4
+    assert "nothing to retry" in err
+    # WHEN it is restarted with them
+    code, out, _ = genjobs(app)("retry", job_id, "--include", "cancelled")
+    # THEN the command shows the job running again and the 2 credits reserved for it
+    assert code == 0
+    assert out.startswith(f"job {job_id} PROCESSING (retry 1): 2 credits reserved"), out
+    assert app.post(f"/jobs/{job_id}/cancel").status_code == 202
+    app.wait(job_id)
+
+
 def _problem_lines(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.startswith(("error:", "  - "))]
 

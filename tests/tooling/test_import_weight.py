@@ -41,9 +41,16 @@ NEVER_AT_IMPORT = {
 # Needed by some handlers' every invocation: the others must not import them.
 ONLY_FOR = {
     "aws_lambda_powertools.event_handler": {"api"},
-    "aws_lambda_powertools.utilities.batch": {"submitter", "submit_dead_letter", "notifier", "runner"},
-    "genjobs.batches": {"submitter", "submit_dead_letter", "notifier", "runner"},
-    "genjobs.models.api": {"api"},
+    "aws_lambda_powertools.utilities.batch": {
+        "submitter",
+        "submit_dead_letter",
+        "notifier",
+        "runner",
+        "bulk",
+    },
+    "genjobs.batches": {"submitter", "submit_dead_letter", "notifier", "runner", "bulk"},
+    # The bulk consumer retries each job with the API's own request model.
+    "genjobs.models.api": {"api", "bulk"},
     "genjobs.catalog": {
         "api",
         "webhook",

@@ -18,18 +18,22 @@ from genjobs.dal.jobs import finished
 from genjobs.dal.tasks import TaskRepository
 from genjobs.deps import Deps
 from genjobs.models.domain import (
+    Attempt,
     CreditAccount,
     Device,
     Job,
+    JobFilter,
     JobStatus,
     LedgerEntry,
     LedgerKind,
+    Operation,
     Task,
     TaskStatus,
     TimelineEvent,
+    retry_tag,
     utcnow,
 )
-from genjobs.models.messages import AppFunctionResult, JobEvent, SubmitTask, TaskEnded
+from genjobs.models.messages import AppFunctionResult, BulkPage, JobEvent, SubmitTask, TaskEnded
 from genjobs.models.persistence import (
     Accepted,
     AppFunctionFailed,
@@ -37,6 +41,7 @@ from genjobs.models.persistence import (
     InsufficientCredits,
     JobAlreadyExists,
     JobQuery,
+    JobRetry,
     Page,
     QueueUnavailable,
     TaskMove,
@@ -293,7 +298,7 @@ class FakeTasks:
             return False
         price = job.price_of(index)
         kind = LedgerKind.CHARGE if to == TaskStatus.COMPLETED else LedgerKind.RELEASE
-        entry = task_entry(job, index, kind)
+        entry = task_entry(job, index, kind, move.attempt)
         if to.terminal and not self.w.can_move(job.user_id, entry.entry_id, price):
             return False
         now = utcnow()
@@ -314,6 +319,50 @@ class FakeTasks:
             credits = credits.model_copy(update={"refunded": credits.refunded + price})
         self.w.jobs[job.job_id] = stored.model_copy(
             update={"counts": stored.counts.model_copy(update=counts), "credits": credits, "updated_at": now}
+        )
+        self.w.events.append(event)
+        return True
+
+    def retry(self, job: Job, retry: JobRetry, event: TimelineEvent) -> bool:
+        stored = self.w.jobs.get(job.job_id)
+        if stored is None or not stored.status.terminal or stored.retries != retry.number - 1:
+            return False
+        entry = job_entry(job, LedgerKind.RESERVE, retry.amount, what=retry_tag(retry.number))
+        available = self.w.account(job.user_id).available
+        if available < retry.amount or not self.w.move_credits(
+            entry, available=-retry.amount, reserved=retry.amount
+        ):
+            raise InsufficientCredits(retry.amount, available)
+        counts = stored.counts.model_copy()
+        for task in retry.tasks:
+            ended = Attempt(
+                attempt=task.attempt, status=task.status, error=task.error, providerId=task.provider_id
+            )
+            setattr(counts, task.status.value.lower(), counts.get(task.status) - 1)
+            counts.pending += 1
+            self.w.tasks[(job.job_id, task.index)] = task.model_copy(
+                update={
+                    "status": TaskStatus.PENDING,
+                    "attempt": task.attempt + 1,
+                    "attempts": [*task.attempts, ended],
+                    "error": None,
+                    "provider_id": None,
+                    "outputs": [],
+                    "finished_at": None,
+                    "planned_at": None if task.index in retry.replan else task.planned_at,
+                }
+            )
+        credits = stored.credits.model_copy(update={"reserved": stored.credits.reserved + retry.amount})
+        self.w.jobs[job.job_id] = stored.model_copy(
+            update={
+                "status": JobStatus.PROCESSING,
+                "retries": retry.number,
+                "counts": counts,
+                "credits": credits,
+                "finished_at": None,
+                "cancel_requested_at": None,
+                "event_published_at": None,
+            }
         )
         self.w.events.append(event)
         return True
@@ -466,6 +515,9 @@ class FakeTimeline:
     def add(self, event: TimelineEvent) -> None:
         self.w.events.append(event)
 
+    def add_many(self, events: list[TimelineEvent]) -> None:
+        self.w.events.extend(events)
+
     def page(self, job_id: str, *, limit: int, start: dict[str, Any] | None) -> Page[TimelineEvent]:
         return _paged([e for e in self.w.events if e.job_id == job_id], limit, start)
 
@@ -506,12 +558,13 @@ class FakeWorkflow:
         self.gone: set[str] = set()  # tokens that no longer wait
         self.start_fails = False
 
-    def start(self, job_id: str) -> bool:
+    def start(self, job_id: str, run: int = 0) -> bool:
         if self.start_fails:
             raise RuntimeError("StartExecution failed")
-        if job_id in self.started:
+        name = f"{job_id}-r{run}" if run else job_id
+        if name in self.started:
             return False
-        self.started.append(job_id)
+        self.started.append(name)
         return True
 
     def _answer(self, token: str, answer: Any) -> bool:
@@ -548,6 +601,63 @@ class FakeSubmitQueue:
 
     def retry_later(self, receipt_handle: str, delay_seconds: int) -> None:
         self.retries.append((receipt_handle, delay_seconds))
+
+
+class FakeOperations:
+    """Operations in memory; the filter is applied as the Scan's expression would apply it."""
+
+    def __init__(self, world: World) -> None:
+        self.w = world
+        self.operations: dict[str, Operation] = {}
+        self.claims = Claims()
+
+    def create(self, operation: Operation) -> None:
+        self.operations[operation.operation_id] = operation
+
+    def get(self, operation_id: str) -> Operation | None:
+        return self.operations.get(operation_id)
+
+    def _matches(self, job: Job, f: JobFilter) -> bool:
+        return (
+            (not f.status or job.status in f.status)
+            and f.provider in (None, job.provider)
+            and f.model in (None, job.model)
+            and (f.created_from is None or job.created_at >= f.created_from)
+            and (f.created_to is None or job.created_at < f.created_to)
+        )
+
+    def matching_jobs(self, job_filter: JobFilter, start: dict[str, Any] | None, scanned: int) -> Page[Job]:
+        ids = sorted(self.w.jobs)
+        first = ids.index(start["pk"]) + 1 if start else 0
+        window = ids[first : first + scanned]
+        last = {"pk": window[-1], "sk": "JOB"} if first + scanned < len(ids) else None
+        return Page([self.w.jobs[i] for i in window if self._matches(self.w.jobs[i], job_filter)], last)
+
+    def count_jobs(self, job_filter: JobFilter) -> int:
+        return sum(self._matches(j, job_filter) for j in self.w.jobs.values())
+
+    def claim(self, operation_id: str, what: str) -> bool:
+        return self.claims.claim((operation_id, what))
+
+    def count(self, operation_id: str, outcome: str) -> None:
+        operation = self.operations[operation_id]
+        self.operations[operation_id] = operation.model_copy(
+            update={outcome: getattr(operation, outcome) + 1}
+        )
+
+    def finish(self, operation_id: str) -> None:
+        operation = self.operations[operation_id]
+        self.operations[operation_id] = operation.model_copy(
+            update={"status": "DONE", "finished_at": utcnow()}
+        )
+
+
+class FakeBulkQueue:
+    def __init__(self) -> None:
+        self.sent: list[BulkPage] = []
+
+    def send_page(self, page: BulkPage) -> None:
+        self.sent.append(page)
 
 
 class FakeNotifications:
@@ -677,6 +787,8 @@ class FakeDeps(Deps):
     run_queue: FakeSubmitQueue  # type: ignore[assignment]
     notifications: FakeNotifications  # type: ignore[assignment]
     app_functions: FakeAppFunctions  # type: ignore[assignment]
+    operations: FakeOperations  # type: ignore[assignment]
+    bulk_queue: FakeBulkQueue  # type: ignore[assignment]
 
 
 def fake_deps(**settings: Any) -> FakeDeps:
@@ -687,6 +799,8 @@ def fake_deps(**settings: Any) -> FakeDeps:
         jobs=FakeJobs(world),
         tasks=FakeTasks(world),
         credits=FakeCredits(world),
+        operations=FakeOperations(world),
+        bulk_queue=FakeBulkQueue(),
         devices=FakeDevices(),
         timeline=FakeTimeline(world),
         storage=FakeStorage(),

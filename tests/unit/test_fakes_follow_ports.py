@@ -12,6 +12,7 @@ from genjobs.dal.devices import DeviceRepository
 from genjobs.dal.functions import LambdaAppFunctions
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.notifications import Notifications
+from genjobs.dal.operations import BulkQueue, OperationRepository
 from genjobs.dal.storage import Storage
 from genjobs.dal.submissions import SubmitQueue
 from genjobs.dal.tasks import TaskRepository
@@ -31,6 +32,8 @@ PAIRS = [
     (ports.SubmitQueuePort, SubmitQueue, fakes.FakeSubmitQueue),
     (ports.NotificationsPort, Notifications, fakes.FakeNotifications),
     (ports.AppFunctions, LambdaAppFunctions, fakes.FakeAppFunctions),
+    (ports.Operations, OperationRepository, fakes.FakeOperations),
+    (ports.BulkQueuePort, BulkQueue, fakes.FakeBulkQueue),
 ]
 
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from genjobs.dal.dynamo import TableRepository, key, update
+from botocore.exceptions import ClientError
+
+from genjobs.dal.dynamo import TableRepository, cancellation_codes, key, update
 from genjobs.dal.items import account_key, from_dynamo, ledger_key, to_dynamo
 from genjobs.models.domain import CreditAccount, Job, LedgerEntry, LedgerKind, utcnow
+from genjobs.models.persistence import InsufficientCredits
 
 
 def grant_entry(user_id: str, grant_id: str, amount: int, reason: str | None) -> LedgerEntry:
@@ -26,7 +29,7 @@ def job_entry(
 ) -> LedgerEntry:
     """The entry of a movement of a job's credits: reserved once (at its creation), then released
     or charged once per `what` (a task, or the settlement)."""
-    if kind == LedgerKind.RESERVE:
+    if kind == LedgerKind.RESERVE and what is None:
         return _entry(
             job.user_id, f"JOB#{job.job_id}#RESERVE", kind, amount, at=job.created_at, jobId=job.job_id
         )
@@ -34,9 +37,11 @@ def job_entry(
     return _entry(job.user_id, entry_id, kind, amount, jobId=job.job_id, taskIndex=index)
 
 
-def task_entry(job: Job, index: int, kind: LedgerKind) -> LedgerEntry:
-    """The charge or release of one task's price (a pipeline's: its step's, named on the entry)."""
-    entry = job_entry(job, kind, job.price_of(index), what=f"TASK#{index:06d}", index=index)
+def task_entry(job: Job, index: int, kind: LedgerKind, attempt: int = 1) -> LedgerEntry:
+    """The charge or release of one attempt of a task at its price (a pipeline's: its step's, named
+    on the entry). A later attempt is a movement of its own: its id names the attempt."""
+    what = f"TASK#{index:06d}" if attempt == 1 else f"TASK#{index:06d}#ATTEMPT#{attempt:02d}"
+    entry = job_entry(job, kind, job.price_of(index), what=what, index=index)
     if job.steps:
         entry = entry.model_copy(update={"step": job.steps[job.step_of(index)].name})
     return entry
@@ -92,17 +97,31 @@ class CreditRepository(TableRepository):
         item.update(ledger_key(entry.user_id, entry.entry_id))
         return self.put(item, "attribute_not_exists(pk)")
 
-    def reserve_ops(self, job: Job) -> list[dict[str, Any]]:
-        """Moves the job's reserved credits from available to reserved; the account's Update comes
-        first and fails its condition when too few credits are available."""
-        amount = job.credits.reserved
+    def reserve_ops(
+        self, job: Job, amount: int | None = None, what: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Moves the job's reserved credits (or `amount` more, reserved for `what`: a retry) from
+        available to reserved; the account's Update comes first and fails its condition when too
+        few credits are available."""
+        amount = job.credits.reserved if amount is None else amount
         account = update(
             account_key(job.user_id),
             add={"available": -amount, "reserved": amount},
             condition="available >= :need",
             values={":need": amount},
         )
-        return [self.update_op(account), self._entry_put(job_entry(job, LedgerKind.RESERVE, amount))]
+        return [
+            self.update_op(account),
+            self._entry_put(job_entry(job, LedgerKind.RESERVE, amount, what=what)),
+        ]
+
+    def refused_reservation(self, error: ClientError, job: Job, amount: int) -> InsufficientCredits | None:
+        """What a transaction holding `reserve_ops` second (after its own first item) failed on,
+        when it was the reservation: too few credits available."""
+        codes = cancellation_codes(error)
+        if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+            return InsufficientCredits(amount, self.account(job.user_id).available)
+        return None
 
     def settle_ops(self, entry: LedgerEntry) -> list[dict[str, Any]]:
         """Moves the entry's amount out of the reserved credits (CHARGE: to charged; RELEASE: back

@@ -85,6 +85,8 @@ def job_to_item(job: Job) -> dict[str, Any]:
     )
     if not job.steps:
         data.pop("steps", None)
+    if not job.retries:  # the job item is rewritten by every transition: only what it needs
+        data.pop("retries", None)
     for number, state in enumerate(job.step_states):
         for status in TaskStatus:
             if state.counts.get(status):
@@ -123,6 +125,7 @@ def job_from_item(item: dict[str, Any]) -> Job:
             charged=data.get(step_attr(n, "charged"), 0),
             refunded=data.get(step_attr(n, "refunded"), 0),
             size=data.get(step_attr(n, "size")),
+            retried=data.get(step_attr(n, "retried"), 0),
         )
         for n in range(len(data.get("steps", [])))
     ]
@@ -130,7 +133,10 @@ def job_from_item(item: dict[str, Any]) -> Job:
 
 
 def task_to_item(task: Task) -> dict[str, Any]:
-    item = to_dynamo(task.model_dump(mode="json", by_alias=True, exclude_none=True))
+    data = task.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if task.attempt == 1 and not task.attempts:  # a first attempt is written as tasks always were
+        del data["attempt"], data["attempts"]
+    item = to_dynamo(data)
     item.update(task_key(task.job_id, task.index))
     return item
 

@@ -32,8 +32,17 @@ from genjobs.dal.items import (
     step_count_attr,
 )
 from genjobs.dal.timeline import TimelineRepository
-from genjobs.models.domain import Job, JobStatus, LedgerKind, TaskStatus, TimelineEvent, utcnow
-from genjobs.models.persistence import InsufficientCredits, JobAlreadyExists, JobQuery, Page
+from genjobs.models.domain import (
+    Job,
+    JobStatus,
+    LedgerKind,
+    Task,
+    TaskStatus,
+    TimelineEvent,
+    retry_tag,
+    utcnow,
+)
+from genjobs.models.persistence import JobAlreadyExists, JobQuery, JobRetry, Page
 
 _SWEEP_MARK = ("gsi2pk", "gsi2sk")
 _ACTIVE = {":pending": JobStatus.PENDING.value, ":processing": JobStatus.PROCESSING.value}
@@ -73,9 +82,9 @@ class JobRepository(TableRepository):
                 ]
             )
         except ClientError as error:
+            if refused := self._credits.refused_reservation(error, job, amount):
+                raise refused from error
             codes = cancellation_codes(error)
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                raise InsufficientCredits(amount, self._credits.account(job.user_id).available) from error
             if codes and codes[0] == "ConditionalCheckFailed":
                 raise JobAlreadyExists(job.job_id) from error
             raise
@@ -210,7 +219,7 @@ class JobRepository(TableRepository):
         for number, (summary, state) in enumerate(zip(job.steps, job.step_states, strict=True)):
             # Each step's share of what is released: its reserved credits neither charged nor refunded.
             add[step_attr(number, "refunded")] = (
-                summary.slots * summary.price - state.charged - state.refunded
+                summary.slots * summary.price + state.retried - state.charged - state.refunded
             )
             left = (
                 (summary.slots if state.size is None else state.size)
@@ -229,7 +238,9 @@ class JobRepository(TableRepository):
         )
         items = [self.update_op(end), self.put(self._timeline.event_item(event))]
         if release:
-            items += self._credits.settle_ops(job_entry(job, LedgerKind.RELEASE, release, what="SETTLE"))
+            # A retried job settles again: each settlement is its own entry.
+            what = f"{retry_tag(job.retries)}#SETTLE" if job.retries else "SETTLE"
+            items += self._credits.settle_ops(job_entry(job, LedgerKind.RELEASE, release, what=what))
         if not self._transact(items):
             return None
         return finished(job, status, release, unstarted_as, at)
@@ -266,6 +277,46 @@ class JobRepository(TableRepository):
             if to_status.terminal:
                 add[step_attr(step, money)] = price
         return self.update_op(update(job_key(job.job_id), set={"updatedAt": iso(utcnow())}, add=add))
+
+    def retry_op(self, job: Job, retry: JobRetry) -> dict[str, Any]:
+        """The job's side of a retry: an ended job back to PROCESSING (no other retry came first),
+        its retried tasks counted PENDING again and their credits added to its reserved ones, marked
+        for the sweeper until its workflow's new run has started."""
+        add: dict[str, int] = {"creditsReserved": retry.amount, COUNT_ATTR[TaskStatus.PENDING]: 0}
+        for task in retry.tasks:
+            for name, amount in self._retried_task(job, task):
+                add[name] = add.get(name, 0) + amount
+        now = iso(utcnow())
+        ended = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+        change = update(
+            job_key(job.job_id),
+            set={
+                "status": JobStatus.PROCESSING.value,
+                "retries": retry.number,
+                "updatedAt": now,
+                "gsi2pk": SWEEP_JOBS,
+                "gsi2sk": now,
+            },
+            add=add,
+            # It ends, settles and is pushed again.
+            remove=("finishedAt", "cancelRequestedAt", "eventPublishedAt"),
+            condition="#s IN (:completed, :failed, :cancelled) AND "
+            "(attribute_not_exists(retries) OR retries = :previous)",
+            names=_STATUS,
+            values={f":{s.value.lower()}": s.value for s in ended} | {":previous": retry.number - 1},
+        )
+        return self.update_op(change)
+
+    @staticmethod
+    def _retried_task(job: Job, task: Task) -> list[tuple[str, int]]:
+        moves = [(COUNT_ATTR[task.status], -1), (COUNT_ATTR[TaskStatus.PENDING], 1)]
+        if job.steps:  # a step's PENDING is what is left of its size: not counted
+            step = job.step_of(task.index)
+            moves += [
+                (step_count_attr(step, task.status), -1),
+                (step_attr(step, "retried"), job.price_of(task.index)),
+            ]
+        return moves
 
     def resolve_step_size(self, job: Job, step: int, size: int, event: TimelineEvent) -> bool:
         """Fixes a fan-out's size once its items are known: the slots it will not use leave the

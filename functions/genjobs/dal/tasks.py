@@ -17,15 +17,34 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from genjobs.dal.credits import CreditRepository, task_entry
-from genjobs.dal.dynamo import TableRepository, attr, conditionally, iso, key, update
+from genjobs.dal.dynamo import TableRepository, attr, cancellation_codes, conditionally, iso, key, update
 from genjobs.dal.items import SWEEP_TASKS, task_from_item, task_key, task_to_item, to_dynamo
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.timeline import TimelineRepository
-from genjobs.models.domain import Job, LedgerKind, Task, TaskStatus, TimelineEvent, utcnow
-from genjobs.models.persistence import Accepted, Page, TaskMove
+from genjobs.models.domain import Attempt, Job, LedgerKind, Task, TaskStatus, TimelineEvent, retry_tag, utcnow
+from genjobs.models.persistence import Accepted, JobRetry, Page, TaskMove
 from genjobs.observability import logger
 
 _PROCESSING = {":processing": TaskStatus.PROCESSING.value}
+# DynamoDB's bound on the items of one transaction.
+_TRANSACTION_ITEMS = 100
+# What an attempt wrote on its task: a retry clears it for the next one (its record keeps the rest).
+_ATTEMPT_FIELDS = (
+    "error",
+    "providerId",
+    "progress",
+    "outputs",
+    "result",
+    "signal",
+    "submittedAt",
+    "finishedAt",
+    "submitAttempts",
+    "pollCount",
+    "pollErrors",
+    "sweeps",
+    "providerCancelledAt",
+    "endedBy",
+)
 _ONLY_PROCESSING = "attribute_exists(pk) AND #s = :processing"
 
 
@@ -162,7 +181,7 @@ class TaskRepository(TableRepository):
         items = [self.update_op(task), self._jobs.task_moved_op(job, index, from_status, to_status)]
         if to_status.terminal:
             kind = LedgerKind.CHARGE if to_status == TaskStatus.COMPLETED else LedgerKind.RELEASE
-            items += self._credits.settle_ops(task_entry(job, index, kind))
+            items += self._credits.settle_ops(task_entry(job, index, kind, move.attempt))
         if not self._transact(items):
             return False
         try:
@@ -172,6 +191,61 @@ class TaskRepository(TableRepository):
             # timeline entry is only a gap in the record, the task item holds the truth.
             logger.warning("timeline event not written", extra={"kind": event.kind}, exc_info=True)
         return True
+
+    def retry(self, job: Job, retry: JobRetry, event: TimelineEvent) -> bool:
+        """Runs the retry's tasks again as their next attempt, with the job back to PROCESSING and
+        their credits reserved, in one transaction (False, nothing written: the job is no longer
+        the ended job that was read). A retry of more tasks than a transaction holds resets the
+        rest right after, each reset conditioned on its attempt. Raises InsufficientCredits."""
+        resets = [self._reset_op(task, retry) for task in retry.tasks]
+        what = f"{retry_tag(retry.number)}"
+        first = [
+            self._jobs.retry_op(job, retry),
+            *self._credits.reserve_ops(job, retry.amount, what),
+            self.put(self._timeline.event_item(event)),
+        ]
+        room = _TRANSACTION_ITEMS - len(first)
+        try:
+            self._client.transact_write_items(TransactItems=[*first, *resets[:room]])
+        except ClientError as error:
+            if refused := self._credits.refused_reservation(error, job, retry.amount):
+                raise refused from error
+            if cancellation_codes(error):  # the job was not the ended job read
+                return False
+            raise
+        for start in range(room, len(resets), _TRANSACTION_ITEMS):
+            self._client.transact_write_items(TransactItems=resets[start : start + _TRANSACTION_ITEMS])
+        return True
+
+    def _reset_op(self, task: Task, retry: JobRetry) -> dict[str, Any]:
+        """A task ended as it was read becomes PENDING as its next attempt, keeping how this one
+        ended (at most one record per retry of its job: the job's retries are bounded)."""
+        ended = Attempt(
+            attempt=task.attempt,
+            status=task.status,
+            error=task.error,
+            providerId=task.provider_id,
+            finishedAt=task.finished_at,
+        )
+        attempts = [
+            a.model_dump(mode="json", by_alias=True, exclude_none=True) for a in [*task.attempts, ended]
+        ]
+        # A task whose input comes from what it depends on is planned again once that has run again.
+        replanned = ("plannedAt",) if task.index in retry.replan else ()
+        reset = update(
+            task_key(task.job_id, task.index),
+            set={
+                "status": TaskStatus.PENDING.value,
+                "attempt": task.attempt + 1,
+                "attempts": attempts,
+                "updatedAt": iso(utcnow()),
+            },
+            remove=(*_ATTEMPT_FIELDS, *replanned),
+            condition="#s = :was AND (attribute_not_exists(#a) OR #a = :attempt)",
+            names={"#s": "status", "#a": "attempt"},
+            values={":was": task.status.value, ":attempt": task.attempt},
+        )
+        return self.update_op(reset)
 
     # ------------------------------------------------------------------ updates of a running task
     def _update_processing(self, job_id: str, index: int, **changes: Any) -> bool:

@@ -18,12 +18,13 @@ class Workflow:
     def _sfn(self) -> Any:
         return aws.client("stepfunctions")
 
-    def start(self, job_id: str) -> bool:
-        """Starts the job's execution, named after the job so that a second start is a no-op."""
+    def start(self, job_id: str, run: int = 0) -> bool:
+        """Starts the job's execution, named after the job (and its retry: `run`) so that a second
+        start of the same run is a no-op."""
         try:
             self._sfn.start_execution(
                 stateMachineArn=self.state_machine_arn,
-                name=job_id,
+                name=f"{job_id}-r{run}" if run else job_id,
                 input=PrepareJobInput(jobId=job_id).model_dump_json(by_alias=True),
             )
         except ClientError as error:

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from genjobs.logic.errors import DomainError
 from genjobs.models import stored
 from genjobs.observability import logger, metrics, tracer
-from genjobs.routes import accounts, credits, devices, document, guards, jobs, problems
+from genjobs.routes import accounts, credits, devices, document, guards, jobs, operations, problems
 
 
 def parse_json_body(body: str) -> Any:
@@ -48,7 +48,7 @@ app.use(
         OpenAPIResponseValidationMiddleware(),
     ]
 )
-for resource in (jobs, credits, accounts, devices, document):
+for resource in (jobs, credits, accounts, devices, operations, document):
     app.include_router(resource.router)
 
 app.exception_handler(DomainError)(problems.domain_error)

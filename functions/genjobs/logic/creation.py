@@ -1,5 +1,6 @@
-"""Creating a job once per Idempotency-Key: a retry with the same key and body answers the same
-job and reserves nothing more (powertools' idempotency, its records in the idempotency table)."""
+"""Creating (or retrying) a job once per Idempotency-Key: a repeat with the same key and body
+answers the same job and reserves nothing more (powertools' idempotency, its records in the
+idempotency table)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from genjobs.logic import jobs
+from genjobs.logic import jobs, retries
 from genjobs.logic.errors import Conflict, InvalidRequest
-from genjobs.models.api import CreateJobRequest, JobDetailView
+from genjobs.models.api import CreateJobRequest, JobDetailView, RetryJobRequest
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
@@ -35,12 +36,15 @@ class RequestInProgress(Conflict):
     title = "Request in progress"
 
 
-class KeyedCreation(BaseModel):
-    """A create as the idempotency store sees it: the record is the caller's key, the payload whose
+class Keyed(BaseModel):
+    """A request as the idempotency store sees it: the record is the caller's key, the payload whose
     hash the record keeps is the request."""
 
     user: str
     key: str
+
+
+class KeyedCreation(Keyed):
     request: CreateJobRequest
 
 
@@ -56,7 +60,54 @@ def create_job(
     `lambda_context` bounds how long an interrupted create keeps its key in progress."""
     if idempotency_key is None:
         return jobs.create_job(deps, user_id, request, None)
-    create, config = _idempotent_creation(deps.settings.idempotency_table_name)
+    keyed = KeyedCreation(user=user_id, key=idempotency_key, request=request)
+    return once(deps, "create-job", _create, keyed, lambda_context)
+
+
+def _create(deps: Collaborators, *, keyed: KeyedCreation) -> JobDetailView:
+    return jobs.create_job(deps, keyed.user, keyed.request, keyed.key)
+
+
+class KeyedRetry(Keyed):
+    job_id: str
+    request: RetryJobRequest
+
+
+def retry_job(
+    deps: Collaborators,
+    user_id: str,
+    job_id: str,
+    request: RetryJobRequest,
+    idempotency_key: str | None,
+    lambda_context: LambdaContext | None = None,
+) -> JobDetailView:
+    """Retries the caller's ended job (logic.retries); with a key, only the first time the key
+    comes for this job."""
+    if idempotency_key is None:
+        return _retry(deps, user_id, job_id, request)
+    # The job is part of the key: the same key sent for another job is another retry.
+    keyed = KeyedRetry(user=user_id, key=f"{job_id}:{idempotency_key}", job_id=job_id, request=request)
+    return once(deps, "retry-job", _keyed_retry, keyed, lambda_context)
+
+
+def _keyed_retry(deps: Collaborators, *, keyed: KeyedRetry) -> JobDetailView:
+    return _retry(deps, keyed.user, keyed.job_id, keyed.request)
+
+
+def _retry(deps: Collaborators, user_id: str, job_id: str, request: RetryJobRequest) -> JobDetailView:
+    retries.retry(deps, jobs._owned_job(deps, user_id, job_id), request)
+    return jobs.get_job(deps, user_id, job_id)
+
+
+def once(
+    deps: Collaborators,
+    use_case: str,
+    run: Callable[..., JobDetailView],
+    keyed: Keyed,
+    lambda_context: LambdaContext | None,
+) -> JobDetailView:
+    """`run(deps, keyed=keyed)` the first time its key comes for `use_case`; the same answer after."""
+    call, config = _idempotent(deps.settings.idempotency_table_name, use_case, run)
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -65,7 +116,7 @@ def create_job(
     )
 
     try:
-        return create(deps, creation=KeyedCreation(user=user_id, key=idempotency_key, request=request))
+        return call(deps, keyed=keyed)
     except IdempotencyValidationError as error:
         raise IdempotencyKeyReused(
             "this Idempotency-Key was used before with a different request body",
@@ -76,10 +127,10 @@ def create_job(
 
 
 @cache
-def _idempotent_creation(
-    table_name: str,
+def _idempotent(
+    table_name: str, use_case: str, run: Callable[..., JobDetailView]
 ) -> tuple[Callable[..., JobDetailView], IdempotencyConfig]:
-    # Powertools' idempotency (and boto3 with it) is imported by the first create with a key.
+    # Powertools' idempotency (and boto3 with it) is imported by the first request with a key.
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
@@ -92,17 +143,13 @@ def _idempotent_creation(
         payload_validation_jmespath="request",
         expires_after_seconds=KEY_LIFETIME_SECONDS,
     )
-
-    def create(deps: Collaborators, *, creation: KeyedCreation) -> JobDetailView:
-        return jobs.create_job(deps, creation.user, creation.request, creation.key)
-
-    once: Callable[..., JobDetailView] = idempotent_function(
-        create,
-        data_keyword_argument="creation",
+    keyed: Callable[..., JobDetailView] = idempotent_function(
+        run,
+        data_keyword_argument="keyed",
         persistence_store=DynamoDBPersistenceLayer(table_name=table_name),
         config=config,
         output_serializer=PydanticSerializer(model=JobDetailView),
         # The records' keys name the use case, not where its code lives, so they outlive a refactor.
-        key_prefix="create-job",
+        key_prefix=use_case,
     )
-    return once, config
+    return keyed, config

@@ -42,6 +42,14 @@ class PaymentRequired(DomainError):
     status = 402
     title = "Insufficient credits"
 
+    @classmethod
+    def short(cls, what: str, needed: int, available: int) -> PaymentRequired:
+        """`what` needs `needed` credits and only `available` are."""
+        return cls(
+            f"{what} needs {needed} credits; {available} are available",
+            errors=[{"field": "credits", "reason": f"needs {needed}, available {available}"}],
+        )
+
 
 class Forbidden(DomainError):
     status = 403

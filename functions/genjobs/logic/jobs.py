@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from genjobs.logic import cursors, pipelines, planning, templates, views
+from genjobs.logic.cancelling import request_cancel
 from genjobs.logic.errors import Conflict, InvalidRequest, NotFound, PaymentRequired
 from genjobs.logic.ports import Collaborators
 from genjobs.models.api import CreateJobRequest, JobDetailView, JobListView, ListJobsQuery, TaskListView
@@ -25,7 +26,7 @@ from genjobs.models.domain import (
     is_job_id,
     utcnow,
 )
-from genjobs.models.persistence import InsufficientCredits, JobQuery, Page, QueueUnavailable
+from genjobs.models.persistence import InsufficientCredits, JobQuery, Page
 from genjobs.observability import logger
 
 # The job item is read by every task step and rewritten by every task transition (its counters), and
@@ -168,10 +169,7 @@ def _store_and_start(deps: Collaborators, job: Job, event: TimelineEvent) -> Non
     try:
         deps.jobs.create(job, event)
     except InsufficientCredits as error:
-        raise PaymentRequired(
-            f"this job needs {error.needed} credits; {error.available} are available",
-            errors=[{"field": "credits", "reason": f"needs {error.needed}, available {error.available}"}],
-        ) from error
+        raise PaymentRequired.short("this job", error.needed, error.available) from error
     # A failure here leaves the job PENDING; the sweeper starts it (the start is idempotent by name).
     try:
         deps.workflow.start(job.job_id)
@@ -333,26 +331,11 @@ def cancel_job(deps: Collaborators, user_id: str, job_id: str) -> JobDetailView:
     """Idempotent: an active job becomes CANCELLING; a job already cancelling or cancelled is returned as is."""
     job = _owned_job(deps, user_id, job_id)
     if job.status in {JobStatus.PENDING, JobStatus.PROCESSING}:
-        event = TimelineEvent(jobId=job_id, at=utcnow(), kind="job.cancel_requested", detail={"by": user_id})
-        cancelling = deps.jobs.request_cancel(job, event)
-        if cancelling is not None:
-            _cancel_in_flight_now(deps, job_id)
-            job = cancelling
-        else:  # no longer active since it was read: it ended, or another cancel came first
-            job = _owned_job(deps, user_id, job_id)
+        # None: no longer active since it was read (it ended, or another cancel came first)
+        job = request_cancel(deps, job, by=user_id) or _owned_job(deps, user_id, job_id)
     if job.status in {JobStatus.COMPLETED, JobStatus.FAILED}:
         raise Conflict(f"job '{job_id}' already ended {job.status.value}; there is nothing to cancel")
     return _detail(deps, user_id, job)
-
-
-def _cancel_in_flight_now(deps: Collaborators, job_id: str) -> None:
-    """Asks the submitter to stop the job's in-flight tasks at their provider now (a webhook wait has
-    no wake-up of its own). Best effort: the cancel is recorded, and the sweeper's next pass sends
-    whatever this message did not."""
-    try:
-        deps.submit_queue.cancel_in_flight(job_id)
-    except QueueUnavailable:
-        logger.warning("provider cancel left to the sweeper", extra={"jobId": job_id}, exc_info=True)
 
 
 def list_events(

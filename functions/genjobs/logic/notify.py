@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from genjobs.logic.ports import Collaborators
-from genjobs.models.domain import TimelineEvent, utcnow
+from genjobs.models.domain import TimelineEvent, retry_tag, utcnow
 from genjobs.models.messages import JobEvent
 from genjobs.models.persistence import EndpointGone
 
@@ -30,8 +30,10 @@ def send_job_push(deps: Collaborators, event: JobEvent) -> int:
     """Returns how many devices were pushed; stale endpoints are pruned."""
     sent = 0
     message = push_message(event)
+    # Each end of the job is pushed once: a retried job's next end is a push of its own.
+    run = event.job_id if not event.retries else f"{event.job_id}#{retry_tag(event.retries)}"
     for device in deps.devices.of_user(event.user_id):
-        if not deps.devices.claim_push(event.job_id, device.device_id):
+        if not deps.devices.claim_push(run, device.device_id):
             continue
         try:
             deps.checkpoints.reach("notify.before_push", event.user_id, event.job_id)
@@ -46,7 +48,7 @@ def send_job_push(deps: Collaborators, event: JobEvent) -> int:
         except Exception:
             # Not sent (SNS throttled, the invocation crashed): give the claim back so the
             # redelivered message pushes, instead of this job never being pushed to this device.
-            deps.devices.release_push(event.job_id, device.device_id)
+            deps.devices.release_push(run, device.device_id)
             raise
         sent += 1
         deps.timeline.add(

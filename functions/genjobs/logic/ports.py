@@ -15,14 +15,16 @@ from genjobs.models.domain import (
     CreditAccount,
     Device,
     Job,
+    JobFilter,
     JobStatus,
     LedgerEntry,
+    Operation,
     Task,
     TaskStatus,
     TimelineEvent,
 )
-from genjobs.models.messages import AppFunctionResult, JobEvent, SubmitTask, TaskEnded
-from genjobs.models.persistence import Accepted, JobQuery, Page, TaskMove
+from genjobs.models.messages import AppFunctionResult, BulkPage, JobEvent, SubmitTask, TaskEnded
+from genjobs.models.persistence import Accepted, JobQuery, JobRetry, Page, TaskMove
 
 if TYPE_CHECKING:
     # Types only: the catalog's models are loaded by the functions that plan or run tasks, not by all.
@@ -108,6 +110,9 @@ class Tasks(Protocol):
 
     def count_submit_attempt(self, job_id: str, index: int) -> None: ...
 
+    def retry(self, job: Job, retry: JobRetry, event: TimelineEvent) -> bool:
+        """Raises InsufficientCredits; False when the job is no longer the ended job read."""
+
     def claim(self, job_id: str, index: int, task_input: dict[str, Any]) -> bool:
         """Plans a PENDING pipeline task once, with its rendered input."""
 
@@ -157,7 +162,31 @@ class Devices(Protocol):
 class Timeline(Protocol):
     def add(self, event: TimelineEvent) -> None: ...
 
+    def add_many(self, events: list[TimelineEvent]) -> None: ...
+
     def page(self, job_id: str, *, limit: int, start: dict[str, Any] | None) -> Page[TimelineEvent]: ...
+
+
+class Operations(Protocol):
+    def create(self, operation: Operation) -> None: ...
+
+    def get(self, operation_id: str) -> Operation | None: ...
+
+    def matching_jobs(
+        self, job_filter: JobFilter, start: dict[str, Any] | None, scanned: int
+    ) -> Page[Job]: ...
+
+    def count_jobs(self, job_filter: JobFilter) -> int: ...
+
+    def claim(self, operation_id: str, what: str) -> bool: ...
+
+    def count(self, operation_id: str, outcome: str) -> None: ...
+
+    def finish(self, operation_id: str) -> None: ...
+
+
+class BulkQueuePort(Protocol):
+    def send_page(self, page: BulkPage) -> None: ...
 
 
 class ObjectStore(Protocol):
@@ -173,7 +202,7 @@ class ObjectStore(Protocol):
 
 
 class WorkflowPort(Protocol):
-    def start(self, job_id: str) -> bool: ...
+    def start(self, job_id: str, run: int = 0) -> bool: ...
 
     def succeed(self, token: str, answer: TaskEnded) -> bool: ...
 
@@ -242,6 +271,12 @@ class Collaborators(Protocol):
 
     @property
     def timeline(self) -> Timeline: ...
+
+    @property
+    def operations(self) -> Operations: ...
+
+    @property
+    def bulk_queue(self) -> BulkQueuePort: ...
 
     @property
     def storage(self) -> ObjectStore: ...

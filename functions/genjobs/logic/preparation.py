@@ -129,6 +129,8 @@ def prepare(deps: Collaborators, job_id: str) -> PrepareJobOutput:
             )
         )
         job = started or job
+    elif job.retries:
+        job = _retry_round(deps, job)
     if job.cancel_requested:
         # Cancelled before its tasks ran: its round runs nothing and the job settles, which ends
         # its tasks CANCELLED and refunds them.
@@ -139,6 +141,18 @@ def prepare(deps: Collaborators, job_id: str) -> PrepareJobOutput:
         and any(s.depends for s in scheduler.load(deps, job).specs)
     )
     return _state(deps, job, more)
+
+
+def _retry_round(deps: Collaborators, job: Job) -> Job:
+    """A retry's run: its first round runs the retried tasks whose input is known (all of a one-step
+    job's; a pipeline's others are planned again by the rounds after it)."""
+    ready = [
+        t.index
+        for t in deps.tasks.in_status(job.job_id, TaskStatus.PENDING)
+        if not job.is_pipeline or t.planned_at is not None
+    ]
+    _write_manifest(deps, job, ready)
+    return deps.jobs.mark_started(job.job_id) or job  # clears the sweeper's mark
 
 
 def _state(deps: Collaborators, job: Job, more_rounds: bool) -> PrepareJobOutput:

@@ -19,7 +19,7 @@ from genjobs.logic.ports import Collaborators
 from genjobs.logic.providers import provider_for
 from genjobs.logic.task_answer import DONE, Wait
 from genjobs.logic.task_end import TaskGone, end_task, ended_or_cancelled, load, task_event
-from genjobs.logic.tasks import RetryLater, apply_status, completed, rejected
+from genjobs.logic.tasks import RetryLater, apply_status, completed, rejected, submission_key
 from genjobs.models.domain import Job, StepKind, Task, TaskStatus
 from genjobs.models.messages import AppFunctionRequest, RunTask, TaskRef
 from genjobs.models.persistence import Accepted, AppFunctionFailed, AppFunctionThrottled
@@ -70,7 +70,9 @@ def _run(deps: Collaborators, job: Job, task: Task, receive_count: int) -> Wait:
 
 def _call(deps: Collaborators, job: Job, task: Task) -> Wait:
     model = model_of(deps, job)
-    request = SubmitRequest(model=job.model, input=task.input, idempotency_key=f"{job.job_id}:{task.index}")
+    request = SubmitRequest(
+        model=job.model, input=task.input, idempotency_key=submission_key(job.job_id, task)
+    )
     deps.tasks.count_submit_attempt(job.job_id, task.index)
     try:
         status = provider_for(deps, job.provider).run(

@@ -28,7 +28,8 @@ def sweep(deps: Collaborators) -> dict[str, int]:
     now = deps.clock.now()
     started = 0
     for job_id in deps.jobs.not_started(now - deps.clock.duration(settings.sweeper_interval_seconds)):
-        if deps.workflow.start(job_id):
+        job = deps.jobs.get(job_id)  # a retried job's run is named after its retry
+        if deps.workflow.start(job_id, job.retries if job else 0):
             started += 1
             deps.timeline.add(TimelineEvent(jobId=job_id, at=now, kind="job.started_by_sweeper"))
     cancelled = 0

@@ -38,7 +38,7 @@ def end_task(deps: Collaborators, job: Job, task: Task, to: TaskStatus, kind: st
         detail["charged"] = job.price_of(task.index)
     else:
         detail["refunded"] = job.price_of(task.index)
-    move = TaskMove(task.status, to, {k: v for k, v in fields.items() if k != "reason"})
+    move = TaskMove(task.status, to, {k: v for k, v in fields.items() if k != "reason"}, task.attempt)
     moved = deps.tasks.end(job, task.index, move, task_event(job.job_id, kind, task.index, **detail))
     if moved:
         metrics.add_metric(name=f"Tasks{to.value.capitalize()}", unit="Count", value=1)

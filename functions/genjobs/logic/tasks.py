@@ -76,6 +76,13 @@ def webhook_url(deps: Collaborators, job: Job, index: int) -> str:
     )
 
 
+def submission_key(job_id: str, task: Task) -> str:
+    """The provider's idempotency key of a task's attempt: a redelivery gets the same prediction,
+    a retry a new one (the same key would answer the failed prediction again)."""
+    key = f"{job_id}:{task.index}"
+    return key if task.attempt == 1 else f"{key}:a{task.attempt}"
+
+
 def submit_task(deps: Collaborators, job: Job, task: Task, token: str, receive_count: int) -> Wait | None:
     """What is left to wait for, or None when a webhook answers the token (or nothing waits on it)."""
     ref = TaskRef(jobId=job.job_id, taskIndex=task.index)
@@ -105,7 +112,7 @@ def submit_task(deps: Collaborators, job: Job, task: Task, token: str, receive_c
     request = SubmitRequest(
         model=job.model,
         input=task.input,
-        idempotency_key=f"{job.job_id}:{task.index}",
+        idempotency_key=submission_key(job.job_id, task),
         webhook_url=webhook_url(deps, job, task.index) if by_webhook else None,
     )
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from genjobs.logic.ports import ObjectStore
 from genjobs.models.api import (
+    AttemptView,
     CountsView,
     CreditsView,
     JobDetailView,
@@ -72,7 +73,7 @@ def step_views(job: Job) -> list[StepView]:
                 progress=100.0 if size == 0 else round(min(100.0, 100.0 * done / size), 1),
                 credits=StepCreditsView(
                     unitPrice=summary.price,
-                    reserved=summary.slots * summary.price,
+                    reserved=summary.slots * summary.price + state.retried,
                     charged=state.charged,
                     refunded=state.refunded,
                 ),
@@ -107,6 +108,7 @@ def _job_fields(job: Job, tasks: list[Task] | None) -> dict[str, object]:
         "startedAt": job.started_at,
         "cancelRequestedAt": job.cancel_requested_at,
         "finishedAt": job.finished_at,
+        "retries": job.retries,
     }
 
 
@@ -128,4 +130,6 @@ def task_view(task: Task, storage: ObjectStore, ttl: int, job: Job | None = None
         ],
         submittedAt=task.submitted_at,
         finishedAt=task.finished_at,
+        attempt=task.attempt,
+        attempts=[AttemptView.model_validate(a.model_dump(by_alias=True)) for a in task.attempts],
     )

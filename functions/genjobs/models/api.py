@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
@@ -178,6 +178,22 @@ class OutputView(_Response):
     size: int
 
 
+class RetryJobRequest(_Request):
+    """Which of an ended job's tasks run again: `failed` (the default), `cancelled` (cancelled or
+    never started), or both."""
+
+    # (pydantic copies a mutable default for each request)
+    include: list[Literal["failed", "cancelled"]] = Field(default=["failed"], min_length=1, max_length=2)
+
+
+class AttemptView(_Response):
+    attempt: int
+    status: TaskStatus
+    error: str | None = None
+    provider_id: str | None = Field(default=None, alias="providerId")
+    finished_at: datetime | None = Field(default=None, alias="finishedAt")
+
+
 class TaskView(_Response):
     index: int
     step: str | None = Field(default=None, description="A pipeline task's step.")
@@ -194,6 +210,12 @@ class TaskView(_Response):
     )
     submitted_at: datetime | None = Field(default=None, alias="submittedAt")
     finished_at: datetime | None = Field(default=None, alias="finishedAt")
+    attempt: int = Field(
+        default=1, description="Its run, from 1; each retry of the job runs it again as the next."
+    )
+    attempts: list[AttemptView] = Field(
+        default_factory=list, description="How each earlier attempt ended, oldest first."
+    )
 
 
 class StepCreditsView(_Response):
@@ -244,6 +266,7 @@ class JobView(_Response):
     started_at: datetime | None = Field(default=None, alias="startedAt")
     cancel_requested_at: datetime | None = Field(default=None, alias="cancelRequestedAt")
     finished_at: datetime | None = Field(default=None, alias="finishedAt")
+    retries: int = Field(default=0, description="How often the job was retried (POST /jobs/{jobId}/retry).")
 
 
 class JobDetailView(JobView):

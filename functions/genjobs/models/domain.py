@@ -16,6 +16,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def retry_tag(number: int) -> str:
+    """What names a job's `number`-th retry where each run needs its own record (its reservation
+    and settlement on the ledger, its completion push)."""
+    return f"RETRY#{number:02d}"
+
+
 def is_job_id(value: str) -> bool:
     """Job ids are UUIDs: anything else names no job, and is never looked up."""
     try:
@@ -139,6 +145,7 @@ class StepState(_Model):
     charged: int = 0
     refunded: int = 0
     size: int | None = Field(default=None, description="Its number of tasks, once known")
+    retried: int = Field(default=0, description="Credits reserved again by retries of its tasks")
 
 
 class Job(_Model):
@@ -167,6 +174,8 @@ class Job(_Model):
     paused_at: datetime | None = Field(default=None, alias="pausedAt")
     finished_at: datetime | None = Field(default=None, alias="finishedAt")
     prepared: bool = False
+    # How often the job was retried (POST /jobs/{id}/retry): its workflow's run is named after it.
+    retries: int = 0
     event_published_at: datetime | None = Field(default=None, alias="eventPublishedAt")
     # A pipeline's steps, in order (empty: a one-step job of `provider`/`model`).
     steps: list[StepSummary] = Field(default_factory=list)
@@ -245,10 +254,24 @@ class Output(_Model):
     source_url: str | None = Field(default=None, alias="sourceUrl")
 
 
+class Attempt(_Model):
+    """How an earlier run of a task ended (kept on the task when it is retried)."""
+
+    attempt: int = Field(ge=1)
+    status: TaskStatus
+    error: str | None = None
+    provider_id: str | None = Field(default=None, alias="providerId")
+    finished_at: datetime | None = Field(default=None, alias="finishedAt")
+
+
 class Task(_Model):
     job_id: str = Field(alias="jobId")
     index: int
     status: TaskStatus
+    # Its run, counted from 1: a retry of its job runs it again as the next attempt.
+    attempt: int = Field(default=1, ge=1)
+    # The earlier attempts, oldest first (at most MAX_JOB_RETRIES, so the item stays small).
+    attempts: list[Attempt] = Field(default_factory=list)
     input: JsonObject
     provider_id: str | None = Field(default=None, alias="providerId")
     progress: float | None = None
@@ -314,6 +337,36 @@ class TimelineEvent(_Model):
     kind: str
     task_index: int | None = Field(default=None, alias="taskIndex")
     detail: JsonObject = Field(default_factory=dict)
+
+
+class JobFilter(BaseModel):
+    """Which jobs an operator's bulk operation acts on (every condition given must hold)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    status: list[JobStatus] | None = Field(default=None, min_length=1)
+    provider: str | None = Field(default=None, max_length=64)
+    model: str | None = Field(default=None, max_length=128)
+    created_from: datetime | None = Field(default=None, alias="createdFrom")
+    created_to: datetime | None = Field(default=None, alias="createdTo")
+
+
+class Operation(_Model):
+    """An operator's bulk action over the jobs a filter matches, run page by page; its counters
+    say how far it got (each job is counted once, when it is handled)."""
+
+    operation_id: str = Field(alias="operationId")
+    action: str
+    filter: JobFilter
+    include: list[str] = Field(default_factory=list)
+    by: str
+    status: str = "RUNNING"
+    done: int = Field(default=0, description="Jobs retried or cancelled")
+    skipped: int = Field(
+        default=0, description="Matched jobs the action refused (running, nothing to retry...)"
+    )
+    created_at: datetime = Field(alias="createdAt")
+    finished_at: datetime | None = Field(default=None, alias="finishedAt")
 
 
 class Device(_Model):

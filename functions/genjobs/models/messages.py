@@ -12,7 +12,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, PlainSerializer, Tag
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    Tag,
+    model_serializer,
+)
 
 from genjobs.models.domain import Job, JobCredits, JobStatus, TaskCounts
 from genjobs.models.webhook import WebhookQuery
@@ -222,15 +231,33 @@ class JobEvent(_Message):
     collection_id: str | None = Field(default=None, alias="collectionId")
     counts: TaskCounts
     credits: JobCredits
+    retries: int = Field(
+        default=0, description="How often the job had been retried when it ended so: each end is pushed once"
+    )
     # Written as Python writes it (+00:00), as the event always has been.
     finished_at: Annotated[datetime | None, PlainSerializer(lambda d: d.isoformat() if d else None)] = Field(
         default=None, alias="finishedAt"
     )
 
+    @model_serializer(mode="wrap")
+    def _as_before_unless_retried(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A job never retried is published as it always was.
+        data: dict[str, Any] = handler(self)
+        if not self.retries:
+            data.pop("retries", None)
+        return data
+
     @classmethod
     def of(cls, job: Job) -> JobEvent:
         # The job's fields of the same names; the job's others are not the event's (extra="ignore").
         return cls.model_validate({**dict(job), "type": f"job.{job.status.value.lower()}"})
+
+
+class BulkPage(_Message):
+    """One page of an operator's bulk operation (BulkQueue): the jobs table from `startKey` on."""
+
+    operation_id: str = Field(alias="operationId")
+    start_key: dict[str, str] | None = Field(default=None, alias="startKey")
 
 
 # ----------------------------------------------------------------------------- webhooks

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from genjobs.models.domain import JobStatus, TaskStatus
+from genjobs.models.domain import JobStatus, Task, TaskStatus
 
 T = TypeVar("T")
 
@@ -54,6 +54,8 @@ class TaskMove:
     from_status: TaskStatus
     to_status: TaskStatus
     fields: dict[str, Any] = field(default_factory=dict)
+    # The task's attempt: its charge or release is that attempt's ledger entry (a replay moves nothing).
+    attempt: int = 1
 
 
 @dataclass(frozen=True)
@@ -92,3 +94,15 @@ class AppFunctionTimedOut(AppFunctionFailed):
 class AppFunctionThrottled(Exception):
     """Lambda would not run the app function now (throttled, or briefly unavailable): retry later,
     the task has not failed."""
+
+
+@dataclass(frozen=True)
+class JobRetry:
+    """A retry of an ended job: its number (the job's retries once it is made), the tasks it runs
+    again as they were read (each becomes PENDING as its next attempt), those of them whose input is
+    rendered again from what they depend on (a pipeline's), and the credits reserved for them."""
+
+    number: int
+    tasks: list[Task]
+    replan: frozenset[int]
+    amount: int

@@ -55,3 +55,16 @@ SIGNAL = {
         "value": {"decision": "reject", "reason": "scene 3 names the wrong orchard"},
     },
 }
+
+RETRY = {
+    "failed": {
+        "summary": "Retry what failed",
+        "description": "The failed tasks run again as their next attempt; a pipeline's skipped dependents with them.",
+        "value": {"include": ["failed"]},
+    },
+    "restart": {
+        "summary": "Restart a cancelled job",
+        "description": "The cancelled tasks (and the failed ones) run again; what completed is kept, never redone.",
+        "value": {"include": ["failed", "cancelled"]},
+    },
+}

@@ -15,6 +15,7 @@ from genjobs.models.api import (
     EventListView,
     JobDetailView,
     JobListView,
+    RetryJobRequest,
     SignalRequest,
     SignalView,
     TaskListView,
@@ -104,6 +105,31 @@ def list_events(jobId: JobId, user: Caller, limit: Limit = 100, cursor: Cursor =
 )
 def cancel_job(jobId: JobId, user: Caller) -> Response[JobDetailView]:  # noqa: N803
     view = jobs.cancel_job(deps(), user, jobId)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
+
+
+@router.post(
+    "/jobs/<jobId>/retry",
+    summary="Run an ended job's failed (or cancelled) tasks again, in the same job",
+    responses=responses(
+        202,
+        JobDetailView,
+        "PROCESSING again: credits reserved for exactly the retried tasks, its workflow started.",
+        400,
+        402,
+        404,
+        409,
+        413,
+        415,
+    ),
+)
+def retry_job(
+    jobId: JobId,  # noqa: N803
+    user: Caller,
+    request: Annotated[RetryJobRequest, Body(openapi_examples=examples.RETRY)] = RetryJobRequest(),  # noqa: B008
+    idempotency_key: IdempotencyKey = None,
+) -> Response[JobDetailView]:
+    view = creation.retry_job(deps(), user, jobId, request, idempotency_key, router.lambda_context)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
 
 
