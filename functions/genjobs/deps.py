@@ -20,8 +20,9 @@ from genjobs.dal.devices import DeviceRepository
 from genjobs.dal.functions import LambdaAppFunctions
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.notifications import Notifications
+from genjobs.dal.slots import SlotRepository
 from genjobs.dal.storage import Storage
-from genjobs.dal.submissions import SubmitQueue
+from genjobs.dal.submissions import DispatchQueue, SubmitQueue
 from genjobs.dal.tasks import TaskRepository
 from genjobs.dal.timeline import TimelineRepository
 from genjobs.dal.workflow import Workflow
@@ -36,9 +37,11 @@ if TYPE_CHECKING:
         Collaborators,
         Credits,
         Devices,
+        DispatchQueuePort,
         Jobs,
         NotificationsPort,
         ObjectStore,
+        Slots,
         SubmitQueuePort,
         Tasks,
         Timeline,
@@ -82,6 +85,7 @@ class Deps:
     credits: ClassVar[cached_property[Credits]] = _built(lambda s: CreditRepository(s.table_name))
     devices: ClassVar[cached_property[Devices]] = _built(lambda s: DeviceRepository(s.table_name))
     timeline: ClassVar[cached_property[Timeline]] = _built(lambda s: TimelineRepository(s.table_name))
+    slots: ClassVar[cached_property[Slots]] = _built(lambda s: SlotRepository(s.table_name))
     # The other services, each by the one resource it talks to.
     storage: ClassVar[cached_property[ObjectStore]] = _built(lambda s: Storage(s.output_bucket))
     workflow: ClassVar[cached_property[WorkflowPort]] = _built(lambda s: Workflow(s.state_machine_arn))
@@ -89,6 +93,10 @@ class Deps:
     run_queue: ClassVar[cached_property[SubmitQueuePort]] = _built(lambda s: SubmitQueue(s.run_queue_url))
     submit_queue: ClassVar[cached_property[SubmitQueuePort]] = _built(
         lambda s: SubmitQueue(s.submit_queue_url)
+    )
+    # Fair dispatch's nudges: a slot given back, a task held, a job resumed.
+    dispatch_queue: ClassVar[cached_property[DispatchQueuePort]] = _built(
+        lambda s: DispatchQueue(s.dispatch_queue_url)
     )
     notifications: ClassVar[cached_property[NotificationsPort]] = _built(
         lambda s: Notifications(s.job_events_topic_arn)

@@ -54,6 +54,7 @@ class Settings(BaseModel):
     output_bucket: str = _resource("OUTPUT_BUCKET")
     submit_queue_url: str = _resource("SUBMIT_QUEUE_URL")
     run_queue_url: str = _resource("RUN_QUEUE_URL")
+    dispatch_queue_url: str = _resource("DISPATCH_QUEUE_URL")
     job_events_topic_arn: str = _resource("JOB_EVENTS_TOPIC_ARN")
     state_machine_arn: str = _resource("STATE_MACHINE_ARN")
     provider_secret_arn: str = Field(default="", alias="PROVIDER_SECRET_ARN")

@@ -547,6 +547,14 @@ class FakeSubmitQueue:
         self.retries.append((receipt_handle, delay_seconds))
 
 
+class FakeDispatchQueue:
+    def __init__(self) -> None:
+        self.nudges: list[tuple[str | None, str | None, int]] = []
+
+    def nudge(self, pool: str | None = None, job_id: str | None = None, delay_seconds: int = 0) -> None:
+        self.nudges.append((pool, job_id, delay_seconds))
+
+
 class FakeNotifications:
     def __init__(self) -> None:
         self.published: list[tuple[str, dict[str, Any]]] = []
@@ -656,6 +664,8 @@ SETTINGS = {
     "PUBLIC_BASE_URL": "https://api.example",
     "FCM_PLATFORM_APPLICATION_ARN": "arn:aws:sns:us-east-1:1:app/GCM/genjobs",
     "MAX_CONSECUTIVE_POLL_ERRORS": 3,
+    # Fair dispatch's slots live in DynamoDB (tests/integration, tests/e2e): here tasks go in queue order.
+    "DISPATCH_MODE": "fifo",
 }
 
 
@@ -672,6 +682,7 @@ class FakeDeps(Deps):
     workflow: FakeWorkflow  # type: ignore[assignment]
     submit_queue: FakeSubmitQueue  # type: ignore[assignment]
     run_queue: FakeSubmitQueue  # type: ignore[assignment]
+    dispatch_queue: FakeDispatchQueue  # type: ignore[assignment]
     notifications: FakeNotifications  # type: ignore[assignment]
     app_functions: FakeAppFunctions  # type: ignore[assignment]
 
@@ -690,6 +701,7 @@ def fake_deps(**settings: Any) -> FakeDeps:
         workflow=FakeWorkflow(),
         submit_queue=FakeSubmitQueue(),
         run_queue=FakeSubmitQueue(),
+        dispatch_queue=FakeDispatchQueue(),
         notifications=FakeNotifications(),
         app_functions=FakeAppFunctions(),
         cursor_key=b"k" * 32,

@@ -18,11 +18,12 @@ from genjobs.models.domain import (
     JobStatus,
     LedgerEntry,
     Task,
+    TaskSlot,
     TaskStatus,
     TimelineEvent,
 )
 from genjobs.models.messages import AppFunctionResult, JobEvent, SubmitTask, TaskEnded
-from genjobs.models.persistence import Accepted, JobQuery, Page, TaskMove
+from genjobs.models.persistence import Accepted, Admission, Held, JobQuery, Page, PoolState, TaskMove
 
 if TYPE_CHECKING:
     # Types only: the catalog's models are loaded by the functions that plan or run tasks, not by all.
@@ -37,11 +38,13 @@ __all__ = [
     "Collaborators",
     "Credits",
     "Devices",
+    "DispatchQueuePort",
     "JobQuery",
     "Jobs",
     "NotificationsPort",
     "ObjectStore",
     "Page",
+    "Slots",
     "SubmitQueuePort",
     "TaskMove",
     "Tasks",
@@ -126,6 +129,47 @@ class Tasks(Protocol):
     def claim_provider_cancel(self, job_id: str, index: int) -> bool: ...
 
     def release_provider_cancel(self, job_id: str, index: int) -> None: ...
+
+
+class Slots(Protocol):
+    """Fair dispatch: slots taken at admission and given back at a task's end, tasks held for one
+    (by pool) or parked while their job is paused, and the pools' counters."""
+
+    def has_held(self, provider: str) -> bool: ...
+
+    def held(self, provider: str, limit: int = 1000) -> list[Held]: ...
+
+    def parked(self, job_id: str | None = None) -> list[tuple[str, int]]: ...
+
+    def pool(self, scope: str) -> PoolState: ...
+
+    def slots_of(self, provider: str) -> list[tuple[TaskSlot, str]]: ...
+
+    def hold(self, held: Held, provider: str, token: str) -> bool: ...
+
+    def park(self, job_id: str, index: int, token: str) -> bool: ...
+
+    def unhold(self, job_id: str, index: int) -> str | None: ...
+
+    def held_token(self, job_id: str, index: int) -> tuple[str, datetime | None] | None: ...
+
+    def beat(self, job_id: str, index: int, at: datetime) -> None: ...
+
+    def admit(self, admission: Admission, pools: dict[str, PoolState]) -> TaskSlot:
+        """Raises Refused (naming what was full) when the slot could not be taken."""
+
+    def give_back(
+        self, job_id: str, index: int, slot: TaskSlot, held: Held, provider: str, token: str
+    ) -> bool: ...
+
+    def block(self, provider: str, until: datetime) -> None: ...
+
+    def repair(self, scope_or_user: tuple[str, str], observed: int, counted: int) -> bool: ...
+
+
+class DispatchQueuePort(Protocol):
+    def nudge(self, pool: str | None = None, job_id: str | None = None, delay_seconds: int = 0) -> None:
+        """Asks the dispatcher for a pass over `pool` (or over a job's parked tasks); best effort."""
 
 
 class Credits(Protocol):
@@ -252,6 +296,12 @@ class Collaborators(Protocol):
 
     @property
     def run_queue(self) -> SubmitQueuePort: ...
+
+    @property
+    def slots(self) -> Slots: ...
+
+    @property
+    def dispatch_queue(self) -> DispatchQueuePort: ...
 
     @property
     def notifications(self) -> NotificationsPort: ...

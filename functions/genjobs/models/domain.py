@@ -221,6 +221,17 @@ class Output(_Model):
     source_url: str | None = Field(default=None, alias="sourceUrl")
 
 
+class TaskSlot(_Model):
+    """What a task admitted by fair dispatch holds until it ends: a place in its user's plan limit
+    and in each limited pool (`scopes`: "provider" and "provider/model"), given back once."""
+
+    user: str
+    scopes: list[str] = Field(default_factory=list)
+    at: datetime
+    # Its user's plan priority when admitted: a task that gives its slot back waits at it again.
+    priority: int = 0
+
+
 class Task(_Model):
     job_id: str = Field(alias="jobId")
     index: int
@@ -249,6 +260,9 @@ class Task(_Model):
     submitted_at: datetime | None = Field(default=None, alias="submittedAt")
     finished_at: datetime | None = Field(default=None, alias="finishedAt")
     updated_at: datetime | None = Field(default=None, alias="updatedAt")
+    # Fair dispatch: the slot it holds once admitted, or the token parked while it waits for one.
+    slot: TaskSlot | None = None
+    held_token: str | None = Field(default=None, alias="heldToken")
 
 
 class CreditAccount(_Model):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
-from genjobs.models.messages import JobEvent, RunTask, SubmitQueueMessage
+from genjobs.models.messages import DispatchNudge, JobEvent, RunTask, SubmitQueueMessage
 
 
 class SubmitQueueRecord(SqsRecordModel):
@@ -25,3 +25,9 @@ class JobEventRecord(SqsRecordModel):
     """A record of NotifyQueue: the topic delivers raw, so the body is the job event itself."""
 
     body: Json[JobEvent]
+
+
+class DispatchQueueRecord(SqsRecordModel):
+    """A record of DispatchQueue: a nudge for the dispatcher."""
+
+    body: Json[DispatchNudge]
