@@ -171,7 +171,8 @@ def test_a_429_with_a_reset_blocks_the_pool_then_its_tasks_resume_without_burnin
     assert job["status"] == "COMPLETED"
     events = app.events(job_id)
     held = [e for e in events if e["kind"] == "task.held"]
-    assert held and "blockedUntil" in held[0]["detail"], [e["kind"] for e in events]
+    assert held, [e["kind"] for e in events]
+    assert "blockedUntil" in held[0]["detail"]
     # AND it was held, not retried by the queue: two creates (the 429 and the success), nothing
     # dead-lettered
     assert sim_stats(stack)["submit_attempts_per_key"][f"{job_id}:0"] == 2
