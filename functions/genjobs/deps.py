@@ -20,6 +20,7 @@ from genjobs.dal.devices import DeviceRepository
 from genjobs.dal.functions import LambdaAppFunctions
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.notifications import Notifications
+from genjobs.dal.pauses import PauseRepository
 from genjobs.dal.slots import SlotRepository
 from genjobs.dal.storage import Storage
 from genjobs.dal.submissions import DispatchQueue, SubmitQueue
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
         Jobs,
         NotificationsPort,
         ObjectStore,
+        Pauses,
         Slots,
         SubmitQueuePort,
         Tasks,
@@ -86,6 +88,7 @@ class Deps:
     devices: ClassVar[cached_property[Devices]] = _built(lambda s: DeviceRepository(s.table_name))
     timeline: ClassVar[cached_property[Timeline]] = _built(lambda s: TimelineRepository(s.table_name))
     slots: ClassVar[cached_property[Slots]] = _built(lambda s: SlotRepository(s.table_name))
+    pauses: ClassVar[cached_property[Pauses]] = _built(lambda s: PauseRepository(s.table_name))
     # The other services, each by the one resource it talks to.
     storage: ClassVar[cached_property[ObjectStore]] = _built(lambda s: Storage(s.output_bucket))
     workflow: ClassVar[cached_property[WorkflowPort]] = _built(lambda s: Workflow(s.state_machine_arn))

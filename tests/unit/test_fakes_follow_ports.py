@@ -12,6 +12,7 @@ from genjobs.dal.devices import DeviceRepository
 from genjobs.dal.functions import LambdaAppFunctions
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.notifications import Notifications
+from genjobs.dal.pauses import PauseRepository
 from genjobs.dal.storage import Storage
 from genjobs.dal.submissions import DispatchQueue, SubmitQueue
 from genjobs.dal.tasks import TaskRepository
@@ -30,6 +31,7 @@ PAIRS = [
     (ports.WorkflowPort, Workflow, fakes.FakeWorkflow),
     (ports.SubmitQueuePort, SubmitQueue, fakes.FakeSubmitQueue),
     (ports.DispatchQueuePort, DispatchQueue, fakes.FakeDispatchQueue),
+    (ports.Pauses, PauseRepository, fakes.FakePauses),
     (ports.NotificationsPort, Notifications, fakes.FakeNotifications),
     (ports.AppFunctions, LambdaAppFunctions, fakes.FakeAppFunctions),
 ]

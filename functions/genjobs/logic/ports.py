@@ -44,6 +44,7 @@ __all__ = [
     "NotificationsPort",
     "ObjectStore",
     "Page",
+    "Pauses",
     "Slots",
     "SubmitQueuePort",
     "TaskMove",
@@ -165,6 +166,17 @@ class Slots(Protocol):
     def block(self, provider: str, until: datetime) -> None: ...
 
     def repair(self, scope_or_user: tuple[str, str], observed: int, counted: int) -> bool: ...
+
+
+class Pauses(Protocol):
+    def pause(self, job: Job, event: TimelineEvent) -> Job | None:
+        """Pauses an active job not cancelling (None: it was not one, or was paused already)."""
+
+    def resume(self, job: Job, event: TimelineEvent) -> Job | None: ...
+
+    def clear(self, job_id: str, at: datetime) -> None: ...
+
+    def paused_since(self, before: datetime, limit: int = 100) -> list[str]: ...
 
 
 class DispatchQueuePort(Protocol):
@@ -302,6 +314,9 @@ class Collaborators(Protocol):
 
     @property
     def dispatch_queue(self) -> DispatchQueuePort: ...
+
+    @property
+    def pauses(self) -> Pauses: ...
 
     @property
     def notifications(self) -> NotificationsPort: ...

@@ -45,6 +45,19 @@ class JobStatus(StrEnum):
 TERMINAL_JOB_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
+class ShownJobStatus(StrEnum):
+    """A job's status as the API shows it: its stored status, or PAUSED while an active job
+    (PENDING or PROCESSING) is paused."""
+
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    PAUSED = "PAUSED"
+    CANCELLING = "CANCELLING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
 class TaskStatus(StrEnum):
     PENDING = "PENDING"
     PROCESSING = "PROCESSING"
@@ -179,6 +192,13 @@ class Job(_Model):
     @property
     def paused(self) -> bool:
         return self.paused_at is not None
+
+    @property
+    def shown_status(self) -> ShownJobStatus:
+        """PAUSED while an active job is paused (not once cancelling or ended), else its status."""
+        if self.paused and self.status in {JobStatus.PENDING, JobStatus.PROCESSING}:
+            return ShownJobStatus.PAUSED
+        return ShownJobStatus(self.status.value)
 
     @property
     def is_pipeline(self) -> bool:

@@ -44,6 +44,8 @@ class JobQuery:
     start: dict[str, Any] | None = None
     statuses: frozenset[JobStatus] | None = None
     collection_id: str | None = None
+    # Also the paused jobs (shown PAUSED); `statuses` then leave out their active paused jobs.
+    paused: bool = False
 
 
 @dataclass(frozen=True)

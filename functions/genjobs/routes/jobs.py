@@ -1,4 +1,4 @@
-"""/jobs: create, list, read, page through tasks and the timeline, cancel."""
+"""/jobs: create, list, read, page through tasks and the timeline, cancel, pause and resume."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from genjobs.deps import deps
-from genjobs.logic import creation, jobs, signals
+from genjobs.logic import creation, jobs, pausing, signals
 from genjobs.models.api import (
     CreateJobRequest,
     EventListView,
@@ -21,7 +21,7 @@ from genjobs.models.api import (
 )
 from genjobs.observability import metrics
 from genjobs.routes import examples
-from genjobs.routes.dependencies import Caller
+from genjobs.routes.dependencies import Caller, IsAdmin
 from genjobs.routes.params import Cursor, IdempotencyKey, JobId, Limit, SignalName, responses
 
 router = Router()  # type: ignore[no-untyped-call]
@@ -105,6 +105,24 @@ def list_events(jobId: JobId, user: Caller, limit: Limit = 100, cursor: Cursor =
 def cancel_job(jobId: JobId, user: Caller) -> Response[JobDetailView]:  # noqa: N803
     view = jobs.cancel_job(deps(), user, jobId)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
+
+
+@router.post(
+    "/jobs/<jobId>/pause",
+    summary="Pause a job: nothing new is submitted, tasks in flight finish and are kept (idempotent)",
+    responses=responses(200, JobDetailView, "Paused (status PAUSED), or already paused.", 404, 409),
+)
+def pause_job(jobId: JobId, user: Caller, admin: IsAdmin) -> JobDetailView:  # noqa: N803
+    return pausing.pause_job(deps(), user, jobId, admin=admin)
+
+
+@router.post(
+    "/jobs/<jobId>/resume",
+    summary="Resume a paused job: its waiting tasks are dispatched again (idempotent)",
+    responses=responses(200, JobDetailView, "Resumed, or not paused.", 404),
+)
+def resume_job(jobId: JobId, user: Caller, admin: IsAdmin) -> JobDetailView:  # noqa: N803
+    return pausing.resume_job(deps(), user, jobId, admin=admin)
 
 
 @router.post(
