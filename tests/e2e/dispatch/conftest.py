@@ -16,7 +16,7 @@ from tests.e2e.invariants import assert_everything_settled
 PLANS = {"free": {"maxInFlight": 3, "priority": 0}, "pro": {"maxInFlight": 50, "priority": 20}}
 # sim-background is limited to 2 at once across every user.
 LIMITED_MODEL, MODEL_LIMIT = "sim-background", 2
-PAUSE_TIMEOUT = 120
+PAUSE_TIMEOUT = 600
 
 
 @pytest.fixture(scope="package")
