@@ -5,7 +5,6 @@ that drifted is recounted."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import boto3
@@ -27,7 +26,7 @@ SCOPE = "simulator/sim-image"
 
 
 @pytest.fixture
-def fair(deps: Deps) -> Iterator[Deps]:
+def fair(deps: Deps) -> Deps:
     """Deps with a plan of 3 in flight, sim-image limited to 2, and in-memory queues and workflow."""
     queue = boto3.client("sqs").create_queue(QueueName="dispatch")["QueueUrl"]
     settings = Settings.model_validate(
@@ -47,8 +46,8 @@ def fair(deps: Deps) -> Iterator[Deps]:
     d.__dict__.update(
         submit_queue=FakeSubmitQueue(), dispatch_queue=FakeDispatchQueue(), workflow=FakeWorkflow()
     )
-    deps_module.override(d)
-    yield d
+    deps_module.override(d)  # the integration fixture forgets it at the end
+    return d
 
 
 def admit(deps: Deps, job: Job, index: int) -> None:

@@ -3,6 +3,7 @@ PRIORITY_AGING_SECONDS waited), then the user with fewest tasks in flight, then 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from genjobs.logic.dispatch import effective_priority, pick
@@ -16,7 +17,8 @@ def held(user: str, *, priority: int = 0, since: float = 0, index: int = 0) -> H
     return Held("job-" + user, index, user, priority, T0 + timedelta(seconds=since))
 
 
-def waited_at(now: float):  # noqa: ANN202 - the picker's clock
+def waited_at(now: float) -> Callable[[Held], float]:
+    """The picker's clock: how long a task has waited at `now` (seconds after T0)."""
     return lambda h: now - (h.since - T0).total_seconds()
 
 
