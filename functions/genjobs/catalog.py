@@ -13,20 +13,23 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+# Defined with the domain models: the settings read it too, and must not load the catalog.
+from genjobs.models.domain import ProviderLimits
+
+__all__ = [
+    "Catalog",
+    "ModelEntry",
+    "ProviderEntry",
+    "ProviderLimits",
+    "ResolvedModel",
+    "WaitBy",
+    "get_catalog",
+]
+
 
 class WaitBy(StrEnum):
     POLL = "poll"
     WEBHOOK = "webhook"
-
-
-class ProviderLimits(BaseModel):
-    """Limits a provider account or one of its models holds across every job and user: tasks at the
-    provider at once, and creates per minute. None: no limit of that kind."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    concurrency: PositiveInt | None = None
-    rate_per_minute: PositiveInt | None = Field(default=None, alias="ratePerMinute")
 
 
 class ModelEntry(BaseModel):

@@ -15,8 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from genjobs.catalog import ProviderLimits
-from genjobs.models.domain import PlanLimits
+from genjobs.models.domain import PlanLimits, ProviderLimits
 
 
 class MissingSetting(AttributeError):

@@ -41,8 +41,14 @@ NEVER_AT_IMPORT = {
 # Needed by some handlers' every invocation: the others must not import them.
 ONLY_FOR = {
     "aws_lambda_powertools.event_handler": {"api"},
-    "aws_lambda_powertools.utilities.batch": {"submitter", "submit_dead_letter", "notifier", "runner"},
-    "genjobs.batches": {"submitter", "submit_dead_letter", "notifier", "runner"},
+    "aws_lambda_powertools.utilities.batch": {
+        "submitter",
+        "submit_dead_letter",
+        "notifier",
+        "runner",
+        "dispatcher",
+    },
+    "genjobs.batches": {"submitter", "submit_dead_letter", "notifier", "runner", "dispatcher"},
     "genjobs.models.api": {"api"},
     "genjobs.catalog": {
         "api",
@@ -54,6 +60,7 @@ ONLY_FOR = {
         "settle_job",
         "submitter",
         "sweeper",
+        "dispatcher",  # the limits of every provider and model
     },
 }
 

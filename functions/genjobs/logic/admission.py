@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from genjobs.catalog import ProviderLimits
 from genjobs.logic.plans import plan_of
 from genjobs.logic.ports import Collaborators
 from genjobs.logic.task_end import task_event
-from genjobs.models.domain import Job, StepKind, Task, TaskStatus
+from genjobs.models.domain import Job, ProviderLimits, StepKind, Task, TaskStatus
 from genjobs.models.persistence import Admission, Held, Limit, PoolState, Refused
 from genjobs.observability import metrics
 

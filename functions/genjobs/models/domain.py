@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 JsonObject = dict[str, Any]
 
@@ -223,6 +223,16 @@ class Job(_Model):
         if not self.steps:
             return self.credits.unit_price
         return self.steps[self.step_of(index)].price
+
+
+class ProviderLimits(BaseModel):
+    """Limits a provider account or one of its models holds across every job and user: tasks at the
+    provider at once, and creates per minute. None: no limit of that kind."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    concurrency: PositiveInt | None = None
+    rate_per_minute: PositiveInt | None = Field(default=None, alias="ratePerMinute")
 
 
 class PlanLimits(_Model):
