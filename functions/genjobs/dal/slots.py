@@ -245,23 +245,6 @@ class SlotRepository(TableRepository):
         back on the account item, which the task's end already updates)."""
         return [self.update_op(update(pool_key(scope), add={"inFlight": -1})) for scope in slot.scopes]
 
-    def give_back(
-        self, job_id: str, index: int, slot: TaskSlot, held: Held, provider: str, token: str
-    ) -> bool:
-        """The task's slot is given back and its token parked again in one transaction (a provider's
-        429: it waits for its pool, not for SQS)."""
-        task = update(
-            task_key(job_id, index),
-            set={"heldToken": token, "gsi2pk": hold_partition(provider), "gsi2sk": _held_sort_key(held)},
-            remove=_SLOT_ATTRS,
-            condition="#s = :pending AND attribute_exists(slot)",
-            names={"#s": "status"},
-            values={":pending": TaskStatus.PENDING.value},
-        )
-        account = update(account_key(slot.user), add={"inFlight": -1})
-        items = [self.update_op(task), self.update_op(account), *self.release_ops(slot)]
-        return self._transact(items)
-
     def block(self, provider: str, until: datetime) -> None:
         """No task of `provider` is admitted before `until` (a later block wins over an earlier one)."""
         conditionally(

@@ -159,10 +159,6 @@ class Slots(Protocol):
     def admit(self, admission: Admission, pools: dict[str, PoolState]) -> TaskSlot:
         """Raises Refused (naming what was full) when the slot could not be taken."""
 
-    def give_back(
-        self, job_id: str, index: int, slot: TaskSlot, held: Held, provider: str, token: str
-    ) -> bool: ...
-
     def block(self, provider: str, until: datetime) -> None: ...
 
     def repair(self, scope_or_user: tuple[str, str], observed: int, counted: int) -> bool: ...

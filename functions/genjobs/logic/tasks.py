@@ -117,8 +117,7 @@ def submit_task(deps: Collaborators, job: Job, task: Task, token: str, receive_c
             task_event(job.job_id, "task.throttled", task.index, retryAfter=error.retry_after_seconds)
         )
         metrics.add_metric(name="ProviderThrottles", unit="Count", value=1)
-        if holding.throttled(deps, job, task, token, error.retry_after_seconds):
-            return None  # waits its turn again in its blocked pool, its token parked
+        holding.block_pool(deps, job, task, error.retry_after_seconds)
         raise RetryLater(error.retry_after_seconds, str(error)) from error
     except ProviderRejected as error:
         return rejected(deps, job, task, error)

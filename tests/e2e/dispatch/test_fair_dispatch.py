@@ -160,24 +160,28 @@ def test_a_higher_plan_goes_first_when_capacity_is_short_and_a_lower_plan_still_
     assert_credits_exact(stack, free, charged=3)
 
 
-def test_a_429_with_a_reset_blocks_the_pool_then_its_tasks_resume_without_burning_receives(
+def test_a_429_with_a_reset_blocks_the_pool_until_then_and_its_tasks_wait_held(
     stack: LocalStack, make_user: Callable[..., Client]
 ) -> None:
-    # GIVEN a task the provider throttles once with a reset of 60 s
-    app = make_user(10)
-    job_id = app.create(sim_job(1, model=LIMITED_MODEL, latency=5, throttle=1, retryAfter=60))["jobId"]
-    # THEN it is held with its pool blocked until the reset, and then completes
-    job = app.wait(job_id, timeout=60)
-    assert job["status"] == "COMPLETED"
-    events = app.events(job_id)
-    held = [e for e in events if e["kind"] == "task.held"]
-    assert held, [e["kind"] for e in events]
-    assert "blockedUntil" in held[0]["detail"]
-    # AND it was held, not retried by the queue: two creates (the 429 and the success), nothing
-    # dead-lettered
-    assert sim_stats(stack)["submit_attempts_per_key"][f"{job_id}:0"] == 2
+    # GIVEN a task the provider throttles once with a long reset (the simulator scales its hint to
+    # wall seconds: 300 here, 6 s of the test)
+    app, other = make_user(10), make_user(10)
+    throttled = app.create(sim_job(1, model=LIMITED_MODEL, latency=5, throttle=1, retryAfter=15_000))["jobId"]
+    blocked = wait_for(
+        lambda: [e for e in app.events(throttled) if e["kind"] == "pool.blocked"], what="the pool blocked"
+    )[0]["detail"]["until"]
+    # WHEN another user's task of the same provider arrives meanwhile
+    waiting = other.create(sim_job(1, latency=5))["jobId"]
+    # THEN it waits held, reaches the provider only once the reset has passed, and both complete
+    waited = other.wait(waiting, timeout=60)
+    assert "task.held" in [e["kind"] for e in other.events(waiting)]
+    assert waited["tasks"][0]["submittedAt"] >= blocked
+    assert app.wait(throttled, timeout=60)["status"] == waited["status"] == "COMPLETED"
+    # AND the throttled task was created once after its 429, nothing dead-lettered
+    assert sim_stats(stack)["submit_attempts_per_key"][f"{throttled}:0"] == 2
     dlq = stack.client("sqs").get_queue_attributes(
         QueueUrl=stack.resource("SubmitDLQ"), AttributeNames=["ApproximateNumberOfMessages"]
     )
     assert dlq["Attributes"]["ApproximateNumberOfMessages"] == "0"
     assert_credits_exact(stack, app, charged=3)
+    assert_credits_exact(stack, other, charged=1)
