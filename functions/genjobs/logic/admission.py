@@ -73,7 +73,10 @@ def admission_of(deps: Collaborators, job: Job, index: int, held: Held | None = 
 
 
 def pools_of(deps: Collaborators, admission: Admission) -> dict[str, PoolState]:
-    return {limit.scope: deps.slots.pool(limit.scope) for limit in admission.limits}
+    """The pools an admission reads: each limited scope's, and its provider's (an unlimited provider
+    is still blocked by a 429)."""
+    scopes = {limit.scope for limit in admission.limits} | {admission.provider}
+    return {scope: deps.slots.pool(scope) for scope in sorted(scopes)}
 
 
 def opens_at(deps: Collaborators, admission: Admission, pools: dict[str, PoolState]) -> datetime | None:
@@ -105,8 +108,6 @@ def admit(deps: Collaborators, job: Job, task: Task, token: str) -> Task | None:
         return task
     admission = admission_of(deps, job, task.index)
     pools = pools_of(deps, admission)
-    if job.provider not in pools:  # an unlimited provider is still blocked by a 429
-        pools[job.provider] = deps.slots.pool(job.provider)
     # Queue discipline: while the pool has waiting tasks, the dispatcher alone orders them.
     if (
         task.held_token is None

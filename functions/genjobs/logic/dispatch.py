@@ -106,8 +106,6 @@ class _Pass:
         if any(limit.scope in self.full_scopes for limit in admission.limits):
             return True
         pools = pools_of(deps, admission)
-        if self.provider not in pools:
-            pools[self.provider] = deps.slots.pool(self.provider)
         opens = opens_at(deps, admission, pools)
         if opens is not None:  # blocked by a 429, or its rate window is full: come back then
             deps.dispatch_queue.nudge(
