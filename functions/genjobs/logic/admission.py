@@ -3,7 +3,8 @@ provider's and model's limits) before it is submitted, or its token is parked on
 the dispatcher (logic.dispatch) releases it into a slot later. Held tasks are not retried by SQS:
 their message succeeds, so no receive is burnt and nothing reaches a dead-letter queue.
 
-In "fifo" mode none of this runs: tasks are submitted in queue order, as they always were.
+In "fifo" mode no slot is taken: tasks are submitted in queue order, as they always were (a
+paused job's are still parked).
 """
 
 from __future__ import annotations
@@ -97,14 +98,13 @@ def admit(deps: Collaborators, job: Job, task: Task, token: str) -> Task | None:
     """The task as it may be submitted now (holding its slot in fair mode), or None: its token is
     parked (held for a slot, or under its paused job) and the dispatcher hands it back later; the
     caller answers nothing."""
-    if deps.settings.dispatch_mode == "fifo" or not takes_slot(job, task):
-        return task
     if task.slot is not None or task.status != TaskStatus.PENDING:
         return task  # admitted before (a redelivery, or the dispatcher's hand-back)
-    if job.paused:
-        if deps.slots.park(job.job_id, task.index, token):
-            deps.timeline.add(task_event(job.job_id, "task.parked", task.index))
-            return None
+    # A paused job submits nothing new, whatever the dispatch mode.
+    if job.paused and deps.slots.park(job.job_id, task.index, token):
+        deps.timeline.add(task_event(job.job_id, "task.parked", task.index))
+        return None
+    if deps.settings.dispatch_mode == "fifo" or not takes_slot(job, task):
         return task
     admission = admission_of(deps, job, task.index)
     pools = pools_of(deps, admission)
