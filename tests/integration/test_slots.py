@@ -147,11 +147,26 @@ def test_a_held_token_is_kept_alive_past_half_its_heartbeat_and_not_again_until_
     assert fair.workflow.heartbeats == ["token-held"]
 
 
+def test_a_recount_does_not_set_a_counter_moved_while_it_counted(fair: Deps) -> None:
+    # GIVEN a counter read before counting, then moved by an admission and a release (back to
+    # the same number)
+    job = prepared_job(fair, "u8", 2)
+    admit(fair, job, 0)
+    _, revision = fair.slots.counter(("pool", SCOPE))
+    admit(fair, job, 1)
+    task = fair.tasks.get(job.job_id, 1)
+    assert task is not None
+    end_task(fair, job, task, TaskStatus.COMPLETED, "task.completed")
+    # THEN a repair from the old reading sets nothing
+    assert not fair.slots.repair(("pool", SCOPE), revision, 5)
+    assert fair.slots.pool(SCOPE).in_flight == 1
+
+
 def test_a_counter_that_drifted_is_recounted_from_the_slots_held(fair: Deps) -> None:
     # GIVEN one task holding a slot, and the model's counter left at 2 (a crash between two steps)
     job = prepared_job(fair, "u7", 1)
     admit(fair, job, 0)
-    fair.slots.repair(("pool", SCOPE), 1, 2)
+    assert fair.slots.repair(("pool", SCOPE), fair.slots.counter(("pool", SCOPE))[1], 2)
     # WHEN the counters are recounted
     dispatch.recount(fair, ["simulator"])
     # THEN it counts the one slot held

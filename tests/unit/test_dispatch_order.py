@@ -30,14 +30,21 @@ def test_a_higher_plan_goes_first_even_when_it_came_later() -> None:
 def test_a_lower_plan_moves_up_with_age_so_it_is_never_starved() -> None:
     # GIVEN a free task that has waited 21 aging periods and a pro task (priority 20) just arrived
     free, pro = held("free", priority=0, since=0), held("pro", priority=20, since=21 * AGING)
-    # THEN the free task now goes first
-    assert effective_priority(free, 21 * AGING, AGING) == 21
+    # THEN it has caught up with the pro plan, and goes first as the longest waiting
+    assert effective_priority(free, 21 * AGING, AGING, top=20) == 20
     assert pick([pro, free], {}, waited_at(21 * AGING), AGING) is free
 
 
 def test_at_equal_priority_the_user_with_fewest_in_flight_goes_first() -> None:
     busy, newcomer = held("busy", since=0), held("newcomer", since=30)
     assert pick([busy, newcomer], {"busy": 40, "newcomer": 0}, waited_at(40), AGING) is newcomer
+
+
+def test_waiting_longer_does_not_put_a_busy_user_before_a_newcomer_of_the_same_plan() -> None:
+    # GIVEN a busy user's task held 10 aging periods and a newcomer's held for one
+    busy, newcomer = held("busy", since=0), held("newcomer", since=9 * AGING)
+    # THEN the newcomer, with nothing in flight, goes first
+    assert pick([busy, newcomer], {"busy": 2, "newcomer": 0}, waited_at(10 * AGING), AGING) is newcomer
 
 
 def test_then_the_longest_waiting_goes_first() -> None:

@@ -100,7 +100,7 @@ class CreditRepository(TableRepository):
         to = "charged" if entry.kind == LedgerKind.CHARGE else "available"
         moves = {"reserved": -entry.amount, to: entry.amount}
         if in_flight:
-            moves["inFlight"] = in_flight
+            moves.update(inFlight=in_flight, slotRev=1)  # dal.slots.REVISION
         account = update(
             account_key(entry.user_id),
             add=moves,

@@ -33,6 +33,9 @@ from genjobs.models.persistence import Admission, Held, Limit, PoolState, Refuse
 PARKED = "PARKED"
 _HELD_ATTRS = ("gsi2pk", "gsi2sk", "heldToken", "heldBeatAt")
 _SLOT_ATTRS = ("slot", "gsi1pk", "gsi1sk")
+# Added to by every admission and release on the counters' items, so that a recount sets a counter
+# only if nothing moved it while the slots were counted.
+REVISION = "slotRev"
 # What a task's end removes besides its status' own marks (gsi2 is removed by every end).
 HELD_AND_SLOT_ATTRS = ("heldToken", "heldBeatAt", *_SLOT_ATTRS)
 
@@ -197,7 +200,7 @@ class SlotRepository(TableRepository):
         )
         account = update(
             account_key(admission.user_id),
-            add={"inFlight": 1},
+            add={"inFlight": 1, REVISION: 1},
             condition="attribute_exists(pk) AND (attribute_not_exists(inFlight) OR inFlight < :max)",
             values={":max": admission.max_in_flight},
         )
@@ -220,7 +223,7 @@ class SlotRepository(TableRepository):
     def _take(limit: Limit, state: PoolState, admission: Admission) -> dict[str, Any]:
         conditions = ["(attribute_not_exists(blockedUntil) OR blockedUntil <= :now)"]
         values: dict[str, Any] = {":now": iso(admission.at)}
-        add: dict[str, int] = {}
+        add: dict[str, int] = {REVISION: 1}
         sets: dict[str, Any] = {}
         if limit.concurrency is not None:
             add["inFlight"] = 1
@@ -243,7 +246,10 @@ class SlotRepository(TableRepository):
     def release_ops(self, slot: TaskSlot) -> list[dict[str, Any]]:
         """A transaction's items giving back a slot's places in its pools (the user's place is given
         back on the account item, which the task's end already updates)."""
-        return [self.update_op(update(pool_key(scope), add={"inFlight": -1})) for scope in slot.scopes]
+        return [
+            self.update_op(update(pool_key(scope), add={"inFlight": -1, REVISION: 1}))
+            for scope in slot.scopes
+        ]
 
     def block(self, provider: str, until: datetime) -> None:
         """No task of `provider` is admitted before `until` (a later block wins over an earlier one)."""
@@ -257,17 +263,27 @@ class SlotRepository(TableRepository):
             ),
         )
 
-    def repair(self, scope_or_user: tuple[str, str], observed: int, counted: int) -> bool:
-        """Sets a counter ("pool" or "user", its name) to what was counted, if it still holds what
-        was observed before counting (else it moved meanwhile, and the next pass looks again)."""
-        kind, name = scope_or_user
-        item_key = pool_key(name) if kind == "pool" else account_key(name)
-        condition = (
-            "inFlight = :observed" if observed else "attribute_not_exists(inFlight) OR inFlight = :observed"
-        )
+    def counter(self, scope_or_user: tuple[str, str]) -> tuple[int, int]:
+        """A counter ("pool" or "user", its name): its places taken, and its revision (every admission
+        and release adds one)."""
+        item = self._table.get_item(Key=_counter_key(scope_or_user), ConsistentRead=True).get("Item") or {}
+        return int(item.get("inFlight", 0)), int(item.get(REVISION, 0))
+
+    def repair(self, scope_or_user: tuple[str, str], revision: int, counted: int) -> bool:
+        """Sets a counter to what was counted, if no admission or release moved it since its
+        `revision` was read before counting (else the next pass looks again)."""
+        condition = "attribute_exists(pk) AND "
+        condition += "#r = :rev" if revision else "(attribute_not_exists(#r) OR #r = :rev)"
         params = update(
-            item_key, set={"inFlight": counted}, condition=condition, values={":observed": observed}
+            _counter_key(scope_or_user),
+            set={"inFlight": counted},
+            condition=condition,
+            names={"#r": REVISION},
+            values={":rev": revision},
         )
-        if kind == "user":
-            params["ConditionExpression"] = f"attribute_exists(pk) AND ({condition})"
         return conditionally(self._table.update_item, **params) is not None
+
+
+def _counter_key(scope_or_user: tuple[str, str]) -> dict[str, str]:
+    kind, name = scope_or_user
+    return pool_key(name) if kind == "pool" else account_key(name)

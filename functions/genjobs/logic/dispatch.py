@@ -1,8 +1,8 @@
 """The dispatcher: releases held tasks into free slots, in a fair order (docs/design/dispatch.md).
 
 For each pool with held tasks it picks the next by plan priority (plus one level for every
-PRIORITY_AGING_SECONDS waited, so a lower plan is never starved), then the user with the fewest
-tasks in flight, then the longest waiting; admits it with the submitter's transaction
+PRIORITY_AGING_SECONDS waited, up to the highest plan waiting, so a lower plan is never starved),
+then the user with the fewest tasks in flight, then the longest waiting; admits it with the submitter's transaction
 (logic.admission) and hands its parked token back to the SubmitQueue. It stops when the pool is
 full, or when every waiting user is. Passes run on nudges (a slot given back, a task held, a job
 resumed) and every minute; concurrent passes are safe, as every admission is conditional.
@@ -27,9 +27,12 @@ from genjobs.observability import logger, metrics
 
 
 # ----------------------------------------------------------------------------- the order
-def effective_priority(held: Held, waited_seconds: float, aging_seconds: int) -> int:
-    """A held task's plan priority, one level higher for every `aging_seconds` it has waited."""
-    return held.priority + int(max(0.0, waited_seconds) // aging_seconds)
+def effective_priority(held: Held, waited_seconds: float, aging_seconds: int, top: int) -> int:
+    """A held task's plan priority, one level higher for every `aging_seconds` it has waited, up to
+    `top` (the highest plan waiting): a lower plan catches up with the higher ones and is never
+    starved, while tasks at the same level are still ordered by their users' tasks in flight."""
+    aged = held.priority + int(max(0.0, waited_seconds) // aging_seconds)
+    return min(aged, max(top, held.priority))
 
 
 def pick(
@@ -37,10 +40,12 @@ def pick(
 ) -> Held | None:
     """The task to admit next: highest effective priority, then its user's fewest in flight, then
     the longest waiting (then the job and index, so that concurrent passes agree)."""
+    candidates = list(waiting)
+    top = max((h.priority for h in candidates), default=0)
     return min(
-        waiting,
+        candidates,
         key=lambda h: (
-            -effective_priority(h, waited(h), aging_seconds),
+            -effective_priority(h, waited(h), aging_seconds, top),
             in_flight.get(h.user_id, 0),
             h.since,
             h.job_id,
@@ -203,11 +208,13 @@ def keep_alive(deps: Collaborators, providers: list[str]) -> int:
 
 def recount(deps: Collaborators, providers: list[str]) -> int:
     """Sets each limited pool's counter, and each waiting user's, to the slots its tasks hold now,
-    where they differ. The counters are read first and set only if unchanged meanwhile."""
-    scopes = {p: _scopes_of(deps, p) for p in providers}
-    observed = {("pool", s): deps.slots.pool(s).in_flight for p in providers for s in scopes[p]}
-    users = {h.user_id for p in providers for h in deps.slots.held(p)}
-    observed |= {("user", u): deps.credits.account(u).in_flight for u in users}
+    where they differ. Each counter is read first and set only if no admission or release moved it
+    while the slots were counted (its revision)."""
+    counters = [("pool", scope) for p in providers for scope in sorted(_scopes_of(deps, p))]
+    counters += [
+        ("user", user) for user in sorted({h.user_id for p in providers for h in deps.slots.held(p)})
+    ]
+    observed = {counter: deps.slots.counter(counter) for counter in counters}
     counted: Counter[tuple[str, str]] = Counter()
     live: dict[str, bool] = {}
     for provider in providers:
@@ -219,8 +226,8 @@ def recount(deps: Collaborators, providers: list[str]) -> int:
                 counted[("user", slot.user)] += 1
                 counted.update(("pool", scope) for scope in slot.scopes)
     repaired = 0
-    for counter, seen in observed.items():
-        if counted[counter] != seen and deps.slots.repair(counter, seen, counted[counter]):
+    for counter, (seen, revision) in observed.items():
+        if counted[counter] != seen and deps.slots.repair(counter, revision, counted[counter]):
             logger.warning(
                 "counter repaired", extra={"counter": counter, "was": seen, "now": counted[counter]}
             )

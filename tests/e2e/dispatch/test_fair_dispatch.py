@@ -113,45 +113,48 @@ def test_a_users_tasks_in_flight_never_exceed_their_plan_and_all_still_finish(
     assert_credits_exact(stack, app, charged=10)
 
 
+def held(app: Client, job_id: str) -> bool:
+    return "task.held" in [e["kind"] for e in app.events(job_id)]
+
+
 def test_a_model_limit_holds_across_users_and_a_newcomer_goes_before_a_big_jobs_later_tasks(
     stack: LocalStack, make_user: Callable[..., Client]
 ) -> None:
-    # GIVEN user A's 8 tasks on a model limited to 2 at once, some of them held
+    # GIVEN user A's 6 long tasks on a model limited to 2 at once, the others held
     a, b = make_user(30), make_user(30)
     with peaks(stack) as most:
-        big = a.create(sim_job(8, model=LIMITED_MODEL, latency=10) | {"concurrency": 8})["jobId"]
-        a.wait(
-            big, until=lambda j: j["counts"]["PROCESSING"] >= 1 and j["counts"]["PENDING"] >= 5, timeout=60
-        )
+        big = a.create(sim_job(6, model=LIMITED_MODEL, latency=300) | {"concurrency": 6})["jobId"]
+        wait_for(lambda: held(a, big), timeout=60, what="A's tasks held")
         # WHEN user B asks for one task of the same model
-        small = b.create(sim_job(1, model=LIMITED_MODEL, latency=10))["jobId"]
-        small_job = b.wait(small, timeout=90)
+        small = b.create(sim_job(1, model=LIMITED_MODEL, latency=300))["jobId"]
+        small_job = b.wait(small, timeout=120)
         big_job = a.wait(big, timeout=120)
     # THEN the model never had more than 2 tasks at once, across both users
     assert 0 < most[f"simulator/{LIMITED_MODEL}"] <= MODEL_LIMIT, most
-    # AND B's task went to the provider before A's tasks still waiting when it arrived (A had at
-    # most 3 submitted by then: the next free slot was B's)
+    # AND B went before A's later tasks: in queue order it would have waited for all 4 of A's held
+    # tasks; here it took one of the first slots freed after it arrived (both may free at once, and
+    # A's oldest may take one when both users have nothing in flight)
     b_at = submitted_at(small_job)[0]
-    assert sum(at > b_at for at in submitted_at(big_job)) >= 8 - FREE_LIMIT - 1, (b_at, submitted_at(big_job))
+    assert sum(at > b_at for at in submitted_at(big_job)) >= 2, (b_at, submitted_at(big_job))
     # AND everything completed, credits exact
     assert (big_job["status"], small_job["status"]) == ("COMPLETED", "COMPLETED")
-    assert_credits_exact(stack, a, charged=8 * 3)
+    assert_credits_exact(stack, a, charged=6 * 3)
     assert_credits_exact(stack, b, charged=3)
 
 
 def test_a_higher_plan_goes_first_when_capacity_is_short_and_a_lower_plan_still_completes(
     stack: LocalStack, make_user: Callable[..., Client]
 ) -> None:
-    # GIVEN the limited model kept busy by a free user's job, with tasks held
+    # GIVEN the limited model kept busy by a free user's long tasks, some held
     busy, free, pro = make_user(30), make_user(30), make_user(30)
     set_plan(stack, pro.user, "pro")
-    filler = busy.create(sim_job(6, model=LIMITED_MODEL, latency=10) | {"concurrency": 6})["jobId"]
-    busy.wait(filler, until=lambda j: j["counts"]["PENDING"] >= 3, timeout=60)
-    # WHEN a free user's task arrives, then a pro user's
-    low = free.create(sim_job(1, model=LIMITED_MODEL, latency=10))["jobId"]
-    free.wait(low, until=lambda j: any(e["kind"] == "task.held" for e in free.events(low)), timeout=30)
-    high = pro.create(sim_job(1, model=LIMITED_MODEL, latency=10))["jobId"]
-    high_job, low_job = pro.wait(high, timeout=90), free.wait(low, timeout=120)
+    filler = busy.create(sim_job(4, model=LIMITED_MODEL, latency=300) | {"concurrency": 4})["jobId"]
+    wait_for(lambda: held(busy, filler), timeout=60, what="the filler's tasks held")
+    # WHEN a free user's task is held, then a pro user's arrives
+    low = free.create(sim_job(1, model=LIMITED_MODEL, latency=20))["jobId"]
+    wait_for(lambda: held(free, low), timeout=30, what="the free task held")
+    high = pro.create(sim_job(1, model=LIMITED_MODEL, latency=20))["jobId"]
+    high_job, low_job = pro.wait(high, timeout=120), free.wait(low, timeout=120)
     busy.wait(filler, timeout=120)
     # THEN the pro task was submitted first, though it arrived later; the free one still completed
     assert submitted_at(high_job)[0] < submitted_at(low_job)[0]
