@@ -115,6 +115,10 @@ RULES: dict[str, Rule] = {
     "GET /jobs/{jobId}/tasks": Rule(lambda w: Call("GET", f"/jobs/{w.job_id}/tasks"), 200, 404, 404),
     "GET /jobs/{jobId}/events": Rule(lambda w: Call("GET", f"/jobs/{w.job_id}/events"), 200, 404, 404),
     "POST /jobs/{jobId}/cancel": Rule(lambda w: Call("POST", f"/jobs/{w.job_id}/cancel"), 202, 404, 404),
+    # The rightful calls run in route order: by the pause's, the cancel's has made the job CANCELLING,
+    # and the owner is told it cannot be paused (409); another user's job does not exist.
+    "POST /jobs/{jobId}/pause": Rule(lambda w: Call("POST", f"/jobs/{w.job_id}/pause"), 409, 404, 404),
+    "POST /jobs/{jobId}/resume": Rule(lambda w: Call("POST", f"/jobs/{w.job_id}/resume"), 200, 404, 404),
     # The owner's job has no signal step (404 naming the step); another user's job does not exist.
     "POST /jobs/{jobId}/signals/{name}": Rule(
         lambda w: Call("POST", f"/jobs/{w.job_id}/signals/approve", {"decision": "approve"}), 404, 404, 404

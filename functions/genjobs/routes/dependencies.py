@@ -26,20 +26,14 @@ def caller(request: Request) -> str:
     return str(sub)
 
 
-def is_admin(request: Request) -> bool:
-    """Whether the caller is in the operators' group (`cognito:groups`)."""
+def require_admin(request: Request) -> None:
+    """Refuses a caller who is not in the operators' group (`cognito:groups`)."""
     raw = _claims(request).get("cognito:groups", "")
     # Cognito passes the groups as a list, or through an HTTP API as "[a b]" or "[a,b]".
     groups = raw if isinstance(raw, list) else str(raw).strip("[]").replace(",", " ").split()
-    return deps().settings.admin_group in groups
-
-
-def require_admin(request: Request) -> None:
-    """Refuses a caller who is not in the operators' group."""
-    if not is_admin(request):
+    if deps().settings.admin_group not in groups:
         raise Forbidden("this route is for operators")
 
 
 Caller = Annotated[str, Depends(caller)]
 Admin = Annotated[None, Depends(require_admin)]
-IsAdmin = Annotated[bool, Depends(is_admin)]

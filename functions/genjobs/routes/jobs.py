@@ -21,7 +21,7 @@ from genjobs.models.api import (
 )
 from genjobs.observability import metrics
 from genjobs.routes import examples
-from genjobs.routes.dependencies import Caller, IsAdmin
+from genjobs.routes.dependencies import Caller
 from genjobs.routes.params import Cursor, IdempotencyKey, JobId, Limit, SignalName, responses
 
 router = Router()  # type: ignore[no-untyped-call]
@@ -112,8 +112,8 @@ def cancel_job(jobId: JobId, user: Caller) -> Response[JobDetailView]:  # noqa: 
     summary="Pause a job: nothing new is submitted, tasks in flight finish and are kept (idempotent)",
     responses=responses(200, JobDetailView, "Paused (status PAUSED), or already paused.", 404, 409),
 )
-def pause_job(jobId: JobId, user: Caller, admin: IsAdmin) -> JobDetailView:  # noqa: N803
-    return pausing.pause_job(deps(), user, jobId, admin=admin)
+def pause_job(jobId: JobId, user: Caller) -> JobDetailView:  # noqa: N803
+    return pausing.pause_job(deps(), user, jobId)
 
 
 @router.post(
@@ -121,8 +121,8 @@ def pause_job(jobId: JobId, user: Caller, admin: IsAdmin) -> JobDetailView:  # n
     summary="Resume a paused job: its waiting tasks are dispatched again (idempotent)",
     responses=responses(200, JobDetailView, "Resumed, or not paused.", 404),
 )
-def resume_job(jobId: JobId, user: Caller, admin: IsAdmin) -> JobDetailView:  # noqa: N803
-    return pausing.resume_job(deps(), user, jobId, admin=admin)
+def resume_job(jobId: JobId, user: Caller) -> JobDetailView:  # noqa: N803
+    return pausing.resume_job(deps(), user, jobId)
 
 
 @router.post(
