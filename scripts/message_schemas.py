@@ -36,6 +36,7 @@ def messages() -> dict[str, tuple[str, Any]]:
     # RunQueue's message, and the contract of the app functions a pipeline step invokes.
     titled["RunQueueMessage"] = m.RunTask
     titled["BulkQueueMessage"] = m.BulkPage
+    titled["DispatchQueueMessage"] = m.DispatchNudge
     for model in (m.AppFunctionRequest, m.AppFunctionResult):
         titled[model.__name__] = model
     return {re.sub(r"(?<!^)(?=[A-Z])", "-", title).lower(): (title, model) for title, model in titled.items()}

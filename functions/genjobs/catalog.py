@@ -14,9 +14,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-# Defined with the domain (settings read operators' overrides without loading the catalog); kept
-# importable from here, where providers and models carry them.
-from genjobs.models.domain import ProviderLimits as ProviderLimits
+# Defined with the domain models: the settings read it too, and must not load the catalog.
+from genjobs.models.limits import ProviderLimits
+
+__all__ = [
+    "Catalog",
+    "ModelEntry",
+    "ProviderEntry",
+    "ProviderLimits",
+    "ResolvedModel",
+    "WaitBy",
+    "get_catalog",
+]
 
 
 class WaitBy(StrEnum):

@@ -21,8 +21,10 @@ from genjobs.dal.functions import LambdaAppFunctions
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.notifications import Notifications
 from genjobs.dal.operations import BulkQueue, OperationRepository
+from genjobs.dal.pauses import PauseRepository
+from genjobs.dal.slots import SlotRepository
 from genjobs.dal.storage import Storage
-from genjobs.dal.submissions import SubmitQueue
+from genjobs.dal.submissions import DispatchQueue, SubmitQueue
 from genjobs.dal.tasks import TaskRepository
 from genjobs.dal.timeline import TimelineRepository
 from genjobs.dal.workflow import Workflow
@@ -38,10 +40,13 @@ if TYPE_CHECKING:
         Collaborators,
         Credits,
         Devices,
+        DispatchQueuePort,
         Jobs,
         NotificationsPort,
         ObjectStore,
         Operations,
+        Pauses,
+        Slots,
         SubmitQueuePort,
         Tasks,
         Timeline,
@@ -86,6 +91,8 @@ class Deps:
     devices: ClassVar[cached_property[Devices]] = _built(lambda s: DeviceRepository(s.table_name))
     timeline: ClassVar[cached_property[Timeline]] = _built(lambda s: TimelineRepository(s.table_name))
     operations: ClassVar[cached_property[Operations]] = _built(lambda s: OperationRepository(s.table_name))
+    slots: ClassVar[cached_property[Slots]] = _built(lambda s: SlotRepository(s.table_name))
+    pauses: ClassVar[cached_property[Pauses]] = _built(lambda s: PauseRepository(s.table_name))
     # The other services, each by the one resource it talks to.
     storage: ClassVar[cached_property[ObjectStore]] = _built(lambda s: Storage(s.output_bucket))
     workflow: ClassVar[cached_property[WorkflowPort]] = _built(lambda s: Workflow(s.state_machine_arn))
@@ -95,6 +102,10 @@ class Deps:
         lambda s: SubmitQueue(s.submit_queue_url)
     )
     bulk_queue: ClassVar[cached_property[BulkQueuePort]] = _built(lambda s: BulkQueue(s.bulk_queue_url))
+    # Fair dispatch's nudges: a slot given back, a task held, a job resumed.
+    dispatch_queue: ClassVar[cached_property[DispatchQueuePort]] = _built(
+        lambda s: DispatchQueue(s.dispatch_queue_url)
+    )
     notifications: ClassVar[cached_property[NotificationsPort]] = _built(
         lambda s: Notifications(s.job_events_topic_arn)
     )

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from genjobs.models.domain import DEFAULT_PLAN_WORD, PLAN_NAME, PlanLimits, ProviderLimits
+from genjobs.models.limits import DEFAULT_PLAN_WORD, PLAN_NAME, PlanLimits, ProviderLimits
 
 
 class MissingSetting(AttributeError):
@@ -58,6 +58,7 @@ class Settings(BaseModel):
     submit_queue_url: str = _resource("SUBMIT_QUEUE_URL")
     run_queue_url: str = _resource("RUN_QUEUE_URL")
     bulk_queue_url: str = _resource("BULK_QUEUE_URL")
+    dispatch_queue_url: str = _resource("DISPATCH_QUEUE_URL")
     job_events_topic_arn: str = _resource("JOB_EVENTS_TOPIC_ARN")
     state_machine_arn: str = _resource("STATE_MACHINE_ARN")
     provider_secret_arn: str = Field(default="", alias="PROVIDER_SECRET_ARN")

@@ -38,6 +38,7 @@ WILDCARD_RESOURCES_ALLOWED = {
             "SweeperFunction": ("SendTaskSuccess", "SendTaskHeartbeat"),
             "WebhookFunction": ("SendTaskSuccess",),
             "SubmitDeadLetterFunction": ("SendTaskSuccess",),
+            "DispatcherFunction": ("SendTaskHeartbeat",),
         }.items()
         for a in actions
     },
@@ -207,6 +208,8 @@ def test_task_tokens_are_answered_only_by_the_functions_that_answer_them() -> No
         "SubmitDeadLetterFunction": {"states:SendTaskSuccess"},
         # A pipeline's signal ends its waiting step.
         "ApiFunction": {"states:SendTaskSuccess"},
+        # Keeps the tokens of held tasks alive; the submitter answers them once admitted.
+        "DispatcherFunction": {"states:SendTaskHeartbeat"},
     }
 
 
@@ -235,6 +238,8 @@ POLICY_TEMPLATE_ACTIONS = {
 ITEMS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
 OUTPUTS = {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}
 SECRET = {"secretsmanager:GetSecretValue"}
+# A task's end gives its slot back and nudges the dispatcher (DispatchQueue).
+NUDGE = {"sqs:SendMessage"}
 EXPECTED_ACTIONS = {
     "ApiFunction": ITEMS
     | {"dynamodb:DeleteItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject", "states:StartExecution"}
@@ -252,23 +257,28 @@ EXPECTED_ACTIONS = {
     # No provider secret: it reads the catalog only, and talks to no provider.
     # A retry's run reads which tasks are to run again.
     "PrepareJobFunction": ITEMS
-    | {"dynamodb:BatchWriteItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject"},
+    | {"dynamodb:BatchWriteItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject"}
+    | NUDGE,
     # Between two rounds of a pipeline: reads its tasks, writes those it sizes, the next manifest.
     "PlanTasksFunction": ITEMS
-    | {"dynamodb:BatchWriteItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject"},
-    "PollTaskFunction": ITEMS | OUTPUTS | SECRET,
-    "FailTaskFunction": ITEMS,
-    "SettleJobFunction": ITEMS | {"dynamodb:Query", "sns:Publish"} | SECRET,
+    | {"dynamodb:BatchWriteItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject"}
+    | NUDGE,
+    "PollTaskFunction": ITEMS | OUTPUTS | SECRET | NUDGE,
+    "FailTaskFunction": ITEMS | NUDGE,
+    "SettleJobFunction": ITEMS | {"dynamodb:Query", "sns:Publish"} | SECRET | NUDGE,
     "SubmitterFunction": ITEMS
     | {"dynamodb:Query", "sqs:ChangeMessageVisibility", "sqs:SendMessage"}
     | {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
     | OUTPUTS
     | SECRET,
-    "SubmitDeadLetterFunction": ITEMS | {"states:SendTaskSuccess"},
+    "SubmitDeadLetterFunction": ITEMS | {"states:SendTaskSuccess"} | NUDGE,
     # An operator's bulk operation: a page of the table's jobs, each retried or cancelled.
     "BulkFunction": ITEMS
     | {"dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:Scan", "s3:GetObject"}
     | {"states:StartExecution", "sqs:SendMessage"},
+    # Held tasks' slots: reads the held and the slots taken (Query), hands admitted tokens to the
+    # SubmitQueue and nudges itself when a blocked pool opens, keeps parked tokens alive.
+    "DispatcherFunction": ITEMS | {"dynamodb:Query", "sqs:SendMessage", "states:SendTaskHeartbeat"},
     # A pipeline step that answers at once: a provider called synchronously, or an app function.
     "RunnerFunction": ITEMS
     | {"lambda:InvokeFunction", "sqs:ChangeMessageVisibility", "sqs:SendMessage"}

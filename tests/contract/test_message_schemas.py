@@ -16,7 +16,13 @@ from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2
 from pydantic import BaseModel
 
 from genjobs.models import messages as m
-from genjobs.models.records import BulkQueueRecord, JobEventRecord, RunQueueRecord, SubmitQueueRecord
+from genjobs.models.records import (
+    BulkQueueRecord,
+    DispatchQueueRecord,
+    JobEventRecord,
+    RunQueueRecord,
+    SubmitQueueRecord,
+)
 from genjobs.models.webhook import WebhookQuery
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,6 +92,10 @@ EVENT_PARSERS = {
     "webhook-function": _webhook,
     "api-function": APIGatewayProxyEventV2Model.model_validate,
     "sweeper-function": EventBridgeModel.model_validate,
+    # Nudges from its queue, or its schedule's event.
+    "dispatcher-function": lambda e: (
+        _sqs_records(DispatchQueueRecord)(e) if "Records" in e else EventBridgeModel.model_validate(e)
+    ),
 }
 EVENT_FILES = sorted((ROOT / "events").glob("*/*.json"))
 

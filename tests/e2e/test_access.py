@@ -135,6 +135,10 @@ RULES: dict[str, Rule] = {
     "GET /admin/operations/{operationId}": Rule(
         lambda w: Call("GET", f"/admin/operations/{uuid.uuid4()}"), 403, 403, 404, rightful="operator"
     ),
+    # The rightful calls run in route order: by the pause's, the cancel's has made the job CANCELLING,
+    # and the owner is told it cannot be paused (409); another user's job does not exist.
+    "POST /jobs/{jobId}/pause": Rule(lambda w: Call("POST", f"/jobs/{w.job_id}/pause"), 409, 404, 404),
+    "POST /jobs/{jobId}/resume": Rule(lambda w: Call("POST", f"/jobs/{w.job_id}/resume"), 200, 404, 404),
     # The owner's job has no signal step (404 naming the step); another user's job does not exist.
     "POST /jobs/{jobId}/signals/{name}": Rule(
         lambda w: Call("POST", f"/jobs/{w.job_id}/signals/approve", {"decision": "approve"}), 404, 404, 404

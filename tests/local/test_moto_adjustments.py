@@ -262,13 +262,13 @@ def test_state_machine_json_paths_are_parsed_once() -> None:
 
 
 def test_sqs_mappings_are_polled_not_fired_inside_send_message(stack: LocalStack) -> None:
-    # GIVEN the template's five SQS event source mappings (submit, its DLQ, notify, run, bulk)
+    # GIVEN the template's six SQS event source mappings (submit, its DLQ, notify, run, bulk, dispatch)
     from moto.sqs.models import sqs_backends
 
     mappings = stack.client("lambda").list_event_source_mappings()["EventSourceMappings"]
 
     # THEN they exist in Lambda, but no moto queue fires them synchronously on SendMessage
-    assert len(mappings) == 5
+    assert len(mappings) == 6
     queues = sqs_backends[ACCOUNT_ID][REGION].queues.values()
     assert all(not q.lambda_event_source_mappings for q in queues)
 

@@ -13,14 +13,15 @@ from genjobs_local.schedules import Schedule, Scheduler, rate_seconds
 
 
 def test_run_schedules_now_invokes_the_sweeper_with_a_scheduler_event(stack: LocalStack, fake: Any) -> None:
-    # GIVEN a fake sweeper
+    # GIVEN a fake sweeper (and dispatcher, the template's other schedule)
     sweeper = fake("SweeperFunction", lambda event, context: {"swept": 0})
+    fake("DispatcherFunction", lambda event, context: {"dispatched": 0})
 
     # WHEN the schedules are fired by hand
     results = stack.run_schedules_now()
 
     # THEN the sweeper ran once with Scheduler's default notification
-    assert results == [('{"swept": 0}', False)]
+    assert sorted(results) == [('{"dispatched": 0}', False), ('{"swept": 0}', False)]
     event = sweeper.calls[0]
     assert event["source"] == "aws.scheduler"
     assert event["detail-type"] == "Scheduled Event"

@@ -47,8 +47,9 @@ ONLY_FOR = {
         "notifier",
         "runner",
         "bulk",
+        "dispatcher",
     },
-    "genjobs.batches": {"submitter", "submit_dead_letter", "notifier", "runner", "bulk"},
+    "genjobs.batches": {"submitter", "submit_dead_letter", "notifier", "runner", "bulk", "dispatcher"},
     # The bulk consumer retries each job with the API's own request model.
     "genjobs.models.api": {"api", "bulk"},
     "genjobs.catalog": {
@@ -61,6 +62,7 @@ ONLY_FOR = {
         "settle_job",
         "submitter",
         "sweeper",
+        "dispatcher",  # the limits of every provider and model
     },
 }
 

@@ -97,6 +97,12 @@ def _paged(items: list[Any], limit: int, start: dict[str, Any] | None) -> Page[A
     return Page(items[first:end], {"offset": end} if end < len(items) else None)
 
 
+def _shown_in(job: Job, statuses: frozenset[JobStatus], paused: bool) -> bool:
+    if job.shown_status == "PAUSED":
+        return paused
+    return job.status in statuses
+
+
 class FakeJobs:
     def __init__(self, world: World) -> None:
         self.w = world
@@ -125,7 +131,7 @@ class FakeJobs:
                 j
                 for j in self.w.jobs.values()
                 if j.user_id == user_id
-                and (not statuses or j.status in statuses)
+                and (not (statuses or query.paused) or _shown_in(j, statuses or frozenset(), query.paused))
                 and (collection_id is None or j.collection_id == collection_id)
             ),
             key=lambda j: (j.created_at, j.job_id),
@@ -660,6 +666,46 @@ class FakeBulkQueue:
         self.sent.append(page)
 
 
+class FakePauses:
+    def __init__(self, world: World) -> None:
+        self.w = world
+        self.marked: dict[str, datetime] = {}
+
+    def pause(self, job: Job, event: TimelineEvent) -> Job | None:
+        current = self.w.jobs.get(job.job_id)
+        if current is None or current.paused or current.status not in ACTIVE:
+            return None
+        paused = current.model_copy(update={"paused_at": event.at, "updated_at": event.at})
+        self.w.jobs[job.job_id] = paused
+        self.marked[job.job_id] = event.at
+        self.w.events.append(event)
+        return paused
+
+    def resume(self, job: Job, event: TimelineEvent) -> Job | None:
+        current = self.w.jobs.get(job.job_id)
+        if current is None or not current.paused:
+            return None
+        resumed = current.model_copy(update={"paused_at": None, "updated_at": event.at})
+        self.w.jobs[job.job_id] = resumed
+        self.marked.pop(job.job_id, None)
+        self.w.events.append(event)
+        return resumed
+
+    def clear(self, job_id: str, at: datetime) -> None:
+        self.marked.pop(job_id, None)
+
+    def paused_since(self, before: datetime, limit: int = 100) -> list[str]:
+        return [job_id for job_id, at in sorted(self.marked.items()) if at <= before][:limit]
+
+
+class FakeDispatchQueue:
+    def __init__(self) -> None:
+        self.nudges: list[tuple[str | None, str | None, int]] = []
+
+    def nudge(self, pool: str | None = None, job_id: str | None = None, delay_seconds: int = 0) -> None:
+        self.nudges.append((pool, job_id, delay_seconds))
+
+
 class FakeNotifications:
     def __init__(self) -> None:
         self.published: list[tuple[str, dict[str, Any]]] = []
@@ -769,6 +815,8 @@ SETTINGS = {
     "PUBLIC_BASE_URL": "https://api.example",
     "FCM_PLATFORM_APPLICATION_ARN": "arn:aws:sns:us-east-1:1:app/GCM/genjobs",
     "MAX_CONSECUTIVE_POLL_ERRORS": 3,
+    # Fair dispatch's slots live in DynamoDB (tests/integration, tests/e2e): here tasks go in queue order.
+    "DISPATCH_MODE": "fifo",
 }
 
 
@@ -785,6 +833,8 @@ class FakeDeps(Deps):
     workflow: FakeWorkflow  # type: ignore[assignment]
     submit_queue: FakeSubmitQueue  # type: ignore[assignment]
     run_queue: FakeSubmitQueue  # type: ignore[assignment]
+    dispatch_queue: FakeDispatchQueue  # type: ignore[assignment]
+    pauses: FakePauses  # type: ignore[assignment]
     notifications: FakeNotifications  # type: ignore[assignment]
     app_functions: FakeAppFunctions  # type: ignore[assignment]
     operations: FakeOperations  # type: ignore[assignment]
@@ -807,6 +857,8 @@ def fake_deps(**settings: Any) -> FakeDeps:
         workflow=FakeWorkflow(),
         submit_queue=FakeSubmitQueue(),
         run_queue=FakeSubmitQueue(),
+        dispatch_queue=FakeDispatchQueue(),
+        pauses=FakePauses(world),
         notifications=FakeNotifications(),
         app_functions=FakeAppFunctions(),
         cursor_key=b"k" * 32,

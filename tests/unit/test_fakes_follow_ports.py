@@ -13,8 +13,9 @@ from genjobs.dal.functions import LambdaAppFunctions
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.notifications import Notifications
 from genjobs.dal.operations import BulkQueue, OperationRepository
+from genjobs.dal.pauses import PauseRepository
 from genjobs.dal.storage import Storage
-from genjobs.dal.submissions import SubmitQueue
+from genjobs.dal.submissions import DispatchQueue, SubmitQueue
 from genjobs.dal.tasks import TaskRepository
 from genjobs.dal.timeline import TimelineRepository
 from genjobs.dal.workflow import Workflow
@@ -30,6 +31,8 @@ PAIRS = [
     (ports.ObjectStore, Storage, fakes.FakeStorage),
     (ports.WorkflowPort, Workflow, fakes.FakeWorkflow),
     (ports.SubmitQueuePort, SubmitQueue, fakes.FakeSubmitQueue),
+    (ports.DispatchQueuePort, DispatchQueue, fakes.FakeDispatchQueue),
+    (ports.Pauses, PauseRepository, fakes.FakePauses),
     (ports.NotificationsPort, Notifications, fakes.FakeNotifications),
     (ports.AppFunctions, LambdaAppFunctions, fakes.FakeAppFunctions),
     (ports.Operations, OperationRepository, fakes.FakeOperations),

@@ -14,7 +14,7 @@ from genjobs.catalog import get_catalog
 from genjobs.logic import accounts, credits
 from genjobs.logic.errors import BadRequest
 from genjobs.models.api import GrantCreditsRequest
-from genjobs.models.domain import ProviderLimits
+from genjobs.models.limits import ProviderLimits
 from genjobs.settings import Settings
 from tests.unit.fakes import FakeDeps, fake_deps
 from tests.unit.scenario import USER

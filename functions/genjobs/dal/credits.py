@@ -123,13 +123,17 @@ class CreditRepository(TableRepository):
             return InsufficientCredits(amount, self.account(job.user_id).available)
         return None
 
-    def settle_ops(self, entry: LedgerEntry) -> list[dict[str, Any]]:
+    def settle_ops(self, entry: LedgerEntry, in_flight: int = 0) -> list[dict[str, Any]]:
         """Moves the entry's amount out of the reserved credits (CHARGE: to charged; RELEASE: back
-        to available) with the entry, whose key makes the movement happen once."""
+        to available) with the entry, whose key makes the movement happen once. `in_flight`: a
+        task's end also gives back its user's place (-1) on the same account item."""
         to = "charged" if entry.kind == LedgerKind.CHARGE else "available"
+        moves = {"reserved": -entry.amount, to: entry.amount}
+        if in_flight:
+            moves.update(inFlight=in_flight, slotRev=1)  # dal.slots.REVISION
         account = update(
             account_key(entry.user_id),
-            add={"reserved": -entry.amount, to: entry.amount},
+            add=moves,
             condition="reserved >= :p",
             values={":p": entry.amount},
         )

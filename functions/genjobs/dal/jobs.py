@@ -49,6 +49,24 @@ _ACTIVE = {":pending": JobStatus.PENDING.value, ":processing": JobStatus.PROCESS
 _STATUS = {"#s": "status"}
 
 
+def _shown_as(statuses: frozenset[JobStatus], paused: bool) -> Any:
+    """A filter on the status a job is shown with: PAUSED is an active job with `pausedAt`, which
+    the active statuses then leave out."""
+    active = [s.value for s in statuses if s in {JobStatus.PENDING, JobStatus.PROCESSING}]
+    others = [s.value for s in statuses if s.value not in active]
+    conditions = []
+    if active:
+        conditions.append(attr("status").is_in(active) & attr("pausedAt").not_exists())
+    if others:
+        conditions.append(attr("status").is_in(others))
+    if paused:
+        conditions.append(attr("status").is_in(list(_ACTIVE.values())) & attr("pausedAt").exists())
+    condition = conditions[0]
+    for more in conditions[1:]:
+        condition = condition | more
+    return condition
+
+
 def finished(job: Job, status: JobStatus, release: int, unstarted_as: TaskStatus, at: datetime) -> Job:
     """The job as `finish` leaves it: ended at `at`, `release` credits refunded, the tasks still
     counted PENDING counted `unstarted_as`."""
@@ -97,8 +115,8 @@ class JobRepository(TableRepository):
         """The user's jobs, newest first, filtered; pages hold up to `query.limit` matching jobs."""
         limit, start, statuses, collection_id = query.limit, query.start, query.statuses, query.collection_id
         condition: Any = None
-        if statuses:
-            condition = attr("status").is_in([s.value for s in statuses])
+        if statuses or query.paused:
+            condition = _shown_as(statuses or frozenset(), query.paused)
         if collection_id is not None:
             by_collection = attr("collectionId").eq(collection_id)
             condition = by_collection if condition is None else condition & by_collection

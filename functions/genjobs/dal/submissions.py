@@ -7,8 +7,9 @@ from __future__ import annotations
 from botocore.exceptions import BotoCoreError, ClientError
 
 from genjobs.dal import aws
-from genjobs.models.messages import CancelJob, SubmitTask
+from genjobs.models.messages import CancelJob, DispatchNudge, SubmitTask
 from genjobs.models.persistence import QueueUnavailable
+from genjobs.observability import logger
 
 
 class SubmitQueue:
@@ -38,3 +39,22 @@ class SubmitQueue:
             ReceiptHandle=receipt_handle,
             VisibilityTimeout=delay_seconds,
         )
+
+
+class DispatchQueue:
+    """The dispatcher's queue: a nudge asks it for a pass now (or after a pool's block or rate
+    window ends). A lost nudge costs a wait until the dispatcher's scheduled pass, never a task."""
+
+    def __init__(self, queue_url: str) -> None:
+        self.queue_url = queue_url
+
+    def nudge(self, pool: str | None = None, job_id: str | None = None, delay_seconds: int = 0) -> None:
+        message = DispatchNudge(pool=pool, jobId=job_id)
+        try:
+            aws.client("sqs").send_message(
+                QueueUrl=self.queue_url,
+                MessageBody=message.model_dump_json(by_alias=True, exclude_none=True),
+                DelaySeconds=max(0, min(900, delay_seconds)),  # SQS's longest delay
+            )
+        except (BotoCoreError, ClientError):
+            logger.warning("dispatch nudge not sent: the scheduled pass will do", exc_info=True)

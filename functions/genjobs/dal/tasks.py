@@ -11,6 +11,7 @@ sweeper's looks follow from it), until it ends. An observation that changes noth
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from genjobs.dal.credits import CreditRepository, task_entry
 from genjobs.dal.dynamo import TableRepository, attr, cancellation_codes, conditionally, iso, key, update
 from genjobs.dal.items import SWEEP_TASKS, task_from_item, task_key, task_to_item, to_dynamo
 from genjobs.dal.jobs import JobRepository
+from genjobs.dal.slots import HELD_AND_SLOT_ATTRS, SlotRepository
 from genjobs.dal.timeline import TimelineRepository
 from genjobs.models.domain import Attempt, Job, LedgerKind, Task, TaskStatus, TimelineEvent, retry_tag, utcnow
 from genjobs.models.persistence import Accepted, JobRetry, Page, TaskMove
@@ -54,6 +56,7 @@ class TaskRepository(TableRepository):
         self._jobs = JobRepository(table_name)
         self._credits = CreditRepository(table_name)
         self._timeline = TimelineRepository(table_name)
+        self._slots = SlotRepository(table_name)
 
     # ------------------------------------------------------------------ reads
     def put_many(self, tasks: list[Task]) -> None:
@@ -163,27 +166,17 @@ class TaskRepository(TableRepository):
         return self._move(job, index, move, event)
 
     def _move(self, job: Job, index: int, move: TaskMove, event: TimelineEvent) -> bool:
-        from_status, to_status = move.from_status, move.to_status
-        now = iso(utcnow())
-        sets = {**move.fields, "status": to_status.value, "updatedAt": now}
-        removals: tuple[str, ...] = ()
-        if to_status.terminal:
-            sets["finishedAt"] = now
-            removals = ("gsi2pk", "gsi2sk", "taskToken")
-        task = update(
-            task_key(job.job_id, index),
-            set=sets,
-            remove=removals,
-            condition="#s = :from",
-            names={"#s": "status"},
-            values={":from": from_status.value},
-        )
-        items = [self.update_op(task), self._jobs.task_moved_op(job, index, from_status, to_status)]
-        if to_status.terminal:
-            kind = LedgerKind.CHARGE if to_status == TaskStatus.COMPLETED else LedgerKind.RELEASE
-            items += self._credits.settle_ops(task_entry(job, index, kind, move.attempt))
-        if not self._transact(items):
-            return False
+        if not self._transact(self._move_items(job, index, move)):
+            if not move.to_status.terminal:
+                return False
+            # The task's slot may have changed since it was read (admitted, or given back): its end
+            # must give back exactly what it holds, so it is read again while it has not moved.
+            current = self.get(job.job_id, index)
+            if current is None or current.status != move.from_status or current.slot == move.slot:
+                return False
+            move = replace(move, slot=current.slot)
+            if not self._transact(self._move_items(job, index, move)):
+                return False
         try:
             self._timeline.add(event)
         except ClientError:
@@ -246,6 +239,36 @@ class TaskRepository(TableRepository):
             values={":was": task.status.value, ":attempt": task.attempt},
         )
         return self.update_op(reset)
+
+    def _move_items(self, job: Job, index: int, move: TaskMove) -> list[dict[str, Any]]:
+        """The transaction of a move; a task's end also gives back the slot it holds (fair dispatch),
+        conditioned on holding exactly that one."""
+        from_status, to_status = move.from_status, move.to_status
+        now = iso(utcnow())
+        sets = {**move.fields, "status": to_status.value, "updatedAt": now}
+        removals: tuple[str, ...] = ()
+        condition = "#s = :from"
+        if to_status.terminal:
+            sets["finishedAt"] = now
+            removals = ("gsi2pk", "gsi2sk", "taskToken", *HELD_AND_SLOT_ATTRS)
+            condition += " AND attribute_exists(slot)" if move.slot else " AND attribute_not_exists(slot)"
+        task = update(
+            task_key(job.job_id, index),
+            set=sets,
+            remove=removals,
+            condition=condition,
+            names={"#s": "status"},
+            values={":from": from_status.value},
+        )
+        items = [self.update_op(task), self._jobs.task_moved_op(job, index, from_status, to_status)]
+        if to_status.terminal:
+            kind = LedgerKind.CHARGE if to_status == TaskStatus.COMPLETED else LedgerKind.RELEASE
+            items += self._credits.settle_ops(
+                task_entry(job, index, kind, move.attempt), in_flight=-1 if move.slot else 0
+            )
+            if move.slot:
+                items += self._slots.release_ops(move.slot)
+        return items
 
     # ------------------------------------------------------------------ updates of a running task
     def _update_processing(self, job_id: str, index: int, **changes: Any) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genjobs.deps import deps
+from genjobs.logic.pause_expiry import expire_pauses
 from genjobs.logic.sweeper import sweep
 from genjobs.observability import bind, logger, metrics, tracer
 
@@ -16,6 +17,6 @@ from genjobs.observability import bind, logger, metrics, tracer
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     bind()  # a sweep is about many jobs: their ids go on the lines that concern them
-    result = sweep(deps())
+    result = sweep(deps()) | {"pausesExpired": expire_pauses(deps())}
     logger.info("sweep done", extra=result)
     return result

@@ -9,7 +9,7 @@ from genjobs.logic.credits import balance_of
 from genjobs.logic.errors import BadRequest
 from genjobs.logic.plans import plan_of_account
 from genjobs.logic.ports import Collaborators
-from genjobs.models.domain import DEFAULT_PLAN_WORD
+from genjobs.models.limits import DEFAULT_PLAN_WORD
 from genjobs.models.plans import (
     AccountView,
     LimitsView,
@@ -21,7 +21,7 @@ from genjobs.models.plans import (
 )
 
 if TYPE_CHECKING:
-    from genjobs.models.domain import ProviderLimits
+    from genjobs.models.limits import ProviderLimits
 
 
 def account_view(deps: Collaborators, user_id: str) -> AccountView:

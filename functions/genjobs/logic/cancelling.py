@@ -17,6 +17,8 @@ def request_cancel(deps: Collaborators, job: Job, by: str) -> Job | None:
     cancelling = deps.jobs.request_cancel(job, event)
     if cancelling is not None:
         _cancel_in_flight_now(deps, job.job_id)
+        if job.paused:  # its parked tasks go back to the submitter, which cancels them
+            deps.dispatch_queue.nudge(job_id=job.job_id)
     return cancelling
 
 

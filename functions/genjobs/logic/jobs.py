@@ -18,6 +18,7 @@ from genjobs.models.domain import (
     JobStatus,
     JsonObject,
     Plan,
+    ShownJobStatus,
     StepState,
     Task,
     TaskCounts,
@@ -258,6 +259,11 @@ def get_job(deps: Collaborators, user_id: str, job_id: str) -> JobDetailView:
     return _detail(deps, user_id, _owned_job(deps, user_id, job_id))
 
 
+def detail(deps: Collaborators, user_id: str, job: Job) -> JobDetailView:
+    """The job as `user_id` reads it (its tasks' cursor sealed for them)."""
+    return _detail(deps, user_id, job)
+
+
 def _detail(deps: Collaborators, user_id: str, job: Job) -> JobDetailView:
     page = _task_page(deps, job, TASKS_PAGE, None)
     # The tasks' next page is read at /jobs/{jobId}/tasks: sealed for that listing.
@@ -303,24 +309,28 @@ def list_jobs(
     cursor: str | None,
 ) -> JobListView:
     statuses: frozenset[JobStatus] | None = None
+    paused = False
     if status:
         statuses = frozenset()
         for word in status.split(","):
             word = word.strip()
             if word == ListJobsQuery.ACTIVE:
                 statuses |= frozenset(s for s in JobStatus if s.active)
+                paused = True
             elif word == ListJobsQuery.FINISHED:
                 statuses |= TERMINAL_JOB_STATUSES
+            elif word.upper() == ShownJobStatus.PAUSED:
+                paused = True
             elif word.upper() in JobStatus.__members__:
                 statuses |= {JobStatus(word.upper())}
             else:
                 raise InvalidRequest.field(
                     "status",
-                    f"'{word}' is not one of active, finished, {', '.join(s.value for s in JobStatus)}",
+                    f"'{word}' is not one of active, finished, {', '.join(s.value for s in ShownJobStatus)}",
                 )
     listing = cursors.jobs_listing()
     start = _open(deps, cursor, user_id, listing)
-    query = JobQuery(limit=limit, start=start, statuses=statuses, collection_id=collection_id)
+    query = JobQuery(limit=limit, start=start, statuses=statuses, collection_id=collection_id, paused=paused)
     page = deps.jobs.of_user(user_id, query)
     return JobListView(
         items=[views.job_view(j) for j in page.items], cursor=_seal(deps, page.last_key, user_id, listing)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from genjobs.logic.ports import Collaborators
-from genjobs.models.domain import CreditAccount, PlanLimits
+from genjobs.models.domain import CreditAccount
+from genjobs.models.limits import PlanLimits
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,21 @@ from genjobs.models.domain import (
     LedgerEntry,
     Operation,
     Task,
+    TaskSlot,
     TaskStatus,
     TimelineEvent,
 )
 from genjobs.models.messages import AppFunctionResult, BulkPage, JobEvent, SubmitTask, TaskEnded
-from genjobs.models.persistence import Accepted, JobQuery, JobRetry, Page, TaskMove
+from genjobs.models.persistence import (
+    Accepted,
+    Admission,
+    Held,
+    JobQuery,
+    JobRetry,
+    Page,
+    PoolState,
+    TaskMove,
+)
 
 if TYPE_CHECKING:
     # Types only: the catalog's models are loaded by the functions that plan or run tasks, not by all.
@@ -39,11 +49,14 @@ __all__ = [
     "Collaborators",
     "Credits",
     "Devices",
+    "DispatchQueuePort",
     "JobQuery",
     "Jobs",
     "NotificationsPort",
     "ObjectStore",
     "Page",
+    "Pauses",
+    "Slots",
     "SubmitQueuePort",
     "TaskMove",
     "Tasks",
@@ -131,6 +144,56 @@ class Tasks(Protocol):
     def claim_provider_cancel(self, job_id: str, index: int) -> bool: ...
 
     def release_provider_cancel(self, job_id: str, index: int) -> None: ...
+
+
+class Slots(Protocol):
+    """Fair dispatch: slots taken at admission and given back at a task's end, tasks held for one
+    (by pool) or parked while their job is paused, and the pools' counters."""
+
+    def has_held(self, provider: str) -> bool: ...
+
+    def held(self, provider: str, limit: int = 1000) -> list[Held]: ...
+
+    def parked(self, job_id: str | None = None) -> list[tuple[str, int]]: ...
+
+    def pool(self, scope: str) -> PoolState: ...
+
+    def slots_of(self, provider: str) -> list[tuple[TaskSlot, str]]: ...
+
+    def hold(self, held: Held, provider: str, token: str) -> bool: ...
+
+    def park(self, job_id: str, index: int, token: str) -> bool: ...
+
+    def unhold(self, job_id: str, index: int) -> str | None: ...
+
+    def held_token(self, job_id: str, index: int) -> tuple[str, datetime | None] | None: ...
+
+    def beat(self, job_id: str, index: int, at: datetime) -> None: ...
+
+    def admit(self, admission: Admission, pools: dict[str, PoolState]) -> TaskSlot:
+        """Raises Refused (naming what was full) when the slot could not be taken."""
+
+    def block(self, provider: str, until: datetime) -> None: ...
+
+    def counter(self, scope_or_user: tuple[str, str]) -> tuple[int, int]: ...
+
+    def repair(self, scope_or_user: tuple[str, str], revision: int, counted: int) -> bool: ...
+
+
+class Pauses(Protocol):
+    def pause(self, job: Job, event: TimelineEvent) -> Job | None:
+        """Pauses an active job not cancelling (None: it was not one, or was paused already)."""
+
+    def resume(self, job: Job, event: TimelineEvent) -> Job | None: ...
+
+    def clear(self, job_id: str, at: datetime) -> None: ...
+
+    def paused_since(self, before: datetime, limit: int = 100) -> list[str]: ...
+
+
+class DispatchQueuePort(Protocol):
+    def nudge(self, pool: str | None = None, job_id: str | None = None, delay_seconds: int = 0) -> None:
+        """Asks the dispatcher for a pass over `pool` (or over a job's parked tasks); best effort."""
 
 
 class Credits(Protocol):
@@ -289,6 +352,15 @@ class Collaborators(Protocol):
 
     @property
     def run_queue(self) -> SubmitQueuePort: ...
+
+    @property
+    def slots(self) -> Slots: ...
+
+    @property
+    def dispatch_queue(self) -> DispatchQueuePort: ...
+
+    @property
+    def pauses(self) -> Pauses: ...
 
     @property
     def notifications(self) -> NotificationsPort: ...

@@ -1,9 +1,11 @@
 """The submitter's turn at a task (SubmitQueue): by its step's kind. A provider task is submitted
-(logic.tasks), a sync or app-function task goes on to the RunQueue (a longer-running consumer), a
-signal task waits for the app (logic.signals). Its token is answered unless something else will."""
+(logic.tasks) once admitted into a slot (logic.admission: else held, its token parked), a sync or
+app-function task goes on to the RunQueue (a longer-running consumer), a signal task waits for the
+app (logic.signals). Its token is answered unless something else will."""
 
 from __future__ import annotations
 
+from genjobs.logic.admission import admit
 from genjobs.logic.chains import answer_after
 from genjobs.logic.ports import Collaborators
 from genjobs.logic.signals import await_signal, is_signal
@@ -20,7 +22,13 @@ def submit(deps: Collaborators, message: SubmitTask, receive_count: int) -> None
     try:
         job, task = load(deps, message)
         kind = job.steps[job.step_of(task.index)].kind if job.steps else StepKind.ASYNC
-        if kind in (StepKind.SYNC, StepKind.LAMBDA) and not task.status.terminal and not job.cancel_requested:
+        live = not task.status.terminal and not job.cancel_requested
+        if live:
+            admitted = admit(deps, job, task, token)
+            if admitted is None:
+                return  # held: the dispatcher hands its token back when a slot is free
+            task = admitted
+        if kind in (StepKind.SYNC, StepKind.LAMBDA) and live:
             deps.run_queue.send_task(message)
             return
         if is_signal(job, task):

@@ -48,7 +48,11 @@ def sweep(deps: Collaborators) -> dict[str, int]:
     # A job the sweeper had to start was stuck: the API starts every job at creation.
     metrics.add_metric(name="StuckJobs", unit="Count", value=started)
     metrics.add_metric(name="TasksRescued", unit="Count", value=rescued)
-    return {"jobsStarted": started, "tasksRescued": rescued, "cancelsSent": cancelled}
+    return {
+        "jobsStarted": started,
+        "tasksRescued": rescued,
+        "cancelsSent": cancelled,
+    }
 
 
 def cancel_in_flight(deps: Collaborators, job_id: str, by: str) -> int:

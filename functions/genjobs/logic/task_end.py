@@ -1,4 +1,5 @@
-"""How a task ends: loading it and its terminal move (charging or releasing its credits, once).
+"""How a task ends: loading it and its terminal move (charging or releasing its credits, and giving
+back the slot fair dispatch gave it, once).
 It uses the tables alone (no provider, output or workflow code), so FailTask, which only ends
 tasks, loads nothing else and is given no other setting.
 """
@@ -38,10 +39,19 @@ def end_task(deps: Collaborators, job: Job, task: Task, to: TaskStatus, kind: st
         detail["charged"] = job.price_of(task.index)
     else:
         detail["refunded"] = job.price_of(task.index)
-    move = TaskMove(task.status, to, {k: v for k, v in fields.items() if k != "reason"}, task.attempt)
+    move = TaskMove(
+        task.status,
+        to,
+        {k: v for k, v in fields.items() if k != "reason"},
+        attempt=task.attempt,
+        slot=task.slot,
+    )
     moved = deps.tasks.end(job, task.index, move, task_event(job.job_id, kind, task.index, **detail))
     if moved:
         metrics.add_metric(name=f"Tasks{to.value.capitalize()}", unit="Count", value=1)
+    if moved and task.slot is not None:
+        # Its slot was given back with its end: the dispatcher fills it from what waits.
+        deps.dispatch_queue.nudge(pool=job.provider)
     if moved and to == TaskStatus.COMPLETED and task.submitted_at is not None:
         latency = deps.clock.seconds_since(task.submitted_at)  # submission to completion
         metrics.add_metric(name="ProviderLatency", unit="Seconds", value=latency)

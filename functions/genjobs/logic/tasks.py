@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from genjobs.catalog import ResolvedModel, WaitBy
+from genjobs.logic import holding
 from genjobs.logic.job_model import model_of
 from genjobs.logic.outputs import OutputGone, OutputUnavailable, keep_outputs
 from genjobs.logic.ports import Collaborators, SubmitQueuePort
@@ -123,6 +124,7 @@ def submit_task(deps: Collaborators, job: Job, task: Task, token: str, receive_c
             task_event(job.job_id, "task.throttled", task.index, retryAfter=error.retry_after_seconds)
         )
         metrics.add_metric(name="ProviderThrottles", unit="Count", value=1)
+        holding.block_pool(deps, job, task, error.retry_after_seconds)
         raise RetryLater(error.retry_after_seconds, str(error)) from error
     except ProviderRejected as error:
         return rejected(deps, job, task, error)

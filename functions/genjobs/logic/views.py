@@ -85,7 +85,7 @@ def step_views(job: Job) -> list[StepView]:
 def _job_fields(job: Job, tasks: list[Task] | None) -> dict[str, object]:
     return {
         "jobId": job.job_id,
-        "status": job.status,
+        "status": job.shown_status,
         "provider": job.provider or None,
         "model": job.model or None,
         "steps": step_views(job),
@@ -107,6 +107,7 @@ def _job_fields(job: Job, tasks: list[Task] | None) -> dict[str, object]:
         "updatedAt": job.updated_at,
         "startedAt": job.started_at,
         "cancelRequestedAt": job.cancel_requested_at,
+        "pausedAt": job.paused_at,
         "finishedAt": job.finished_at,
         "retries": job.retries,
     }

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, mo
 from pydantic_core import PydanticCustomError
 
 from genjobs.models import stored
-from genjobs.models.domain import JobStatus, StepKind, TaskStatus
+from genjobs.models.domain import ShownJobStatus, StepKind, TaskStatus
 from genjobs.models.pipeline import StepRequest
 from genjobs.models.stored import VALID_TEXT
 
@@ -242,7 +242,7 @@ class StepView(_Response):
 
 class JobView(_Response):
     job_id: str = Field(alias="jobId")
-    status: JobStatus
+    status: ShownJobStatus
     provider: str | None = Field(
         default=None, description="A one-step job's provider (a pipeline's are per step)."
     )
@@ -265,6 +265,9 @@ class JobView(_Response):
     updated_at: datetime = Field(alias="updatedAt")
     started_at: datetime | None = Field(default=None, alias="startedAt")
     cancel_requested_at: datetime | None = Field(default=None, alias="cancelRequestedAt")
+    paused_at: datetime | None = Field(
+        default=None, alias="pausedAt", description="Set while the job is paused (status PAUSED)."
+    )
     finished_at: datetime | None = Field(default=None, alias="finishedAt")
     retries: int = Field(default=0, description="How often the job was retried (POST /jobs/{jobId}/retry).")
 

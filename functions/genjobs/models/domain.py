@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field
 
 JsonObject = dict[str, Any]
 
@@ -49,6 +49,19 @@ class JobStatus(StrEnum):
 
 
 TERMINAL_JOB_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class ShownJobStatus(StrEnum):
+    """A job's status as the API shows it: its stored status, or PAUSED while an active job
+    (PENDING or PROCESSING) is paused."""
+
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    PAUSED = "PAUSED"
+    CANCELLING = "CANCELLING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
 
 
 class TaskStatus(StrEnum):
@@ -190,6 +203,13 @@ class Job(_Model):
         return self.paused_at is not None
 
     @property
+    def shown_status(self) -> ShownJobStatus:
+        """PAUSED while an active job is paused (not once cancelling or ended), else its status."""
+        if self.paused and self.status in {JobStatus.PENDING, JobStatus.PROCESSING}:
+            return ShownJobStatus.PAUSED
+        return ShownJobStatus(self.status.value)
+
+    @property
     def is_pipeline(self) -> bool:
         return bool(self.steps)
 
@@ -214,39 +234,6 @@ class Job(_Model):
         return self.steps[self.step_of(index)].price
 
 
-# A plan's name (PLANS), as operators assign it; "default" in a request means the configured default.
-PLAN_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-DEFAULT_PLAN_WORD = "default"
-
-
-class PlanLimits(_Model):
-    """A user's plan (operators assign it; the default comes from configuration): how many of their
-    tasks may be at providers at once across all their jobs, and their place when capacity is short
-    (higher first; a lower plan's waiting tasks still move up with age, so they are never starved)."""
-
-    # Configuration, not stored data: a misspelt limit must fail at cold start, not read as absent.
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
-
-    max_in_flight: int = Field(alias="maxInFlight", ge=1)
-    priority: int = Field(default=0, ge=0, le=100)
-
-
-class ProviderLimits(BaseModel):
-    """Limits a provider account or one of its models holds across every job and user: tasks at the
-    provider at once, and creates per minute. None: no limit of that kind."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    concurrency: PositiveInt | None = None
-    rate_per_minute: PositiveInt | None = Field(default=None, alias="ratePerMinute")
-
-    def overridden_by(self, override: ProviderLimits | None) -> ProviderLimits:
-        """These limits with each kind the override gives replaced (an explicit null lifts it)."""
-        if override is None:
-            return self
-        return self.model_copy(update={name: getattr(override, name) for name in override.model_fields_set})
-
-
 class Output(_Model):
     key: str
     content_type: str = Field(alias="contentType")
@@ -262,6 +249,17 @@ class Attempt(_Model):
     error: str | None = None
     provider_id: str | None = Field(default=None, alias="providerId")
     finished_at: datetime | None = Field(default=None, alias="finishedAt")
+
+
+class TaskSlot(_Model):
+    """What a task admitted by fair dispatch holds until it ends: a place in its user's plan limit
+    and in each limited pool (`scopes`: "provider" and "provider/model"), given back once."""
+
+    user: str
+    scopes: list[str] = Field(default_factory=list)
+    at: datetime
+    # Its user's plan priority when admitted: a task that gives its slot back waits at it again.
+    priority: int = 0
 
 
 class Task(_Model):
@@ -296,6 +294,9 @@ class Task(_Model):
     submitted_at: datetime | None = Field(default=None, alias="submittedAt")
     finished_at: datetime | None = Field(default=None, alias="finishedAt")
     updated_at: datetime | None = Field(default=None, alias="updatedAt")
+    # Fair dispatch: the slot it holds once admitted, or the token parked while it waits for one.
+    slot: TaskSlot | None = None
+    held_token: str | None = Field(default=None, alias="heldToken")
 
 
 class CreditAccount(_Model):

@@ -180,6 +180,15 @@ SubmitQueueMessage = Annotated[
 ]
 
 
+# ----------------------------------------------------------------------------- DispatchQueue
+class DispatchNudge(_Message):
+    """Asks the dispatcher for a pass over a pool's held tasks (a slot was given back, a task was
+    held, a block ended), or over a job's parked tasks (it was resumed or cancelled)."""
+
+    pool: str | None = None
+    job_id: str | None = Field(default=None, alias="jobId")
+
+
 # ----------------------------------------------------------------------------- RunQueue
 class RunTask(TaskRef):
     """Sent by the state machine: run the task's step in the runner (a synchronous provider call or

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from genjobs.models.domain import JobStatus, Task, TaskStatus
+from genjobs.models.domain import JobStatus, Task, TaskSlot, TaskStatus
 
 T = TypeVar("T")
 
@@ -44,6 +44,8 @@ class JobQuery:
     start: dict[str, Any] | None = None
     statuses: frozenset[JobStatus] | None = None
     collection_id: str | None = None
+    # Also the paused jobs (shown PAUSED); `statuses` then leave out their active paused jobs.
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class TaskMove:
     fields: dict[str, Any] = field(default_factory=dict)
     # The task's attempt: its charge or release is that attempt's ledger entry (a replay moves nothing).
     attempt: int = 1
+    # The slot the task was read holding (fair dispatch): an end gives it back in its transaction.
+    slot: TaskSlot | None = None
 
 
 @dataclass(frozen=True)
@@ -106,3 +110,64 @@ class JobRetry:
     tasks: list[Task]
     replan: frozenset[int]
     amount: int
+
+
+# ----------------------------------------------------------------------------- fair dispatch
+@dataclass(frozen=True)
+class Held:
+    """A task waiting for a slot (in its provider's pool) or for its job to continue: who, since when,
+    at what plan priority. Its callback token stays on the task item."""
+
+    job_id: str
+    index: int
+    user_id: str
+    priority: int
+    since: datetime
+
+
+@dataclass(frozen=True)
+class PoolState:
+    """A pool's counters as last written: tasks in flight, creates in the current minute, and the
+    time a provider's 429 asked us to wait until."""
+
+    in_flight: int = 0
+    rate_window: str | None = None
+    rate_count: int = 0
+    blocked_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One scope's limit a task is admitted into ("provider" or "provider/model")."""
+
+    scope: str
+    concurrency: int | None = None
+    rate_per_minute: int | None = None
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What an admission needs: the task, its user and plan limit, the limited scopes it takes a
+    place in, and the time (for rate windows and blocks)."""
+
+    job_id: str
+    index: int
+    user_id: str
+    max_in_flight: int
+    limits: tuple[Limit, ...]
+    at: datetime
+    provider: str
+    priority: int = 0
+    # The rate window `at` counts in (a provider's creates per minute, in schedule time).
+    window: str = ""
+    # Set by the dispatcher: the hold it releases (the task must still be held so).
+    held: Held | None = None
+
+
+class Refused(Exception):
+    """An admission's transaction was refused: `what` is "task" (no longer waiting: ended, or
+    admitted by another pass), "user" (plan limit reached) or the scope whose limit was reached."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
-from genjobs.models.messages import BulkPage, JobEvent, RunTask, SubmitQueueMessage
+from genjobs.models.messages import BulkPage, DispatchNudge, JobEvent, RunTask, SubmitQueueMessage
 
 
 class SubmitQueueRecord(SqsRecordModel):
@@ -31,3 +31,9 @@ class BulkQueueRecord(SqsRecordModel):
     """A record of BulkQueue: a page of an operator's bulk operation."""
 
     body: Json[BulkPage]
+
+
+class DispatchQueueRecord(SqsRecordModel):
+    """A record of DispatchQueue: a nudge for the dispatcher."""
+
+    body: Json[DispatchNudge]

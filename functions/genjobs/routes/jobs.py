@@ -1,4 +1,4 @@
-"""/jobs: create, list, read, page through tasks and the timeline, cancel."""
+"""/jobs: create, list, read, page through tasks and the timeline, cancel, pause and resume."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from genjobs.deps import deps
-from genjobs.logic import creation, jobs, signals
+from genjobs.logic import creation, jobs, pausing, signals
 from genjobs.models.api import (
     CreateJobRequest,
     EventListView,
@@ -131,6 +131,24 @@ def retry_job(
 ) -> Response[JobDetailView]:
     view = creation.retry_job(deps(), user, jobId, request, idempotency_key, router.lambda_context)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
+
+
+@router.post(
+    "/jobs/<jobId>/pause",
+    summary="Pause a job: nothing new is submitted, tasks in flight finish and are kept (idempotent)",
+    responses=responses(200, JobDetailView, "Paused (status PAUSED), or already paused.", 404, 409),
+)
+def pause_job(jobId: JobId, user: Caller) -> JobDetailView:  # noqa: N803
+    return pausing.pause_job(deps(), user, jobId)
+
+
+@router.post(
+    "/jobs/<jobId>/resume",
+    summary="Resume a paused job: its waiting tasks are dispatched again (idempotent)",
+    responses=responses(200, JobDetailView, "Resumed, or not paused.", 404),
+)
+def resume_job(jobId: JobId, user: Caller) -> JobDetailView:  # noqa: N803
+    return pausing.resume_job(deps(), user, jobId)
 
 
 @router.post(

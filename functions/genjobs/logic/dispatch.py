@@ -1,0 +1,244 @@
+"""The dispatcher: releases held tasks into free slots, in a fair order (docs/design/dispatch.md).
+
+For each pool with held tasks it picks the next by plan priority (plus one level for every
+PRIORITY_AGING_SECONDS waited, up to the highest plan waiting, so a lower plan is never starved),
+then the user with the fewest tasks in flight, then the longest waiting; admits it with the submitter's transaction
+(logic.admission) and hands its parked token back to the SubmitQueue. It stops when the pool is
+full, or when every waiting user is. Passes run on nudges (a slot given back, a task held, a job
+resumed) and every minute; concurrent passes are safe, as every admission is conditional.
+
+The scheduled pass also keeps parked tokens alive (their SubmitTask has a heartbeat: a task that
+waits its turn must not time out), releases the parked tasks of jobs no longer paused, and recounts
+the counters from the slots the tasks hold, so a crash between two steps never keeps a place taken.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from genjobs.logic.admission import admission_of, limits_of, opens_at, pools_of
+from genjobs.logic.ports import Collaborators
+from genjobs.models.domain import Job
+from genjobs.models.messages import SubmitTask
+from genjobs.models.persistence import Held, Refused
+from genjobs.observability import logger, metrics
+
+
+# ----------------------------------------------------------------------------- the order
+def effective_priority(held: Held, waited_seconds: float, aging_seconds: int, top: int) -> int:
+    """A held task's plan priority, one level higher for every `aging_seconds` it has waited, up to
+    `top` (the highest plan waiting): a lower plan catches up with the higher ones and is never
+    starved, while tasks at the same level are still ordered by their users' tasks in flight."""
+    aged = held.priority + int(max(0.0, waited_seconds) // aging_seconds)
+    return min(aged, max(top, held.priority))
+
+
+def pick(
+    waiting: Iterable[Held], in_flight: dict[str, int], waited: Callable[[Held], float], aging_seconds: int
+) -> Held | None:
+    """The task to admit next: highest effective priority, then its user's fewest in flight, then
+    the longest waiting (then the job and index, so that concurrent passes agree)."""
+    candidates = list(waiting)
+    top = max((h.priority for h in candidates), default=0)
+    return min(
+        candidates,
+        key=lambda h: (
+            -effective_priority(h, waited(h), aging_seconds, top),
+            in_flight.get(h.user_id, 0),
+            h.since,
+            h.job_id,
+            h.index,
+        ),
+        default=None,
+    )
+
+
+# ----------------------------------------------------------------------------- a pool's pass
+@dataclass
+class _Pass:
+    deps: Collaborators
+    provider: str
+    jobs: dict[str, Job | None] = field(default_factory=dict)
+    in_flight: dict[str, int] = field(default_factory=dict)
+    full_users: set[str] = field(default_factory=set)
+    full_scopes: set[str] = field(default_factory=set)
+    admitted: int = 0
+
+    def job(self, job_id: str) -> Job | None:
+        if job_id not in self.jobs:
+            self.jobs[job_id] = self.deps.jobs.get(job_id)
+        return self.jobs[job_id]
+
+    def waited(self, held: Held) -> float:
+        return self.deps.clock.seconds_since(held.since)
+
+    def run(self) -> int:
+        waiting = self.deps.slots.held(self.provider)
+        if self.deps.settings.dispatch_mode == "fifo":
+            # Switched to fifo with tasks still held: they go to the submitter, which submits them.
+            return sum(hand_back(self.deps, h.job_id, h.index) for h in waiting)
+        for user in {h.user_id for h in waiting}:
+            self.in_flight[user] = self.deps.credits.account(user).in_flight
+        aging = self.deps.settings.priority_aging_seconds
+        while True:
+            candidates = [h for h in waiting if h.user_id not in self.full_users]
+            chosen = pick(candidates, self.in_flight, self.waited, aging)
+            if chosen is None:
+                return self.admitted
+            waiting.remove(chosen)
+            if not self.release(chosen):
+                return self.admitted
+
+    def release(self, held: Held) -> bool:
+        """Tries the held task; False when its pool can take nothing more now."""
+        deps, job = self.deps, self.job(held.job_id)
+        if job is None or job.status.terminal:
+            deps.slots.unhold(held.job_id, held.index)  # nothing waits on it any more
+            return True
+        job = job.for_task(held.index)
+        if job.cancel_requested:
+            # Handed back unadmitted: the submitter ends it CANCELLED, refunded, and answers it.
+            hand_back(deps, held.job_id, held.index)
+            return True
+        if job.paused:
+            token = deps.slots.unhold(held.job_id, held.index)
+            if token is not None:
+                deps.slots.park(held.job_id, held.index, token)
+            return True
+        admission = admission_of(deps, job, held.index, held=held)
+        if any(limit.scope in self.full_scopes for limit in admission.limits):
+            return True
+        pools = pools_of(deps, admission)
+        opens = opens_at(deps, admission, pools)
+        if opens is not None:  # blocked by a 429, or its rate window is full: come back then
+            deps.dispatch_queue.nudge(
+                pool=self.provider, delay_seconds=round(-deps.clock.seconds_since(opens)) + 1
+            )
+            return False
+        parked = deps.slots.held_token(held.job_id, held.index)
+        if parked is None:
+            return True  # another pass took it
+        try:
+            deps.slots.admit(admission, pools)
+        except Refused as refused:
+            if refused.what == "user":
+                self.full_users.add(held.user_id)
+            elif refused.what == self.provider:
+                return False
+            elif refused.what != "task":
+                self.full_scopes.add(refused.what)
+            return True
+        deps.submit_queue.send_task(SubmitTask(jobId=held.job_id, taskIndex=held.index, taskToken=parked[0]))
+        self.in_flight[held.user_id] = self.in_flight.get(held.user_id, 0) + 1
+        self.admitted += 1
+        metrics.add_metric(name="TasksDispatched", unit="Count", value=1)
+        return True
+
+
+def hand_back(deps: Collaborators, job_id: str, index: int) -> bool:
+    """Sends a parked task back to the submitter, which admits, holds or cancels it as it would a
+    new arrival."""
+    token = deps.slots.unhold(job_id, index)
+    if token is None:
+        return False
+    deps.submit_queue.send_task(SubmitTask(jobId=job_id, taskIndex=index, taskToken=token))
+    return True
+
+
+def dispatch_pool(deps: Collaborators, provider: str) -> int:
+    """One pass over a pool's held tasks: how many were admitted."""
+    return _Pass(deps, provider).run()
+
+
+def release_parked(deps: Collaborators, job_id: str) -> int:
+    """The parked tasks of a job no longer paused (resumed, or cancelled) go back to the submitter."""
+    job = deps.jobs.get(job_id)
+    if job is not None and job.paused and not job.cancel_requested:
+        return 0
+    return sum(hand_back(deps, job_id, index) for _, index in deps.slots.parked(job_id))
+
+
+def on_nudges(deps: Collaborators, pools: set[str], jobs: set[str]) -> dict[str, int]:
+    released = sum(release_parked(deps, job_id) for job_id in sorted(jobs))
+    admitted = sum(dispatch_pool(deps, pool) for pool in sorted(pools))
+    return {"released": released, "admitted": admitted}
+
+
+# ----------------------------------------------------------------------------- the scheduled pass
+def scheduled(deps: Collaborators) -> dict[str, int]:
+    """The backstop: parked tasks of jobs no longer paused, counters recounted, every pool's pass,
+    parked tokens kept alive."""
+    providers = sorted(deps.catalog.providers)
+    released = sum(release_parked(deps, job_id) for job_id in sorted({j for j, _ in deps.slots.parked()}))
+    repaired = recount(deps, providers)
+    admitted = sum(dispatch_pool(deps, provider) for provider in providers)
+    kept = keep_alive(deps, providers)
+    return {"released": released, "repaired": repaired, "admitted": admitted, "keptAlive": kept}
+
+
+def keep_alive(deps: Collaborators, providers: list[str]) -> int:
+    """Heartbeats the parked tokens not kept alive for half their heartbeat interval; a token
+    nothing waits on any more (its wait ended meanwhile) is taken off its task."""
+    half = deps.settings.heartbeat_seconds / 2
+    parked = [
+        (h.job_id, h.index)
+        for p in providers
+        for h in deps.slots.held(p)
+        if deps.clock.seconds_since(h.since) >= half
+    ]
+    parked += deps.slots.parked()
+    kept = 0
+    for job_id, index in parked:
+        found = deps.slots.held_token(job_id, index)
+        if found is None:
+            continue
+        token, beat = found
+        if beat is not None and deps.clock.seconds_since(beat) < half:
+            continue
+        if deps.workflow.heartbeat(token):
+            deps.slots.beat(job_id, index, deps.clock.now())
+            kept += 1
+        else:
+            logger.warning("a parked token no longer waits", extra={"jobId": job_id, "taskIndex": index})
+            deps.slots.unhold(job_id, index)
+    return kept
+
+
+def recount(deps: Collaborators, providers: list[str]) -> int:
+    """Sets each limited pool's counter, and each waiting user's, to the slots its tasks hold now,
+    where they differ. Each counter is read first and set only if no admission or release moved it
+    while the slots were counted (its revision)."""
+    counters = [("pool", scope) for p in providers for scope in sorted(_scopes_of(deps, p))]
+    counters += [
+        ("user", user) for user in sorted({h.user_id for p in providers for h in deps.slots.held(p)})
+    ]
+    observed = {counter: deps.slots.counter(counter) for counter in counters}
+    counted: Counter[tuple[str, str]] = Counter()
+    live: dict[str, bool] = {}
+    for provider in providers:
+        for slot, job_id in deps.slots.slots_of(provider):
+            if job_id not in live:
+                job = deps.jobs.get(job_id)
+                live[job_id] = job is not None and not job.status.terminal
+            if live[job_id]:
+                counted[("user", slot.user)] += 1
+                counted.update(("pool", scope) for scope in slot.scopes)
+    repaired = 0
+    for counter, (seen, revision) in observed.items():
+        if counted[counter] != seen and deps.slots.repair(counter, revision, counted[counter]):
+            logger.warning(
+                "counter repaired", extra={"counter": counter, "was": seen, "now": counted[counter]}
+            )
+            repaired += 1
+    return repaired
+
+
+def _scopes_of(deps: Collaborators, provider: str) -> set[str]:
+    """The limited scopes of a provider: itself, and those of its models."""
+    return {
+        limit.scope
+        for model in deps.catalog.providers[provider].models
+        for limit in limits_of(deps, provider, model)
+    }

@@ -1,0 +1,174 @@
+"""Fair dispatch's arithmetic on the real table (moto): an admission takes one place in its user's
+plan and in each limited pool, or none; a task's end gives them back once; the dispatcher admits
+held tasks up to the limit and hands their tokens back; parked tokens are kept alive; a counter
+that drifted is recounted."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import boto3
+import pytest
+
+from genjobs import deps as deps_module
+from genjobs.deps import Deps
+from genjobs.logic import dispatch
+from genjobs.logic.admission import admission_of, pools_of
+from genjobs.logic.task_end import end_task
+from genjobs.models.domain import Job, TaskStatus
+from genjobs.models.limits import PlanLimits
+from genjobs.models.persistence import Held, Refused
+from genjobs.settings import Settings
+from tests.integration.test_task_outcomes import prepared_job
+from tests.unit.fakes import FakeDispatchQueue, FakeSubmitQueue, FakeWorkflow
+
+MODEL_LIMIT = 2
+SCOPE = "simulator/sim-image"
+
+
+@pytest.fixture
+def fair(deps: Deps) -> Deps:
+    """Deps with a plan of 3 in flight, sim-image limited to 2, and in-memory queues and workflow."""
+    queue = boto3.client("sqs").create_queue(QueueName="dispatch")["QueueUrl"]
+    settings = Settings.model_validate(
+        {
+            **{
+                f.alias: getattr(deps.settings, n)
+                for n, f in Settings.model_fields.items()
+                if n in deps.settings.__dict__
+            },
+            "DISPATCH_QUEUE_URL": queue,
+            "PLANS": {"free": PlanLimits(maxInFlight=3).model_dump(by_alias=True)},
+            "DEFAULT_PLAN": "free",
+            "PROVIDER_LIMITS": {SCOPE: {"concurrency": MODEL_LIMIT}},
+        }
+    )
+    d = Deps(settings=settings)
+    d.__dict__.update(
+        submit_queue=FakeSubmitQueue(), dispatch_queue=FakeDispatchQueue(), workflow=FakeWorkflow()
+    )
+    deps_module.override(d)  # the integration fixture forgets it at the end
+    return d
+
+
+def admit(deps: Deps, job: Job, index: int) -> None:
+    admission = admission_of(deps, job, index)
+    deps.slots.admit(admission, pools_of(deps, admission))
+
+
+def in_flight(deps: Deps, user: str) -> tuple[int, int]:
+    """(the user's, the limited model's) places taken."""
+    return deps.credits.account(user).in_flight, deps.slots.pool(SCOPE).in_flight
+
+
+def test_an_admission_takes_a_place_per_limit_and_is_refused_past_the_first_full_one(fair: Deps) -> None:
+    # GIVEN a job of 3 tasks on a model limited to 2 at once
+    job = prepared_job(fair, "u1", 3)
+    # WHEN its tasks are admitted
+    admit(fair, job, 0)
+    admit(fair, job, 1)
+    # THEN the third is refused, naming the model's pool, and nothing of it was taken
+    with pytest.raises(Refused) as refused:
+        admit(fair, job, 2)
+    assert refused.value.what == SCOPE
+    assert in_flight(fair, "u1") == (2, 2)
+    task = fair.tasks.get(job.job_id, 2)
+    assert task is not None
+    assert task.slot is None
+    # AND a task already holding its slot is not admitted twice
+    with pytest.raises(Refused) as again:
+        admit(fair, job, 0)
+    assert again.value.what == "task"
+
+
+def test_a_plans_limit_refuses_the_user_past_it(fair: Deps) -> None:
+    job = prepared_job(fair, "u2", 4)
+    free_model = job.model_copy(update={"model": "sim-3d"})  # no limit of its own
+    for index in range(3):
+        admit(fair, free_model, index)
+    with pytest.raises(Refused) as refused:
+        admit(fair, free_model, 3)
+    assert refused.value.what == "user"
+    assert fair.credits.account("u2").in_flight == 3
+
+
+def test_a_tasks_end_gives_its_places_back_once_with_its_credits(fair: Deps) -> None:
+    # GIVEN an admitted task
+    job = prepared_job(fair, "u3", 1)
+    admit(fair, job, 0)
+    task = fair.tasks.get(job.job_id, 0)
+    assert task is not None
+    assert task.slot is not None
+    # WHEN it ends, twice (a replay)
+    assert end_task(fair, job, task, TaskStatus.FAILED, "task.failed", error="boom")
+    assert not end_task(fair, job, task, TaskStatus.FAILED, "task.failed", error="boom")
+    # THEN its places were given back once, the dispatcher nudged, and its credits released
+    assert in_flight(fair, "u3") == (0, 0)
+    assert fair.dispatch_queue.nudges == [("simulator", None, 0)]
+    account = fair.credits.account("u3")
+    assert (account.available, account.reserved) == (10, 0)
+
+
+def test_an_end_read_before_the_admission_still_gives_the_slot_back(fair: Deps) -> None:
+    # GIVEN a task read before it was admitted (a cancel racing the dispatcher)
+    job = prepared_job(fair, "u4", 1)
+    stale = fair.tasks.get(job.job_id, 0)
+    assert stale is not None
+    admit(fair, job, 0)
+    # WHEN it ends from that stale read
+    assert end_task(fair, job, stale, TaskStatus.CANCELLED, "task.cancelled", reason="job cancelled")
+    # THEN the slot it held by then was given back
+    assert in_flight(fair, "u4") == (0, 0)
+
+
+def test_the_dispatcher_admits_held_tasks_up_to_the_limit_and_hands_their_tokens_back(fair: Deps) -> None:
+    # GIVEN 3 tasks held in the simulator's pool
+    job = prepared_job(fair, "u5", 3)
+    now = fair.clock.now()
+    for index in range(3):
+        held = Held(job.job_id, index, "u5", 0, now + timedelta(seconds=index))
+        assert fair.slots.hold(held, "simulator", f"token-{index}")
+    # WHEN the dispatcher passes
+    assert dispatch.dispatch_pool(fair, "simulator") == MODEL_LIMIT
+    # THEN the two oldest went to the submitter with their own tokens; the third still waits
+    assert [(m.task_index, m.task_token) for m in fair.submit_queue.sent] == [(0, "token-0"), (1, "token-1")]
+    assert [h.index for h in fair.slots.held("simulator")] == [2]
+    assert in_flight(fair, "u5") == (2, 2)
+
+
+def test_a_held_token_is_kept_alive_past_half_its_heartbeat_and_not_again_until_then(fair: Deps) -> None:
+    # GIVEN a task held for longer than half the heartbeat interval
+    job = prepared_job(fair, "u6", 1)
+    long_ago = fair.clock.now() - timedelta(seconds=fair.settings.heartbeat_seconds)
+    assert fair.slots.hold(Held(job.job_id, 0, "u6", 0, long_ago), "simulator", "token-held")
+    # WHEN the scheduled pass keeps tokens alive, twice
+    assert dispatch.keep_alive(fair, ["simulator"]) == 1
+    assert dispatch.keep_alive(fair, ["simulator"]) == 0
+    # THEN the token got one heartbeat
+    assert fair.workflow.heartbeats == ["token-held"]
+
+
+def test_a_recount_does_not_set_a_counter_moved_while_it_counted(fair: Deps) -> None:
+    # GIVEN a counter read before counting, then moved by an admission and a release (back to
+    # the same number)
+    job = prepared_job(fair, "u8", 2)
+    admit(fair, job, 0)
+    _, revision = fair.slots.counter(("pool", SCOPE))
+    admit(fair, job, 1)
+    task = fair.tasks.get(job.job_id, 1)
+    assert task is not None
+    end_task(fair, job, task, TaskStatus.COMPLETED, "task.completed")
+    # THEN a repair from the old reading sets nothing
+    assert not fair.slots.repair(("pool", SCOPE), revision, 5)
+    assert fair.slots.pool(SCOPE).in_flight == 1
+
+
+def test_a_counter_that_drifted_is_recounted_from_the_slots_held(fair: Deps) -> None:
+    # GIVEN one task holding a slot, and the model's counter left at 2 (a crash between two steps)
+    job = prepared_job(fair, "u7", 1)
+    admit(fair, job, 0)
+    assert fair.slots.repair(("pool", SCOPE), fair.slots.counter(("pool", SCOPE))[1], 2)
+    # WHEN the counters are recounted
+    dispatch.recount(fair, ["simulator"])
+    # THEN it counts the one slot held
+    assert fair.slots.pool(SCOPE).in_flight == 1
