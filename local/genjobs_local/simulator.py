@@ -26,7 +26,8 @@ API (JSON)
 
 Capacity: `SimulatorServer(capacity={"sim-image": 5})` (or `set_capacity`) gives a model a limit of
 predictions in flight, like a provider's account concurrency: a create beyond it answers 429 with
-Retry-After (wall seconds until its first prediction in flight ends), counted as `over_capacity`.
+Retry-After (until its first prediction in flight ends, in whole schedule seconds), counted as
+`over_capacity`.
 A replayed create (same Idempotency-Key) is never refused: its prediction exists already.
 
     A prediction is {id, model, input, status: queued|running|succeeded|failed|canceled,
@@ -655,7 +656,8 @@ def _make_handler(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
                 full_for = None if replayed else sim.over_capacity(body["model"])
                 if full_for is not None:
                     state.counters["over_capacity"] += 1
-                    full_for = math.ceil(full_for * 100) / 100  # never 0: the slot is still taken now
+                    # Whole schedule seconds, as HTTP's delay-seconds and Replicate's "available in 1 second".
+                    full_for = sim.wall(max(1, math.ceil(full_for / sim.time_scale)))
                     self._send(
                         429,
                         {
