@@ -20,6 +20,7 @@ from genjobs_local.stack import LocalStack
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 # One tiny job per waiting mode warms every function a job runs (polled: also the status check).
 WARM_MODELS = ("sim-image", "sim-image-webhook")
+CREATE_ATTEMPTS = 3
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
@@ -95,13 +96,19 @@ class Bench:
     # ---- the app's calls (counted: they are part of a job's cost) ----
     def create(self, body: dict[str, Any], session: requests.Session | None = None) -> tuple[str, float]:
         """POST /jobs (as the bench's user, or `session`'s); returns the job id and the request's wall seconds."""
+        key = uuid.uuid4().hex
         started = time.perf_counter()
-        response = (session or self.session).post(
-            f"{self.stack.api_url}/jobs",
-            json=body,
-            headers={"Idempotency-Key": uuid.uuid4().hex},
-            timeout=120,
-        )
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                response = (session or self.session).post(
+                    f"{self.stack.api_url}/jobs", json=body, headers={"Idempotency-Key": key}, timeout=120
+                )
+                break
+            except requests.ConnectionError:
+                # The local front's listen backlog overflows under bursts of creates: as an app does,
+                # send the same request again with the same key (a job already made is answered again).
+                if attempt + 1 == CREATE_ATTEMPTS:
+                    raise
         elapsed = time.perf_counter() - started
         if response.status_code != 202:
             raise RuntimeError(f"POST /jobs answered {response.status_code}: {response.text[:500]}")

@@ -54,13 +54,14 @@ def target_rows(s: dict[str, Any]) -> list[str]:
         f"| fair dispatch: a 1-task job while another user runs big jobs within 1.5x of idle | "
         f"{_spread(fair.get('b_ratio'), 'x')} (min / median / max; fifo {_spread(fifo.get('b_ratio'), 'x')}) | "
         f"{_verdict(v['b_ratio'])} |",
-        f"| fair dispatch: the big jobs' throughput not lower than fifo's | {fair.get('a_tasks_per_minute')} "
-        f"tasks/min (fifo {fifo.get('a_tasks_per_minute')}) | {_verdict(v['a_throughput'])} |",
-        f"| a provider limit of N never exceeded at the provider | peak {limit.get('peak_in_flight')} for N = "
-        f"{limit.get('limit')} (fifo {_part(s, 'fifo', 'limit').get('peak_in_flight')}) | {_verdict(v['limit'])} |",
+        f"| fair dispatch: the big jobs' throughput not lower than fifo's | {fair.get('a_tasks_per_minute', 'n/a')} "
+        f"tasks/min (fifo {fifo.get('a_tasks_per_minute', 'n/a')}) | {_verdict(v['a_throughput'])} |",
+        f"| a provider limit of N never exceeded at the provider | peak {limit.get('peak_in_flight', 'n/a')} for "
+        f"N = {limit.get('limit', 'n/a')} (fifo {_part(s, 'fifo', 'limit').get('peak_in_flight', 'n/a')}) | "
+        f"{_verdict(v['limit'])} |",
         f"| capacity short: the higher plan's median wait lower, the lower plan completes | "
-        f"{(high.get('wait_s') or {}).get('median')} s vs {(low.get('wait_s') or {}).get('median')} s; "
-        f"{low.get('completed')} of {prio.get('tasks_per_user')} | "
+        f"{(high.get('wait_s') or {}).get('median', 'n/a')} s vs {(low.get('wait_s') or {}).get('median', 'n/a')} s; "
+        f"{low.get('completed', 'n/a')} of {prio.get('tasks_per_user', 'n/a')} | "
         f"{_verdict(None if v['priority'] is None else bool(v['priority'] and v['low_completes']))} |",
     ]
 

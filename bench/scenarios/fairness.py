@@ -87,7 +87,10 @@ def capacity(sizes: Sizes) -> dict[str, int]:
 def spread(values: list[float]) -> dict[str, float] | None:
     if not values:
         return None
-    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+    return {
+        k: round(v, 2)
+        for k, v in (("min", min(values)), ("median", statistics.median(values)), ("max", max(values)))
+    }
 
 
 def job_body(tasks: int, model: str, concurrency: int | None = None) -> dict[str, Any]:

@@ -166,6 +166,7 @@ def test_a_part_that_failed_shows_its_error_and_the_others_still_render() -> Non
         "n/a",
     ]
     assert _row(lines, "(a) A's throughput")[-1] == "met"
+    assert "| peak n/a for N = n/a (fifo 57) | n/a |" in report_fairness.target_rows(scenarios)[2]
 
 
 def test_no_section_and_no_target_rows_when_the_scenario_did_not_run() -> None:
