@@ -148,11 +148,14 @@ def section(s: dict[str, Any]) -> list[str]:
             _verdict(v["a_throughput"]),
         ),
         _row(
-            "(a) A's tasks completed / failed of all; A's span, s",
+            "(a) A's tasks completed / failed of all; A's span, s; A's jobs",
             _cells(
                 s,
                 "burst",
-                lambda r: f"{r['a_completed']} / {r['a_failed']} of {r['a_tasks']}; {r['a_makespan_s']}",
+                lambda r: (
+                    f"{r['a_completed']} / {r['a_failed']} of {r['a_tasks']}; {r['a_makespan_s']}; "
+                    f"jobs {_counts(r['a_statuses'])}"
+                ),
             ),
         ),
         _row(

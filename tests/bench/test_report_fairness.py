@@ -41,6 +41,7 @@ def _mode(b_ratio: dict[str, float], a_rate: float, peak: int, high: float, low:
             "a_tasks": 900,
             "a_completed": 900,
             "a_failed": 0,
+            "a_statuses": {"COMPLETED": 3},
             "a_makespan_s": 100.0,
             "a_tasks_per_minute": a_rate,
             "peak_in_flight": 100,
@@ -118,6 +119,7 @@ def test_both_modes_are_side_by_side_with_the_targets_met_by_fair_mode() -> None
     assert _row(lines, "(a) A's throughput")[1:] == ["540.0", "550.0", "≥ fifo's", "met"]
     assert _row(lines, "(a) B's job while A runs, s")[2] == "5 / 6 / 7 (2 of 3 ended while A ran)"
     assert _row(lines, "(b) jobs' statuses")[2] == "200 COMPLETED; 110.0 (100)"
+    assert _row(lines, "(a) A's tasks")[2] == "900 / 0 of 900; 100.0; jobs 3 COMPLETED"
     assert _row(lines, "(c) higher plan")[-1] == "met"
     assert _row(lines, "(c) lower plan")[-1] == "met"
     # AND the command that produced the figures is given
