@@ -20,6 +20,10 @@ def _spread(value: dict[str, float] | None, unit: str = "") -> str:
     return " / ".join(f"{value[k]:g}{unit}" for k in ("min", "median", "max"))
 
 
+def _na(value: Any) -> str:
+    return "n/a" if value is None else str(value)
+
+
 def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "**missed**")
 
@@ -54,8 +58,8 @@ def target_rows(s: dict[str, Any]) -> list[str]:
         f"| fair dispatch: a 1-task job while another user runs big jobs within 1.5x of idle | "
         f"{_spread(fair.get('b_ratio'), 'x')} (min / median / max; fifo {_spread(fifo.get('b_ratio'), 'x')}) | "
         f"{_verdict(v['b_ratio'])} |",
-        f"| fair dispatch: the big jobs' throughput not lower than fifo's | {fair.get('a_tasks_per_minute', 'n/a')} "
-        f"tasks/min (fifo {fifo.get('a_tasks_per_minute', 'n/a')}) | {_verdict(v['a_throughput'])} |",
+        f"| fair dispatch: the big jobs' throughput not lower than fifo's | {_na(fair.get('a_tasks_per_minute'))} "
+        f"tasks/min (fifo {_na(fifo.get('a_tasks_per_minute'))}) | {_verdict(v['a_throughput'])} |",
         f"| a provider limit of N never exceeded at the provider | peak {limit.get('peak_in_flight', 'n/a')} for "
         f"N = {limit.get('limit', 'n/a')} (fifo {_part(s, 'fifo', 'limit').get('peak_in_flight', 'n/a')}) | "
         f"{_verdict(v['limit'])} |",
@@ -143,7 +147,7 @@ def section(s: dict[str, Any]) -> list[str]:
         ),
         _row(
             "(a) A's throughput, tasks / min",
-            _cells(s, "burst", lambda r: str(r.get("a_tasks_per_minute"))),
+            _cells(s, "burst", lambda r: _na(r.get("a_tasks_per_minute"))),
             "≥ fifo's",
             _verdict(v["a_throughput"]),
         ),
@@ -153,7 +157,7 @@ def section(s: dict[str, Any]) -> list[str]:
                 s,
                 "burst",
                 lambda r: (
-                    f"{r['a_completed']} / {r['a_failed']} of {r['a_tasks']}; {r['a_makespan_s']}; "
+                    f"{r['a_completed']} / {r['a_failed']} of {r['a_tasks']}; {_na(r['a_makespan_s'])}; "
                     f"jobs {_counts(r['a_statuses'])}"
                 ),
             ),
