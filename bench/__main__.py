@@ -22,7 +22,17 @@ DOCS = ROOT / "docs"
 
 def _scenarios(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
     """Name -> how to run it; imports are lazy so each worker process loads only its scenario."""
-    from bench.scenarios import cancel, coldstart, cost, designs, overhead, pipelines, scale, throughput
+    from bench.scenarios import (
+        cancel,
+        coldstart,
+        cost,
+        designs,
+        fairness,
+        overhead,
+        pipelines,
+        scale,
+        throughput,
+    )
 
     n = 3 if quick else 20
     sizes = (2, 6) if quick else (5, 150)  # job sizes besides n: per-job work against per-image work
@@ -58,6 +68,9 @@ def _scenarios(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
             5,
             1 if quick else 3,
         ),
+        # Both DispatchModes side by side, a stack each, on the real clock (B's 5 s task against
+        # local processing): fifo then fair, each a burst, a provider limit and two priorities.
+        "fairness": lambda: fairness.run(quick),
     }
 
 
@@ -75,6 +88,7 @@ NAMES = [
     "bigjob",
     "concurrent",
     "pipelines",
+    "fairness",
 ]
 
 

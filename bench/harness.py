@@ -18,6 +18,9 @@ from genjobs_local import metering
 from genjobs_local.stack import LocalStack
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+# One tiny job per waiting mode warms every function a job runs (polled: also the status check).
+WARM_MODELS = ("sim-image", "sim-image-webhook")
+CREATE_ATTEMPTS = 3
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
@@ -31,37 +34,58 @@ class Bench:
     user: str
 
     @classmethod
-    def start(cls, scale: float, *, schedules: bool = False, credits: int = 1_000_000) -> Bench:
-        """A stack at TIME_SCALE `scale` with a user holding `credits`; the meter starts at zero.
+    def start(
+        cls,
+        scale: float,
+        *,
+        schedules: bool = False,
+        credits: int = 1_000_000,
+        parameters: dict[str, str] | None = None,
+        warm_models: tuple[str, ...] = WARM_MODELS,
+    ) -> Bench:
+        """A stack at TIME_SCALE `scale` (template `parameters` over the defaults) with a user holding
+        `credits`; the meter starts at zero.
 
         Schedules (the sweeper) are off unless asked for: on AWS it runs once a minute whatever the
         load, so it is a fixed cost per hour, not work per image (priced separately).
         """
         meter = metering.enable()
-        stack = LocalStack.start(time_scale=scale, schedules=schedules)
+        stack = LocalStack.start(time_scale=scale, schedules=schedules, parameters=parameters)
         user = f"bench-{uuid.uuid4().hex[:8]}"
+        bench = cls(stack, meter, scale, requests.Session(), user)
+        bench.session = bench.add_user(user, credits)
+        bench.warm_up(warm_models)
+        return bench
+
+    def add_user(self, user: str, credits: int = 1_000_000, plan: str | None = None) -> requests.Session:
+        """A session of `user`, granted `credits`; `plan` is assigned as an operator does, on the
+        user's account item (the default plan otherwise)."""
         session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {stack.mint_token(user)}"
+        session.headers["Authorization"] = f"Bearer {self.stack.mint_token(user)}"
         admin = requests.Session()
-        admin.headers["Authorization"] = f"Bearer {stack.mint_token('ops', admin=True)}"
+        admin.headers["Authorization"] = f"Bearer {self.stack.mint_token('ops', admin=True)}"
         granted = admin.post(
-            f"{stack.api_url}/admin/credits",
+            f"{self.stack.api_url}/admin/credits",
             json={"userId": user, "amount": credits, "grantId": f"g-{user}"},
             timeout=30,
         )
         granted.raise_for_status()
-        bench = cls(stack, meter, scale, session, user)
-        bench.warm_up()
-        return bench
+        if plan is not None:
+            self.stack.client("dynamodb").update_item(
+                TableName=self._table(),
+                Key={"pk": {"S": f"USER#{user}"}, "sk": {"S": "CREDITS"}},
+                UpdateExpression="SET #plan = :plan",
+                ExpressionAttributeNames={"#plan": "plan"},
+                ExpressionAttributeValues={":plan": {"S": plan}},
+            )
+        return session
 
-    def warm_up(self) -> None:
-        """One tiny job per mode, so every function is imported (warm, as most AWS invocations are)
+    def warm_up(self, models: tuple[str, ...] = WARM_MODELS) -> None:
+        """One tiny job per model, so every function is imported (warm, as most AWS invocations are)
         before the meter is reset: the measured durations are warm invocations."""
         # Latency 1 s, not 0: a polled task that has ended by its submission is never checked, and
         # the check function must be warm too.
-        jobs = [
-            self.create(sim_job(1, model=model, latency=1))[0] for model in ("sim-image", "sim-image-webhook")
-        ]
+        jobs = [self.create(sim_job(1, model=model, latency=1))[0] for model in models]
         self.wait(jobs, 120)
         self.wait_quiet()
         self.meter.reset()
@@ -70,15 +94,21 @@ class Bench:
         self.stack.stop()
 
     # ---- the app's calls (counted: they are part of a job's cost) ----
-    def create(self, body: dict[str, Any]) -> tuple[str, float]:
-        """POST /jobs; returns the job id and the request's wall seconds."""
+    def create(self, body: dict[str, Any], session: requests.Session | None = None) -> tuple[str, float]:
+        """POST /jobs (as the bench's user, or `session`'s); returns the job id and the request's wall seconds."""
+        key = uuid.uuid4().hex
         started = time.perf_counter()
-        response = self.session.post(
-            f"{self.stack.api_url}/jobs",
-            json=body,
-            headers={"Idempotency-Key": uuid.uuid4().hex},
-            timeout=120,
-        )
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                response = (session or self.session).post(
+                    f"{self.stack.api_url}/jobs", json=body, headers={"Idempotency-Key": key}, timeout=120
+                )
+                break
+            except requests.ConnectionError:
+                # The local front's listen backlog overflows under bursts of creates: as an app does,
+                # send the same request again with the same key (a job already made is answered again).
+                if attempt + 1 == CREATE_ATTEMPTS:
+                    raise
         elapsed = time.perf_counter() - started
         if response.status_code != 202:
             raise RuntimeError(f"POST /jobs answered {response.status_code}: {response.text[:500]}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import misses, report_costs, report_designs, report_pipelines
+from bench import misses, report_costs, report_designs, report_fairness, report_pipelines
 from bench.models import fixed_interval_design, fixed_polls, sleeping_lambda_design, split_polling
 from bench.prices import SOURCES
 from bench.usage import (
@@ -246,6 +246,7 @@ def markdown(data: dict[str, Any]) -> str:
     lines += _coldstart(s)
     lines += _throughput(s)
     lines += report_pipelines.section(s)
+    lines += report_fairness.section(s)
     lines += ["## Prices used", ""] + [f"- {k}: {v}" for k, v in SOURCES.items()] + [""]
     return "\n".join(lines)
 
@@ -307,6 +308,7 @@ def _targets(s: dict[str, Any], summ: dict[str, Any]) -> list[str]:
         f"{_verdict(creation_ratio <= TARGETS['creation_ratio'] if creation_ratio else None)} |",
         f"| handler import < 300 ms each | slowest {slowest} ms | "
         f"{_verdict(slowest < TARGETS['import_ms'] if slowest else None)} |",
+        *report_fairness.target_rows(s),
         "",
     ]
     return rows

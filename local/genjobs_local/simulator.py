@@ -20,7 +20,15 @@ API (JSON)
     POST /v1/predictions/{id}/cancel -> prediction (status "canceled" unless it already ended)
     GET  /files/{id}/{n}.{ext}      output n of a succeeded prediction; `?size=N` serves N bytes
                                     (also for an unknown id, to test downloads of any size)
-    GET  /_sim/stats                counters; POST /_sim/reset clears predictions and counters
+    GET  /_sim/stats                counters, and predictions in flight (created, not yet ended)
+                                    per model and in total, now and the peak since the last reset;
+                                    POST /_sim/reset clears predictions, counters and peaks
+
+Capacity: `SimulatorServer(capacity={"sim-image": 5})` (or `set_capacity`) gives a model a limit of
+predictions in flight, like a provider's account concurrency: a create beyond it answers 429 with
+Retry-After (until its first prediction in flight ends, in whole schedule seconds), counted as
+`over_capacity`.
+A replayed create (same Idempotency-Key) is never refused: its prediction exists already.
 
     A prediction is {id, model, input, status: queued|running|succeeded|failed|canceled,
     progress 0-100, outputs [urls], error, queue_position, created_at, started_at, completed_at,
@@ -168,6 +176,54 @@ class _Prediction:
     inline_outputs: list[str] | None = None  # made once, at the first view that shows them
 
 
+class _InFlight:
+    """Predictions created and not yet ended, per model, with the peak of each count.
+
+    A prediction's end is known when it is created (its schedule) or cancelled, so the counts are
+    exact at any moment: ended ones are dropped when the counts are read. They only rise at a
+    create, so the peaks, taken there, are the true maxima.
+    """
+
+    def __init__(self) -> None:
+        self.ends: dict[str, dict[str, float]] = {}  # model -> prediction id -> monotonic end
+        self.peak_by_model: Counter[str] = Counter()
+        self.peak_total = 0
+
+    def clear(self) -> None:
+        self.ends.clear()
+        self.peak_by_model.clear()
+        self.peak_total = 0
+
+    def prune(self, now: float) -> None:
+        for ends in self.ends.values():
+            for prediction_id in [i for i, end in ends.items() if end <= now]:
+                del ends[prediction_id]
+
+    def count(self, model: str, now: float) -> int:
+        self.prune(now)
+        return len(self.ends.get(model, {}))
+
+    def earliest_end(self, model: str) -> float:
+        return min(self.ends.get(model, {}).values(), default=math.inf)
+
+    def add(self, model: str, prediction_id: str, end: float, now: float) -> None:
+        self.prune(now)
+        self.ends.setdefault(model, {})[prediction_id] = end
+        self.peak_by_model[model] = max(self.peak_by_model[model], len(self.ends[model]))
+        self.peak_total = max(self.peak_total, sum(len(e) for e in self.ends.values()))
+
+    def end(self, model: str, prediction_id: str) -> None:
+        self.ends.get(model, {}).pop(prediction_id, None)
+
+    def stats(self, now: float) -> dict[str, Any]:
+        self.prune(now)
+        by_model = {model: len(ends) for model, ends in self.ends.items() if ends}
+        return {
+            "in_flight": {"total": sum(by_model.values()), "by_model": by_model},
+            "peak_in_flight": {"total": self.peak_total, "by_model": dict(self.peak_by_model)},
+        }
+
+
 class _SimState:
     """All mutable state, guarded by one lock (the HTTP server and the webhook thread share it)."""
 
@@ -180,6 +236,7 @@ class _SimState:
         self.creates_per_key: Counter[str] = Counter()
         # Predictions made per task (an idempotency key without its attempt): failAttempts.
         self.predictions_per_task: Counter[str] = Counter()
+        self.in_flight = _InFlight()
 
     def reset(self) -> None:
         with self.lock:
@@ -189,6 +246,7 @@ class _SimState:
             self.attempts_per_key.clear()
             self.creates_per_key.clear()
             self.predictions_per_task.clear()
+            self.in_flight.clear()
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
@@ -198,6 +256,7 @@ class _SimState:
                 "cancels",
                 "status_calls",
                 "throttled",
+                "over_capacity",
                 "server_errors",
                 "dropped_responses",
                 "unreachable",
@@ -209,6 +268,7 @@ class _SimState:
             stats: dict[str, Any] = {name: self.counters[name] for name in names}
             stats["creates_per_key"] = dict(self.creates_per_key)
             stats["submit_attempts_per_key"] = dict(self.attempts_per_key)
+            stats.update(self.in_flight.stats(time.monotonic()))
             return stats
 
 
@@ -222,10 +282,12 @@ class SimulatorServer:
         time_scale: float = 1.0,
         webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
         api_token: str | None = None,
+        capacity: dict[str, int] | None = None,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
         self.time_scale = time_scale
+        self.capacity: dict[str, int] = dict(capacity or {})
         self.webhook_secret = webhook_secret
         self.api_token = api_token
         self.state = _SimState()
@@ -270,6 +332,21 @@ class SimulatorServer:
 
     def reset(self) -> None:
         self.state.reset()
+
+    def set_capacity(self, capacity: dict[str, int]) -> None:
+        """Limits of predictions in flight per model from now on (none: unlimited)."""
+        with self.state.lock:
+            self.capacity = dict(capacity)
+
+    def over_capacity(self, model: str) -> float | None:
+        """Wall seconds until a slot of `model` frees when it is full, else None. Call under the lock."""
+        limit = self.capacity.get(model)
+        now = time.monotonic()
+        if limit is None or self.state.in_flight.count(model, now) < limit:
+            return None
+        # Predictions that never finish hold their slot until cancelled: then a throttle's usual wait.
+        end = self.state.in_flight.earliest_end(model)
+        return end - now if math.isfinite(end) else self.wall(SimOptions().retry_after)
 
     # ---- prediction model -------------------------------------------------------------
 
@@ -370,6 +447,12 @@ class SimulatorServer:
 
     def completed_mono(self, p: _Prediction) -> float:
         return p.created_mono + self.wall(p.sim.queue_seconds + p.sim.latency)
+
+    def end_mono(self, p: _Prediction) -> float:
+        """When the prediction ends (succeeds, fails or is cancelled): never, for one that never finishes."""
+        if p.canceled_mono is not None:
+            return p.canceled_mono
+        return math.inf if p.sim.never_finish else self.completed_mono(p)
 
     # ---- webhooks -------------------------------------------------------------------------
 
@@ -579,6 +662,19 @@ def _make_handler(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
                     self._send(409, {"detail": "Idempotency-Key was already used with a different request"})
                     return
                 replayed = existing is not None
+                full_for = None if replayed else sim.over_capacity(body["model"])
+                if full_for is not None:
+                    state.counters["over_capacity"] += 1
+                    # Whole schedule seconds, as HTTP's delay-seconds and Replicate's "available in 1 second".
+                    full_for = sim.wall(max(1, math.ceil(full_for / sim.time_scale)))
+                    self._send(
+                        429,
+                        {
+                            "detail": f"Too many predictions in flight. Expected available in {full_for:g} seconds."
+                        },
+                        {"Retry-After": f"{full_for:g}"},
+                    )
+                    return
                 prediction = existing or self._new_prediction(body, model_input, options, body_hash, key)
                 if attempt <= options.throttle + options.server_errors + options.drop_responses:
                     state.counters["dropped_responses"] += 1
@@ -619,6 +715,9 @@ def _make_handler(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
             )
             state.predictions[prediction.id] = prediction
             state.counters["predictions_created"] += 1
+            state.in_flight.add(
+                prediction.model, prediction.id, sim.end_mono(prediction), prediction.created_mono
+            )
             if key:
                 state.by_key[key] = prediction.id
                 state.creates_per_key[key] += 1
@@ -649,6 +748,7 @@ def _make_handler(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
                 cancelable = sim.real_status(prediction, now) in ("queued", "running")
                 if prediction.canceled_mono is None and cancelable:
                     prediction.canceled_mono = now
+                    state.in_flight.end(prediction.model, prediction.id)
                 view = sim.view(prediction, now)
             self._send(200, view)
 

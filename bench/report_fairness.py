@@ -1,0 +1,201 @@
+"""The report's fair dispatch section: the same load in each DispatchMode side by side, and the targets
+fair mode must meet (bench.scenarios.fairness)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MODES = ("fifo", "fair")
+TARGETS = {"b_ratio": 1.5}
+
+
+def _part(s: dict[str, Any], mode: str, part: str) -> dict[str, Any]:
+    found = ((s.get("fairness") or {}).get("modes") or {}).get(mode, {}).get(part)
+    return found if isinstance(found, dict) else {}
+
+
+def _spread(value: dict[str, float] | None, unit: str = "") -> str:
+    if not value:
+        return "n/a"
+    return " / ".join(f"{value[k]:g}{unit}" for k in ("min", "median", "max"))
+
+
+def _na(value: Any) -> str:
+    return "n/a" if value is None else str(value)
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "**missed**")
+
+
+def verdicts(s: dict[str, Any]) -> dict[str, bool | None]:
+    """Whether fair mode meets each target (None: not measured)."""
+    burst, fifo_burst = _part(s, "fair", "burst"), _part(s, "fifo", "burst")
+    limit, prio = _part(s, "fair", "limit"), _part(s, "fair", "priority")
+    ratio = burst.get("b_ratio")
+    ours, theirs = burst.get("a_tasks_per_minute"), fifo_burst.get("a_tasks_per_minute")
+    high, low = (prio.get(role) or {} for role in ("high", "low"))
+    high_wait, low_wait = ((r.get("wait_s") or {}).get("median") for r in (high, low))
+    return {
+        # Every sample, not only the median: a user's one job is the unit of fairness.
+        "b_ratio": ratio["max"] <= TARGETS["b_ratio"] if ratio else None,
+        "a_throughput": ours >= theirs if ours is not None and theirs is not None else None,
+        "limit": limit["peak_in_flight"] <= limit["limit"] if "peak_in_flight" in limit else None,
+        "priority": high_wait < low_wait if high_wait is not None and low_wait is not None else None,
+        "low_completes": low["completed"] == prio["tasks_per_user"] if low else None,
+    }
+
+
+def target_rows(s: dict[str, Any]) -> list[str]:
+    """Rows of the report's targets table (empty when the scenario did not run)."""
+    if "fairness" not in s:
+        return []
+    v = verdicts(s)
+    fair, fifo = _part(s, "fair", "burst"), _part(s, "fifo", "burst")
+    limit, prio = _part(s, "fair", "limit"), _part(s, "fair", "priority")
+    high, low = prio.get("high") or {}, prio.get("low") or {}
+    return [
+        f"| fair dispatch: a 1-task job while another user runs big jobs within 1.5x of idle | "
+        f"{_spread(fair.get('b_ratio'), 'x')} (min / median / max; fifo {_spread(fifo.get('b_ratio'), 'x')}) | "
+        f"{_verdict(v['b_ratio'])} |",
+        f"| fair dispatch: the big jobs' throughput not lower than fifo's | {_na(fair.get('a_tasks_per_minute'))} "
+        f"tasks/min (fifo {_na(fifo.get('a_tasks_per_minute'))}) | {_verdict(v['a_throughput'])} |",
+        f"| a provider limit of N never exceeded at the provider | peak {limit.get('peak_in_flight', 'n/a')} for "
+        f"N = {limit.get('limit', 'n/a')} (fifo {_part(s, 'fifo', 'limit').get('peak_in_flight', 'n/a')}) | "
+        f"{_verdict(v['limit'])} |",
+        f"| capacity short: the higher plan's median wait lower, the lower plan completes | "
+        f"{(high.get('wait_s') or {}).get('median', 'n/a')} s vs {(low.get('wait_s') or {}).get('median', 'n/a')} s; "
+        f"{low.get('completed', 'n/a')} of {prio.get('tasks_per_user', 'n/a')} | "
+        f"{_verdict(None if v['priority'] is None else bool(v['priority'] and v['low_completes']))} |",
+    ]
+
+
+def _row(label: str, cells: dict[str, str], target: str = "", verdict: str = "") -> str:
+    return f"| {label} | {cells['fifo']} | {cells['fair']} | {target} | {verdict} |"
+
+
+def _cells(s: dict[str, Any], part: str, show: Any) -> dict[str, str]:
+    out = {}
+    for mode in MODES:
+        found = _part(s, mode, part)
+        out[mode] = (
+            "not measured" if not found else (f"error: {found['error']}" if "error" in found else show(found))
+        )
+    return out
+
+
+def _loaded(r: dict[str, Any]) -> str:
+    during = r.get("b_ended_while_a_ran") or []
+    return f"{_spread(r.get('b_loaded'))} ({sum(during)} of {len(during)} ended while A ran)"
+
+
+def _counts(statuses: dict[str, int]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+
+
+def _plan(p: dict[str, Any], role: str) -> str:
+    r = p.get(role) or {}
+    return (
+        f"{_spread(r.get('wait_s'), ' s')}; {r.get('completed')} completed, {r.get('failed')} failed "
+        f"({r.get('job_status')})"
+    )
+
+
+def section(s: dict[str, Any]) -> list[str]:
+    f = s.get("fairness")
+    if not f or "modes" not in f:
+        return (
+            [] if not f else ["## 9. Fair dispatch", "", f"Not measured ({f.get('error', 'not run')}).", ""]
+        )
+    z, v, m, u = f["sizes"], verdicts(s), f["models"], f["users"]
+    lines = [
+        "## 9. Fair dispatch",
+        "",
+        f"**What and how.** One run, a stack per `DispatchMode` (fifo: every task submitted in queue order; "
+        f"fair: admitted within its user's plan and its provider's limits), the same load on each, every task "
+        f"{f['latency_s']:g} s at the simulator, TIME_SCALE {f['time_scale']:g} (the real clock), webhook "
+        f"models. (a) User B's 1-task job ({m['burst']}) {z['b_samples']} times alone, then {z['b_samples']} "
+        f"times while user A runs {z['a_jobs']} jobs of {z['a_tasks']} tasks at concurrency "
+        f"{z['a_concurrency']}, both on `{u['burst_plan']}` (B's first {z['b_first_s']:g} s after A's jobs, then every {z['b_gap_s']:g} s); "
+        f"the model's capacity is {z['capacity']} in flight at the provider (the simulator answers 429 beyond "
+        "it in both modes; fair mode has it as ProviderLimits). B's time is its job item's `createdAt` to "
+        "`finishedAt`; A's throughput is A's completed tasks over its first creation to its last end. "
+        f"(b) {z['limit_jobs']} concurrent 1-task jobs ({m['limit']}, from {u['limit_users']} users) with ProviderLimits "
+        f"concurrency {z['limit']}; the simulator accepts everything and counts its peak in flight. (c) A "
+        f"`{u['low_plan']}` user's job of {z['priority_tasks']} tasks, then a `{u['high_plan']}` user's, on "
+        f"{m['priority']} with capacity {z['priority_capacity']} (refused beyond, as in (a)); a task's wait is "
+        "its job's creation to its `submittedAt`. Plans: "
+        + ", ".join(
+            f"{name} (in flight ≤ {p['maxInFlight']}, priority {p['priority']})"
+            for name, p in f["plans"].items()
+        )
+        + f". Seconds are schedule seconds. Command: `{f.get('_command', 'uv run python -m bench --only fairness')}`"
+        f"{' (a --quick run: small sizes)' if '--quick' in str(f.get('_command')) else ''}.",
+        "",
+        "| measure | fifo | fair | target (fair) | verdict |",
+        "| --- | --- | --- | --- | --- |",
+        _row(
+            "(a) B's job alone, s (min / median / max)",
+            _cells(s, "burst", lambda r: _spread(r.get("b_idle"))),
+        ),
+        _row("(a) B's job while A runs, s", _cells(s, "burst", _loaded)),
+        _row(
+            "(a) B's job while A runs, over its median alone",
+            _cells(s, "burst", lambda r: _spread(r.get("b_ratio"), "x")),
+            f"≤ {TARGETS['b_ratio']}x every sample",
+            _verdict(v["b_ratio"]),
+        ),
+        _row(
+            "(a) A's throughput, tasks / min",
+            _cells(s, "burst", lambda r: _na(r.get("a_tasks_per_minute"))),
+            "≥ fifo's",
+            _verdict(v["a_throughput"]),
+        ),
+        _row(
+            "(a) A's tasks completed / failed of all; A's span, s; A's jobs",
+            _cells(
+                s,
+                "burst",
+                lambda r: (
+                    f"{r['a_completed']} / {r['a_failed']} of {r['a_tasks']}; {_na(r['a_makespan_s'])}; "
+                    f"jobs {_counts(r['a_statuses'])}"
+                ),
+            ),
+        ),
+        _row(
+            "(a) at the provider: peak in flight; creates refused (429)",
+            _cells(
+                s,
+                "burst",
+                lambda r: f"{r['peak_in_flight']} (capacity {z['capacity']}); {r['over_capacity_429']}",
+            ),
+        ),
+        _row(
+            "(b) peak in flight at the provider",
+            _cells(s, "limit", lambda r: f"{r['peak_in_flight']} (N = {r['limit']})"),
+            "≤ N",
+            _verdict(v["limit"]),
+        ),
+        _row(
+            "(b) jobs' statuses; last end, s (ideal at N)",
+            _cells(s, "limit", lambda r: f"{_counts(r['statuses'])}; {r['makespan_s']} ({r['ideal_s']:g})"),
+        ),
+        _row(
+            "(c) higher plan: wait s (min / median / max); outcome",
+            _cells(s, "priority", lambda r: _plan(r, "high")),
+            "median below the lower plan's",
+            _verdict(v["priority"]),
+        ),
+        _row(
+            "(c) lower plan: wait s; outcome",
+            _cells(s, "priority", lambda r: _plan(r, "low")),
+            "all completed",
+            _verdict(v["low_completes"]),
+        ),
+        _row(
+            "(c) creates refused at the provider (429)",
+            _cells(s, "priority", lambda r: str(r["over_capacity_429"])),
+        ),
+        "",
+    ]
+    return lines

@@ -1,0 +1,178 @@
+"""The fair dispatch section shows both modes side by side and judges fair mode against the targets."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from bench import report_fairness
+
+pytestmark = [pytest.mark.unit]
+
+COMMAND = "uv run python -m bench --only fairness"
+
+
+def _spread(low: float, mid: float, high: float) -> dict[str, float]:
+    return {"min": low, "median": mid, "max": high}
+
+
+def _plan(wait: float, completed: int, failed: int = 0) -> dict[str, Any]:
+    return {
+        "plan": "free",
+        "priority": 0,
+        "job_status": "COMPLETED" if not failed else "FAILED",
+        "completed": completed,
+        "failed": failed,
+        "submitted": completed + failed,
+        "wait_s": _spread(wait / 2, wait, wait * 2),
+        "makespan_s": wait + 5,
+    }
+
+
+def _mode(b_ratio: dict[str, float], a_rate: float, peak: int, high: float, low: float) -> dict[str, Any]:
+    return {
+        "burst": {
+            "b_idle": _spread(4.8, 5.0, 5.1),
+            "b_loaded": _spread(5.0, 6.0, 7.0),
+            "b_ratio": b_ratio,
+            "b_ended_while_a_ran": [True, True, False],
+            "a_tasks": 900,
+            "a_completed": 900,
+            "a_failed": 0,
+            "a_statuses": {"COMPLETED": 3},
+            "a_makespan_s": 100.0,
+            "a_tasks_per_minute": a_rate,
+            "peak_in_flight": 100,
+            "over_capacity_429": 0,
+        },
+        "limit": {
+            "limit": 10,
+            "peak_in_flight": peak,
+            "statuses": {"COMPLETED": 200},
+            "makespan_s": 110.0,
+            "ideal_s": 100.0,
+        },
+        "priority": {
+            "tasks_per_user": 20,
+            "capacity": 5,
+            "high": _plan(high, 20),
+            "low": _plan(low, 20),
+            "over_capacity_429": 0,
+        },
+    }
+
+
+def _scenarios() -> dict[str, Any]:
+    """fifo: B 9x slower under load, the limit overrun, the low plan first; fair meets every target."""
+    return {
+        "fairness": {
+            "sizes": {
+                "a_jobs": 3,
+                "a_tasks": 300,
+                "a_concurrency": 100,
+                "capacity": 100,
+                "b_samples": 3,
+                "b_first_s": 2,
+                "b_gap_s": 20,
+                "limit_jobs": 200,
+                "limit": 10,
+                "priority_tasks": 20,
+                "priority_capacity": 5,
+            },
+            "latency_s": 5.0,
+            "time_scale": 1.0,
+            "models": {"burst": "sim-image-webhook", "limit": "sim-video", "priority": "sim-avatar"},
+            "plans": {
+                "free": {"maxInFlight": 20, "priority": 0},
+                "pro": {"maxInFlight": 400, "priority": 20},
+            },
+            "users": {"burst_plan": "pro", "low_plan": "free", "high_plan": "pro", "limit_users": 4},
+            "modes": {
+                "fifo": _mode(_spread(8.0, 9.4, 9.9), 540.0, 57, high=30.0, low=2.0),
+                "fair": _mode(_spread(1.0, 1.2, 1.4), 550.0, 10, high=3.0, low=25.0),
+            },
+            "_command": COMMAND,
+        }
+    }
+
+
+def _row(lines: list[str], start: str) -> list[str]:
+    found = [line for line in lines if line.startswith(f"| {start}")]
+    assert len(found) == 1, start
+    return [cell.strip() for cell in found[0].strip("|").split(" | ")]
+
+
+def test_both_modes_are_side_by_side_with_the_targets_met_by_fair_mode() -> None:
+    # WHEN the section is rendered from a run where fair mode meets every target
+    lines = report_fairness.section(_scenarios())
+    # THEN each measure shows fifo then fair, the target and the verdict
+    assert _row(lines, "(a) B's job while A runs, over") == [
+        "(a) B's job while A runs, over its median alone",
+        "8x / 9.4x / 9.9x",
+        "1x / 1.2x / 1.4x",
+        "≤ 1.5x every sample",
+        "met",
+    ]
+    assert _row(lines, "(b) peak in flight")[1:] == ["57 (N = 10)", "10 (N = 10)", "≤ N", "met"]
+    assert _row(lines, "(a) A's throughput")[1:] == ["540.0", "550.0", "≥ fifo's", "met"]
+    assert _row(lines, "(a) B's job while A runs, s")[2] == "5 / 6 / 7 (2 of 3 ended while A ran)"
+    assert _row(lines, "(b) jobs' statuses")[2] == "200 COMPLETED; 110.0 (100)"
+    assert _row(lines, "(a) A's tasks")[2] == "900 / 0 of 900; 100.0; jobs 3 COMPLETED"
+    assert _row(lines, "(c) higher plan")[-1] == "met"
+    assert _row(lines, "(c) lower plan")[-1] == "met"
+    # AND the command that produced the figures is given
+    assert any(f"`{COMMAND}`" in line for line in lines)
+    # AND the targets table gets one row per target, all met
+    rows = report_fairness.target_rows(_scenarios())
+    assert len(rows) == 4
+    assert all(row.endswith("| met |") for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("change", "target"),
+    [
+        # One sample of B over 1.5x is a miss even when the median is within it.
+        (lambda fair: fair["burst"].update(b_ratio=_spread(1.0, 1.2, 1.6)), "b_ratio"),
+        (lambda fair: fair["burst"].update(a_tasks_per_minute=539.0), "a_throughput"),
+        (lambda fair: fair["limit"].update(peak_in_flight=11), "limit"),
+        (lambda fair: fair["priority"].update(high=_plan(26.0, 20)), "priority"),
+        (lambda fair: fair["priority"].update(low=_plan(25.0, 19, failed=1)), "low_completes"),
+    ],
+)
+def test_fair_mode_missing_a_target_is_reported_missed(change: Any, target: str) -> None:
+    # GIVEN a run where fair mode misses one target
+    scenarios = copy.deepcopy(_scenarios())
+    change(scenarios["fairness"]["modes"]["fair"])
+    # THEN that target, and only that one, is missed
+    verdicts = report_fairness.verdicts(scenarios)
+    assert [name for name, ok in verdicts.items() if not ok] == [target]
+    assert sum("**missed**" in row for row in report_fairness.target_rows(scenarios)) == 1
+
+
+def test_fifo_overrunning_the_limit_is_shown_but_does_not_fail_the_target() -> None:
+    # fifo has no provider limits: its overrun is the comparison, not a miss
+    assert report_fairness.verdicts(_scenarios())["limit"] is True
+    assert "fifo 57" in report_fairness.target_rows(_scenarios())[2]
+
+
+def test_a_part_that_failed_shows_its_error_and_the_others_still_render() -> None:
+    scenarios = copy.deepcopy(_scenarios())
+    scenarios["fairness"]["modes"]["fair"]["limit"] = {"error": "TimeoutError: 3 jobs not ended"}
+    lines = report_fairness.section(scenarios)
+    assert _row(lines, "(b) peak in flight")[1:] == [
+        "57 (N = 10)",
+        "error: TimeoutError: 3 jobs not ended",
+        "≤ N",
+        "n/a",
+    ]
+    assert _row(lines, "(a) A's throughput")[-1] == "met"
+    assert "| peak n/a for N = n/a (fifo 57) | n/a |" in report_fairness.target_rows(scenarios)[2]
+
+
+def test_no_section_and_no_target_rows_when_the_scenario_did_not_run() -> None:
+    assert report_fairness.section({}) == []
+    assert report_fairness.target_rows({}) == []
+    failed = {"fairness": {"error": "exit 1", "log_tail": "..."}}
+    assert report_fairness.section(failed)[2] == "Not measured (exit 1)."
