@@ -337,6 +337,11 @@ def _dynamodb_checks(body: dict[str, Any], operation: str, arn: str) -> list[tup
             ((kind, op),) = entry.items()
             pairs.append((f"dynamodb:{_TRANSACT_ACTIONS[kind]}", table(op["TableName"])))
         return sorted(set(pairs))
+    # DynamoDB Streams: authorised on the stream (a shard iterator begins with its stream's ARN).
+    if "StreamArn" in body:
+        return [(f"dynamodb:{operation}", body["StreamArn"])]
+    if "ShardIterator" in body:
+        return [(f"dynamodb:{operation}", str(body["ShardIterator"]).split("|", 1)[0])]
     if operation in ("BatchWriteItem", "BatchGetItem"):
         return [(f"dynamodb:{operation}", table(name)) for name in sorted(body.get("RequestItems", {}))]
     if "TableName" in body:
@@ -371,6 +376,25 @@ def presigned_refusal(access_key: str, token: str, bucket: str, key: str) -> boo
     resource = f"arn:aws:s3:::{bucket}/{key}"
     allowed = _permitted(signer.collect_policies(), "s3:GetObject", resource)
     _active.record(signer.arn.split("/")[-2], "s3:GetObject", resource, allowed)
+    return not allowed
+
+
+def signed_call_refusal(authorization: str, token: str | None, action: str, resource: str) -> bool:
+    """True when the role whose credentials signed a request (its Authorization header, SigV4) may
+    not call `action` on `resource`: for the services the stack serves itself, not moto."""
+    from moto.iam.access_control import AssumedRoleAccessKey, CreateAccessKeyFailure
+
+    from genjobs_local.intrinsics import ACCOUNT_ID
+
+    if _active is None or not token:
+        return False  # an operator's own credentials, as moto's enforcement leaves them alone
+    access_key = authorization.partition("Credential=")[2].split("/", 1)[0]
+    try:
+        signer = AssumedRoleAccessKey(ACCOUNT_ID, "aws", access_key, {"X-Amz-Security-Token": token})
+    except CreateAccessKeyFailure:
+        return True
+    allowed = _permitted(signer.collect_policies(), action, resource)
+    _active.record(signer.arn.split("/")[-2], action, resource, allowed)
     return not allowed
 
 

@@ -165,6 +165,8 @@ class Provisioner:
         ):
             if key in p:
                 args[key] = p[key]
+        if "StreamSpecification" in p:  # CloudFormation enables a stream by giving its view type
+            args["StreamSpecification"] = {"StreamEnabled": True} | p["StreamSpecification"]
         if "SSESpecification" in p:  # CloudFormation spells it SSEEnabled, the API Enabled
             args["SSESpecification"] = {"Enabled": bool(p["SSESpecification"].get("SSEEnabled"))}
         table = ddb.create_table(**args)["TableDescription"]
@@ -441,6 +443,10 @@ class Provisioner:
         "AWS::Scheduler::Schedule": _schedule,
         "AWS::ApiGatewayV2::Api": _http_api,
         "AWS::ApiGatewayV2::Stage": _http_api_stage,
+        # A WebSocket API's routes: the local WebSocket front (websocket_api) reads their properties.
+        "AWS::ApiGatewayV2::Integration": _recorded,
+        "AWS::ApiGatewayV2::Route": _recorded,
+        "AWS::ApiGatewayV2::RouteResponse": _recorded,
         "AWS::XRay::SamplingRule": _recorded,
     }
 

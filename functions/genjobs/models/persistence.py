@@ -92,3 +92,11 @@ class AppFunctionTimedOut(AppFunctionFailed):
 class AppFunctionThrottled(Exception):
     """Lambda would not run the app function now (throttled, or briefly unavailable): retry later,
     the task has not failed."""
+
+
+class InvalidToken(Exception):
+    """A user's token that is forged, expired, or for another issuer or audience."""
+
+
+class ConnectionGone(Exception):
+    """A live connection that is closed already (API Gateway's GoneException)."""
