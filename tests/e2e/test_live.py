@@ -94,12 +94,15 @@ def test_every_transition_arrives_in_order_as_the_api_lists_it(stack: LocalStack
     statuses = [
         f["detail"]["status"] for f in received if f["kind"] == "task.changed" and f["taskIndex"] == 0
     ]
-    assert statuses[0] == "PENDING" and statuses[-1] == "COMPLETED" and "PROCESSING" in statuses
+    assert statuses[0] == "PENDING"
+    assert statuses[-1] == "COMPLETED"
+    assert "PROCESSING" in statuses
     percents = [f["detail"].get("percent") for f in received if f.get("taskIndex") == 0]
     assert any(p is not None and 0 < p < 100 for p in percents), percents
     completed = [f for f in received if f["kind"] == "task.changed" and f["detail"]["status"] == "COMPLETED"]
     assert all(f["detail"]["outputs"] for f in completed)
-    assert received[-1]["kind"] == "job.changed" and received[-1]["detail"]["status"] == "COMPLETED"
+    assert received[-1]["kind"] == "job.changed"
+    assert received[-1]["detail"]["status"] == "COMPLETED"
     assert received[-1]["detail"]["percent"] == 100.0
 
 
@@ -122,7 +125,8 @@ def test_a_dropped_connection_resyncs_with_nothing_lost_or_doubled(stack: LocalS
     resynced += [as_listed(f) for f in live if f["seq"] > resynced[-1]["seq"]]
     assert resynced == listed[: len(resynced)]
     assert [c["seq"] for c in resynced] == list(range(1, len(resynced) + 1))
-    assert resynced[-1]["kind"] == "job.changed" and resynced[-1]["detail"]["status"] == "COMPLETED"
+    assert resynced[-1]["kind"] == "job.changed"
+    assert resynced[-1]["detail"]["status"] == "COMPLETED"
 
 
 def test_another_users_jobs_never_arrive(stack: LocalStack, make_user: Callable[..., Client]) -> None:
@@ -199,6 +203,10 @@ def test_a_token_that_expires_while_connected_stops_delivery(stack: LocalStack, 
         app.create(sim_job(1))
         # THEN no change is delivered and the channel closes the connection
         with pytest.raises(ConnectionClosed):
-            while True:
-                frame = json.loads(socket.recv(timeout=30))
-                assert frame.get("type") != "change", frame
+            _no_change_until_closed(socket)
+
+
+def _no_change_until_closed(socket: ClientConnection) -> None:
+    while True:
+        frame = json.loads(socket.recv(timeout=30))
+        assert frame.get("type") != "change", frame
