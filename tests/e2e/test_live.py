@@ -210,3 +210,60 @@ def _no_change_until_closed(socket: ClientConnection) -> None:
     while True:
         frame = json.loads(socket.recv(timeout=30))
         assert frame.get("type") != "change", frame
+
+
+# ---- the CLI's `watch` -----------------------------------------------------------------------------
+def _watch(
+    stack: LocalStack, client: Client, job_id: str, live_url: str, interval: float
+) -> tuple[int, float]:
+    from genjobs_cli.main import main
+
+    token = str(client.session.headers["Authorization"]).removeprefix("Bearer ")
+    started = time.monotonic()
+    argv = ["--api-url", stack.api_url, "--token", token, "--live-url", live_url]
+    code = main([*argv, "watch", job_id, f"--interval={interval}"])
+    return code, time.monotonic() - started
+
+
+def test_cli_watch_redraws_from_the_channel_not_by_polling(stack: LocalStack, app: Client) -> None:
+    # GIVEN a job of a few seconds, watched with a polling interval far longer than the job
+    job = app.create(sim_job(2, latency=100))
+    # WHEN the CLI watches it with the live channel
+    code, took = _watch(stack, app, job["jobId"], stack.live_url, interval=120)
+    # THEN it saw the end as it happened, not at its next poll
+    assert code == 0
+    assert took < 60
+
+
+def test_cli_watch_polls_when_the_channel_cannot_be_opened(stack: LocalStack, app: Client) -> None:
+    job = app.create(sim_job(1))
+    code, _ = _watch(stack, app, job["jobId"], "ws://127.0.0.1:9/nowhere", interval=0.05)
+    assert code == 0
+
+
+def test_cli_channel_resyncs_after_the_connection_is_dropped(stack: LocalStack, app: Client) -> None:
+    from genjobs_cli.client import Api
+    from genjobs_cli.live import JobChannel
+
+    token = stack.mint_token(app.user)
+    job = app.create(sim_job(3, latency=150, progressSteps=4))
+    channel = JobChannel(Api(stack.api_url, token), stack.live_url, token, job["jobId"])
+    channel.open()
+    seen: list[dict[str, Any]] = []
+    try:
+        while len(seen) < 2:
+            seen += channel.changes(5)
+        # WHEN the server drops every connection (as API Gateway does after 2 hours or 10 idle minutes)
+        assert stack.live is not None
+        for connection_id in list(stack.live._sockets):
+            stack.live.close(connection_id)
+        deadline = time.monotonic() + 60
+        ended = lambda: any(c["kind"] == "job.changed" and c["detail"]["status"] in TERMINAL for c in seen)  # noqa: E731
+        while not ended() and time.monotonic() < deadline:
+            seen += channel.changes(1)
+    finally:
+        channel.close()
+    # THEN it reconnected and has every change once, in order, as the API lists them
+    assert channel.reconnects == 1
+    listed = settled_changes(stack, app, job["jobId"])
+    assert [c["seq"] for c in seen] == list(range(1, len(listed) + 1))
