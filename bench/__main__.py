@@ -22,7 +22,7 @@ DOCS = ROOT / "docs"
 
 def _scenarios(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
     """Name -> how to run it; imports are lazy so each worker process loads only its scenario."""
-    from bench.scenarios import cancel, coldstart, cost, designs, overhead, pipelines, scale, throughput
+    from bench.scenarios import cancel, coldstart, cost, designs, live, overhead, pipelines, scale, throughput
 
     n = 3 if quick else 20
     sizes = (2, 6) if quick else (5, 150)  # job sizes besides n: per-job work against per-image work
@@ -51,6 +51,8 @@ def _scenarios(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
         # About 2 to 4 pipeline tasks/s locally on 2 cores: 20 chained steps of 20 items, 20 steps
         # that do not chain (a round each), one fan-out of 1,000 with a step over all of it; each within
         # a few minutes (the report extrapolates to 20 x 1,000).
+        # The live channel: 200 jobs of 5 images at once (1,000 images), one app connected for all.
+        "live": lambda: live.run(20 if quick else 200, 2 if quick else 5, 0.05),
         "pipelines": lambda: pipelines.run(
             [(5, 20, "chained"), (2, 20, "after")]
             if quick
@@ -75,6 +77,7 @@ NAMES = [
     "bigjob",
     "concurrent",
     "pipelines",
+    "live",
 ]
 
 
