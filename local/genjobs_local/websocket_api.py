@@ -105,6 +105,8 @@ class WebSocketApi:
         self._server: Server | None = None
         self._sockets: dict[str, ServerConnection] = {}
         self._opening: dict[ServerConnection, tuple[str, float, Request]] = {}
+        # Accepted by $connect, handshake not finished: a post waits for it rather than finding it gone.
+        self._accepted: dict[str, threading.Event] = {}
         self._thread = threading.Thread(target=self._loop.run_forever, name="websocket-api", daemon=True)
         self._management = ThreadingHTTPServer((host, 0), _ManagementHandler)
         self._management.daemon_threads = True
@@ -159,11 +161,13 @@ class WebSocketApi:
         if not 200 <= status < 300:
             return connection.respond(status, body or "")
         self._opening[connection] = (connection_id, connected_at, request)
+        self._accepted[connection_id] = threading.Event()
         return None
 
     async def _session(self, connection: ServerConnection) -> None:
         connection_id, connected_at, request = self._opening.pop(connection)
         self._sockets[connection_id] = connection
+        self._accepted.pop(connection_id).set()
         try:
             async for frame in connection:
                 await self._message(connection_id, connected_at, connection, frame)
@@ -259,9 +263,16 @@ class WebSocketApi:
     def connection_arn(self, method: str, connection_id: str) -> str:
         return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{self.api_id}/{self.stage}/{method}/@connections/{connection_id}"
 
+    def socket(self, connection_id: str) -> ServerConnection | None:
+        """The open connection (waiting a moment for one whose handshake is finishing), or None."""
+        accepted = self._accepted.get(connection_id)
+        if accepted is not None:
+            accepted.wait(timeout=5)
+        return self._sockets.get(connection_id)
+
     def post(self, connection_id: str, data: bytes) -> bool:
         """Sends a frame; False when the connection is gone."""
-        connection = self._sockets.get(connection_id)
+        connection = self.socket(connection_id)
         if connection is None:
             return False
         text = data.decode("utf-8", "replace")
@@ -273,7 +284,7 @@ class WebSocketApi:
         return True
 
     def close(self, connection_id: str) -> bool:
-        connection = self._sockets.get(connection_id)
+        connection = self.socket(connection_id)
         if connection is None:
             return False
         asyncio.run_coroutine_threadsafe(connection.close(1000, "closed by the API"), self._loop).result(
@@ -315,7 +326,7 @@ class _ManagementHandler(BaseHTTPRequestHandler):
         elif self.command == "DELETE":
             found = api.close(connection_id)
         else:
-            found = connection_id in api._sockets
+            found = api.socket(connection_id) is not None
         if not found:
             return self._answer(410, "GoneException", {"message": None})
         status = 204 if self.command == "DELETE" else 200
