@@ -38,14 +38,14 @@ def _change_sk(seq: int) -> str:
     return f"LIVE#{seq:010d}"
 
 
-def stream_item(image: dict[str, Any] | None) -> Job | Task | None:
-    """A job or task item as a stream record's image holds it (None: no image)."""
-    if image is None:
-        return None
-    return job_from_item(image) if image["sk"] == "JOB" else task_from_item(image)
-
-
 class LiveRepository(TableRepository):
+    @staticmethod
+    def stream_item(image: dict[str, Any] | None) -> Job | Task | None:
+        """A job or task item as a stream record's image holds it (None: no image)."""
+        if image is None:
+            return None
+        return job_from_item(image) if image["sk"] == "JOB" else task_from_item(image)
+
     # ---- connections ------------------------------------------------------------------------
     def open(self, connection: Connection) -> None:
         item = to_dynamo(connection.model_dump(mode="json", by_alias=True, exclude_none=True))

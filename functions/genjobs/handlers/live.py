@@ -9,7 +9,6 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from genjobs.dal.live import stream_item
 from genjobs.deps import deps
 from genjobs.logic import live
 from genjobs.models.domain import utcnow
@@ -22,6 +21,7 @@ from genjobs.observability import logger, metrics, tracer
 @event_parser(model=DynamoDBStreamModel)
 def handler(event: DynamoDBStreamModel, context: LambdaContext) -> None:
     now = utcnow()  # the wall clock: a token's expiry is real time, whatever the functions' clock
+    stream_item = deps().live.stream_item
     changes = [
         live.ItemChange(
             sequence_number=r.dynamodb.SequenceNumber,
