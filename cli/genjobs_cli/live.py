@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from genjobs_cli.client import Api
 
 IDLE_READ_SECONDS = 30.0  # the job is read at least this often, whatever the channel says
-RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)  # waits before each reconnect attempt, the last repeated
+RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)  # waits before each reconnect attempt; then it polls
 
 
 class ChannelUnavailable(Exception):
@@ -34,6 +34,7 @@ class JobChannel:
         self.job_id = job_id
         self.last_seq = 0
         self.reconnects = 0
+        self.lost = False  # it could not reconnect: the watcher polls from then on
         self._socket: Any = None
         self._opened = ExitStack()
 
@@ -56,6 +57,8 @@ class JobChannel:
         a dropped connection is reopened and what it missed read from the API."""
         from websockets.exceptions import ConnectionClosed
 
+        if self._socket is None:  # lost for good
+            return
         try:
             raw = self._socket.recv(timeout=timeout)
         except TimeoutError:
@@ -69,15 +72,16 @@ class JobChannel:
 
     def _reconnect(self) -> Iterator[dict[str, Any]]:
         self.close()
-        for attempt in range(1_000_000):
-            time.sleep(RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)])
+        for wait in RECONNECT_SECONDS:
+            time.sleep(wait)
             try:
                 self.open()
-                break
             except ChannelUnavailable:
                 continue
-        self.reconnects += 1
-        yield from self.missed()
+            self.reconnects += 1
+            yield from self.missed()
+            return
+        self.lost = True
 
     def missed(self) -> list[dict[str, Any]]:
         """The changes numbered after the last one seen (a page of 100 at a time)."""
@@ -111,8 +115,9 @@ def open_channel(api: Api, job_id: str) -> JobChannel | None:
 
 def wait_for_change(channel: JobChannel | None, interval: float) -> None:
     """Until the job may look different: a change arrived (and those right behind it, read as one
-    redraw), IDLE_READ_SECONDS passed, or, with no channel, one polling interval."""
-    if channel is None:
+    redraw), IDLE_READ_SECONDS passed, or, with no channel (or one lost for good), one polling
+    interval."""
+    if channel is None or channel.lost:
         time.sleep(interval)
         return
     if any(True for _ in channel.changes(IDLE_READ_SECONDS)):
