@@ -28,6 +28,7 @@ def _scenarios(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
         cost,
         designs,
         fairness,
+        live,
         overhead,
         pipelines,
         scale,
@@ -61,6 +62,8 @@ def _scenarios(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
         # About 2 to 4 pipeline tasks/s locally on 2 cores: 20 chained steps of 20 items, 20 steps
         # that do not chain (a round each), one fan-out of 1,000 with a step over all of it; each within
         # a few minutes (the report extrapolates to 20 x 1,000).
+        # The live channel: 200 jobs of 5 images at once (1,000 images), one app connected for all.
+        "live": lambda: live.run(20 if quick else 200, 2 if quick else 5, 0.05),
         "pipelines": lambda: pipelines.run(
             [(5, 20, "chained"), (2, 20, "after")]
             if quick
@@ -89,6 +92,7 @@ NAMES = [
     "concurrent",
     "pipelines",
     "fairness",
+    "live",
 ]
 
 

@@ -24,6 +24,9 @@ PRICES: dict[str, float] = {
     "secrets_calls": 0.05 / 10_000,
     "log_gb": 0.50,  # CloudWatch Logs ingested (Standard class)
     "xray_traces": 5.00 / PER_MILLION,  # traces recorded
+    "websocket_messages": 1.00 / PER_MILLION,  # API Gateway WebSocket, per 32 KB message (first 1B)
+    "websocket_connection_minutes": 0.25 / PER_MILLION,
+    "stream_reads_by_lambda": 0.0,  # DynamoDB Streams GetRecords made by a Lambda trigger
 }
 
 # Where the report states the price it used.
@@ -44,6 +47,9 @@ SOURCES = {
     "secrets_calls": "$0.05 per 10,000 API calls (Secrets Manager; not in the notes' table)",
     "log_gb": "$0.50 per GB of CloudWatch Logs ingested",
     "xray_traces": "$5.00 per 1M X-Ray traces recorded",
+    "websocket_messages": "$1.00 per 1M WebSocket messages, counted in 32 KB increments (API Gateway)",
+    "websocket_connection_minutes": "$0.25 per 1M WebSocket connection minutes (API Gateway)",
+    "stream_reads_by_lambda": "free: GetRecords calls made by AWS Lambda as part of a DynamoDB trigger",
 }
 
 SLEEPER_MEMORY_GB = 128 / 1024  # the "Lambda that sleeps while it polls" alternative

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import misses, report_costs, report_designs, report_fairness, report_pipelines
+from bench import misses, report_costs, report_designs, report_fairness, report_live, report_pipelines
 from bench.models import fixed_interval_design, fixed_polls, sleeping_lambda_design, split_polling
 from bench.prices import SOURCES
 from bench.usage import (
@@ -247,6 +247,7 @@ def markdown(data: dict[str, Any]) -> str:
     lines += _throughput(s)
     lines += report_pipelines.section(s)
     lines += report_fairness.section(s)
+    lines += report_live.section(s)
     lines += ["## Prices used", ""] + [f"- {k}: {v}" for k, v in SOURCES.items()] + [""]
     return "\n".join(lines)
 

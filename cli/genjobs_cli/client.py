@@ -84,8 +84,17 @@ class ApiError(Exception):
 class Api:
     """The genjobs API as one caller (one bearer token) sees it."""
 
-    def __init__(self, base_url: str, token: str | None, *, session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        session: requests.Session | None = None,
+        live_url: str | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.live_url = live_url  # the live channel (WebSocket), when there is one
         self.session = session or requests.Session()
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from genjobs_cli import render
+from genjobs_cli import live, render
 from genjobs_cli.client import Api, ApiError, ExitCode, download
 from genjobs_cli.jobspec import build_job_body, parse_json_object
 
@@ -56,6 +56,7 @@ def watch_job(api: Api, job_id: str, *, interval: float, as_json: bool = False) 
     """Until the job ends: 0 when COMPLETED, 1 when FAILED or CANCELLED. Ctrl-C stops watching only."""
     display = render.ProgressDisplay()
     eta = render.ThroughputEta()
+    channel = live.open_channel(api, job_id)  # redraws when the job changes; None: polls
     try:
         while True:
             job = api.job(job_id)
@@ -64,11 +65,14 @@ def watch_job(api: Api, job_id: str, *, interval: float, as_json: bool = False) 
                 display.show(render.watch_view(job, eta.eta(job["plan"]["taskCount"])))
             if job["status"] in render.TERMINAL:
                 break
-            time.sleep(interval)
+            live.wait_for_change(channel, interval)
     except KeyboardInterrupt:
         display.close()
         note(f"stopped watching; job {job_id} keeps running. Resume with: genjobs watch {job_id}")
         return ExitCode.INTERRUPTED
+    finally:
+        if channel is not None:
+            channel.close()
     display.close()
     out(render.as_json(job) if as_json else render.settlement_summary(job))
     return ExitCode.OK if job["status"] == "COMPLETED" else ExitCode.JOB_UNSUCCESSFUL

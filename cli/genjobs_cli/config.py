@@ -60,6 +60,7 @@ def mint_local_token(state_dir: Path, stack: Mapping[str, Any], user: str, *, ad
 class Config:
     api_url: str
     token: str | None
+    live_url: str | None = None
 
 
 def resolve(
@@ -70,8 +71,10 @@ def resolve(
     state_dir: Path | None,
     admin: bool = False,
     env: Mapping[str, str] | None = None,
+    live_url: str | None = None,
 ) -> Config:
-    """--api-url/--token, else GENJOBS_API_URL/GENJOBS_TOKEN, else the running local stack.
+    """--api-url/--token/--live-url, else GENJOBS_API_URL/GENJOBS_TOKEN/GENJOBS_LIVE_URL, else the
+    running local stack.
 
     A token is minted for the local stack (as --user, GENJOBS_USER or alice; an operator for `admin`)
     only when no token was given and the API is that stack's.
@@ -79,6 +82,7 @@ def resolve(
     env = os.environ if env is None else env
     api_url = api_url or env.get("GENJOBS_API_URL") or None
     token = token or env.get("GENJOBS_TOKEN") or None
+    live_url = live_url or env.get("GENJOBS_LIVE_URL") or None
     state_dir = state_dir or default_state_dir(env)
     stack = running_stack(state_dir)
     if api_url is None:
@@ -88,7 +92,12 @@ def resolve(
                 f"or start the local stack with `genjobs local start` (no {state_dir / 'stack.json'})"
             )
         api_url = str(stack["api_url"])
-    if token is None and stack is not None and api_url.rstrip("/") == str(stack["api_url"]).rstrip("/"):
+    local = stack is not None and api_url.rstrip("/") == str(stack["api_url"]).rstrip("/")
+    if token is None and local:
+        assert stack is not None
         user = user or env.get("GENJOBS_USER") or DEFAULT_USER
         token = mint_local_token(state_dir, stack, user, admin=admin)
-    return Config(api_url=api_url, token=token)
+    if live_url is None and local:
+        assert stack is not None
+        live_url = stack.get("live_url") or None
+    return Config(api_url=api_url, token=token, live_url=live_url)

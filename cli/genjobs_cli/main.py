@@ -45,6 +45,7 @@ def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("--api-url", help="the API's base URL (env GENJOBS_API_URL)")
     common.add_argument("--token", help="a bearer JWT (env GENJOBS_TOKEN)")
+    common.add_argument("--live-url", help="the live channel's wss:// URL, for watch (env GENJOBS_LIVE_URL)")
     common.add_argument("--user", help="local stack only: mint the token for this user (env GENJOBS_USER)")
     common.add_argument(
         "--state-dir", type=Path, help="local stack's state dir (env GENJOBS_LOCAL_STATE_DIR)"
@@ -70,7 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
         return cmd
 
     def interval(cmd: argparse.ArgumentParser) -> None:
-        cmd.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
+        cmd.add_argument(
+            "--interval",
+            type=float,
+            default=1.0,
+            help="seconds between polls without a live channel (default 1)",
+        )
 
     create = command("create", commands.create, "create a job or a pipeline: prints its plan and id")
     create.add_argument(
@@ -225,9 +231,10 @@ def main(argv: list[str] | None = None) -> int:
             user=getattr(args, "user", None),
             state_dir=getattr(args, "state_dir", None),
             admin=args.admin,
+            live_url=getattr(args, "live_url", None),
         )
         run: Command = args.run
-        return run(args, Api(config.api_url, config.token))
+        return run(args, Api(config.api_url, config.token, live_url=config.live_url))
     except (ConfigError, SpecError) as error:
         print(f"error: {error}", file=sys.stderr)
         return ExitCode.USAGE

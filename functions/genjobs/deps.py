@@ -18,7 +18,9 @@ from genjobs.clock import Clock, SystemClock
 from genjobs.dal.credits import CreditRepository
 from genjobs.dal.devices import DeviceRepository
 from genjobs.dal.functions import LambdaAppFunctions
+from genjobs.dal.identity import JwtVerifier
 from genjobs.dal.jobs import JobRepository
+from genjobs.dal.live import LiveRepository, LiveSockets
 from genjobs.dal.notifications import Notifications
 from genjobs.dal.operations import BulkQueue, OperationRepository
 from genjobs.dal.pauses import PauseRepository
@@ -34,6 +36,7 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:
     from genjobs.catalog import Catalog
+    from genjobs.logic.live_ports import LivePorts
     from genjobs.logic.ports import (
         AppFunctions,
         BulkQueuePort,
@@ -109,6 +112,12 @@ class Deps:
     notifications: ClassVar[cached_property[NotificationsPort]] = _built(
         lambda s: Notifications(s.job_events_topic_arn)
     )
+    # The live channel (logic.live): connections and numbered changes, posts, the users' tokens.
+    live: ClassVar[cached_property[LiveRepository]] = _built(lambda s: LiveRepository(s.table_name))
+    sockets: ClassVar[cached_property[LiveSockets]] = _built(lambda s: LiveSockets(s.live_endpoint))
+    verifier: ClassVar[cached_property[JwtVerifier]] = _built(
+        lambda s: JwtVerifier(s.jwt_issuer, s.jwt_audiences)
+    )
     # Any function's ARN: which ones a step may name is the settings' (app_function_arn), and IAM's.
     app_functions: ClassVar[cached_property[AppFunctions]] = _built(lambda s: LambdaAppFunctions())
 
@@ -116,6 +125,7 @@ class Deps:
 if TYPE_CHECKING:
     # mypy checks that Deps hands logic everything it declares it needs.
     _satisfies: Collaborators = Deps()
+    _live: LivePorts = Deps()
 
 _deps: Deps | None = None
 

@@ -69,6 +69,13 @@ class Settings(BaseModel):
     public_base_url: str = Field(default="", alias="PUBLIC_BASE_URL")
     simulator_base_url: str = Field(default="", alias="SIMULATOR_BASE_URL")
     admin_group: str = Field(default="genjobs-admin", alias="ADMIN_GROUP")
+    # The live channel: the users' identity provider (as the HTTP API's JWT authorizer) and the
+    # WebSocket stage's management endpoint (https://<api>.execute-api.<region>.amazonaws.com/<stage>).
+    jwt_issuer: str = _resource("JWT_ISSUER")
+    jwt_audiences: Annotated[list[str], BeforeValidator(_comma_separated)] = Field(
+        default_factory=list, alias="JWT_AUDIENCES"
+    )
+    live_endpoint: str = _resource("LIVE_ENDPOINT")
     # The app's own Lambda functions that pipeline steps may invoke (template: AppFunctionArns).
     app_function_arns: Annotated[list[str], BeforeValidator(_comma_separated)] = Field(
         default_factory=list, alias="APP_FUNCTION_ARNS"

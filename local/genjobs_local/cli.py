@@ -44,6 +44,7 @@ def serve(stack: Any, state_dir: Path, *, user: str = "alice") -> int:
     path.write_text(json.dumps(stack.describe() | {"token": token}, indent=2) + "\n")
     print(f"API        {stack.api_url}")
     print(f"console    {stack.console_url}  (sign in with any user name)")
+    print(f"live       {stack.live_url}  (WebSocket: ?token=<JWT>[&jobId=<id>])")
     print(f"moto       {stack.moto_url}")
     print(f"simulator  {stack.simulator_url or '(not available)'}")
     print(f"issuer     {stack.issuer}  (JWKS at {stack.issuer}/.well-known/jwks.json)")

@@ -16,6 +16,7 @@ pairs AWS would check. Every check is recorded; denials are kept to fail a test 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import threading
@@ -337,6 +338,11 @@ def _dynamodb_checks(body: dict[str, Any], operation: str, arn: str) -> list[tup
             ((kind, op),) = entry.items()
             pairs.append((f"dynamodb:{_TRANSACT_ACTIONS[kind]}", table(op["TableName"])))
         return sorted(set(pairs))
+    # DynamoDB Streams: authorised on the stream (a shard iterator begins with its stream's ARN).
+    if "StreamArn" in body:
+        return [(f"dynamodb:{operation}", body["StreamArn"])]
+    if "ShardIterator" in body:
+        return [(f"dynamodb:{operation}", str(body["ShardIterator"]).split("|", 1)[0])]
     if operation in ("BatchWriteItem", "BatchGetItem"):
         return [(f"dynamodb:{operation}", table(name)) for name in sorted(body.get("RequestItems", {}))]
     if "TableName" in body:
@@ -372,6 +378,36 @@ def presigned_refusal(access_key: str, token: str, bucket: str, key: str) -> boo
     allowed = _permitted(signer.collect_policies(), "s3:GetObject", resource)
     _active.record(signer.arn.split("/")[-2], "s3:GetObject", resource, allowed)
     return not allowed
+
+
+def signed_call_refusal(authorization: str, token: str | None, action: str, resource: str) -> bool:
+    """True when the role whose credentials signed a request (its Authorization header, SigV4) may
+    not call `action` on `resource`: for the services the stack serves itself, not moto."""
+    if _active is None or not token:
+        return False  # an operator's own credentials, as moto's enforcement leaves them alone
+    access_key = authorization.partition("Credential=")[2].split("/", 1)[0]
+    signer = _signer(access_key, token)
+    if signer is None:
+        return True
+    role, policies = signer
+    allowed = _permitted(policies, action, resource)
+    _active.record(role, action, resource, allowed)
+    return not allowed
+
+
+@functools.lru_cache(maxsize=64)
+def _signer(access_key: str, token: str) -> tuple[str, list[Any]] | None:
+    """The role and policies of assumed-role credentials (kept: a role's policies do not change
+    while the stack runs, and collecting them costs more than the call they authorise)."""
+    from moto.iam.access_control import AssumedRoleAccessKey, CreateAccessKeyFailure
+
+    from genjobs_local.intrinsics import ACCOUNT_ID
+
+    try:
+        signer = AssumedRoleAccessKey(ACCOUNT_ID, "aws", access_key, {"X-Amz-Security-Token": token})
+    except CreateAccessKeyFailure:
+        return None
+    return signer.arn.split("/")[-2], signer.collect_policies()
 
 
 def assumed_secret(access_key: str) -> str | None:

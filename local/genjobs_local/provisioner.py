@@ -165,6 +165,8 @@ class Provisioner:
         ):
             if key in p:
                 args[key] = p[key]
+        if "StreamSpecification" in p:  # CloudFormation enables a stream by giving its view type
+            args["StreamSpecification"] = {"StreamEnabled": True} | p["StreamSpecification"]
         if "SSESpecification" in p:  # CloudFormation spells it SSEEnabled, the API Enabled
             args["SSESpecification"] = {"Enabled": bool(p["SSESpecification"].get("SSEEnabled"))}
         table = ddb.create_table(**args)["TableDescription"]
@@ -420,6 +422,23 @@ class Provisioner:
         )
         return Created(stage["StageName"])
 
+    def _api_integration(self, logical_id: str, p: dict[str, Any]) -> Created:
+        args = {
+            k: p[k] for k in ("ApiId", "IntegrationType", "IntegrationUri", "IntegrationMethod") if k in p
+        }
+        return Created(self._client("apigatewayv2").create_integration(**args)["IntegrationId"])
+
+    def _api_route(self, logical_id: str, p: dict[str, Any]) -> Created:
+        optional = ("AuthorizationType", "OperationName", "Target", "RouteResponseSelectionExpression")
+        args = {"ApiId": p["ApiId"], "RouteKey": p["RouteKey"]} | {k: p[k] for k in optional if k in p}
+        return Created(self._client("apigatewayv2").create_route(**args)["RouteId"])
+
+    def _api_route_response(self, logical_id: str, p: dict[str, Any]) -> Created:
+        answer = self._client("apigatewayv2").create_route_response(
+            ApiId=p["ApiId"], RouteId=p["RouteId"], RouteResponseKey=p["RouteResponseKey"]
+        )
+        return Created(answer["RouteResponseId"])
+
     _CREATORS: ClassVar[dict[str, Callable[[Provisioner, str, dict[str, Any]], Created]]] = {
         "AWS::IAM::Role": _iam_role,
         "AWS::Logs::LogGroup": _log_group,
@@ -441,6 +460,10 @@ class Provisioner:
         "AWS::Scheduler::Schedule": _schedule,
         "AWS::ApiGatewayV2::Api": _http_api,
         "AWS::ApiGatewayV2::Stage": _http_api_stage,
+        # A WebSocket API's routes (the local WebSocket front, websocket_api, serves them).
+        "AWS::ApiGatewayV2::Integration": _api_integration,
+        "AWS::ApiGatewayV2::Route": _api_route,
+        "AWS::ApiGatewayV2::RouteResponse": _api_route_response,
         "AWS::XRay::SamplingRule": _recorded,
     }
 

@@ -23,8 +23,10 @@ from genjobs_local.paths import DEFAULT_TEMPLATE, state_dir_from_env
 from genjobs_local.provisioner import Provisioner
 from genjobs_local.schedules import Schedule, Scheduler, rate_seconds
 from genjobs_local.sqs_poller import DEFAULT_CONCURRENCY, Mapping, SqsPoller
+from genjobs_local.streams import StreamPoller, stream_mappings
 from genjobs_local.template import Translated, translate
 from genjobs_local.tokens import AUDIENCE, Jwk
+from genjobs_local.websocket_api import WebSocketApi, socket_routes
 
 STACK_NAME = "genjobs-local"
 
@@ -43,6 +45,9 @@ class LocalStack:
         self._http: HttpServer | None = None
         self._simulator: Any = None
         self._pollers: list[SqsPoller] = []
+        self._stream_pollers: list[StreamPoller] = []
+        self.live: WebSocketApi | None = None
+        self.live_url = ""
         self._scheduler: Scheduler | None = None
         self._clients: dict[str, Any] = {}
         self._session: boto3.Session | None = None
@@ -159,6 +164,7 @@ class LocalStack:
         self.runner = LambdaRunner(
             self._function_specs(translated, provisioner) + app_specs, lambda_concurrency
         )
+        self._start_live_api(provisioner)
         self._functions = self._apply_environment(provisioner)
         iam.caches_per_function(
             ("aws_lambda_powertools.utilities.parameters.secrets", "DEFAULT_PROVIDERS"),
@@ -176,6 +182,13 @@ class LocalStack:
         ]
         for poller in self._pollers:
             poller.start()
+        # Not an operator's client: each poller signs its reads with its function's role.
+        streams = boto3.client("dynamodbstreams", region_name=REGION, endpoint_url=self.moto_url)
+        self._stream_pollers = [
+            StreamPoller(m, streams, self.runner.run) for m in stream_mappings(provisioner)
+        ]
+        for stream_poller in self._stream_pollers:
+            stream_poller.start()
         self._scheduler = Scheduler(_schedules(provisioner), self.runner.run)
         if with_schedules:
             self._scheduler.start()
@@ -190,6 +203,12 @@ class LocalStack:
         for poller in self._pollers:
             poller.stop()
         self._pollers = []
+        for stream_poller in self._stream_pollers:
+            stream_poller.stop()
+        self._stream_pollers = []
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
         if self._scheduler is not None:
             self._scheduler.stop()
             self._scheduler = None
@@ -285,9 +304,13 @@ class LocalStack:
         deadline = time.monotonic() + timeout
         quiet_since: float | None = None
         while time.monotonic() < deadline:
-            busy = any(p.busy for p in self._pollers) or any(
-                sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
-                for arn in machines
+            busy = (
+                any(p.busy for p in self._pollers)
+                or any(p.busy for p in self._stream_pollers)
+                or any(
+                    sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+                    for arn in machines
+                )
             )
             now = time.monotonic()
             quiet_since = None if busy else (quiet_since or now)
@@ -301,6 +324,7 @@ class LocalStack:
         return {
             "api_url": self.api_url,
             "console_url": self.console_url,
+            "live_url": self.live_url,
             "moto_url": self.moto_url,
             "simulator_url": self.simulator_url,
             "issuer": self.issuer,
@@ -416,9 +440,41 @@ class LocalStack:
             )
         return specs
 
+    def _start_live_api(self, provisioner: Provisioner) -> None:
+        """The template's WebSocket API (at most one), served on localhost."""
+        apis = [lid for lid in provisioner.created if _is_websocket_api(provisioner, lid)]
+        if not apis:
+            return
+        (api,) = apis
+        api_id = provisioner.created[api].physical_id
+        stages = [
+            p["StageName"]
+            for lid, p in provisioner.properties.items()
+            if self.resource_types[lid] == "AWS::ApiGatewayV2::Stage" and p["ApiId"] == api_id
+        ]
+        routes, selection = socket_routes(provisioner, api)
+        self.live = WebSocketApi(
+            api_id=api_id, stage=stages[0], routes=routes, selection_field=selection, invoke=self.runner.run
+        )
+        self.live.start()
+        self.live_url = self.live.url
+
+    def _local_urls(self, value: Any) -> Any:
+        """An AWS URL of the WebSocket API becomes the local one (the socket, or its management API)."""
+        if self.live is None or not isinstance(value, str):
+            return value
+        aws_host = f"{self.live.api_id}.execute-api.{REGION}.amazonaws.com"
+        local_socket = self.live.url.removesuffix(f"/{self.live.stage}")
+        local_management = self.live.management_url.removesuffix(f"/{self.live.stage}")
+        return value.replace(f"wss://{aws_host}", local_socket).replace(
+            f"https://{aws_host}", local_management
+        )
+
     def _apply_environment(self, provisioner: Provisioner) -> environments.FunctionDeps:
         variables = {
-            logical_id: props.get("Environment", {}).get("Variables", {})
+            logical_id: {
+                k: self._local_urls(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()
+            }
             for logical_id, props in provisioner.properties.items()
             if self.resource_types[logical_id] == "AWS::Lambda::Function"
         }
@@ -429,7 +485,9 @@ class LocalStack:
     def _start_http_front(self, provisioner: Provisioner) -> None:
         assert self._http is not None
         apis = [
-            lid for lid, r in provisioner.cfn["Resources"].items() if r["Type"] == "AWS::ApiGatewayV2::Api"
+            lid
+            for lid, r in provisioner.cfn["Resources"].items()
+            if r["Type"] == "AWS::ApiGatewayV2::Api" and not _is_websocket_api(provisioner, lid)
         ]
         if len(apis) != 1:
             raise NotImplementedError(f"the local front serves exactly one HTTP API, the template has {apis}")
@@ -477,7 +535,13 @@ class LocalStack:
                 k: v.replace(aws_url, self._http.base_url) if isinstance(v, str) else v
                 for k, v in outputs.items()
             }
-        return outputs
+        return {k: self._local_urls(v) for k, v in outputs.items()}
+
+
+def _is_websocket_api(provisioner: Provisioner, logical_id: str) -> bool:
+    resource = provisioner.cfn["Resources"][logical_id]
+    props = provisioner.properties.get(logical_id, {})
+    return resource["Type"] == "AWS::ApiGatewayV2::Api" and props.get("ProtocolType") == "WEBSOCKET"
 
 
 def _typed_parameters(cfn: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:

@@ -240,6 +240,12 @@ OUTPUTS = {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}
 SECRET = {"secretsmanager:GetSecretValue"}
 # A task's end gives its slot back and nudges the dispatcher (DispatchQueue).
 NUDGE = {"sqs:SendMessage"}
+STREAM = {
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+}
 EXPECTED_ACTIONS = {
     "ApiFunction": ITEMS
     | {"dynamodb:DeleteItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject", "states:StartExecution"}
@@ -292,6 +298,13 @@ EXPECTED_ACTIONS = {
     | SECRET,
     "NotifierFunction": {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}
     | {"sns:Publish", "sns:GetEndpointAttributes", "sns:DeleteEndpoint"},
+    # The live channel: its connection items (both written and deleted by BatchWriteItem).
+    "LiveSocketFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"},
+    # Reads the jobs table's stream (its mapping does, with this role), numbers and keeps each
+    # change, finds the owner's connections, posts to them and closes those gone or expired.
+    "LiveFunction": STREAM
+    | {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:Query"}
+    | {"execute-api:ManageConnections"},
 }
 
 
@@ -339,6 +352,8 @@ def test_dynamodb_grants_name_the_tables_and_indexes_they_use() -> None:
             if name.endswith("/index/gsi1") or name.endswith("/index/gsi2"):
                 assert actions == ["dynamodb:Query"], (logical_id, name)
                 assert name.startswith("${JobsTable.Arn}/index/"), (logical_id, name)
+            elif name == "JobsTable.StreamArn":  # the live channel's source, read-only
+                assert set(actions) <= STREAM, (logical_id, actions)
             else:
                 assert name in ("JobsTable.Arn", "IdempotencyTable.Arn"), (logical_id, name)
 

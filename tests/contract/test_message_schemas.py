@@ -78,7 +78,35 @@ def _webhook(event: Any) -> Any:
     return WebhookQuery.model_validate(request.queryStringParameters or {})
 
 
+def _live_socket(event: dict[str, Any]) -> Any:
+    """The WebSocket route's event, by route; a message's body is the `subscribe` frame."""
+    from aws_lambda_powertools.utilities.parser.models import (
+        APIGatewayWebSocketDisconnectEventModel,
+        APIGatewayWebSocketMessageEventModel,
+    )
+
+    from genjobs.handlers.live_socket import ConnectEvent
+    from genjobs.models.live import SubscribeMessage
+
+    route = event["requestContext"]["routeKey"]
+    if route == "$connect":
+        return ConnectEvent.model_validate(event)
+    if route == "$disconnect":
+        return APIGatewayWebSocketDisconnectEventModel.model_validate(event)
+    return SubscribeMessage.model_validate_json(
+        APIGatewayWebSocketMessageEventModel.model_validate(event).body
+    )
+
+
+def _live_stream(event: dict[str, Any]) -> Any:
+    from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
+
+    return DynamoDBStreamModel.model_validate(event)
+
+
 EVENT_PARSERS = {
+    "live-function": _live_stream,
+    "live-socket-function": _live_socket,
     "prepare-job-function": m.PrepareJobInput.model_validate,
     "plan-tasks-function": m.PlanTasksInput.model_validate,
     "poll-task-function": m.PollTaskInput.model_validate,

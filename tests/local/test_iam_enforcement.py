@@ -306,3 +306,41 @@ def test_a_stack_started_later_in_the_process_gets_empty_per_function_caches() -
 
     # THEN its functions start with none (they would call the earlier, stopped endpoint)
     assert "secrets" not in secrets.DEFAULT_PROVIDERS
+
+
+def test_posting_to_a_live_connection_needs_manage_connections(
+    stack: LocalStack, denials_before: int
+) -> None:
+    # GIVEN an open connection of the local WebSocket API
+    from websockets.sync.client import connect
+
+    from genjobs.dal import aws
+
+    assert stack.live is not None
+    endpoint = stack.live.management_url
+    with connect(f"{stack.live_url}?token={stack.mint_token('alice')}", open_timeout=10) as socket:
+        deadline = time.monotonic() + 5
+        while not stack.live.open_connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (connection_id,) = list(stack.live._sockets)
+
+        def post() -> str:
+            return outcome(
+                lambda: aws.management_client(endpoint).post_to_connection(
+                    ConnectionId=connection_id, Data=b"{}"
+                )
+            )
+
+        # WHEN the API function (no grant) and LiveFunction (granted) post to it
+        refused = run_as(stack, "ApiFunction", post)
+        allowed = run_as(stack, "LiveFunction", post)
+        received = socket.recv(timeout=5)
+
+    # THEN the first is refused and recorded, as AWS refuses it; the second reaches the socket
+    assert (refused, allowed, received) == ("ForbiddenException", "ok", "{}")
+    denied = new_denials(stack, denials_before)
+    assert [(d.principal, d.action) for d in denied] == [("ApiFunction", "execute-api:ManageConnections")]
+    assert stack.identities is not None
+    del stack.identities.denials[
+        denials_before:
+    ]  # expected here: the session's check is for the product's calls

@@ -266,11 +266,26 @@ def test_sqs_mappings_are_polled_not_fired_inside_send_message(stack: LocalStack
     from moto.sqs.models import sqs_backends
 
     mappings = stack.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    mappings = [m for m in mappings if m["EventSourceArn"].startswith("arn:aws:sqs:")]
 
     # THEN they exist in Lambda, but no moto queue fires them synchronously on SendMessage
     assert len(mappings) == 6
     queues = sqs_backends[ACCOUNT_ID][REGION].queues.values()
     assert all(not q.lambda_event_source_mappings for q in queues)
+
+
+def test_the_stream_mapping_is_polled_not_fired_inside_the_write(stack: LocalStack) -> None:
+    # GIVEN the template's mapping of the jobs table's stream to LiveFunction
+    from moto.dynamodb.models import dynamodb_backends
+
+    mappings = stack.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    streams = [m for m in mappings if ":dynamodb:" in m["EventSourceArn"]]
+
+    # THEN it exists in Lambda, but no moto table invokes it inside a write (holding the DynamoDB lock)
+    assert len(streams) == 1
+    assert streams[0]["FunctionArn"].endswith(":genjobs-local-live")
+    tables = dynamodb_backends[ACCOUNT_ID][REGION].tables.values()
+    assert all(not t.lambda_event_source_mappings for t in tables)
 
 
 def test_sqs_delays_and_visibility_timeouts_run_in_scaled_time(stack: LocalStack) -> None:

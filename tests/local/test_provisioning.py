@@ -15,6 +15,29 @@ from genjobs_local.paths import DEFAULT_TEMPLATE
 from genjobs_local.template import translate
 
 
+def _in_an_api(stack: LocalStack, listing: str, id_field: str, physical_id: str) -> bool:
+    """A WebSocket API's integration or route, found among the APIs' own."""
+    apis = stack.client("apigatewayv2").get_apis()["Items"]
+    client = stack.client("apigatewayv2")
+    return any(
+        i[id_field] == physical_id for a in apis for i in getattr(client, listing)(ApiId=a["ApiId"])["Items"]
+    )
+
+
+def _route_response(stack: LocalStack, physical_id: str) -> bool:
+    client = stack.client("apigatewayv2")
+    for api in client.get_apis()["Items"]:
+        for route in client.get_routes(ApiId=api["ApiId"])["Items"]:
+            try:
+                client.get_route_response(
+                    ApiId=api["ApiId"], RouteId=route["RouteId"], RouteResponseId=physical_id
+                )
+                return True
+            except client.exceptions.NotFoundException:
+                continue
+    return False
+
+
 def _exists(stack: LocalStack, resource_type: str, physical_id: str) -> bool:
     """Ask moto, through its API, whether the resource is there."""
     checks: dict[str, Any] = {
@@ -54,6 +77,11 @@ def _exists(stack: LocalStack, resource_type: str, physical_id: str) -> bool:
         ),
         # moto keeps no X-Ray sampling rules: the stack records the rule (the bench prices traces by it)
         "AWS::XRay::SamplingRule": lambda: physical_id or None,
+        "AWS::ApiGatewayV2::Integration": lambda: _in_an_api(
+            stack, "get_integrations", "IntegrationId", physical_id
+        ),
+        "AWS::ApiGatewayV2::Route": lambda: _in_an_api(stack, "get_routes", "RouteId", physical_id),
+        "AWS::ApiGatewayV2::RouteResponse": lambda: _route_response(stack, physical_id),
     }
     if resource_type == "AWS::Lambda::Permission":  # a statement in the function's policy
         statements = []  # in the policy of the function whose logical id prefixes the permission's

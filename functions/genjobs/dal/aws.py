@@ -44,8 +44,17 @@ def table(name: str) -> Any:
     return dynamodb_resource().Table(name)
 
 
+@cache
+def management_client(endpoint: str) -> Any:
+    """API Gateway's management API of one WebSocket stage (its endpoint is the stage's URL)."""
+    import boto3
+
+    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=_config())
+
+
 def reset() -> None:
     """Forget cached clients (tests that switch endpoints or credentials)."""
     client.cache_clear()
     dynamodb_resource.cache_clear()
     table.cache_clear()
+    management_client.cache_clear()

@@ -288,6 +288,9 @@ class TaskListView(_Response):
 
 
 class EventView(_Response):
+    seq: int | None = Field(
+        default=None, description="The change's number on the live channel (listed with `after`)."
+    )
     at: datetime
     kind: str
     task_index: int | None = Field(default=None, alias="taskIndex")

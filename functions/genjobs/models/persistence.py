@@ -171,3 +171,11 @@ class Refused(Exception):
     def __init__(self, what: str) -> None:
         super().__init__(what)
         self.what = what
+
+
+class InvalidToken(Exception):
+    """A user's token that is forged, expired, or for another issuer or audience."""
+
+
+class ConnectionGone(Exception):
+    """A live connection that is closed already (API Gateway's GoneException)."""

@@ -9,7 +9,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from genjobs.deps import deps
-from genjobs.logic import creation, jobs, pausing, signals
+from genjobs.logic import creation, jobs, live_feed, pausing, signals
+from genjobs.logic.errors import InvalidRequest
 from genjobs.models.api import (
     CreateJobRequest,
     EventListView,
@@ -91,11 +92,26 @@ def list_tasks(
 
 @router.get(
     "/jobs/<jobId>/events",
-    summary="A job's timeline, oldest first",
-    responses=responses(200, EventListView, "A page of the timeline.", 400, 404),
+    summary="A job's timeline, oldest first; with `after`, the live channel's changes after that number",
+    responses=responses(200, EventListView, "A page of the timeline, or of numbered changes.", 400, 404, 422),
 )
-def list_events(jobId: JobId, user: Caller, limit: Limit = 100, cursor: Cursor = None) -> EventListView:  # noqa: N803
-    return EventListView.model_validate(jobs.list_events(deps(), user, jobId, limit, cursor))
+def list_events(
+    jobId: JobId,  # noqa: N803
+    user: Caller,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    after: Annotated[
+        int | None,
+        Query(ge=0, le=9_999_999_999, description="Changes numbered after this `seq` (0: from the first)."),
+    ] = None,
+) -> EventListView:
+    if after is None:
+        return EventListView.model_validate(jobs.list_events(deps(), user, jobId, limit, cursor))
+    if cursor is not None:
+        raise InvalidRequest.field("cursor", "not with `after`: ask again after the last change's seq")
+    changes = live_feed.changes_after(deps(), user, jobId, after, limit)
+    items = [c.model_dump(mode="json", by_alias=True, exclude={"job_id"}, exclude_none=True) for c in changes]
+    return EventListView.model_validate({"items": items})
 
 
 @router.post(
