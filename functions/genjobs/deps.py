@@ -18,7 +18,6 @@ from genjobs.clock import Clock, SystemClock
 from genjobs.dal.credits import CreditRepository
 from genjobs.dal.devices import DeviceRepository
 from genjobs.dal.functions import LambdaAppFunctions
-from genjobs.dal.identity import JwtVerifier
 from genjobs.dal.jobs import JobRepository
 from genjobs.dal.live import LiveRepository, LiveSockets
 from genjobs.dal.notifications import Notifications
@@ -36,6 +35,7 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:
     from genjobs.catalog import Catalog
+    from genjobs.dal.identity import JwtVerifier
     from genjobs.logic.live_ports import LivePorts
     from genjobs.logic.ports import (
         AppFunctions,
@@ -116,7 +116,7 @@ class Deps:
     live: ClassVar[cached_property[LiveRepository]] = _built(lambda s: LiveRepository(s.table_name))
     sockets: ClassVar[cached_property[LiveSockets]] = _built(lambda s: LiveSockets(s.live_endpoint))
     verifier: ClassVar[cached_property[JwtVerifier]] = _built(
-        lambda s: JwtVerifier(s.jwt_issuer, s.jwt_audiences)
+        lambda s: _jwt_verifier(s.jwt_issuer, s.jwt_audiences)
     )
     # Any function's ARN: which ones a step may name is the settings' (app_function_arn), and IAM's.
     app_functions: ClassVar[cached_property[AppFunctions]] = _built(lambda s: LambdaAppFunctions())
@@ -142,3 +142,10 @@ def override(value: Deps | None) -> None:
     global _deps
     _deps = value
     get_settings.cache_clear()
+
+
+def _jwt_verifier(issuer: str, audiences: list[str]) -> JwtVerifier:
+    # Imported when first used: PyJWT loads cryptography, which only the live channel's connect needs.
+    from genjobs.dal.identity import JwtVerifier
+
+    return JwtVerifier(issuer, audiences)

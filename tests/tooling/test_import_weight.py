@@ -51,7 +51,8 @@ ONLY_FOR = {
     },
     "genjobs.batches": {"submitter", "submit_dead_letter", "notifier", "runner", "bulk", "dispatcher"},
     # The bulk consumer retries each job with the API's own request model.
-    "genjobs.models.api": {"api", "bulk"},
+    # The live channel's frames show a job's progress as the API's views compute it.
+    "genjobs.models.api": {"api", "bulk", "live"},
     "genjobs.catalog": {
         "api",
         "webhook",
