@@ -92,7 +92,10 @@ export function bulkSection(stopped) {
           h("p", {}, h("span", { class: "status", "data-operation-status": "" }, op.status),
             ` · ${op.action} · ${op.done} done, ${op.skipped} skipped`),
           total ? progressBar(op.status === "DONE" ? 100 : Math.min(100, (100 * handled) / total), "Operation progress") : null));
-        if (op.status === "DONE") return;
+        if (op.status === "DONE") {
+          if (listed.querySelector("table")) list(null); // the listed jobs as the operation left them
+          return;
+        }
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
         op = await get(`/admin/operations/${encodeURIComponent(op.operationId)}`);
       }
