@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from genjobs.deps import deps
-from genjobs.logic import operations
+from genjobs.logic import operations, operator_jobs
 from genjobs.models.operations import BulkJobsRequest, OperationView, OwnedJobListView
 from genjobs.routes.dependencies import Admin, Caller
 from genjobs.routes.params import Cursor, Limit, responses
@@ -58,7 +58,7 @@ def list_all_jobs(
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> OwnedJobListView:
-    found_by = operations.job_filter(
+    found_by = operator_jobs.job_filter(
         status, provider=provider, model=model, createdFrom=created_from, createdTo=created_to
     )
-    return operations.list_jobs(deps(), operator, found_by, limit, cursor)
+    return operator_jobs.list_jobs(deps(), operator, found_by, limit, cursor)
