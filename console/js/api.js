@@ -20,7 +20,7 @@ export class ApiError extends Error {
 
 export const token = () => sessionStorage.getItem(TOKEN_KEY);
 export const setToken = (value) => sessionStorage.setItem(TOKEN_KEY, value);
-export const signOut = () => { sessionStorage.removeItem(TOKEN_KEY); routeCache.clear(); };
+export const signOut = () => { sessionStorage.removeItem(TOKEN_KEY); };
 
 // The claims of the token (not verified here: the API's authorizer does that).
 export function claims() {
@@ -54,18 +54,6 @@ export async function call(method, path, body) {
 }
 
 export const get = (path) => call("GET", path);
-
-// Whether the deployed API has an action's route. A route it lacks answers the gateway's own
-// 404/405 ({"message": "Not Found"}); a route it has answers a problem for a job that does not exist.
-const routeCache = new Map();
-export function hasRoute(method, path) {
-  const key = `${method} ${path}`;
-  if (!routeCache.has(key)) {
-    routeCache.set(key, call(method, path).then(() => true, (error) =>
-      !((error.status === 404 || error.status === 405) && error.body && !error.body.title)));
-  }
-  return routeCache.get(key);
-}
 
 export async function signInLocal(user, admin) {
   const response = await fetch("_local/token", {

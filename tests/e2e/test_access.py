@@ -132,6 +132,15 @@ RULES: dict[str, Rule] = {
         202,
         rightful="operator",
     ),
+    # Operators list every user's jobs: the call filters to none (a creation before 2000), so that the
+    # rule still proves the listing refuses users and tells an operator's request apart.
+    "GET /admin/jobs": Rule(
+        lambda w: Call("GET", "/admin/jobs?createdTo=2000-01-01T00:00:00Z"),
+        403,
+        403,
+        200,
+        rightful="operator",
+    ),
     "GET /admin/operations/{operationId}": Rule(
         lambda w: Call("GET", f"/admin/operations/{uuid.uuid4()}"), 403, 403, 404, rightful="operator"
     ),

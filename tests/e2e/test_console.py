@@ -160,9 +160,10 @@ def test_cancel_says_what_it_refunds_then_shows_the_settlement(
     app.wait(job_id, lambda job: job["counts"]["PROCESSING"] == 1)
     page = open_console(app.user)
     visit(page, f"#/jobs/{job_id}")
-    # (pause is offered only where the API has its route)
-    has_pause = app.post("/jobs/console-route-probe/pause").json().get("title") is not None
-    expect(page.get_by_role("button", name="Pause", exact=True)).to_have_count(1 if has_pause else 0)
+    # (a running job can be paused, not continued or retried)
+    expect(page.get_by_role("button", name="Pause", exact=True)).to_have_count(1)
+    expect(page.get_by_role("button", name="Continue", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name="Retry failed tasks")).to_have_count(0)
     # WHEN cancel is pressed (from the keyboard), the confirm step names the credits it refunds
     # before anything happens, with the focus on its confirm button
     page.get_by_role("button", name="Cancel job").focus()
@@ -185,29 +186,139 @@ def test_cancel_says_what_it_refunds_then_shows_the_settlement(
     shot(page, "job-cancelled")
 
 
-def test_a_failed_task_shows_its_error_and_retry_is_offered_only_where_the_api_has_it(
+def test_a_failed_task_shows_its_error_and_retry_says_what_it_reserves(
     app: Client, open_console: Callable[..., Page]
 ) -> None:
     # GIVEN a job whose task failed at the provider
     job_id = app.create(sim_job(1, fail="content policy"))["jobId"]
     app.wait(job_id)
-    has_retry = app.post("/jobs/console-route-probe/retry").json().get("title") is not None
     page = open_console(app.user)
     visit(page, f"#/jobs/{job_id}")
     # THEN the task shows its error
     expect(page.locator("[data-task='0'] .error")).to_contain_text("content policy")
     expect(page.locator("[data-job-status]")).to_have_text("FAILED")
     retry = page.get_by_role("button", name="Retry failed tasks")
-    if not has_retry:
-        # an API without the retry route: no button that could only fail
-        expect(page.get_by_role("button", name="Cancel job")).to_have_count(0)
-        expect(retry).to_have_count(0)
-        return
+    expect(page.get_by_role("button", name="Cancel job")).to_have_count(0)
     # WHEN retry is pressed, it says what it reserves, then retries
     retry.click()
     expect(page.locator("[data-estimate=retry]")).to_contain_text("reserves 1 credits for 1 failed tasks")
     page.get_by_role("button", name="Yes, retry failed tasks").click()
     expect(page.locator("[data-task='0']")).not_to_have_attribute("data-status", "FAILED", timeout=30_000)
+
+
+def test_a_task_that_failed_once_is_retried_to_success_and_its_attempts_read(
+    app: Client, open_console: Callable[..., Page]
+) -> None:
+    # GIVEN a job of 2 tasks whose first predictions fail (the second succeed)
+    job_id = app.create(sim_job(2, fail="provider outage", failAttempts=1))["jobId"]
+    app.wait(job_id)
+    page = open_console(app.user)
+    visit(page, f"#/jobs/{job_id}")
+    expect(page.locator("[data-job-status]")).to_have_text("FAILED")
+    # WHEN retry is pressed: the confirm step names the credits it reserves (2 tasks at 1 credit)
+    page.get_by_role("button", name="Retry failed tasks").click()
+    expect(page.locator("[data-estimate=retry]")).to_contain_text("reserves 2 credits for 2 failed tasks")
+    page.get_by_role("button", name="Yes, retry failed tasks").click()
+    # THEN the job completes in the same page, each task on its second attempt with the first one's error
+    expect(page.locator("[data-job-status]")).to_have_text("COMPLETED", timeout=60_000)
+    for index in (0, 1):
+        task = page.locator(f"[data-task='{index}']")
+        expect(task).to_have_attribute("data-status", "COMPLETED")
+        expect(task.locator(".row [data-attempt='2']")).to_have_text("attempt 2")
+        expect(task.get_by_role("list", name=f"Earlier attempts of Task {index}")).to_contain_text(
+            "Attempt 1: FAILED · provider outage"
+        )
+    assert figure(page, "charged") == app.job(job_id)["credits"]["charged"] == 2
+    expect(page.get_by_role("button", name="Retry failed tasks")).to_have_count(0)
+    shot(page, "job-retried")
+
+
+def test_a_running_job_is_paused_then_continued_to_completion(
+    app: Client, open_console: Callable[..., Page]
+) -> None:
+    # GIVEN a job of 3 tasks run one at a time (3 s each here), its first running
+    job_id = app.create(sim_job(3, latency=150) | {"concurrency": 1})["jobId"]
+    app.wait(job_id, lambda job: job["counts"]["PROCESSING"] == 1)
+    page = open_console(app.user)
+    visit(page, f"#/jobs/{job_id}")
+    # WHEN pause is pressed: it says it refunds nothing, then the job is PAUSED
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(page.locator("[data-estimate=pause]")).to_contain_text("refunds and reserves nothing")
+    page.get_by_role("button", name="Yes, pause").click()
+    expect(page.locator("[data-job-status]")).to_have_text("PAUSED", timeout=30_000)
+    expect(page.get_by_role("button", name="Pause", exact=True)).to_have_count(0)
+    # THEN the running task ends and nothing more starts while it stays paused
+    paused = app.wait(job_id, lambda job: job["counts"]["PROCESSING"] == 0)
+    assert paused["status"] == "PAUSED"
+    assert paused["counts"]["PENDING"] >= 1
+    shot(page, "job-paused")
+    # and continue (it reserves nothing new) runs the rest to completion without a reload
+    page.get_by_role("button", name="Continue", exact=True).click()
+    expect(page.locator("[data-estimate=resume]")).to_contain_text("reserves nothing new")
+    page.get_by_role("button", name="Yes, continue").click()
+    expect(page.locator("[data-job-status]")).to_have_text("COMPLETED", timeout=90_000)
+    assert figure(page, "charged") == 3
+
+
+def test_an_operator_lists_every_users_jobs_then_cancels_them_in_bulk_with_progress(
+    make_user: Callable[..., Client], open_console: Callable[..., Page]
+) -> None:
+    # GIVEN two users' long jobs, running
+    owners = [make_user(), make_user()]
+    jobs = {owner.create(sim_job(2, latency=3000))["jobId"]: owner for owner in owners}
+    for job_id, owner in jobs.items():
+        owner.wait(job_id, lambda job: job["status"] == "PROCESSING")
+    first = min(owner.job(job_id)["createdAt"] for job_id, owner in jobs.items())
+    ops = open_console("console-bulk-operator", admin=True)
+    ops.get_by_role("link", name="Operators").click()
+    # WHEN the operator filters on running jobs created since the first of them
+    since = ops.evaluate(
+        """iso => { const d = new Date(new Date(iso).getTime() - 1000), p = (n) => String(n).padStart(2, "0");
+          return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:`
+            + `${p(d.getMinutes())}:${p(d.getSeconds())}`; }""",
+        first,
+    )
+    ops.get_by_label("PROCESSING").check()
+    ops.get_by_label("Created from").fill(since)
+    ops.get_by_label("Action").select_option("cancel")
+    # THEN the list shows both users' jobs with their owners
+    ops.get_by_role("button", name="List matching jobs").click()
+    for job_id, owner in jobs.items():
+        expect(ops.locator(f"tr[data-job='{job_id}']")).to_contain_text(owner.user)
+    # and the dry run counts them before anything happens
+    ops.get_by_role("button", name="Count matching jobs").click()
+    expect(ops.locator("[data-bulk-matched]")).to_have_attribute("data-bulk-matched", "2")
+    assert all(owner.job(job_id)["status"] == "PROCESSING" for job_id, owner in jobs.items())
+    shot(ops, "operators-bulk-confirm")
+    # WHEN confirmed, the operation's progress is shown until DONE, and each job is cancelled
+    ops.get_by_role("button", name="Yes, cancel 2 jobs").click()
+    expect(ops.locator("[data-operation-status]")).to_have_text("DONE", timeout=60_000)
+    expect(ops.locator("[data-operation]")).to_contain_text("2 done, 0 skipped")
+    expect(ops.get_by_role("progressbar", name="Operation progress")).to_have_attribute(
+        "aria-valuenow", "100"
+    )
+    shot(ops, "operators-bulk-done")
+    for job_id, owner in jobs.items():
+        assert owner.wait(job_id)["status"] == "CANCELLED"
+
+
+def test_a_user_who_is_not_an_operator_gets_403_on_the_operators_page(
+    app: Client, open_console: Callable[..., Page]
+) -> None:
+    # GIVEN a user's running job, and the user opening the operators' page by its address
+    job_id = app.create(sim_job(1, latency=2000))["jobId"]
+    page = open_console(app.user)
+    visit(page, "#/operators")
+    # WHEN they list every user's jobs and ask for a bulk dry run
+    page.get_by_role("button", name="List matching jobs").click()
+    # THEN each is refused (403) and shows no job
+    expect(page.get_by_role("alert")).to_contain_text("this route is for operators (HTTP 403)")
+    expect(page.locator("tr[data-job]")).to_have_count(0)
+    page.get_by_role("button", name="Count matching jobs").click()
+    expect(page.locator("[data-bulk-matched]")).to_have_count(0)
+    expect(page.get_by_role("alert").first).to_contain_text("HTTP 403")
+    shot(page, "operators-refused")
+    assert app.job(job_id)["status"] in {"PENDING", "PROCESSING"}
 
 
 def test_a_user_never_sees_another_users_job(

@@ -1,4 +1,4 @@
-import { ACTIONS, actionButton, availableRoutes } from "../actions.js";
+import { ACTIONS, actionButton } from "../actions.js";
 import { get } from "../api.js";
 import { announce, figures, h, message, progressBar, when } from "../dom.js";
 
@@ -38,14 +38,12 @@ export function jobPage(main, { id }) {
   let shownActions = "";
   let lastStatus = null;
   const taskNodes = new Map(); // index -> {key, node}: an unchanged task keeps its element (and its loaded image)
-  const routes = availableRoutes();
 
   const showError = (text) => notice.replaceChildren(message(text, true));
   const acted = (answer) => { if (answer?.jobId) render(answer); clearTimeout(timer); refresh(); };
 
-  async function renderActions() {
-    const present = await routes;
-    const shown = ACTIONS.filter((a) => (!a.route || present.has(a.route)) && a.available(job));
+  function renderActions() {
+    const shown = ACTIONS.filter((a) => a.available(job));
     const key = shown.map((a) => a.name).join();
     if (key === shownActions) return; // keeps an open confirm step open across refreshes
     shownActions = key;
@@ -89,7 +87,7 @@ export function jobPage(main, { id }) {
     const seen = new Set();
     items.forEach((task, position) => {
       seen.add(task.index);
-      const key = JSON.stringify([task.status, task.progress, task.error, task.outputs?.length]);
+      const key = JSON.stringify([task.status, task.progress, task.error, task.outputs?.length, task.attempt]);
       let entry = taskNodes.get(task.index);
       if (!entry || entry.key !== key) {
         const node = taskNode(task);
@@ -137,9 +135,14 @@ function taskNode(task) {
   const name = `Task ${task.index}${task.step ? ` (${task.step}${task.item !== null && task.item !== undefined ? ` #${task.item}` : ""})` : ""}`;
   const percent = task.status === "COMPLETED" ? 100 : task.progress ?? 0;
   return h("li", { class: "task", "data-task": String(task.index), "data-status": task.status },
-    h("div", { class: "row" }, h("strong", {}, name), h("span", { class: `status ${task.status}` }, task.status)),
+    h("div", { class: "row" }, h("strong", {}, name), h("span", { class: `status ${task.status}` }, task.status),
+      task.attempt > 1 ? h("span", { "data-attempt": String(task.attempt) }, `attempt ${task.attempt}`) : null),
     progressBar(percent, `${name} progress`),
     task.error ? h("p", { class: "error" }, task.error) : null,
+    task.attempts?.length ? h("ol", { class: "attempts", "aria-label": `Earlier attempts of ${name}` },
+      task.attempts.map((a) => h("li", { "data-attempt": String(a.attempt) }, `Attempt ${a.attempt}: `,
+        h("span", { class: `status ${a.status}` }, a.status), a.error ? ` · ${a.error}` : "",
+        a.finishedAt ? ` · ended ${when(a.finishedAt)}` : ""))) : null,
     (task.outputs || []).map((output, n) => outputNode(output, `Output ${n + 1} of ${name}`)),
     task.result !== null && task.result !== undefined && !(task.outputs || []).length
       ? h("pre", {}, JSON.stringify(task.result, null, 2)) : null);

@@ -1,8 +1,10 @@
 import { call, get } from "../api.js";
 import { balanceFigures, h, message } from "../dom.js";
+import { bulkSection } from "./bulk.js";
 
 // Operators: read a user's account, grant credits, set a plan (routes refuse non-operators: 403).
 export function operatorsPage(main) {
+  let gone = false;
   const out = h("div", { "aria-live": "polite" });
   const account = h("section", { "aria-labelledby": "account-h" });
   const planSelect = h("select", { name: "plan" }, h("option", { value: "default" }, "default"));
@@ -51,5 +53,7 @@ export function operatorsPage(main) {
         out.replaceChildren(message(`${user()} is on plan ${planSelect.value}.`));
         showAccount();
       } catch (error) { fail(error); }
-    } }, h("label", {}, "Plan", planSelect), h("button", { type: "submit" }, "Set plan")));
+    } }, h("label", {}, "Plan", planSelect), h("button", { type: "submit" }, "Set plan")),
+    bulkSection(() => gone));
+  return () => { gone = true; };
 }

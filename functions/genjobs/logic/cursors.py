@@ -73,6 +73,10 @@ def jobs_listing() -> str:
     return "GET /jobs"
 
 
+def operator_jobs_listing() -> str:
+    return "GET /admin/jobs"
+
+
 def tasks_listing(job_id: str, step: str | None = None) -> str:
     return f"GET /jobs/{job_id}/tasks" + (f"?step={step}" if step else "")
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from genjobs.models.api import _Request, _Response
+from genjobs.models.api import JobView, _Request, _Response
 from genjobs.models.domain import JobFilter
 
 
@@ -33,3 +33,12 @@ class OperationView(_Response):
     )
     created_at: datetime | None = Field(default=None, alias="createdAt")
     finished_at: datetime | None = Field(default=None, alias="finishedAt")
+
+
+class OwnedJobView(JobView):
+    user_id: str = Field(alias="userId", description="The job's owner.")
+
+
+class OwnedJobListView(_Response):
+    items: list[OwnedJobView]
+    cursor: str | None = None
