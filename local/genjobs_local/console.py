@@ -36,6 +36,8 @@ class ConsoleSite:
     api_path: str  # the API's base as the browser reaches it on this origin, e.g. "/local"
     mint: Callable[[str, bool], str]  # (user, admin) -> a JWT the API's authorizer accepts
     root: Path = CONSOLE_DIR
+    # The live channel's WebSocket URL ("" without one), read when asked: it starts after the API.
+    live_url: Callable[[], str] = lambda: ""
 
     def handle(self, request: Request) -> Response | None:
         if request.raw_path == TOKEN_PATH:
@@ -43,7 +45,7 @@ class ConsoleSite:
         if request.method not in ("GET", "HEAD"):
             return None
         if request.raw_path == CONFIG_PATH:
-            return _json(200, {"apiUrl": self.api_path, "signIn": "local"})
+            return _json(200, {"apiUrl": self.api_path, "liveUrl": self.live_url(), "signIn": "local"})
         return self._file(request.raw_path)
 
     def _token(self, request: Request) -> Response:

@@ -503,6 +503,7 @@ class LocalStack:
         console = ConsoleSite(
             api_path="" if stage == "$default" else f"/{stage}",
             mint=lambda user, admin: self.mint_token(user, admin=admin),
+            live_url=lambda: self.live_url,
         )
         front = HttpApiFront(
             api_id=api.physical_id,

@@ -129,6 +129,8 @@ def test_a_running_job_reaches_100_percent_without_reload_and_its_images_render(
     )
     expect(page.locator("[data-job-status]")).to_have_text("COMPLETED")
     assert page.evaluate("window.stillTheSamePage") is True
+    # AND the changes reached the page through the live channel, not only by polling
+    assert page.evaluate("window.genjobsLiveFrames || 0") > 0
     images = page.get_by_role("img", name=re.compile(r"^Output 1 of Task \d$"))
     expect(images).to_have_count(4)
     for image in images.all():

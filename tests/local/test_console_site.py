@@ -32,7 +32,19 @@ def test_the_root_serves_the_console_page_and_its_modules_with_their_types() -> 
 
 
 def test_the_console_reads_where_the_api_is_and_how_to_sign_in() -> None:
-    assert json.loads(served("GET", "/config.json").body) == {"apiUrl": "/local", "signIn": "local"}
+    assert json.loads(served("GET", "/config.json").body) == {
+        "apiUrl": "/local",
+        "liveUrl": "",
+        "signIn": "local",
+    }
+
+
+def test_the_console_reads_where_the_live_channel_is_when_the_stack_has_one() -> None:
+    site = ConsoleSite(api_path="/local", mint=lambda u, a: "t", live_url=lambda: "ws://127.0.0.1:1/live")
+    answer = site.handle(request("GET", "/config.json"))
+    assert answer is not None
+    config = json.loads(answer.body)
+    assert config["liveUrl"] == "ws://127.0.0.1:1/live"
 
 
 @pytest.mark.parametrize("path", ["/../pyproject.toml", "/js/../../template.yaml", "/missing.js", "/js"])

@@ -1,9 +1,10 @@
 import { ACTIONS, actionButton } from "../actions.js";
-import { get } from "../api.js";
+import { get, loadConfig, token } from "../api.js";
 import { announce, figures, h, message, progressBar, when } from "../dom.js";
 
 const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED"]);
-const REFRESH_MS = 2000; // polled; the job's live channel can replace this loop
+const REFRESH_MS = 2000; // polled when the live channel cannot be opened
+const LIVE_REFRESH_MS = 15000; // with the channel open: a safety net for a change it did not carry
 const MAX_PAGES = 10;
 
 async function allPages(path, key = "items") {
@@ -125,10 +126,28 @@ export function jobPage(main, { id }) {
       }
       showError(`Could not refresh: ${error.message}`);
     }
-    if (!gone && !(job && TERMINAL.has(job.status))) timer = setTimeout(refresh, REFRESH_MS);
+    if (!gone && !(job && TERMINAL.has(job.status))) timer = setTimeout(refresh, live ? LIVE_REFRESH_MS : REFRESH_MS);
+  }
+
+  // The live channel (a hint: the API stays the source of truth): each change of this job read
+  // from it makes the page read the job again at once. Closed or unreachable: polling as before.
+  let live = null;
+  async function openLive() {
+    const { liveUrl } = await loadConfig();
+    if (!liveUrl || gone || typeof WebSocket === "undefined") return;
+    const socket = new WebSocket(`${liveUrl}?token=${encodeURIComponent(token())}&jobId=${encodeURIComponent(id)}`);
+    socket.onopen = () => { if (gone) socket.close(); else live = socket; };
+    socket.onmessage = () => {
+      window.genjobsLiveFrames = (window.genjobsLiveFrames || 0) + 1;
+      if (gone) return;
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 100); // a burst of changes is read once
+    };
+    socket.onclose = () => { if (live === socket) live = null; };
   }
   refresh();
-  return () => { gone = true; clearTimeout(timer); };
+  openLive();
+  return () => { gone = true; clearTimeout(timer); if (live) live.close(); };
 }
 
 function taskNode(task) {
