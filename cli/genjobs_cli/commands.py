@@ -7,6 +7,7 @@ import mimetypes
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +24,20 @@ def note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def answer(args: argparse.Namespace, value: Any, text: Callable[[Any], str]) -> int:
+    """Prints the API's answer: as JSON with --json, otherwise as `text` renders it for people."""
+    out(render.as_json(value) if args.json else text(value))
+    return ExitCode.OK
+
+
 # ---- jobs ------------------------------------------------------------------------------------------
+# create's flags (their names in args) and the build_job_body parameter each one fills
+_SAME_NAMES = ("file", "provider", "model", "matrix", "count", "tasks_file", "collection", "concurrency")
+JOB_BODY_FLAGS = {**{name: name for name in _SAME_NAMES}, "input": "input_json"}
+
+
 def create(args: argparse.Namespace, api: Api) -> int:
-    body = build_job_body(
-        file=args.file,
-        provider=args.provider,
-        model=args.model,
-        input_json=args.input,
-        matrix=args.matrix,
-        count=args.count,
-        tasks_file=args.tasks_file,
-        collection=args.collection,
-        concurrency=args.concurrency,
-    )
+    body = build_job_body(**{param: getattr(args, flag) for flag, param in JOB_BODY_FLAGS.items()})
     job = api.create_job(body, args.idempotency_key)
     if args.json and not args.watch:
         out(render.as_json(job))
@@ -100,9 +102,7 @@ def list_jobs(args: argparse.Namespace, api: Api) -> int:
 
 
 def get(args: argparse.Namespace, api: Api) -> int:
-    job = api.job(args.job_id)
-    out(render.as_json(job) if args.json else render.job_detail(job))
-    return ExitCode.OK
+    return answer(args, api.job(args.job_id), render.job_detail)
 
 
 def cancel(args: argparse.Namespace, api: Api) -> int:
@@ -124,23 +124,19 @@ def cancel(args: argparse.Namespace, api: Api) -> int:
 
 def pause(args: argparse.Namespace, api: Api) -> int:
     """Nothing new of the job is submitted; tasks already at a provider finish and are kept."""
-    job = api.pause(args.job_id)
-    out(
-        render.as_json(job)
-        if args.json
-        else f"job {args.job_id} {job['status']}; continue it: genjobs resume {args.job_id}"
+    return answer(
+        args,
+        api.pause(args.job_id),
+        lambda job: f"job {args.job_id} {job['status']}; continue it: genjobs resume {args.job_id}",
     )
-    return ExitCode.OK
 
 
 def resume(args: argparse.Namespace, api: Api) -> int:
-    job = api.resume(args.job_id)
-    out(
-        render.as_json(job)
-        if args.json
-        else f"job {args.job_id} {job['status']}; follow it: genjobs watch {args.job_id}"
+    return answer(
+        args,
+        api.resume(args.job_id),
+        lambda job: f"job {args.job_id} {job['status']}; follow it: genjobs watch {args.job_id}",
     )
-    return ExitCode.OK
 
 
 def retry(args: argparse.Namespace, api: Api) -> int:
@@ -164,13 +160,13 @@ def signal(args: argparse.Namespace, api: Api) -> int:
     """Answers a pipeline's signal step that waits for the app (e.g. approving a script)."""
     data = parse_json_object(args.data, "--data") if args.data is not None else None
     decision = "reject" if args.reject else "approve"
-    answer = api.signal(args.job_id, args.name, decision, data, args.reason)
-    out(
-        render.as_json(answer)
-        if args.json
-        else f"{decision} sent to step {args.name} of job {args.job_id}; follow it: genjobs watch {args.job_id}"
+    return answer(
+        args,
+        api.signal(args.job_id, args.name, decision, data, args.reason),
+        lambda _: (
+            f"{decision} sent to step {args.name} of job {args.job_id}; follow it: genjobs watch {args.job_id}"
+        ),
     )
-    return ExitCode.OK
 
 
 def outputs(args: argparse.Namespace, api: Api) -> int:
@@ -211,15 +207,12 @@ def output_name(index: int, n: int, content_type: str) -> str:
 
 def events(args: argparse.Namespace, api: Api) -> int:
     items = list(api.events(args.job_id))
-    out(render.as_json({"items": items}) if args.json else render.events_table(items))
-    return ExitCode.OK
+    return answer(args, {"items": items}, lambda _: render.events_table(items))
 
 
 # ---- credits, plans and devices -----------------------------------------------------------------------
 def credits(args: argparse.Namespace, api: Api) -> int:
-    balance = api.credits()
-    out(render.as_json(balance) if args.json else render.credits_table(balance))
-    return ExitCode.OK
+    return answer(args, api.credits(), render.credits_table)
 
 
 def grant(args: argparse.Namespace, api: Api) -> int:
@@ -238,37 +231,27 @@ def grant(args: argparse.Namespace, api: Api) -> int:
 
 def plan(args: argparse.Namespace, api: Api) -> int:
     """The caller's plan, its use now and their credits."""
-    account = api.me()
-    out(render.as_json(account) if args.json else render.account_summary(account))
-    return ExitCode.OK
+    return answer(args, api.me(), render.account_summary)
 
 
 def plans(args: argparse.Namespace, api: Api) -> int:
-    view = api.plans()
-    out(render.as_json(view) if args.json else render.plans_tables(view))
-    return ExitCode.OK
+    return answer(args, api.plans(), render.plans_tables)
 
 
 def user(args: argparse.Namespace, api: Api) -> int:
-    account = api.user(args.user_id)
-    out(render.as_json(account) if args.json else render.account_summary(account))
-    return ExitCode.OK
+    return answer(args, api.user(args.user_id), render.account_summary)
 
 
 def set_plan(args: argparse.Namespace, api: Api) -> int:
-    account = api.set_plan(args.user_id, args.plan)
-    out(render.as_json(account) if args.json else render.account_summary(account))
-    return ExitCode.OK
+    return answer(args, api.set_plan(args.user_id, args.plan), render.account_summary)
 
 
 def device_register(args: argparse.Namespace, api: Api) -> int:
-    device = api.register_device(args.platform, args.device_token)
-    out(
-        render.as_json(device)
-        if args.json
-        else f"registered {device['platform']} device {device['deviceId']}"
+    return answer(
+        args,
+        api.register_device(args.platform, args.device_token),
+        lambda device: f"registered {device['platform']} device {device['deviceId']}",
     )
-    return ExitCode.OK
 
 
 def device_delete(args: argparse.Namespace, api: Api) -> int:

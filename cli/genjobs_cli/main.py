@@ -65,9 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, run: Command, help_text: str, **kwargs: bool) -> argparse.ArgumentParser:
+    def command(name: str, run: Command, help_text: str, *, admin: bool = False) -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
-        cmd.set_defaults(run=run, admin=kwargs.get("admin", False))
+        cmd.set_defaults(run=run, admin=admin)
+        return cmd
+
+    def job_command(name: str, run: Command, help_text: str) -> argparse.ArgumentParser:
+        """A command on one job: its first argument is the job's id."""
+        cmd = command(name, run, help_text)
+        cmd.add_argument("job_id", metavar="JOB_ID")
         return cmd
 
     def interval(cmd: argparse.ArgumentParser) -> None:
@@ -101,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--watch", action="store_true", help="watch the job right away")
     interval(create)
 
-    watch = command("watch", commands.watch, "live progress until the job ends (Ctrl-C stops watching only)")
-    watch.add_argument("job_id", metavar="JOB_ID")
+    watch = job_command(
+        "watch", commands.watch, "live progress until the job ends (Ctrl-C stops watching only)"
+    )
     interval(watch)
 
     listing = command("list", commands.list_jobs, "your jobs, newest first")
@@ -114,28 +121,23 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--all", action="store_true", help="follow every page")
     listing.add_argument("--cursor", help="start at this page (from a previous listing)")
 
-    get = command("get", commands.get, "a job: status, counts, credits, first tasks")
-    get.add_argument("job_id", metavar="JOB_ID")
+    job_command("get", commands.get, "a job: status, counts, credits, first tasks")
 
-    cancel = command(
+    cancel = job_command(
         "cancel", commands.cancel, "cancel a job and show its settlement (kept, charged, refunded)"
     )
-    cancel.add_argument("job_id", metavar="JOB_ID")
     cancel.add_argument("--no-wait", action="store_true", help="return once the cancel is accepted")
     interval(cancel)
 
-    pause = command(
+    job_command(
         "pause",
         commands.pause,
         "pause a job: nothing new is submitted, tasks at a provider finish and are kept",
     )
-    pause.add_argument("job_id", metavar="JOB_ID")
-    resume = command("resume", commands.resume, "continue a paused job")
-    resume.add_argument("job_id", metavar="JOB_ID")
-    retry = command(
+    job_command("resume", commands.resume, "continue a paused job")
+    retry = job_command(
         "retry", commands.retry, "run an ended job's failed (or cancelled) tasks again, in the same job"
     )
-    retry.add_argument("job_id", metavar="JOB_ID")
     retry.add_argument(
         "--include",
         choices=["cancelled"],
@@ -143,10 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     retry.add_argument("--idempotency-key", help="repeats with the same key retry the job once")
 
-    signal = command(
+    signal = job_command(
         "signal", commands.signal, "answer a pipeline's signal step that waits (e.g. approve its script)"
     )
-    signal.add_argument("job_id", metavar="JOB_ID")
     signal.add_argument("name", metavar="NAME", help="the signal step's name")
     decision = signal.add_mutually_exclusive_group(required=True)
     decision.add_argument("--approve", action="store_true", help="the step completes; what follows runs")
@@ -156,16 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
     signal.add_argument("--data", metavar="JSON", help="the step's result for later steps, a JSON object")
     signal.add_argument("--reason", help="recorded with the decision")
 
-    outputs = command(
+    outputs = job_command(
         "outputs", commands.outputs, "download every task's outputs (skips files already there)"
     )
-    outputs.add_argument("job_id", metavar="JOB_ID")
     outputs.add_argument("--dir", type=Path, required=True, help="where to save them")
 
     command("credits", commands.credits, "your credit balance")
 
-    events = command("events", commands.events, "a job's timeline, oldest first")
-    events.add_argument("job_id", metavar="JOB_ID")
+    job_command("events", commands.events, "a job's timeline, oldest first")
 
     grant = command("grant", commands.grant, "grant credits to a user (operators' token needed)", admin=True)
     grant.add_argument("user_id", metavar="USER")

@@ -75,15 +75,6 @@ def test_pause_posts_to_the_job_and_prints_its_status_after(
     assert capsys.readouterr().out == "job j1 PAUSED; continue it: genjobs resume j1\n"
 
 
-def test_resume_posts_to_the_job_and_prints_its_status_after(
-    api: StubServer, capsys: pytest.CaptureFixture[str]
-) -> None:
-    api.on("POST", "/jobs/j1/resume", Reply(200, {"jobId": "j1", "status": "PROCESSING"}))
-    assert genjobs(api, "resume", "j1") == 0
-    assert [r.path for r in api.requests] == ["/jobs/j1/resume"]
-    assert capsys.readouterr().out == "job j1 PROCESSING; follow it: genjobs watch j1\n"
-
-
 @pytest.mark.parametrize(("status", "body", "code"), [(409, CONFLICT, 4), (404, {"title": "Not found"}, 3)])
 def test_pausing_a_job_that_ended_or_does_not_exist_exits_non_zero_with_the_apis_message(
     api: StubServer, capsys: pytest.CaptureFixture[str], status: int, body: dict[str, Any], code: int
@@ -103,34 +94,62 @@ def test_pausing_a_job_that_ended_or_does_not_exist_exits_non_zero_with_the_apis
         assert "job j1 has ended (COMPLETED)" in captured.err
 
 
-def test_plan_shows_the_callers_plan_its_use_and_their_credits(
-    api: StubServer, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("argv", "method", "path", "body", "printed"),
+    [
+        pytest.param(
+            ["resume", "j1"],
+            "POST",
+            "/jobs/j1/resume",
+            {"jobId": "j1", "status": "PROCESSING"},
+            ["job j1 PROCESSING; follow it: genjobs watch j1"],
+            id="resume posts to the job and prints its status after",
+        ),
+        pytest.param(
+            ["plan"],
+            "GET",
+            "/me",
+            ACCOUNT,
+            [
+                "user       alice",
+                "plan       pro (assigned), priority 20",
+                "in flight  3 of 400 tasks at providers",
+                "credits    available 49  reserved 0  charged 1  granted 50",
+            ],
+            id="plan shows the caller's plan, its use and their credits",
+        ),
+        pytest.param(
+            ["plans"],
+            "GET",
+            "/plans",
+            PLANS,
+            [
+                "PLAN            MAX IN FLIGHT  PRIORITY",
+                "pro             400            20",
+                "free (default)  20             0",
+                "",
+                "PROVIDER / MODEL     CONCURRENCY  PER MINUTE",
+                "replicate            -            600",
+                "fal                  10           -",
+                "fal/fal-ai/flux/dev  4            -",
+            ],
+            id="plans lists the plans with the default and the provider limits",
+        ),
+    ],
+)
+def test_a_command_asks_its_route_and_prints_the_answer_for_people(
+    api: StubServer,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    printed: list[str],
 ) -> None:
-    api.on("GET", "/me", Reply(200, ACCOUNT))
-    assert genjobs(api, "plan") == 0
-    assert capsys.readouterr().out.splitlines() == [
-        "user       alice",
-        "plan       pro (assigned), priority 20",
-        "in flight  3 of 400 tasks at providers",
-        "credits    available 49  reserved 0  charged 1  granted 50",
-    ]
-
-
-def test_plans_lists_the_plans_with_the_default_and_the_provider_limits(
-    api: StubServer, capsys: pytest.CaptureFixture[str]
-) -> None:
-    api.on("GET", "/plans", Reply(200, PLANS))
-    assert genjobs(api, "plans") == 0
-    assert capsys.readouterr().out.splitlines() == [
-        "PLAN            MAX IN FLIGHT  PRIORITY",
-        "pro             400            20",
-        "free (default)  20             0",
-        "",
-        "PROVIDER / MODEL     CONCURRENCY  PER MINUTE",
-        "replicate            -            600",
-        "fal                  10           -",
-        "fal/fal-ai/flux/dev  4            -",
-    ]
+    api.on(method, path, Reply(200, body))
+    assert genjobs(api, *argv) == 0
+    assert [(r.method, r.path) for r in api.requests] == [(method, path)]
+    assert capsys.readouterr().out.splitlines() == printed
 
 
 def test_set_plan_puts_the_plan_on_the_user_and_prints_their_account(
