@@ -23,7 +23,7 @@ from genjobs_local.paths import DEFAULT_TEMPLATE, state_dir_from_env
 from genjobs_local.provisioner import Provisioner
 from genjobs_local.schedules import Schedule, Scheduler, rate_seconds
 from genjobs_local.sqs_poller import DEFAULT_CONCURRENCY, Mapping, SqsPoller
-from genjobs_local.streams import StreamPoller, stream_mappings
+from genjobs_local.streams import StreamPoller, event_source_mappings, stream_mappings
 from genjobs_local.template import Translated, translate
 from genjobs_local.tokens import AUDIENCE, Jwk
 from genjobs_local.websocket_api import WebSocketApi, socket_routes
@@ -558,12 +558,7 @@ def _typed_parameters(cfn: dict[str, Any], values: dict[str, Any]) -> dict[str, 
 
 def _mappings(provisioner: Provisioner) -> list[Mapping]:
     mappings = []
-    for logical_id, resource in provisioner.cfn["Resources"].items():
-        props = provisioner.properties.get(logical_id)
-        if resource["Type"] != "AWS::Lambda::EventSourceMapping" or props is None:
-            continue
-        if not str(props["EventSourceArn"]).startswith("arn:aws:sqs:") or props.get("Enabled") is False:
-            continue
+    for props in event_source_mappings(provisioner, lambda arn: arn.startswith("arn:aws:sqs:")):
         mappings.append(
             Mapping(
                 function=str(props["FunctionName"]),

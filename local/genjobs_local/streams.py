@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,15 +40,20 @@ class StreamMapping:
     max_retry_attempts: int = -1  # Lambda's default: until the records expire
 
 
-def stream_mappings(provisioner: Any) -> list[StreamMapping]:
-    """The template's mappings of DynamoDB streams, with the role of the function they invoke."""
-    found = []
+def event_source_mappings(provisioner: Any, source: Callable[[str], bool]) -> Iterator[dict[str, Any]]:
+    """The properties of the template's enabled event source mappings whose source ARN `source` accepts."""
     for logical_id, resource in provisioner.cfn["Resources"].items():
         props = provisioner.properties.get(logical_id)
         if resource["Type"] != "AWS::Lambda::EventSourceMapping" or props is None:
             continue
-        if ":dynamodb:" not in str(props["EventSourceArn"]) or props.get("Enabled") is False:
-            continue
+        if source(str(props["EventSourceArn"])) and props.get("Enabled") is not False:
+            yield props
+
+
+def stream_mappings(provisioner: Any) -> list[StreamMapping]:
+    """The template's mappings of DynamoDB streams, with the role of the function they invoke."""
+    found = []
+    for props in event_source_mappings(provisioner, lambda arn: ":dynamodb:" in arn):
         function = str(props["FunctionName"])
         role = next(
             (p.get("Role") for p in provisioner.properties.values() if p.get("FunctionName") == function),

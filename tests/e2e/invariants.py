@@ -12,21 +12,21 @@ from genjobs_local.stack import LocalStack
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 
 
-def _scan(stack: LocalStack, sk: str) -> list[dict[str, Any]]:
+def scan_jobs_table(stack: LocalStack, **scan: Any) -> list[dict[str, Any]]:
+    """Every item of the jobs table that the scan's arguments keep, read consistently, page by page."""
     dynamodb = stack.client("dynamodb")
     items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": stack.resource("JobsTable"),
-        "FilterExpression": "sk = :sk",
-        "ExpressionAttributeValues": {":sk": {"S": sk}},
-        "ConsistentRead": True,
-    }
+    kwargs: dict[str, Any] = {"TableName": stack.resource("JobsTable"), "ConsistentRead": True, **scan}
     while True:
         page = dynamodb.scan(**kwargs)
         items += page["Items"]
         if "LastEvaluatedKey" not in page:
             return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _scan(stack: LocalStack, sk: str) -> list[dict[str, Any]]:
+    return scan_jobs_table(stack, FilterExpression="sk = :sk", ExpressionAttributeValues={":sk": {"S": sk}})
 
 
 def _number(item: dict[str, Any], name: str) -> int:

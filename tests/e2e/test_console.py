@@ -91,6 +91,24 @@ def figure(page: Page, name: str) -> int:
     return int(page.locator(f"#main [aria-labelledby=credits-h] [data-figure={name}]").inner_text())
 
 
+def one_running(job: dict[str, Any]) -> bool:
+    return bool(job["counts"]["PROCESSING"] == 1)
+
+
+def job_page(
+    app: Client,
+    open_console: Callable[..., Page],
+    body: dict[str, Any],
+    until: Callable[[dict[str, Any]], bool] | None = None,
+) -> tuple[str, Page]:
+    """Creates the job, waits until `until` holds (default: it ended), then opens its page."""
+    job_id = app.create(body)["jobId"]
+    app.wait(job_id, until)
+    page = open_console(app.user)
+    visit(page, f"#/jobs/{job_id}")
+    return job_id, page
+
+
 def test_sign_in_page_mints_a_token_and_the_console_is_served_at_the_root(
     stack: LocalStack, browser: Browser
 ) -> None:
@@ -158,10 +176,7 @@ def test_cancel_says_what_it_refunds_then_shows_the_settlement(
     app: Client, open_console: Callable[..., Page]
 ) -> None:
     # GIVEN a job of 5 long tasks, one at a time
-    job_id = app.create(sim_job(5, latency=2000) | {"concurrency": 1})["jobId"]
-    app.wait(job_id, lambda job: job["counts"]["PROCESSING"] == 1)
-    page = open_console(app.user)
-    visit(page, f"#/jobs/{job_id}")
+    job_id, page = job_page(app, open_console, sim_job(5, latency=2000) | {"concurrency": 1}, one_running)
     # (a running job can be paused, not continued or retried)
     expect(page.get_by_role("button", name="Pause", exact=True)).to_have_count(1)
     expect(page.get_by_role("button", name="Continue", exact=True)).to_have_count(0)
@@ -192,10 +207,7 @@ def test_a_failed_task_shows_its_error_and_retry_says_what_it_reserves(
     app: Client, open_console: Callable[..., Page]
 ) -> None:
     # GIVEN a job whose task failed at the provider
-    job_id = app.create(sim_job(1, fail="content policy"))["jobId"]
-    app.wait(job_id)
-    page = open_console(app.user)
-    visit(page, f"#/jobs/{job_id}")
+    _, page = job_page(app, open_console, sim_job(1, fail="content policy"))
     # THEN the task shows its error
     expect(page.locator("[data-task='0'] .error")).to_contain_text("content policy")
     expect(page.locator("[data-job-status]")).to_have_text("FAILED")
@@ -212,10 +224,7 @@ def test_a_task_that_failed_once_is_retried_to_success_and_its_attempts_read(
     app: Client, open_console: Callable[..., Page]
 ) -> None:
     # GIVEN a job of 2 tasks whose first predictions fail (the second succeed)
-    job_id = app.create(sim_job(2, fail="provider outage", failAttempts=1))["jobId"]
-    app.wait(job_id)
-    page = open_console(app.user)
-    visit(page, f"#/jobs/{job_id}")
+    job_id, page = job_page(app, open_console, sim_job(2, fail="provider outage", failAttempts=1))
     expect(page.locator("[data-job-status]")).to_have_text("FAILED")
     # WHEN retry is pressed: the confirm step names the credits it reserves (2 tasks at 1 credit)
     page.get_by_role("button", name="Retry failed tasks").click()
@@ -239,10 +248,7 @@ def test_a_running_job_is_paused_then_continued_to_completion(
     app: Client, open_console: Callable[..., Page]
 ) -> None:
     # GIVEN a job of 3 tasks run one at a time (3 s each here), its first running
-    job_id = app.create(sim_job(3, latency=150) | {"concurrency": 1})["jobId"]
-    app.wait(job_id, lambda job: job["counts"]["PROCESSING"] == 1)
-    page = open_console(app.user)
-    visit(page, f"#/jobs/{job_id}")
+    job_id, page = job_page(app, open_console, sim_job(3, latency=150) | {"concurrency": 1}, one_running)
     # WHEN pause is pressed: it says it refunds nothing, then the job is PAUSED
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(page.locator("[data-estimate=pause]")).to_contain_text("refunds and reserves nothing")

@@ -16,27 +16,16 @@ import pytest
 from genjobs_local.stack import LocalStack
 from tests.e2e.conftest import Client, job_keys, sim_job, sim_stats, wait_for
 from tests.e2e.dispatch.conftest import LIMITED_MODEL, MODEL_LIMIT, PLANS
+from tests.e2e.invariants import scan_jobs_table
 
 pytestmark = [pytest.mark.e2e]
 
 FREE_LIMIT = PLANS["free"]["maxInFlight"]
 
 
-def _items(stack: LocalStack, **scan: Any) -> list[dict[str, Any]]:
-    dynamodb = stack.client("dynamodb")
-    kwargs: dict[str, Any] = {"TableName": stack.resource("JobsTable"), "ConsistentRead": True, **scan}
-    items: list[dict[str, Any]] = []
-    while True:
-        page = dynamodb.scan(**kwargs)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 def slots_taken(stack: LocalStack) -> list[dict[str, Any]]:
     """The slots held now, from the task items (the truth the counters follow)."""
-    return [item["slot"]["M"] for item in _items(stack, FilterExpression="attribute_exists(slot)")]
+    return [item["slot"]["M"] for item in scan_jobs_table(stack, FilterExpression="attribute_exists(slot)")]
 
 
 @contextmanager

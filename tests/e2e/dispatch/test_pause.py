@@ -34,6 +34,14 @@ def creates(stack: LocalStack, job_id: str) -> int:
     return sum(1 for key in sim_stats(stack)["creates_per_key"] if key.startswith(f"{job_id}:"))
 
 
+def started_job(make_user: Callable[..., Client], body: dict[str, Any]) -> tuple[Client, str]:
+    """A user of 20 credits and their job, once its first tasks are at the provider."""
+    app = make_user(20)
+    job_id = app.create(body)["jobId"]
+    app.wait(job_id, until=lambda j: j["counts"]["PROCESSING"] >= 1)
+    return app, job_id
+
+
 def kinds(app: Client, job_id: str) -> list[str]:
     return [e["kind"] for e in app.events(job_id)]
 
@@ -42,9 +50,7 @@ def test_a_paused_job_submits_nothing_new_keeps_what_runs_and_completes_once_res
     stack: LocalStack, make_user: Callable[..., Client]
 ) -> None:
     # GIVEN a 6-task job run 2 at a time, its first tasks at the provider
-    app = make_user(20)
-    job_id = app.create(sim_job(6, latency=40) | {"concurrency": 2})["jobId"]
-    app.wait(job_id, until=lambda j: j["counts"]["PROCESSING"] >= 1)
+    app, job_id = started_job(make_user, sim_job(6, latency=40) | {"concurrency": 2})
     # WHEN the user pauses it (twice: the second is answered as it is)
     paused = pause(app, job_id)
     assert paused["status"] == "PAUSED"
@@ -75,9 +81,7 @@ def test_cancel_while_paused_cancels_the_parked_tasks_and_refunds_them(
     stack: LocalStack, make_user: Callable[..., Client]
 ) -> None:
     # GIVEN a paused job with tasks parked
-    app = make_user(20)
-    job_id = app.create(sim_job(5, latency=30) | {"concurrency": 5})["jobId"]
-    app.wait(job_id, until=lambda j: j["counts"]["PROCESSING"] >= 1)
+    app, job_id = started_job(make_user, sim_job(5, latency=30) | {"concurrency": 5})
     pause(app, job_id)
     # WHEN the user cancels it
     response = app.post(f"/jobs/{job_id}/cancel")
