@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from genjobs.dal.dynamo import TableRepository, conditionally, iso, key
+from genjobs.dal.dynamo import TableRepository, conditionally, key
 from genjobs.dal.items import device_key, endpoint_owner_key, from_dynamo, to_dynamo
-from genjobs.models.domain import Device, utcnow
+from genjobs.models.domain import Device
 
 _HELD_BY = "userId = :user AND deviceId = :device"
 
@@ -69,12 +69,7 @@ class DeviceRepository(TableRepository):
 
     def claim_push(self, job_id: str, device_id: str) -> bool:
         """True once per (job, device): the push is sent at most once even when replayed."""
-        written = conditionally(
-            self._table.put_item,
-            Item={**_push_key(job_id, device_id), "at": iso(utcnow())},
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-        return written is not None
+        return self._put_once(_push_key(job_id, device_id))
 
     def release_push(self, job_id: str, device_id: str) -> None:
         """The claimed push was not sent: the next delivery of the job's event may send it."""

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from genjobs.dal import aws
 from genjobs.dal.items import to_dynamo
+from genjobs.models.domain import utcnow
 
 T = TypeVar("T")
 
@@ -131,6 +132,24 @@ class TableRepository:
     def _transact(self, items: list[dict[str, Any]]) -> bool:
         """A conditional transaction: False, with nothing written, when a condition did not hold."""
         return conditionally(self._client.transact_write_items, TransactItems=items) is not None
+
+    def _put_once(self, item_key: dict[str, Any]) -> bool:
+        """Writes the record at `item_key`, stamped with the time: True the first time only."""
+        written = conditionally(
+            self._table.put_item,
+            Item={**item_key, "at": iso(utcnow())},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+        return written is not None
+
+    def _job_ids_marked(self, mark: str, before: datetime, limit: int) -> list[str]:
+        """The jobs the sweep index lists under `mark` since before `before` (it holds keys only)."""
+        response = self._table.query(
+            IndexName="gsi2",
+            KeyConditionExpression=key("gsi2pk").eq(mark) & key("gsi2sk").lte(iso(before)),
+            Limit=limit,
+        )
+        return [item["pk"].removeprefix("JOB#") for item in response["Items"]]
 
     def put(self, item: dict[str, Any], condition: str | None = None, **extra: Any) -> dict[str, Any]:
         """A transaction's Put of `item` in this table."""

@@ -213,12 +213,7 @@ class JobRepository(TableRepository):
 
     def not_started(self, older_than: datetime, limit: int = 100) -> list[str]:
         """Jobs created before `older_than` whose workflow has not started them."""
-        response = self._table.query(
-            IndexName="gsi2",
-            KeyConditionExpression=key("gsi2pk").eq(SWEEP_JOBS) & key("gsi2sk").lte(iso(older_than)),
-            Limit=limit,
-        )
-        return [i["pk"].removeprefix("JOB#") for i in response["Items"]]
+        return self._job_ids_marked(SWEEP_JOBS, older_than, limit)
 
     def finish(
         self, job: Job, status: JobStatus, release: int, event: TimelineEvent, *, unstarted_as: TaskStatus

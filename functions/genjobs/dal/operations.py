@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from genjobs.dal import aws
-from genjobs.dal.dynamo import TableRepository, attr, conditionally, iso, update
+from genjobs.dal.dynamo import TableRepository, attr, iso, update
 from genjobs.dal.items import from_dynamo, job_from_item, to_dynamo
 from genjobs.models.domain import Job, JobFilter, Operation, utcnow
 from genjobs.models.messages import BulkPage
@@ -63,12 +63,7 @@ class OperationRepository(TableRepository):
 
     def claim(self, operation_id: str, what: str) -> bool:
         """True once per (operation, what): a job it handles, a page it finished."""
-        claimed = conditionally(
-            self._table.put_item,
-            Item={**_key(operation_id, what), "at": iso(utcnow())},
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-        return claimed is not None
+        return self._put_once(_key(operation_id, what))
 
     def count(self, operation_id: str, outcome: str) -> None:
         """One more job `done` or `skipped`."""

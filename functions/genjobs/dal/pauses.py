@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from genjobs.dal.dynamo import TableRepository, iso, key, update
+from genjobs.dal.dynamo import TableRepository, iso, update
 from genjobs.dal.items import job_key
 from genjobs.dal.timeline import TimelineRepository
 from genjobs.models.domain import Job, JobStatus, TimelineEvent
@@ -67,10 +67,5 @@ class PauseRepository(TableRepository):
         return update(_marker_key(job_id), set={"expiresAt": expires}, remove=("gsi2pk", "gsi2sk"))
 
     def paused_since(self, before: datetime, limit: int = 100) -> list[str]:
-        """Jobs paused before `before` (the index holds keys only)."""
-        response = self._table.query(
-            IndexName="gsi2",
-            KeyConditionExpression=key("gsi2pk").eq(SWEEP_PAUSES) & key("gsi2sk").lte(iso(before)),
-            Limit=limit,
-        )
-        return [item["pk"].removeprefix("JOB#") for item in response["Items"]]
+        """Jobs paused before `before`."""
+        return self._job_ids_marked(SWEEP_PAUSES, before, limit)

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from genjobs.logic import scheduler
 from genjobs.logic.errors import Conflict, PaymentRequired
 from genjobs.logic.ports import Collaborators
+from genjobs.logic.task_end import task_event
 from genjobs.models.api import RetryJobRequest
 from genjobs.models.domain import Job, Task, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.persistence import InsufficientCredits, JobRetry
@@ -49,16 +50,14 @@ def retry(deps: Collaborators, job: Job, request: RetryJobRequest) -> None:
         amount=sum(job.price_of(t.index) for t in chosen),
     )
     indexes = [t.index for t in chosen]
-    event = TimelineEvent(
-        jobId=job_id,
-        at=utcnow(),
-        kind="job.retried",
-        detail={
-            "retry": planned.number,
-            "include": request.include,
-            "taskIndexes": indexes,
-            "creditsReserved": planned.amount,
-        },
+    event = task_event(
+        job_id,
+        "job.retried",
+        None,
+        retry=planned.number,
+        include=request.include,
+        taskIndexes=indexes,
+        creditsReserved=planned.amount,
     )
     try:
         retried = deps.tasks.retry(job, planned, event)

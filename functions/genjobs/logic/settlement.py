@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from genjobs.logic.ports import Collaborators
-from genjobs.logic.task_end import end_task
+from genjobs.logic.task_end import end_task, task_event
 from genjobs.logic.tasks import cancel_at_provider
 from genjobs.models.domain import Job, JobStatus, TaskStatus, TimelineEvent, utcnow
 from genjobs.models.messages import JobEvent, SettleJobOutput
@@ -67,15 +67,13 @@ def settle(deps: Collaborators, job_id: str) -> SettleJobOutput:
                 job = deps.jobs.get(job_id) or job
         status = final_status(job)
         release = job.credits.outstanding  # reserved for tasks that never had a task item
-        event = TimelineEvent(
-            jobId=job_id,
-            at=utcnow(),
-            kind="job.settled",
-            detail={
-                "status": status.value,
-                "charged": job.credits.charged,
-                "refunded": job.credits.refunded + release,
-            },
+        event = task_event(
+            job_id,
+            "job.settled",
+            None,
+            status=status.value,
+            charged=job.credits.charged,
+            refunded=job.credits.refunded + release,
         )
         unstarted_as = TaskStatus.CANCELLED if job.cancel_requested else TaskStatus.FAILED
         finished = deps.jobs.finish(job, status, release, event, unstarted_as=unstarted_as)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -28,6 +28,13 @@ from genjobs.routes.params import Cursor, IdempotencyKey, JobId, Limit, SignalNa
 
 router = Router()  # type: ignore[no-untyped-call]
 
+V = TypeVar("V")
+
+
+def accepted(view: V) -> Response[V]:
+    """A 202 answer: the work it started goes on after it (a job's workflow, a bulk operation)."""
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
+
 
 @router.post(
     "/jobs",
@@ -43,7 +50,7 @@ def create_job(
 ) -> Response[JobDetailView]:
     view = creation.create_job(deps(), user, request, idempotency_key, router.lambda_context)
     metrics.add_metric(name="JobsCreated", unit="Count", value=1)
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
+    return accepted(view)
 
 
 @router.get(
@@ -121,7 +128,7 @@ def list_events(
 )
 def cancel_job(jobId: JobId, user: Caller) -> Response[JobDetailView]:  # noqa: N803
     view = jobs.cancel_job(deps(), user, jobId)
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
+    return accepted(view)
 
 
 @router.post(
@@ -146,7 +153,7 @@ def retry_job(
     idempotency_key: IdempotencyKey = None,
 ) -> Response[JobDetailView]:
     view = creation.retry_job(deps(), user, jobId, request, idempotency_key, router.lambda_context)
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
+    return accepted(view)
 
 
 @router.post(
@@ -182,4 +189,4 @@ def send_signal(
 ) -> Response[SignalView]:
     signal = request.model_dump(mode="json", exclude_none=True)
     view = SignalView.model_validate(signals.send(deps(), user, jobId, name, signal))
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
+    return accepted(view)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
@@ -14,6 +14,7 @@ from genjobs.deps import deps
 from genjobs.logic import operations, operator_jobs
 from genjobs.models.operations import BulkJobsRequest, OperationView, OwnedJobListView
 from genjobs.routes.dependencies import Admin, Caller
+from genjobs.routes.jobs import accepted
 from genjobs.routes.params import Cursor, Limit, responses
 
 router = Router()  # type: ignore[no-untyped-call]
@@ -30,7 +31,7 @@ OperationId = Annotated[str, Path(description="The operation's id.", min_length=
 )
 def bulk_jobs(request: BulkJobsRequest, operator: Caller, _operator: Admin) -> Response[OperationView]:
     view = operations.start(deps(), operator, request)
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=view)
+    return accepted(view)
 
 
 @router.get(
