@@ -51,14 +51,16 @@ export function bulkSection(stopped) {
         h("td", {}, j.jobId), h("td", {}, j.userId),
         h("td", {}, h("span", { class: `status ${j.status}` }, j.status)), h("td", {}, j.model ? `${j.provider}/${j.model}` : "pipeline"),
         h("td", { class: "num" }, `${Math.round(j.progress)}%`), h("td", {}, when(j.createdAt))));
-      const body = cursor ? listed.querySelector("tbody") : h("tbody");
-      body.append(...rows);
-      if (!cursor) {
+      // A page may be short, even empty, with more to read: the listing reads the table in parts.
+      let body = cursor ? listed.querySelector("tbody") : null;
+      if (!body) {
+        body = h("tbody");
         listed.replaceChildren(h("table", { "aria-label": "Every user's jobs" }, h("thead", {}, h("tr", {},
           ["Job", "User", "Status", "Model", "Progress", "Created"].map((t) => h("th", {}, t)))), body));
       }
+      body.append(...rows);
       listed.querySelector("[data-more]")?.remove();
-      if (!body.children.length) listed.replaceChildren(message("No jobs match this filter."));
+      if (!body.children.length && !page.cursor) listed.replaceChildren(message("No jobs match this filter."));
       if (page.cursor) listed.append(h("button", { type: "button", "data-more": "", onclick: () => list(page.cursor) }, "More jobs"));
     } catch (error) { listed.replaceChildren(refused(error)); }
   }
