@@ -199,6 +199,8 @@ def updates_are_checked_as_they_would_leave_the_item() -> None:
         hash_value = DynamoType(key[table.hash_key_attr])
         range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
         before = copy.deepcopy(table.get_item(hash_value, range_value))
+        shard = table.stream_shard
+        streamed = len(shard.items) if shard is not None else 0
         item = original(self, table_name, key, *args, **kwargs)
         try:
             check_item(table, item.attrs, too_large=ITEM_TO_UPDATE_TOO_LARGE)
@@ -209,6 +211,10 @@ def updates_are_checked_as_they_would_leave_the_item() -> None:
                 table.items[hash_value][range_value] = before
             else:
                 table.items[hash_value] = before  # type: ignore[assignment]
+            if shard is not None:
+                # A refused update never happened: the table's stream holds no record of it (moto
+                # appended the change, and the restore above its own, before the check).
+                del shard.items[streamed:]
             if getattr(_transaction, "on", False) and isinstance(refusal, _TooLarge | _TooDeep):
                 reason = (
                     "Nesting Levels have exceeded supported limits"

@@ -359,3 +359,50 @@ def test_the_limit_counts_sizes_as_the_capacity_meter_does() -> None:
         "doc": {"M": {"k": {"M": {}}, "ü": {"L": []}, "s": {"S": ""}}},
     }
     assert dynamodb_limits.item_size(item) == metering.item_size(item)
+
+
+def stream_changes(stack: LocalStack, table: str, key: dict[str, Any]) -> list[str]:
+    """The event names the table's stream holds for `key`, in order."""
+    ddb, streams = stack.client("dynamodb"), stack.client("dynamodbstreams")
+    arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    changes: list[str] = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            answer = streams.get_records(ShardIterator=iterator, Limit=1000)
+            changes += [r["eventName"] for r in answer["Records"] if r["dynamodb"]["Keys"] == key]
+            iterator = answer.get("NextShardIterator") if answer["Records"] else None
+    return changes
+
+
+def test_a_refused_update_leaves_no_record_in_the_table_stream(
+    stack: LocalStack, ddb: Any, table: str
+) -> None:
+    # GIVEN an item, and a key with no item
+    existing, absent = new_key(), new_key()
+    ddb.put_item(TableName=table, Item={**existing, "doc": {"M": {}}})
+
+    # WHEN updates DynamoDB refuses reach both (an empty map key; a result over the size limit)
+    for key in (existing, absent):
+        refusal(
+            lambda key=key: ddb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET doc = :d",
+                ExpressionAttributeValues={":d": {"M": {"": {"S": "no name"}}}},
+            )
+        )
+        refusal(
+            lambda key=key: ddb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET big = :b",
+                ExpressionAttributeValues={":b": {"S": "x" * MAX_ITEM_BYTES}},
+            )
+        )
+
+    # THEN the stream (what the live channel's function reads) holds only the put that happened
+    assert stream_changes(stack, table, existing) == ["INSERT"]
+    assert stream_changes(stack, table, absent) == []
