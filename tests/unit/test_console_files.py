@@ -19,6 +19,7 @@ from genjobs.routes import console as console_routes
 from genjobs.settings import Settings
 from tests.integration.test_idempotency_problems import Context
 
+EVENTS = Path(__file__).resolve().parents[2] / "events" / "console-function"
 LIVE_URL = "wss://live.execute-api.eu-west-1.amazonaws.com/dev"
 
 
@@ -30,27 +31,15 @@ def environment() -> Iterator[None]:
 
 
 def get(path: str, stage: str = "dev") -> dict[str, Any]:
-    """GET of `path` under the stage, as the HTTP API hands it to the function (payload 2.0)."""
+    """GET of `path` under the stage, as the HTTP API hands it to the function (payload 2.0): the
+    function's console test event, aimed at that path."""
+    event = json.loads((EVENTS / "get-page.json").read_text())
     raw = path if stage == "$default" else f"/{stage}{path}"
     route = "GET /console" if path == "/console" else "GET /console/{proxy+}"
-    event = {
-        "version": "2.0",
-        "routeKey": route,
-        "rawPath": raw,
-        "rawQueryString": "",
-        "headers": {"host": "api.example"},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api",
-            "domainName": "api.example",
-            "http": {"method": "GET", "path": raw, "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4"},
-            "requestId": "request",
-            "routeKey": route,
-            "stage": stage,
-            "timeEpoch": 0,
-        },
-        "isBase64Encoded": False,
-    }
+    event.update(rawPath=raw, routeKey=route)
+    event["pathParameters"] = {"proxy": path.removeprefix("/console/")} if "{proxy+}" in route else None
+    event["requestContext"].update(stage=stage, routeKey=route)
+    event["requestContext"]["http"]["path"] = raw
     return console.handler(event, Context())  # type: ignore[arg-type]
 
 
