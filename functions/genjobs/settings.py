@@ -76,6 +76,9 @@ class Settings(BaseModel):
         default_factory=list, alias="JWT_AUDIENCES"
     )
     live_endpoint: str = _resource("LIVE_ENDPOINT")
+    # The live channel as browsers reach it (wss://<api>.execute-api.<region>.amazonaws.com/<stage>),
+    # told to the web console in its config.json; "" without one (the console then polls).
+    live_url: str = Field(default="", alias="LIVE_URL")
     # The app's own Lambda functions that pipeline steps may invoke (template: AppFunctionArns).
     app_function_arns: Annotated[list[str], BeforeValidator(_comma_separated)] = Field(
         default_factory=list, alias="APP_FUNCTION_ARNS"

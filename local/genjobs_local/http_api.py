@@ -71,8 +71,8 @@ def routes_from_openapi(body: dict[str, Any], authorizers: dict[str, JwtAuthoriz
 
 
 def _segment_regex(segment: str) -> str:
-    if segment.endswith("+}"):  # greedy {proxy+}
-        return f"/(?P<{segment[1:-2]}>.+)"
+    if segment.endswith("+}"):  # greedy {proxy+}, which also takes the bare trailing slash ("/console/")
+        return f"/(?P<{segment[1:-2]}>.*)"
     if segment.startswith("{"):
         return f"/(?P<{segment[1:-1]}>[^/]+)"
     return "/" + re.escape(segment)

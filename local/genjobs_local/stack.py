@@ -271,7 +271,8 @@ class LocalStack:
 
     @property
     def console_url(self) -> str:
-        """The web console, served at the root of the API's origin."""
+        """The web console at the root of the API's origin (its files from the template's console
+        routes, signing in with a minted token); the API serves it at `/<stage>/console/` as well."""
         return f"{self.issuer}/"
 
     def invoke(self, function: str, event: Any) -> Any:
@@ -503,6 +504,7 @@ class LocalStack:
         console = ConsoleSite(
             api_path="" if stage == "$default" else f"/{stage}",
             mint=lambda user, admin: self.mint_token(user, admin=admin),
+            forward=lambda request: front.handle(request),  # the template's console routes
             live_url=lambda: self.live_url,
         )
         front = HttpApiFront(

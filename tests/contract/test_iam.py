@@ -305,6 +305,8 @@ EXPECTED_ACTIONS = {
     "LiveFunction": STREAM
     | {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:Query"}
     | {"execute-api:ManageConnections"},
+    # The web console's static files: it calls no service, it only writes its own logs.
+    "ConsoleFunction": {"logs:CreateLogStream", "logs:PutLogEvents"},
 }
 
 

@@ -119,6 +119,7 @@ EVENT_PARSERS = {
     "notifier-function": _sqs_records(JobEventRecord),
     "webhook-function": _webhook,
     "api-function": APIGatewayProxyEventV2Model.model_validate,
+    "console-function": APIGatewayProxyEventV2Model.model_validate,
     "sweeper-function": EventBridgeModel.model_validate,
     # Nudges from its queue, or its schedule's event.
     "dispatcher-function": lambda e: (

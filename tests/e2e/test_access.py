@@ -6,6 +6,8 @@
 - The provider webhook refuses unsigned, forged, stale and misrouted deliveries and applies a valid
   one once.
 - Outputs stay private: only their owner gets a URL, it is short-lived, and expires.
+- The web console's routes are public and static: its files and settings, no data, nothing else of
+  the repository.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from tests.support.template import template
 pytestmark = [pytest.mark.e2e]
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
-PUBLIC_ROUTES = {"GET /openapi.json", "POST /webhooks/{provider}"}
+# The API document, the provider webhook (signed instead) and the web console's static files.
+PUBLIC_ROUTES = {"GET /openapi.json", "POST /webhooks/{provider}", "GET /console", "GET /console/{proxy+}"}
 
 
 # ------------------------------------------------------------------------------------------ routes
@@ -292,8 +295,8 @@ def test_route_lists_of_template_openapi_document_and_rules_agree() -> None:
         for method in operations
     }
 
-    # THEN only the API document and the provider webhook are public, every other route is documented
-    # and has an access rule
+    # THEN only the API document, the provider webhook and the console are public, every other route
+    # is documented and has an access rule
     assert {route for route, guarded in routes.items() if not guarded} == PUBLIC_ROUTES
     assert set(PROTECTED) == documented
     assert set(PROTECTED) == set(RULES)
@@ -545,6 +548,44 @@ def test_output_url_is_short_lived_works_for_its_owner_and_is_refused_after_expi
         assert refused.status_code == 404
         assert "http" not in refused.text
     assert job_id not in stranger.get("/jobs").text
+
+
+def test_the_console_is_served_by_the_api_to_anyone_and_holds_no_data(stack: LocalStack) -> None:
+    # GIVEN no token at all
+    console = f"{stack.api_url}/console"
+
+    # WHEN the console's page, one of its modules and its settings are fetched from the API
+    page = requests.get(f"{console}/", timeout=10)
+    module = requests.get(f"{console}/js/api.js", timeout=10)
+    config = requests.get(f"{console}/config.json", timeout=10)
+
+    # THEN ConsoleFunction serves them as a browser runs them
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<script type="module" src="js/app.js">' in page.text
+    assert module.status_code == 200
+    assert module.headers["content-type"].startswith("text/javascript")
+    assert "export async function loadConfig" in module.text
+    # AND the settings send the console to this API on its own origin, and to the live channel,
+    # signing in with a pasted token as when deployed
+    assert config.json() == {
+        "apiUrl": f"/{stack.parameters['Stage']}",
+        "liveUrl": stack.live_url,
+        "signIn": "token",
+    }
+    # AND /console leads to the folder; nothing outside it, and no data without a token
+    bare = requests.get(console, timeout=10, allow_redirects=False)
+    assert (bare.status_code, bare.headers["location"]) == (301, "console/")
+    for path in ("/%2e%2e/%2e%2e/template.yaml", "/../pyproject.toml", "/js/../../README.md", "/nothing.js"):
+        refused = requests.get(f"{console}{path}", timeout=10)
+        assert refused.status_code == 404, path
+        assert refused.json() == {"message": "Not Found"}
+    assert requests.get(f"{stack.api_url}/jobs", timeout=10).status_code == 401
+    # AND the stack's root serves the same files through the same route, signing in locally
+    root = requests.get(stack.console_url, timeout=10)
+    assert root.text == page.text
+    assert "apigw-requestid" in root.headers
+    assert requests.get(f"{stack.console_url}config.json", timeout=10).json()["signIn"] == "local"
 
 
 def test_no_job_is_left_running(stack: LocalStack, app: Client) -> None:

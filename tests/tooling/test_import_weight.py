@@ -40,7 +40,8 @@ NEVER_AT_IMPORT = {
 }
 # Needed by some handlers' every invocation: the others must not import them.
 ONLY_FOR = {
-    "aws_lambda_powertools.event_handler": {"api"},
+    # The API's resolver, and the console's (its static files on the same HTTP API).
+    "aws_lambda_powertools.event_handler": {"api", "console"},
     "aws_lambda_powertools.utilities.batch": {
         "submitter",
         "submit_dead_letter",
