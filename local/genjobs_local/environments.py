@@ -12,7 +12,11 @@ every function runs in threads of one process, so:
     each other's lines;
   - the API's resolver answers one request at a time: powertools keeps the request being resolved
     (its event, matched route and path arguments) on the resolver and its class, as a Lambda
-    process handling one request at a time may.
+    process handling one request at a time may;
+  - a DynamoDB resource builds each request's condition expressions with a builder of its thread:
+    boto3 keeps one builder per resource and resets its placeholder counter per request, so two
+    invocations sharing a function's Deps could swap each other's `#n0` (a Query refused with
+    "missed key schema element" for a key it has).
 """
 
 from __future__ import annotations
@@ -119,6 +123,7 @@ def install(variables: dict[str, dict[str, Any]]) -> FunctionDeps:
     importlib.import_module("genjobs.deps").override(per_function)
     keys_per_thread(importlib.import_module("genjobs.observability").logger.registered_formatter)
     one_request_at_a_time()
+    condition_builders_per_thread()
     return per_function
 
 
@@ -141,6 +146,43 @@ def one_request_at_a_time() -> None:
 
     resolve_alone._one_at_a_time = True  # type: ignore[attr-defined]
     ApiGatewayResolver.resolve = resolve_alone  # type: ignore[method-assign]
+
+
+class _BuilderPerThread:
+    """boto3's ConditionExpressionBuilder as a DynamoDB resource uses it, one per thread."""
+
+    def __init__(self) -> None:
+        self._threads = threading.local()
+
+    def _builder(self) -> Any:
+        builder = getattr(self._threads, "builder", None)
+        if builder is None:
+            from boto3.dynamodb.conditions import ConditionExpressionBuilder
+
+            builder = self._threads.builder = ConditionExpressionBuilder()
+        return builder
+
+    def reset(self) -> None:
+        self._builder().reset()
+
+    def build_expression(self, condition: Any, is_key_condition: bool = False) -> Any:
+        return self._builder().build_expression(condition, is_key_condition=is_key_condition)
+
+
+def condition_builders_per_thread() -> None:
+    """Every DynamoDB resource made from now on builds condition expressions per thread."""
+    from boto3.dynamodb.transform import TransformationInjector
+
+    init = TransformationInjector.__init__
+    if getattr(init, "_per_thread", False):
+        return  # a stack started earlier in this process did it
+
+    def init_per_thread(self: Any, **kwargs: Any) -> None:
+        kwargs["condition_builder"] = kwargs.get("condition_builder") or _BuilderPerThread()
+        init(self, **kwargs)
+
+    init_per_thread._per_thread = True  # type: ignore[attr-defined]
+    TransformationInjector.__init__ = init_per_thread  # type: ignore[method-assign,assignment]
 
 
 def uninstall() -> None:

@@ -6,18 +6,28 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
 from aws_lambda_powertools import Logger
+from boto3.dynamodb.conditions import Attr, Key
 
 from genjobs_local import faults
 from genjobs_local.clock import ScaledClock
-from genjobs_local.environments import FunctionDeps, keys_per_thread, one_request_at_a_time, running
+from genjobs_local.environments import (
+    FunctionDeps,
+    condition_builders_per_thread,
+    keys_per_thread,
+    one_request_at_a_time,
+    running,
+)
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions" / "genjobs"
 
@@ -152,3 +162,56 @@ def test_concurrent_api_requests_each_see_their_own_route() -> None:
 
     # THEN each was answered for its own item
     assert answers == {"a": "a", "b": "b"}
+
+
+def test_concurrent_invocations_sharing_a_table_each_query_their_own_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN one DynamoDB table resource (as a function's Deps holds it) shared by 8 threads, the
+    # local runtime's per-thread condition builders installed, and threads switching very often
+    condition_builders_per_thread()
+    table = boto3.resource("dynamodb", region_name="us-east-1", endpoint_url="http://127.0.0.1:9").Table("t")
+    seen: list[tuple[str, str]] = []
+
+    def spelled_out(expression: str, names: dict[str, str], values: dict[str, Any]) -> str:
+        expression = re.sub(r"#n\d+", lambda m: names[m.group()], expression)
+        return re.sub(r":v\d+", lambda m: values[m.group()]["S"], expression)
+
+    def answer_without_sending(params: dict[str, Any], **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        body = json.loads(params["body"])
+        names, values = body["ExpressionAttributeNames"], body["ExpressionAttributeValues"]
+        seen.append(
+            (
+                spelled_out(body["KeyConditionExpression"], names, values),
+                spelled_out(body["FilterExpression"], names, values),
+            )
+        )
+        return SimpleNamespace(status_code=200, headers={}), {"Items": [], "Count": 0}
+
+    table.meta.client.meta.events.register("before-call.dynamodb.Query", answer_without_sending)
+    asked: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def invocation(n: int) -> None:
+        for i in range(150):
+            job = f"JOB#{n}-{i}"
+            with lock:
+                asked.append((f"(pk = {job} AND begins_with(sk, TASK#))", "status = FAILED"))
+            table.query(
+                KeyConditionExpression=Key("pk").eq(job) & Key("sk").begins_with("TASK#"),
+                FilterExpression=Attr("status").eq("FAILED"),
+            )
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=invocation, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+
+    # THEN every request says what its query asked (none took another's placeholder names or values)
+    assert sorted(seen) == sorted(asked)
