@@ -18,7 +18,7 @@ PYTHON_SOURCES := .
 ASL_FILES := $(wildcard statemachine/*.asl.json)
 LAYER_REQUIREMENTS := layers/dependencies/requirements.txt
 
-.PHONY: help setup demo test fuzz openapi schemas lint ruff fmt typecheck cfn-lint statelint validate build layer-requirements \
+.PHONY: help setup demo test test-offline test-e2e test-dispatch test-local fuzz openapi schemas lint ruff fmt typecheck cfn-lint statelint validate build layer-requirements \
 	start token bench bench-quick soak clean
 
 help: ## List the targets
@@ -41,9 +41,25 @@ demo: setup ## Run the whole product locally and show a job from plan to push (R
 	uv run genjobs-local demo $(ARGS)
 
 test: setup lint ## Lint, then every test incl. end to end (README's second command)
-	@# Two processes: the runtime's own tests and the product's tests each run one embedded stack,
-	@# with different settings, and a process holds one stack at a time (its environment is global).
-	uv run pytest --ignore=tests/local $(ARGS)
+	@# Four pytest processes at once, each group's output printed whole when it ends: the suite
+	@# waits on its schedules far more than it computes. A process holds one embedded stack at a
+	@# time (its environment is global): each end-to-end worker starts its own, fair dispatch
+	@# and the runtime's own tests run stacks with other settings, the rest uses in-process moto.
+	@$(MAKE) --no-print-directory -k -j4 --output-sync=target test-offline test-e2e test-dispatch test-local
+
+# The groups of `make test`, each runnable alone (ARGS reaches pytest).
+E2E_WORKERS ?= 3
+OFFLINE_WORKERS ?= 2
+test-offline: setup ## Every test that needs no embedded stack (unit, integration, contract, providers, cli, bench, tooling)
+	uv run pytest tests --ignore=tests/e2e --ignore=tests/local -n $(OFFLINE_WORKERS) $(ARGS)
+
+test-e2e: setup ## The end-to-end tests, each worker on a stack of its own (E2E_WORKERS, by file)
+	uv run pytest tests/e2e --ignore=tests/e2e/dispatch -n $(E2E_WORKERS) --dist loadfile $(ARGS)
+
+test-dispatch: setup ## Fair dispatch end to end, on a stack with small plans and limits
+	uv run pytest tests/e2e/dispatch $(ARGS)
+
+test-local: setup ## The embedded runtime's own tests
 	uv run pytest tests/local $(ARGS)
 
 # `make -k lint` reports every linter's findings instead of stopping at the first.
