@@ -13,7 +13,9 @@ from genjobs_local.stack import LocalStack
 from tests.e2e.conftest import SETTLE_BOUND, TIME_SCALE, Client
 from tests.e2e.invariants import assert_everything_settled
 
-PLANS = {"free": {"maxInFlight": 3, "priority": 0}, "pro": {"maxInFlight": 50, "priority": 20}}
+# pro's priority is the highest a plan may have: a free task ages one level per minute of schedule
+# (1.2 s of the test), so it takes 2 minutes of a slow machine's wall time to catch up with pro.
+PLANS = {"free": {"maxInFlight": 3, "priority": 0}, "pro": {"maxInFlight": 50, "priority": 100}}
 # sim-background is limited to 2 at once across every user.
 LIMITED_MODEL, MODEL_LIMIT = "sim-background", 2
 PAUSE_TIMEOUT = 600

@@ -156,19 +156,19 @@ def test_a_429_with_a_reset_blocks_the_pool_until_then_and_its_tasks_wait_held(
     stack: LocalStack, make_user: Callable[..., Client]
 ) -> None:
     # GIVEN a task the provider throttles once with a long reset (the simulator scales its hint to
-    # wall seconds: 300 here, 6 s of the test)
+    # wall seconds: 900 here, 18 s of the test, long enough for a slow machine to create the next job)
     app, other = make_user(10), make_user(10)
-    throttled = app.create(sim_job(1, model=LIMITED_MODEL, latency=5, throttle=1, retryAfter=15_000))["jobId"]
+    throttled = app.create(sim_job(1, model=LIMITED_MODEL, latency=5, throttle=1, retryAfter=45_000))["jobId"]
     blocked = wait_for(
         lambda: [e for e in app.events(throttled) if e["kind"] == "pool.blocked"], what="the pool blocked"
     )[0]["detail"]["until"]
     # WHEN another user's task of the same provider arrives meanwhile
     waiting = other.create(sim_job(1, latency=5))["jobId"]
     # THEN it waits held, reaches the provider only once the reset has passed, and both complete
-    waited = other.wait(waiting, timeout=60)
+    waited = other.wait(waiting, timeout=120)
     assert "task.held" in [e["kind"] for e in other.events(waiting)]
     assert waited["tasks"][0]["submittedAt"] >= blocked
-    assert app.wait(throttled, timeout=60)["status"] == waited["status"] == "COMPLETED"
+    assert app.wait(throttled, timeout=120)["status"] == waited["status"] == "COMPLETED"
     # AND the throttled task was created once after its 429, nothing dead-lettered
     assert sim_stats(stack)["submit_attempts_per_key"][f"{throttled}:0"] == 2
     dlq = stack.client("sqs").get_queue_attributes(
