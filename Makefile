@@ -18,7 +18,7 @@ PYTHON_SOURCES := .
 ASL_FILES := $(wildcard statemachine/*.asl.json)
 LAYER_REQUIREMENTS := layers/dependencies/requirements.txt
 
-.PHONY: help setup demo test test-offline test-e2e test-dispatch test-local fuzz openapi schemas lint ruff fmt typecheck cfn-lint statelint validate build layer-requirements \
+.PHONY: help setup demo test test-e2e test-stacks test-offline fuzz openapi schemas lint ruff fmt typecheck cfn-lint statelint validate build layer-requirements \
 	start token bench bench-quick soak clean
 
 help: ## List the targets
@@ -41,26 +41,25 @@ demo: setup ## Run the whole product locally and show a job from plan to push (R
 	uv run genjobs-local demo $(ARGS)
 
 test: setup lint ## Lint, then every test incl. end to end (README's second command)
-	@# Four pytest processes at once, each group's output printed whole when it ends: the suite
-	@# waits on its schedules far more than it computes. A process holds one embedded stack at a
-	@# time (its environment is global): each end-to-end worker starts its own, fair dispatch
-	@# and the runtime's own tests run stacks with other settings, the rest uses in-process moto.
-	@$(MAKE) --no-print-directory -k -j4 --output-sync=target test-offline test-e2e test-dispatch test-local
+	@# Three lanes at once, each one's output printed whole when it ends: the end-to-end tests
+	@# (two workers, a stack each), the runtime's own tests then fair dispatch (stacks with other
+	@# settings), and the tests without a stack, at a lower CPU priority: they compute, while the
+	@# stacks mostly wait on schedules whose bounds are wall seconds. A process holds one stack.
+	@$(MAKE) --no-print-directory -k -j3 --output-sync=target test-e2e test-stacks test-offline
 
-# The groups of `make test`, each runnable alone (ARGS reaches pytest).
-E2E_WORKERS ?= 3
-OFFLINE_WORKERS ?= 2
-test-offline: setup ## Every test that needs no embedded stack (unit, integration, contract, providers, cli, bench, tooling)
-	uv run pytest tests --ignore=tests/e2e --ignore=tests/local -n $(OFFLINE_WORKERS) $(ARGS)
-
+# The lanes of `make test`, each runnable alone (ARGS reaches pytest).
+E2E_WORKERS ?= 2
 test-e2e: setup ## The end-to-end tests, each worker on a stack of its own (E2E_WORKERS, by file)
 	uv run pytest tests/e2e --ignore=tests/e2e/dispatch -n $(E2E_WORKERS) --dist loadfile $(ARGS)
 
-test-dispatch: setup ## Fair dispatch end to end, on a stack with small plans and limits
-	uv run pytest tests/e2e/dispatch $(ARGS)
+test-stacks: setup ## The embedded runtime's own tests, then fair dispatch end to end (small plans and limits)
+	@rc=0; \
+	uv run pytest tests/local $(ARGS) || rc=1; \
+	uv run pytest tests/e2e/dispatch $(ARGS) || rc=1; \
+	exit $$rc
 
-test-local: setup ## The embedded runtime's own tests
-	uv run pytest tests/local $(ARGS)
+test-offline: setup ## Every test that needs no embedded stack (unit, integration, contract, providers, cli, bench, tooling)
+	nice -n 10 uv run pytest tests --ignore=tests/e2e --ignore=tests/local -n 2 $(ARGS)
 
 # `make -k lint` reports every linter's findings instead of stopping at the first.
 lint: ruff typecheck cfn-lint validate statelint ## All linters: ruff, mypy, cfn-lint, sam validate --lint, statelint
