@@ -78,7 +78,7 @@ class _Pass:
         waiting = self.deps.slots.held(self.provider)
         if self.deps.settings.dispatch_mode == "fifo":
             # Switched to fifo with tasks still held: they go to the submitter, which submits them.
-            return sum(hand_back(self.deps, h.job_id, h.index) for h in waiting)
+            return sum(hand_back(self.deps, h.job_id, h.index, h.user_id) for h in waiting)
         for user in {h.user_id for h in waiting}:
             self.in_flight[user] = self.deps.credits.account(user).in_flight
         aging = self.deps.settings.priority_aging_seconds
@@ -100,7 +100,7 @@ class _Pass:
         job = job.for_task(held.index)
         if job.cancel_requested:
             # Handed back unadmitted: the submitter ends it CANCELLED, refunded, and answers it.
-            hand_back(deps, held.job_id, held.index)
+            hand_back(deps, held.job_id, held.index, held.user_id)
             return True
         if job.paused:
             token = deps.slots.unhold(held.job_id, held.index)
@@ -130,20 +130,21 @@ class _Pass:
             elif refused.what != "task":
                 self.full_scopes.add(refused.what)
             return True
-        deps.submit_queue.send_task(SubmitTask(jobId=held.job_id, taskIndex=held.index, taskToken=parked[0]))
+        task = SubmitTask(jobId=held.job_id, taskIndex=held.index, taskToken=parked[0])
+        deps.submit_queue.send_task(task, held.user_id)
         self.in_flight[held.user_id] = self.in_flight.get(held.user_id, 0) + 1
         self.admitted += 1
         metrics.add_metric(name="TasksDispatched", unit="Count", value=1)
         return True
 
 
-def hand_back(deps: Collaborators, job_id: str, index: int) -> bool:
+def hand_back(deps: Collaborators, job_id: str, index: int, user_id: str | None) -> bool:
     """Sends a parked task back to the submitter, which admits, holds or cancels it as it would a
     new arrival."""
     token = deps.slots.unhold(job_id, index)
     if token is None:
         return False
-    deps.submit_queue.send_task(SubmitTask(jobId=job_id, taskIndex=index, taskToken=token))
+    deps.submit_queue.send_task(SubmitTask(jobId=job_id, taskIndex=index, taskToken=token), user_id)
     return True
 
 
@@ -157,7 +158,8 @@ def release_parked(deps: Collaborators, job_id: str) -> int:
     job = deps.jobs.get(job_id)
     if job is not None and job.paused and not job.cancel_requested:
         return 0
-    return sum(hand_back(deps, job_id, index) for _, index in deps.slots.parked(job_id))
+    user = None if job is None else job.user_id
+    return sum(hand_back(deps, job_id, index, user) for _, index in deps.slots.parked(job_id))
 
 
 def on_nudges(deps: Collaborators, pools: set[str], jobs: set[str]) -> dict[str, int]:

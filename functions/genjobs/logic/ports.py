@@ -275,10 +275,12 @@ class WorkflowPort(Protocol):
 
 
 class SubmitQueuePort(Protocol):
-    def cancel_in_flight(self, job_id: str) -> None:
+    """Messages are grouped by the job's user (fair delivery between users)."""
+
+    def cancel_in_flight(self, job_id: str, user_id: str) -> None:
         """Raises QueueUnavailable when the message could not be sent."""
 
-    def send_task(self, message: SubmitTask) -> None: ...
+    def send_task(self, message: SubmitTask, user_id: str | None) -> None: ...
 
     def retry_later(self, receipt_handle: str, delay_seconds: int) -> None: ...
 
