@@ -210,8 +210,9 @@ def keep_alive(deps: Collaborators, providers: list[str]) -> int:
 
 def recount(deps: Collaborators, providers: list[str]) -> int:
     """Sets each limited pool's counter, and each waiting user's, to the slots its tasks hold now,
-    where they differ. Each counter is read first and set only if no admission or release moved it
-    while the slots were counted (its revision)."""
+    and each provider's count of held tasks to the tasks held in its pool, where they differ. Each
+    counter is read first and set only if nothing moved it while counting (its revision; the held
+    count itself)."""
     counters = [("pool", scope) for p in providers for scope in sorted(_scopes_of(deps, p))]
     counters += [
         ("user", user) for user in sorted({h.user_id for p in providers for h in deps.slots.held(p)})
@@ -227,7 +228,7 @@ def recount(deps: Collaborators, providers: list[str]) -> int:
             if live[job_id]:
                 counted[("user", slot.user)] += 1
                 counted.update(("pool", scope) for scope in slot.scopes)
-    repaired = 0
+    repaired = sum(deps.slots.recount_held(provider) for provider in providers)
     for counter, (seen, revision) in observed.items():
         if counted[counter] != seen and deps.slots.repair(counter, revision, counted[counter]):
             logger.warning(
