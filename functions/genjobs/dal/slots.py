@@ -172,18 +172,8 @@ class SlotRepository(TableRepository):
         """Sets the provider's count of held tasks to its listing's, unless a hold or an admission
         moved it meanwhile (the next pass looks again); True when it was set."""
         seen = self.pool(provider).held
-        query: dict[str, Any] = {
-            "IndexName": "gsi2",
-            "KeyConditionExpression": key_condition("gsi2pk").eq(hold_partition(provider)),
-            "Select": "COUNT",
-        }
-        counted = 0
-        while True:
-            response = self._table.query(**query)
-            counted += int(response["Count"])
-            if "LastEvaluatedKey" not in response:
-                break
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        partition = key_condition("gsi2pk").eq(hold_partition(provider))
+        counted = sum(1 for _ in self._query(IndexName="gsi2", KeyConditionExpression=partition))
         if counted == seen:
             return False
         condition = "#h = :seen" if seen else "attribute_not_exists(#h) OR #h = :seen"
