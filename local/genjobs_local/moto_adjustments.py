@@ -41,7 +41,7 @@ from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Time
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 
-from genjobs_local import dynamodb_limits, iam, streams
+from genjobs_local import dynamodb_limits, fair_queues, iam, streams
 from genjobs_local.clock import queue_wall_seconds, wall_seconds
 from genjobs_local.lambda_runtime import LambdaRunner
 
@@ -75,6 +75,7 @@ def install() -> None:
     sqs_mappings_do_not_fire_on_send()
     streams.stream_mappings_do_not_fire_on_write()
     sqs_timeouts_in_schedule_seconds()
+    fair_queues.install()  # standard queues deliver by MessageGroupId as SQS fair queues do
     state_machine_waits_in_schedule_seconds()
     retry_intervals_in_schedule_seconds()
     task_timeouts_in_schedule_seconds()

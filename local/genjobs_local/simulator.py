@@ -73,9 +73,10 @@ Durations are in schedule seconds; wall seconds = schedule seconds * time_scale.
     webhook        {drop: bool (send none), duplicate: bool (send each delivery twice, same
                     webhook-id), outOfOrder: bool (hold "running" until after the terminal one)}
 
-Webhooks: when `webhook` was given, a background thread POSTs the prediction (JSON) on every status
-change (running, then the terminal one), signed with `webhook_secret`; a failed delivery is tried 3
-times in all.
+Webhooks: when `webhook` was given, the prediction (JSON) is POSTed on every status change (running,
+then the terminal one), signed with `webhook_secret`; a failed delivery is tried 3 times in all.
+Like a provider's, deliveries go out concurrently (WEBHOOK_SENDERS at once), one prediction's in
+order: a prediction's webhooks never wait behind other predictions' slow ones.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -100,6 +102,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from genjobs.providers.webhooks import signed_headers
 from genjobs_local import sim_outputs
+
+WEBHOOK_SENDERS = 8
 
 DEFAULT_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"genjobs-simulator-webhook-key!!").decode()
 _WEBHOOK_ATTEMPT_DELAYS = (0.0, 1.0, 5.0)  # schedule seconds after the first attempt
@@ -296,6 +300,9 @@ class SimulatorServer:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._webhook_session = requests.Session()
+        self._webhook_session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=WEBHOOK_SENDERS))
+        self._senders = ThreadPoolExecutor(WEBHOOK_SENDERS, thread_name_prefix="sim-webhook")
+        self._sending: set[str] = set()  # predictions whose deliveries are out (under state.lock)
 
     @property
     def base_url(self) -> str:
@@ -319,6 +326,7 @@ class SimulatorServer:
         self._httpd.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
+        self._senders.shutdown(wait=True, cancel_futures=True)
         self._webhook_session.close()
 
     def __enter__(self) -> SimulatorServer:
@@ -458,23 +466,35 @@ class SimulatorServer:
 
     def _webhook_loop(self) -> None:
         while not self._stopping.wait(0.01):
-            for url, delivery in self._collect_due_deliveries():
-                self._deliver(url, delivery)
+            for prediction_id, url, deliveries in self._collect_due_deliveries():
+                self._senders.submit(self._deliver_in_order, prediction_id, url, deliveries)
 
-    def _collect_due_deliveries(self) -> list[tuple[str, _Delivery]]:
-        due: list[tuple[str, _Delivery]] = []
+    def _collect_due_deliveries(self) -> list[tuple[str, str, list[_Delivery]]]:
+        """Each prediction's deliveries due now, in order; none of a prediction whose earlier ones
+        are still going out (they come at a later tick, still in order)."""
+        due: list[tuple[str, str, list[_Delivery]]] = []
         now = time.monotonic()
         with self.state.lock:
             for p in self.state.predictions.values():
-                if not p.webhook:
+                if not p.webhook or p.id in self._sending:
                     continue
                 for status, at in self._transitions(p, now):
                     if status not in p.notified:
                         self._queue_delivery(p, status, at, now)
-                for delivery in [d for d in p.outbox if d.due <= now]:
-                    p.outbox.remove(delivery)
-                    due.append((p.webhook, delivery))
+                ready = [d for d in p.outbox if d.due <= now]
+                if ready:
+                    p.outbox = [d for d in p.outbox if d.due > now]
+                    self._sending.add(p.id)
+                    due.append((p.id, p.webhook, ready))
         return due
+
+    def _deliver_in_order(self, prediction_id: str, url: str, deliveries: list[_Delivery]) -> None:
+        try:
+            for delivery in deliveries:
+                self._deliver(url, delivery)
+        finally:
+            with self.state.lock:
+                self._sending.discard(prediction_id)
 
     def _transitions(self, p: _Prediction, now: float) -> list[tuple[str, float]]:
         """Status changes up to `now`, each with the moment it happened.

@@ -102,11 +102,51 @@ def test_a_tasks_end_gives_its_places_back_once_with_its_credits(fair: Deps) -> 
     # WHEN it ends, twice (a replay)
     assert end_task(fair, job, task, TaskStatus.FAILED, "task.failed", error="boom")
     assert not end_task(fair, job, task, TaskStatus.FAILED, "task.failed", error="boom")
-    # THEN its places were given back once, the dispatcher nudged, and its credits released
+    # THEN its places were given back once, and its credits released; nothing waits: no pass
     assert in_flight(fair, "u3") == (0, 0)
-    assert fair.dispatch_queue.nudges == [("simulator", None, 0)]
+    assert fair.dispatch_queue.nudges == []
     account = fair.credits.account("u3")
     assert (account.available, account.reserved) == (10, 0)
+
+
+def test_a_tasks_end_calls_a_dispatcher_pass_only_while_tasks_wait_in_its_pool(fair: Deps) -> None:
+    # GIVEN the model's two places taken and a third task held for one
+    job = prepared_job(fair, "u9", 3)
+    admit(fair, job, 0)
+    admit(fair, job, 1)
+    assert fair.slots.hold(Held(job.job_id, 2, "u9", 0, fair.clock.now()), "simulator", "token-2")
+    assert fair.slots.pool("simulator").held == 1
+    first, second = fair.tasks.get(job.job_id, 0), fair.tasks.get(job.job_id, 1)
+    assert first is not None
+    assert second is not None
+    # WHEN one ends
+    assert end_task(fair, job, first, TaskStatus.COMPLETED, "task.completed")
+    # THEN the dispatcher is nudged, and its pass admits the held task: nothing waits any more
+    assert fair.dispatch_queue.nudges == [("simulator", None, 0)]
+    assert dispatch.dispatch_pool(fair, "simulator") == 1
+    assert fair.slots.pool("simulator").held == 0
+    # AND the next end calls no pass
+    assert end_task(fair, job, second, TaskStatus.COMPLETED, "task.completed")
+    assert fair.dispatch_queue.nudges == [("simulator", None, 0)]
+
+
+def test_a_held_count_that_drifted_is_recounted_from_the_tasks_held(fair: Deps) -> None:
+    # GIVEN one task held, and the provider's count of held tasks left at 3
+    job = prepared_job(fair, "u10", 1)
+    assert fair.slots.hold(Held(job.job_id, 0, "u10", 0, fair.clock.now()), "simulator", "token-0")
+    assert fair.slots.recount_held("simulator") is False  # right as it is
+    table = boto3.resource("dynamodb").Table(fair.settings.table_name)
+    table.update_item(
+        Key={"pk": "POOL#simulator", "sk": "POOL"},
+        UpdateExpression="SET held = :n",
+        ExpressionAttributeValues={":n": 3},
+    )
+    # WHEN the counters are recounted
+    dispatch.recount(fair, ["simulator"])
+    # THEN it counts the one task held, and taking its token off leaves none
+    assert fair.slots.pool("simulator").held == 1
+    assert fair.slots.unhold(job.job_id, 0) == "token-0"
+    assert fair.slots.pool("simulator").held == 0
 
 
 def test_an_end_read_before_the_admission_still_gives_the_slot_back(fair: Deps) -> None:

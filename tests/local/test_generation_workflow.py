@@ -63,6 +63,7 @@ def run(stack: LocalStack, fake: Any, wait_by: str, cancelled: bool = False) -> 
             "firstCheckSeconds": 1,
             "heartbeatSeconds": 3600,
             "deadlineSeconds": 7200,
+            "messageGroup": "user-1",
         }
 
     def submit(event: Any, context: Any) -> None:

@@ -595,15 +595,18 @@ class FakeSubmitQueue:
         self.cancels: list[str] = []
         self.retries: list[tuple[str, int]] = []
         self.sent: list[SubmitTask] = []
+        self.groups: list[str | None] = []  # each message's user (its message group)
         self.unreachable = False
 
-    def cancel_in_flight(self, job_id: str) -> None:
+    def cancel_in_flight(self, job_id: str, user_id: str) -> None:
         if self.unreachable:
             raise QueueUnavailable("Could not connect to the endpoint URL")
         self.cancels.append(job_id)
+        self.groups.append(user_id)
 
-    def send_task(self, message: SubmitTask) -> None:
+    def send_task(self, message: SubmitTask, user_id: str | None) -> None:
         self.sent.append(message)
+        self.groups.append(user_id)
 
     def retry_later(self, receipt_handle: str, delay_seconds: int) -> None:
         self.retries.append((receipt_handle, delay_seconds))

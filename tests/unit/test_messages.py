@@ -23,6 +23,7 @@ from genjobs.models.messages import (
     SubmitQueueMessage,
     SubmitTask,
     TaskEnded,
+    submit_group,
 )
 from genjobs.models.records import JobEventRecord, SubmitQueueRecord
 
@@ -114,6 +115,7 @@ def test_prepare_jobs_output_is_what_the_state_machine_reads() -> None:
         firstCheckSeconds=20,
         heartbeatSeconds=3600,
         deadlineSeconds=86400,
+        messageGroup="user-1",
     )
     wire = output.to_wire()
     assert wire == {
@@ -126,8 +128,21 @@ def test_prepare_jobs_output_is_what_the_state_machine_reads() -> None:
         "firstCheckSeconds": 20,
         "heartbeatSeconds": 3600,
         "deadlineSeconds": 86400,
+        "messageGroup": "user-1",
     }
     assert PrepareJobOutput.model_validate(wire) == output
+
+
+def test_a_users_tasks_share_a_message_group_that_sqs_accepts_whatever_the_user_id() -> None:
+    # A plain id is its own group (readable in the queue's metrics); any other is hashed, since SQS
+    # refuses a MessageGroupId beyond 128 printable ASCII characters (a refusal fails the task).
+    assert submit_group("auth0|5f1c2a54") == "auth0|5f1c2a54"
+    for user in ("ana maría", "x" * 129, "用户"):
+        group = submit_group(user)
+        assert len(group) == 64
+        assert group.isalnum()
+        assert group == submit_group(user)
+    assert submit_group("ana maría") != submit_group("ana maria")
 
 
 def test_the_task_token_answer_keeps_its_wire_names() -> None:

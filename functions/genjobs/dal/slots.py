@@ -6,7 +6,9 @@ that the counters can be recounted. A task waiting for a slot keeps its callback
 (`heldToken`) and is listed in the sparse gsi2: under `HOLD#<provider>` ordered by when it began to
 wait (its plan priority and user in the sort key, which the index projects alone), or under
 `PARKED` by job while its job is paused. Every write is conditioned on the task's state, so
-concurrent passes and redeliveries take or give back a slot once.
+concurrent passes and redeliveries take or give back a slot once. The provider's pool item counts
+the tasks held in its pool (`held`, in the transactions that hold and admit them), so that a task's
+end and an arrival know without a query whether anything waits.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ _SLOT_ATTRS = ("slot", "gsi1pk", "gsi1sk")
 # Added to by every admission and release on the counters' items, so that a recount sets a counter
 # only if nothing moved it while the slots were counted.
 REVISION = "slotRev"
+# On a provider's pool item: its tasks held. Taking a token off (unhold) counts down after it, so a
+# crash in between leaves it one too high (a needless pass), never too low; recounts correct it.
+HELD = "held"
 # What a task's end removes besides its status' own marks (gsi2 is removed by every end).
 HELD_AND_SLOT_ATTRS = ("heldToken", "heldBeatAt", *_SLOT_ATTRS)
 
@@ -67,14 +72,6 @@ class SlotRepository(TableRepository):
             if "LastEvaluatedKey" not in response:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    def has_held(self, provider: str) -> bool:
-        response = self._table.query(
-            IndexName="gsi2",
-            KeyConditionExpression=key_condition("gsi2pk").eq(hold_partition(provider)),
-            Limit=1,
-        )
-        return bool(response["Items"])
 
     def held(self, provider: str, limit: int = 1000) -> list[Held]:
         """The tasks waiting in `provider`'s pool, longest waiting first."""
@@ -108,6 +105,7 @@ class SlotRepository(TableRepository):
         blocked = data.get("blockedUntil")
         return PoolState(
             in_flight=data.get("inFlight", 0),
+            held=data.get(HELD, 0),
             rate_window=data.get("rateWindow"),
             rate_count=data.get("rateCount", 0),
             blocked_until=datetime.fromisoformat(blocked) if blocked else None,
@@ -127,22 +125,31 @@ class SlotRepository(TableRepository):
 
     # ------------------------------------------------------------------ holding
     def hold(self, held: Held, provider: str, token: str) -> bool:
-        """Parks the token of a PENDING task without a slot in its provider's pool."""
-        return self._park(held.job_id, held.index, token, hold_partition(provider), _held_sort_key(held))
+        """Parks the token of a PENDING task without a slot in its provider's pool, counted there."""
+        params = self._park(held.job_id, held.index, token, hold_partition(provider), _held_sort_key(held))
+        counted = update(pool_key(provider), add={HELD: 1})
+        try:
+            self._client.transact_write_items(TransactItems=[self.update_op(params), self.update_op(counted)])
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
 
     def park(self, job_id: str, index: int, token: str) -> bool:
         """Parks the token of a PENDING task of a paused job, under its job."""
-        return self._park(job_id, index, token, PARKED, f"{job_id}|{index:06d}")
+        params = self._park(job_id, index, token, PARKED, f"{job_id}|{index:06d}")
+        return conditionally(self._table.update_item, **params) is not None
 
-    def _park(self, job_id: str, index: int, token: str, partition: str, sort_key: str) -> bool:
-        params = update(
+    @staticmethod
+    def _park(job_id: str, index: int, token: str, partition: str, sort_key: str) -> dict[str, Any]:
+        return update(
             task_key(job_id, index),
             set={"heldToken": token, "gsi2pk": partition, "gsi2sk": sort_key},
             condition="#s = :pending AND attribute_not_exists(slot)",
             names={"#s": "status"},
             values={":pending": TaskStatus.PENDING.value},
         )
-        return conditionally(self._table.update_item, **params) is not None
 
     def unhold(self, job_id: str, index: int) -> str | None:
         """Takes a parked token off its task (None: another pass took it first)."""
@@ -152,7 +159,32 @@ class SlotRepository(TableRepository):
             condition="attribute_exists(heldToken)",
         )
         answer = conditionally(self._table.update_item, ReturnValues="ALL_OLD", **params)
-        return None if answer is None else str(answer["Attributes"]["heldToken"])
+        if answer is None:
+            return None
+        partition = str(answer["Attributes"].get("gsi2pk", ""))
+        if partition.startswith(hold_partition("")):
+            self._table.update_item(
+                **update(pool_key(partition.removeprefix(hold_partition(""))), add={HELD: -1})
+            )
+        return str(answer["Attributes"]["heldToken"])
+
+    def recount_held(self, provider: str) -> bool:
+        """Sets the provider's count of held tasks to its listing's, unless a hold or an admission
+        moved it meanwhile (the next pass looks again); True when it was set."""
+        seen = self.pool(provider).held
+        partition = key_condition("gsi2pk").eq(hold_partition(provider))
+        counted = sum(1 for _ in self._query(IndexName="gsi2", KeyConditionExpression=partition))
+        if counted == seen:
+            return False
+        condition = "#h = :seen" if seen else "attribute_not_exists(#h) OR #h = :seen"
+        params = update(
+            pool_key(provider),
+            set={HELD: counted},
+            condition=condition,
+            names={"#h": HELD},
+            values={":seen": seen},
+        )
+        return conditionally(self._table.update_item, **params) is not None
 
     def held_token(self, job_id: str, index: int) -> tuple[str, datetime | None] | None:
         """A parked token and when it was last kept alive."""
@@ -205,10 +237,13 @@ class SlotRepository(TableRepository):
             values={":max": admission.max_in_flight},
         )
         items = [self.update_op(task), self.update_op(account)]
+        unheld = admission.provider if admission.held is not None else None  # one fewer waits there
         items += [
-            self.update_op(self._take(lim, pools.get(lim.scope, PoolState()), admission))
+            self.update_op(self._take(lim, pools.get(lim.scope, PoolState()), admission, lim.scope == unheld))
             for lim in admission.limits
         ]
+        if unheld is not None and unheld not in slot.scopes:
+            items.append(self.update_op(update(pool_key(unheld), add={HELD: -1})))
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
@@ -220,10 +255,10 @@ class SlotRepository(TableRepository):
         return slot
 
     @staticmethod
-    def _take(limit: Limit, state: PoolState, admission: Admission) -> dict[str, Any]:
+    def _take(limit: Limit, state: PoolState, admission: Admission, unheld: bool) -> dict[str, Any]:
         conditions = ["(attribute_not_exists(blockedUntil) OR blockedUntil <= :now)"]
         values: dict[str, Any] = {":now": iso(admission.at)}
-        add: dict[str, int] = {REVISION: 1}
+        add: dict[str, int] = {REVISION: 1, **({HELD: -1} if unheld else {})}
         sets: dict[str, Any] = {}
         if limit.concurrency is not None:
             add["inFlight"] = 1

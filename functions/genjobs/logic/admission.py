@@ -110,11 +110,7 @@ def admit(deps: Collaborators, job: Job, task: Task, token: str) -> Task | None:
     admission = admission_of(deps, job, task.index)
     pools = pools_of(deps, admission)
     # Queue discipline: while the pool has waiting tasks, the dispatcher alone orders them.
-    if (
-        task.held_token is None
-        and opens_at(deps, admission, pools) is None
-        and not deps.slots.has_held(job.provider)
-    ):
+    if task.held_token is None and opens_at(deps, admission, pools) is None and not pools[job.provider].held:
         try:
             slot = deps.slots.admit(admission, pools)
             return task.model_copy(update={"slot": slot})

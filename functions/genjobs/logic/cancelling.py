@@ -16,17 +16,17 @@ def request_cancel(deps: Collaborators, job: Job, by: str) -> Job | None:
     event = TimelineEvent(jobId=job.job_id, at=utcnow(), kind="job.cancel_requested", detail={"by": by})
     cancelling = deps.jobs.request_cancel(job, event)
     if cancelling is not None:
-        _cancel_in_flight_now(deps, job.job_id)
+        _cancel_in_flight_now(deps, job)
         if job.paused:  # its parked tasks go back to the submitter, which cancels them
             deps.dispatch_queue.nudge(job_id=job.job_id)
     return cancelling
 
 
-def _cancel_in_flight_now(deps: Collaborators, job_id: str) -> None:
+def _cancel_in_flight_now(deps: Collaborators, job: Job) -> None:
     """Asks the submitter to stop the job's in-flight tasks at their provider now (a webhook wait has
     no wake-up of its own). Best effort: the cancel is recorded, and the sweeper's next pass sends
     whatever this message did not."""
     try:
-        deps.submit_queue.cancel_in_flight(job_id)
+        deps.submit_queue.cancel_in_flight(job.job_id, job.user_id)
     except QueueUnavailable:
-        logger.warning("provider cancel left to the sweeper", extra={"jobId": job_id}, exc_info=True)
+        logger.warning("provider cancel left to the sweeper", extra={"jobId": job.job_id}, exc_info=True)

@@ -27,5 +27,7 @@ def _hand_on(deps: Collaborators, ref: TaskRef, token: str) -> bool:
     following = continue_chain(deps, job, task) if task else None
     if following is None:
         return False
-    deps.submit_queue.send_task(SubmitTask(jobId=ref.job_id, taskIndex=following, taskToken=token))
+    deps.submit_queue.send_task(
+        SubmitTask(jobId=ref.job_id, taskIndex=following, taskToken=token), job.user_id
+    )
     return True

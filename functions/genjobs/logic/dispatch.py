@@ -78,7 +78,7 @@ class _Pass:
         waiting = self.deps.slots.held(self.provider)
         if self.deps.settings.dispatch_mode == "fifo":
             # Switched to fifo with tasks still held: they go to the submitter, which submits them.
-            return sum(hand_back(self.deps, h.job_id, h.index) for h in waiting)
+            return sum(hand_back(self.deps, h.job_id, h.index, h.user_id) for h in waiting)
         for user in {h.user_id for h in waiting}:
             self.in_flight[user] = self.deps.credits.account(user).in_flight
         aging = self.deps.settings.priority_aging_seconds
@@ -100,7 +100,7 @@ class _Pass:
         job = job.for_task(held.index)
         if job.cancel_requested:
             # Handed back unadmitted: the submitter ends it CANCELLED, refunded, and answers it.
-            hand_back(deps, held.job_id, held.index)
+            hand_back(deps, held.job_id, held.index, held.user_id)
             return True
         if job.paused:
             token = deps.slots.unhold(held.job_id, held.index)
@@ -130,20 +130,21 @@ class _Pass:
             elif refused.what != "task":
                 self.full_scopes.add(refused.what)
             return True
-        deps.submit_queue.send_task(SubmitTask(jobId=held.job_id, taskIndex=held.index, taskToken=parked[0]))
+        task = SubmitTask(jobId=held.job_id, taskIndex=held.index, taskToken=parked[0])
+        deps.submit_queue.send_task(task, held.user_id)
         self.in_flight[held.user_id] = self.in_flight.get(held.user_id, 0) + 1
         self.admitted += 1
         metrics.add_metric(name="TasksDispatched", unit="Count", value=1)
         return True
 
 
-def hand_back(deps: Collaborators, job_id: str, index: int) -> bool:
+def hand_back(deps: Collaborators, job_id: str, index: int, user_id: str | None) -> bool:
     """Sends a parked task back to the submitter, which admits, holds or cancels it as it would a
     new arrival."""
     token = deps.slots.unhold(job_id, index)
     if token is None:
         return False
-    deps.submit_queue.send_task(SubmitTask(jobId=job_id, taskIndex=index, taskToken=token))
+    deps.submit_queue.send_task(SubmitTask(jobId=job_id, taskIndex=index, taskToken=token), user_id)
     return True
 
 
@@ -157,7 +158,8 @@ def release_parked(deps: Collaborators, job_id: str) -> int:
     job = deps.jobs.get(job_id)
     if job is not None and job.paused and not job.cancel_requested:
         return 0
-    return sum(hand_back(deps, job_id, index) for _, index in deps.slots.parked(job_id))
+    user = None if job is None else job.user_id
+    return sum(hand_back(deps, job_id, index, user) for _, index in deps.slots.parked(job_id))
 
 
 def on_nudges(deps: Collaborators, pools: set[str], jobs: set[str]) -> dict[str, int]:
@@ -208,8 +210,9 @@ def keep_alive(deps: Collaborators, providers: list[str]) -> int:
 
 def recount(deps: Collaborators, providers: list[str]) -> int:
     """Sets each limited pool's counter, and each waiting user's, to the slots its tasks hold now,
-    where they differ. Each counter is read first and set only if no admission or release moved it
-    while the slots were counted (its revision)."""
+    and each provider's count of held tasks to the tasks held in its pool, where they differ. Each
+    counter is read first and set only if nothing moved it while counting (its revision; the held
+    count itself)."""
     counters = [("pool", scope) for p in providers for scope in sorted(_scopes_of(deps, p))]
     counters += [
         ("user", user) for user in sorted({h.user_id for p in providers for h in deps.slots.held(p)})
@@ -225,7 +228,7 @@ def recount(deps: Collaborators, providers: list[str]) -> int:
             if live[job_id]:
                 counted[("user", slot.user)] += 1
                 counted.update(("pool", scope) for scope in slot.scopes)
-    repaired = 0
+    repaired = sum(deps.slots.recount_held(provider) for provider in providers)
     for counter, (seen, revision) in observed.items():
         if counted[counter] != seen and deps.slots.repair(counter, revision, counted[counter]):
             logger.warning(

@@ -14,6 +14,7 @@ from genjobs.models.messages import (
     PlanTasksInput,
     PlanTasksOutput,
     PrepareJobOutput,
+    submit_group,
 )
 
 BATCH = 500
@@ -166,6 +167,7 @@ def _state(deps: Collaborators, job: Job, more_rounds: bool) -> PrepareJobOutput
         firstCheckSeconds=first_check(deps, job, 0),
         heartbeatSeconds=deps.settings.heartbeat_seconds,
         deadlineSeconds=deps.settings.task_deadline_seconds,
+        messageGroup=submit_group(job.user_id),
     )
 
 
@@ -184,5 +186,6 @@ def plan_next(deps: Collaborators, state: PlanTasksInput) -> PlanTasksOutput:
         "taskCount": len(planned.ready),
         "done": not planned.ready,
         "moreRounds": bool(planned.ready) and planned.more,
+        "messageGroup": submit_group(job.user_id),
     }
     return PlanTasksOutput.model_validate(fields)

@@ -29,7 +29,7 @@ def submit(deps: Collaborators, message: SubmitTask, receive_count: int) -> None
                 return  # held: the dispatcher hands its token back when a slot is free
             task = admitted
         if kind in (StepKind.SYNC, StepKind.LAMBDA) and live:
-            deps.run_queue.send_task(message)
+            deps.run_queue.send_task(message, job.user_id)
             return
         if is_signal(job, task):
             left = await_signal(deps, job, task, token)

@@ -49,8 +49,9 @@ def end_task(deps: Collaborators, job: Job, task: Task, to: TaskStatus, kind: st
     moved = deps.tasks.end(job, task.index, move, task_event(job.job_id, kind, task.index, **detail))
     if moved:
         metrics.add_metric(name=f"Tasks{to.value.capitalize()}", unit="Count", value=1)
-    if moved and task.slot is not None:
-        # Its slot was given back with its end: the dispatcher fills it from what waits.
+    if moved and task.slot is not None and deps.slots.pool(job.provider).held:
+        # Its slot was given back with its end: the dispatcher fills it from what waits (a pass
+        # costs a message and an invocation: none when nothing waits).
         deps.dispatch_queue.nudge(pool=job.provider)
     if moved and to == TaskStatus.COMPLETED and task.submitted_at is not None:
         latency = deps.clock.seconds_since(task.submitted_at)  # submission to completion

@@ -9,6 +9,8 @@ schemas`); a contract test checks that the state machine sends and reads only th
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -93,6 +95,12 @@ class PrepareJobOutput(JobRef):
     )
     heartbeat_seconds: int = Field(alias="heartbeatSeconds", ge=1)
     deadline_seconds: int = Field(alias="deadlineSeconds", ge=1)
+    message_group: str | None = Field(
+        default=None,
+        alias="messageGroup",
+        description="the SubmitQueue's message group of the job's tasks (submit_group of its user); "
+        "PrepareJob and PlanTasks always set it (an execution started before it existed has none)",
+    )
 
 
 class PlanTasksInput(PrepareJobOutput):
@@ -155,6 +163,19 @@ POLL_PROVIDER = "PollProvider"
 
 
 # ----------------------------------------------------------------------------- SubmitQueue
+# What SQS accepts as a MessageGroupId: 1 to 128 printable ASCII characters but the space.
+_GROUP_ID = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+def submit_group(user_id: str) -> str:
+    """The SubmitQueue's message group of a user's tasks. The SubmitQueue is an SQS fair queue, whose
+    tenants are message groups: a user with few tasks in flight is delivered before a busy one. The
+    user id itself, or its SHA-256 when SQS would refuse it as a group id."""
+    if _GROUP_ID.fullmatch(user_id):
+        return user_id
+    return hashlib.sha256(user_id.encode()).hexdigest()
+
+
 class SubmitTask(TaskRef):
     """Sent by the state machine: submit the task, then answer `taskToken`."""
 

@@ -127,10 +127,11 @@ class Held:
 
 @dataclass(frozen=True)
 class PoolState:
-    """A pool's counters as last written: tasks in flight, creates in the current minute, and the
-    time a provider's 429 asked us to wait until."""
+    """A pool's counters as last written: tasks in flight, creates in the current minute, the
+    time a provider's 429 asked us to wait until, and (a provider's) tasks held for a slot."""
 
     in_flight: int = 0
+    held: int = 0
     rate_window: str | None = None
     rate_count: int = 0
     blocked_until: datetime | None = None
