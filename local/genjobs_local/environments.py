@@ -13,6 +13,9 @@ every function runs in threads of one process, so:
   - the API's resolver answers one request at a time: powertools keeps the request being resolved
     (its event, matched route and path arguments) on the resolver and its class, as a Lambda
     process handling one request at a time may;
+  - the functions' shared Metrics keeps its metric, dimension and metadata sets per thread: one
+    invocation's flush never clears, or serializes, another's (on Lambda a process flushes only
+    its own invocation's metrics);
   - a DynamoDB resource builds each request's condition expressions with a builder of its thread:
     boto3 keeps one builder per resource and resets its placeholder counter per request, so two
     invocations sharing a function's Deps could swap each other's `#n0` (a Query refused with
@@ -21,6 +24,7 @@ every function runs in threads of one process, so:
 
 from __future__ import annotations
 
+import copy
 import importlib
 import os
 import sys
@@ -121,7 +125,9 @@ def install(variables: dict[str, dict[str, Any]]) -> FunctionDeps:
     code is importable and os.environ holds the process environment."""
     per_function = FunctionDeps(variables)
     importlib.import_module("genjobs.deps").override(per_function)
-    keys_per_thread(importlib.import_module("genjobs.observability").logger.registered_formatter)
+    observability = importlib.import_module("genjobs.observability")
+    keys_per_thread(observability.logger.registered_formatter)
+    metrics_per_thread(observability.metrics.provider)
     one_request_at_a_time()
     condition_builders_per_thread()
     return per_function
@@ -146,6 +152,40 @@ def one_request_at_a_time() -> None:
 
     resolve_alone._one_at_a_time = True  # type: ignore[attr-defined]
     ApiGatewayResolver.resolve = resolve_alone  # type: ignore[method-assign]
+
+
+# What one invocation's metrics are made of, on powertools' CloudWatch EMF provider.
+_METRIC_SETS = ("metric_set", "dimension_set", "dimension_sets", "metadata_set")
+
+
+class _SetPerThread:
+    """An attribute of a metrics provider, one value per thread: each thread starts from a copy of
+    the value the provider had when its sets were made per thread (the default dimensions)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, provider: Any, owner: type | None = None) -> Any:
+        if provider is None:
+            return self
+        mine = provider.__dict__["_sets_per_thread"].__dict__  # this thread's
+        if self.name not in mine:
+            mine[self.name] = copy.deepcopy(provider.__dict__["_sets_at_start"][self.name])
+        return mine[self.name]
+
+    def __set__(self, provider: Any, value: Any) -> None:
+        provider.__dict__["_sets_per_thread"].__dict__[self.name] = value
+
+
+def metrics_per_thread(provider: Any) -> None:
+    """Makes the provider's metric, dimension and metadata sets per thread (see the module's doc)."""
+    if "_sets_per_thread" in provider.__dict__:
+        return  # a stack started earlier in this process did it (the metrics outlive the modules)
+    provider.__dict__["_sets_at_start"] = {name: provider.__dict__.pop(name) for name in _METRIC_SETS}
+    provider.__dict__["_sets_per_thread"] = threading.local()
+    kind = type(provider)
+    sets = {name: _SetPerThread(name) for name in _METRIC_SETS}
+    provider.__class__ = type(f"PerThread{kind.__name__}", (kind,), sets)
 
 
 class _BuilderPerThread:

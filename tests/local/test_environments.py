@@ -17,6 +17,8 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 from boto3.dynamodb.conditions import Attr, Key
 
 from genjobs_local import faults
@@ -25,6 +27,7 @@ from genjobs_local.environments import (
     FunctionDeps,
     condition_builders_per_thread,
     keys_per_thread,
+    metrics_per_thread,
     one_request_at_a_time,
     running,
 )
@@ -215,3 +218,35 @@ def test_concurrent_invocations_sharing_a_table_each_query_their_own_key(
 
     # THEN every request says what its query asked (none took another's placeholder names or values)
     assert sorted(seen) == sorted(asked)
+
+
+def test_concurrent_invocations_flush_only_their_own_metrics(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a powertools metrics provider shared by two threads, its sets made per thread
+    provider = AmazonCloudWatchEMFProvider(namespace="genjobs", service="per-thread")
+    metrics_per_thread(provider)
+    a_added, b_flushed = threading.Barrier(2), threading.Barrier(2)
+
+    def invocation_a() -> None:
+        provider.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
+        a_added.wait()
+        b_flushed.wait()  # the other invocation ends first
+        provider.flush_metrics(raise_on_empty_metrics=True)
+
+    def invocation_b() -> None:
+        a_added.wait()
+        provider.add_metric(name="TasksCompleted", unit=MetricUnit.Count, value=2)
+        provider.flush_metrics(raise_on_empty_metrics=True)
+        b_flushed.wait()
+
+    # WHEN both record a metric and flush at the end of their invocation, B's ending first
+    threads = [threading.Thread(target=invocation_a), threading.Thread(target=invocation_b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # THEN each flush holds its own invocation's metric, with the provider's service dimension
+    flushed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    names = [[m["Name"] for m in f["_aws"]["CloudWatchMetrics"][0]["Metrics"]] for f in flushed]
+    assert names == [["TasksCompleted"], ["JobsCreated"]]
+    assert [f["service"] for f in flushed] == ["per-thread", "per-thread"]
