@@ -393,12 +393,13 @@ def test_a_job_runs_in_batches_never_more_in_flight_than_its_concurrency(
 ) -> None:
     from genjobs_local import metering
 
-    # GIVEN webhook tasks of 60 s each (they overlap however the submissions spread), and the meter
+    # GIVEN webhook tasks of 300 s each (6 s of wall time: they overlap however a busy machine spreads
+    # the submissions), and the meter
     meter = metering.enable()
     meter.reset()
     try:
         # WHEN a job of `tasks` tasks runs `concurrency` at a time
-        body = sim_job(tasks, model="sim-image-webhook", latency=60) | {"concurrency": concurrency}
+        body = sim_job(tasks, model="sim-image-webhook", latency=300) | {"concurrency": concurrency}
         job = app.wait(app.create(body)["jobId"], timeout=60)
         started = meter.snapshot()["executions"]["child"]
     finally:
