@@ -294,17 +294,20 @@ def test_an_operator_lists_every_users_jobs_then_cancels_them_in_bulk_with_progr
     ops.get_by_role("button", name="List matching jobs").click()
     listed = ops.locator(", ".join(f"tr[data-job='{job_id}']" for job_id in jobs))
     for _ in range(500):
-        expect(ops.locator("[data-more]").or_(listed).first).to_be_visible()
+        # a part scans up to 20 pages of the table: seconds on a busy machine
+        expect(ops.locator("[data-more]").or_(listed).first).to_be_visible(timeout=30_000)
         if listed.count() >= len(jobs) or not ops.locator("[data-more]").count():
             break
         more = ops.locator("[data-more]").element_handle()
         more.click()
-        more.wait_for_element_state("hidden")  # the next part is listed: its button replaces this one
+        more.wait_for_element_state(
+            "hidden", timeout=30_000
+        )  # the next part is listed: its button replaces this one
     for job_id, owner in jobs.items():
         expect(ops.locator(f"tr[data-job='{job_id}']")).to_contain_text(owner.user)
     # and the dry run counts them before anything happens
     ops.get_by_role("button", name="Count matching jobs").click()
-    expect(ops.locator("[data-bulk-matched]")).to_have_attribute("data-bulk-matched", "2")
+    expect(ops.locator("[data-bulk-matched]")).to_have_attribute("data-bulk-matched", "2", timeout=30_000)
     assert all(owner.job(job_id)["status"] == "PROCESSING" for job_id, owner in jobs.items())
     shot(ops, "operators-bulk-confirm")
     # WHEN confirmed, the operation's progress is shown until DONE, and each job is cancelled
