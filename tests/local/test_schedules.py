@@ -53,6 +53,32 @@ def test_schedule_thread_fires_every_scaled_period(monkeypatch: pytest.MonkeyPat
     assert fired[0] - started >= 60 * TIME_SCALE * 0.9
 
 
+def test_a_slow_invocation_never_delays_the_next_fire(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a rate(1 minute) schedule (0.6 wall seconds) whose first invocation takes 1 wall second
+    monkeypatch.setenv("TIME_SCALE", str(TIME_SCALE))
+    fired: list[float] = []
+
+    def run(function: str, event: Any) -> tuple[str, bool]:
+        fired.append(time.monotonic())
+        if len(fired) == 1:
+            time.sleep(1.0)
+        return "null", False
+
+    schedule = Schedule("s", "arn:aws:scheduler:us-east-1:123456789012:schedule/default/s", 60, "fn", None)
+    scheduler = Scheduler([schedule], run)
+
+    # WHEN it runs for 2.1 wall seconds
+    started = time.monotonic()
+    scheduler.start()
+    time.sleep(2.1)
+    scheduler.stop()
+
+    # THEN it fired at fixed times, one scaled minute apart, the second while the first still ran
+    # (EventBridge invokes asynchronously), and stopping waited for the running invocations
+    assert len(fired) == 3
+    assert [round((at - started) / (60 * TIME_SCALE)) for at in fired] == [1, 2, 3]
+
+
 def test_rate_expressions_are_read_in_seconds() -> None:
     assert rate_seconds("rate(1 minute)") == 60
     assert rate_seconds("rate(5 minutes)") == 300
