@@ -134,17 +134,19 @@ def test_a_model_limit_holds_across_users_and_a_newcomer_goes_before_a_big_jobs_
 def test_a_higher_plan_goes_first_when_capacity_is_short_and_a_lower_plan_still_completes(
     stack: LocalStack, make_user: Callable[..., Client]
 ) -> None:
-    # GIVEN the limited model kept busy by a free user's long tasks, some held
+    # GIVEN the limited model kept busy by a free user's long tasks, some held (1000 s: 20 s of the
+    # test, so no slot frees before both newcomers are held, however slowly a busy machine creates them)
     busy, free, pro = make_user(30), make_user(30), make_user(30)
     set_plan(stack, pro.user, "pro")
-    filler = busy.create(sim_job(4, model=LIMITED_MODEL, latency=300) | {"concurrency": 4})["jobId"]
+    filler = busy.create(sim_job(4, model=LIMITED_MODEL, latency=1000) | {"concurrency": 4})["jobId"]
     wait_for(lambda: held(busy, filler), timeout=60, what="the filler's tasks held")
     # WHEN a free user's task is held, then a pro user's arrives
     low = free.create(sim_job(1, model=LIMITED_MODEL, latency=20))["jobId"]
     wait_for(lambda: held(free, low), timeout=30, what="the free task held")
     high = pro.create(sim_job(1, model=LIMITED_MODEL, latency=20))["jobId"]
-    high_job, low_job = pro.wait(high, timeout=120), free.wait(low, timeout=120)
-    busy.wait(filler, timeout=120)
+    wait_for(lambda: held(pro, high), timeout=30, what="the pro task held")
+    high_job, low_job = pro.wait(high, timeout=180), free.wait(low, timeout=180)
+    busy.wait(filler, timeout=180)
     # THEN the pro task was submitted first, though it arrived later; the free one still completed
     assert submitted_at(high_job)[0] < submitted_at(low_job)[0]
     assert (high_job["status"], low_job["status"]) == ("COMPLETED", "COMPLETED")
