@@ -20,8 +20,9 @@ from tests.support.template import template
 
 pytestmark = [pytest.mark.e2e]
 
-# Lines about many jobs at once (they name each job in their own fields).
-NOT_ABOUT_ONE_JOB = ("handlers/sweeper.py", "logic/sweeper.py")
+# Lines about many jobs at once (they name each job in their own fields): the sweeper's and the
+# dispatcher's passes.
+NOT_ABOUT_ONE_JOB = ("handlers/sweeper.py", "logic/sweeper.py", "handlers/dispatcher.py")
 # Code that acts on one task: its lines also carry taskIndex.
 ABOUT_ONE_TASK = ("logic/tasks.py", "handlers/webhook.py", "handlers/submitter.py")
 
