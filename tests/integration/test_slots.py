@@ -5,7 +5,9 @@ that drifted is recounted."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import boto3
 import pytest
@@ -128,6 +130,39 @@ def test_a_tasks_end_calls_a_dispatcher_pass_only_while_tasks_wait_in_its_pool(f
     # AND the next end calls no pass
     assert end_task(fair, job, second, TaskStatus.COMPLETED, "task.completed")
     assert fair.dispatch_queue.nudges == [("simulator", None, 0)]
+
+
+def test_a_pass_skips_the_tasks_of_a_full_model_without_a_transaction_or_a_read_each(
+    fair: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the model's two places taken, and 6 tasks of two users held for it
+    jobs = [prepared_job(fair, user, 5) for user in ("u12", "u13")]
+    admit(fair, jobs[0], 0)
+    admit(fair, jobs[0], 1)
+    now = fair.clock.now()
+    for n, (job, index) in enumerate(
+        [(jobs[0], 2), (jobs[0], 3), (jobs[0], 4), *((jobs[1], i) for i in range(3))]
+    ):
+        held = Held(job.job_id, index, job.user_id, 0, now + timedelta(seconds=n))
+        assert fair.slots.hold(held, "simulator", f"token-{n}")
+    calls: dict[str, int] = {"admit": 0, "account": 0, "pool": 0}
+
+    def counted(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return method(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(fair.slots, "admit", counted("admit", fair.slots.admit))
+    monkeypatch.setattr(fair.slots, "pool", counted("pool", fair.slots.pool))
+    monkeypatch.setattr(fair.credits, "account", counted("account", fair.credits.account))
+    # WHEN the dispatcher passes
+    assert dispatch.dispatch_pool(fair, "simulator") == 0
+    # THEN no transaction was tried (it would be refused), each waiting user's account and each
+    # pool was read once, and all six still wait
+    assert calls == {"admit": 0, "account": 2, "pool": 2}
+    assert len(fair.slots.held("simulator")) == 6
 
 
 def test_a_held_count_that_drifted_is_recounted_from_the_tasks_held(fair: Deps) -> None:

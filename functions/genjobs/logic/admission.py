@@ -9,9 +9,10 @@ paused job's are still parked).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
-from genjobs.logic.plans import plan_of
+from genjobs.logic.plans import UserPlan, plan_of
 from genjobs.logic.ports import Collaborators
 from genjobs.logic.task_end import task_event
 from genjobs.models.domain import Job, StepKind, Task, TaskStatus
@@ -57,8 +58,11 @@ def rate_window(deps: Collaborators, at: datetime) -> tuple[str, datetime]:
     return str(number), datetime.fromtimestamp((number + 1) * length, tz=at.tzinfo)
 
 
-def admission_of(deps: Collaborators, job: Job, index: int, held: Held | None = None) -> Admission:
-    plan = plan_of(deps, job.user_id)
+def admission_of(
+    deps: Collaborators, job: Job, index: int, held: Held | None = None, plan: UserPlan | None = None
+) -> Admission:
+    """The admission of a job's task, under `plan` (read from the user's account when not given)."""
+    plan = plan or plan_of(deps, job.user_id)
     at = deps.clock.now()
     return Admission(
         job_id=job.job_id,
@@ -74,11 +78,26 @@ def admission_of(deps: Collaborators, job: Job, index: int, held: Held | None = 
     )
 
 
-def pools_of(deps: Collaborators, admission: Admission) -> dict[str, PoolState]:
+def pools_of(
+    deps: Collaborators, admission: Admission, known: dict[str, PoolState] | None = None
+) -> dict[str, PoolState]:
     """The pools an admission reads: each limited scope's, and its provider's (an unlimited provider
-    is still blocked by a 429)."""
+    is still blocked by a 429). Those in `known` are not read again; those read are added to it."""
+    known = {} if known is None else known
     scopes = {limit.scope for limit in admission.limits} | {admission.provider}
-    return {scope: deps.slots.pool(scope) for scope in sorted(scopes)}
+    for scope in sorted(scopes - known.keys()):
+        known[scope] = deps.slots.pool(scope)
+    return {scope: known[scope] for scope in sorted(scopes)}
+
+
+def taken(pools: dict[str, PoolState], admission: Admission) -> None:
+    """Counts an admission in `pools` as it was written (in flight, and this minute's creates)."""
+    for limit in admission.limits:
+        state = pools[limit.scope]
+        count = state.rate_count + 1 if state.rate_window == admission.window else 1
+        pools[limit.scope] = replace(
+            state, in_flight=state.in_flight + 1, rate_window=admission.window, rate_count=count
+        )
 
 
 def opens_at(deps: Collaborators, admission: Admission, pools: dict[str, PoolState]) -> datetime | None:

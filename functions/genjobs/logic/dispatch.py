@@ -18,11 +18,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from genjobs.logic.admission import admission_of, limits_of, opens_at, pools_of
+from genjobs.logic.admission import admission_of, limits_of, opens_at, pools_of, taken
+from genjobs.logic.plans import UserPlan, plan_of_account
 from genjobs.logic.ports import Collaborators
 from genjobs.models.domain import Job
 from genjobs.models.messages import SubmitTask
-from genjobs.models.persistence import Held, Refused
+from genjobs.models.persistence import Held, PoolState, Refused
 from genjobs.observability import logger, metrics
 
 
@@ -61,9 +62,14 @@ class _Pass:
     deps: Collaborators
     provider: str
     jobs: dict[str, Job | None] = field(default_factory=dict)
+    plans: dict[str, UserPlan] = field(default_factory=dict)
     in_flight: dict[str, int] = field(default_factory=dict)
     full_users: set[str] = field(default_factory=set)
     full_scopes: set[str] = field(default_factory=set)
+    # Each pool read once a pass, then counted on as the pass admits: its picture can only be
+    # fuller than the truth (a slot given back meanwhile asks for a pass of its own), and every
+    # admission's transaction holds the limits whatever happened since.
+    pools: dict[str, PoolState] = field(default_factory=dict)
     admitted: int = 0
 
     def job(self, job_id: str) -> Job | None:
@@ -79,8 +85,10 @@ class _Pass:
         if self.deps.settings.dispatch_mode == "fifo":
             # Switched to fifo with tasks still held: they go to the submitter, which submits them.
             return sum(hand_back(self.deps, h.job_id, h.index, h.user_id) for h in waiting)
-        for user in {h.user_id for h in waiting}:
-            self.in_flight[user] = self.deps.credits.account(user).in_flight
+        for user in {h.user_id for h in waiting}:  # one read of each waiting user's account
+            account = self.deps.credits.account(user)
+            self.in_flight[user] = account.in_flight
+            self.plans[user] = plan_of_account(self.deps, account)
         aging = self.deps.settings.priority_aging_seconds
         while True:
             candidates = [h for h in waiting if h.user_id not in self.full_users]
@@ -107,10 +115,26 @@ class _Pass:
             if token is not None:
                 deps.slots.park(held.job_id, held.index, token)
             return True
-        admission = admission_of(deps, job, held.index, held=held)
-        if any(limit.scope in self.full_scopes for limit in admission.limits):
+        # What is known full is skipped without a read (a pass looks at every held task of the
+        # pool, and a full model of it must not cost one read per task waiting for it).
+        if any(limit.scope in self.full_scopes for limit in limits_of(deps, job.provider, job.model)):
             return True
-        pools = pools_of(deps, admission)
+        plan = self.plans[held.user_id]
+        if self.in_flight.get(held.user_id, 0) >= plan.limits.max_in_flight:
+            self.full_users.add(held.user_id)
+            return True
+        admission = admission_of(deps, job, held.index, held=held, plan=plan)
+        pools = pools_of(deps, admission, self.pools)
+        full = [
+            limit.scope
+            for limit in admission.limits
+            if limit.concurrency is not None and pools[limit.scope].in_flight >= limit.concurrency
+        ]
+        if self.provider in full:
+            return False  # the whole pool is full: the next slot given back asks for a pass
+        if full:
+            self.full_scopes.update(full)  # as read: no transaction that would be refused
+            return True
         opens = opens_at(deps, admission, pools)
         if opens is not None:  # blocked by a 429, or its rate window is full: come back then
             deps.dispatch_queue.nudge(
@@ -130,6 +154,7 @@ class _Pass:
             elif refused.what != "task":
                 self.full_scopes.add(refused.what)
             return True
+        taken(self.pools, admission)
         task = SubmitTask(jobId=held.job_id, taskIndex=held.index, taskToken=parked[0])
         deps.submit_queue.send_task(task, held.user_id)
         self.in_flight[held.user_id] = self.in_flight.get(held.user_id, 0) + 1
