@@ -261,6 +261,30 @@ def test_state_machine_json_paths_are_parsed_once() -> None:
     assert json_path.parse("$.a.b") is json_path.parse("$.a.b")
 
 
+def test_the_server_finds_each_hosts_backend_once(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN moto's package listing, which its server walks to find a request's backend
+    from moto import backends
+
+    listed: list[int] = []
+    original = backends.list_of_moto_modules
+
+    def list_of_moto_modules() -> Any:
+        listed.append(1)
+        return original()
+
+    monkeypatch.setattr(backends, "list_of_moto_modules", list_of_moto_modules)
+
+    # WHEN one service is called many times, each call on a host the server has routed before
+    sqs = stack.client("sqs")
+    queue = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    for _ in range(5):
+        sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+
+    # THEN each still reached its service, and none listed moto's services again
+    assert sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert listed == []
+
+
 def test_sqs_mappings_are_polled_not_fired_inside_send_message(stack: LocalStack) -> None:
     # GIVEN the template's six SQS event source mappings (submit, its DLQ, notify, run, bulk, dispatch)
     from moto.sqs.models import sqs_backends
