@@ -18,6 +18,8 @@ from tests.e2e.invariants import assert_everything_settled
 # Wall seconds per schedule second: a 20 s simulated image takes 0.4 s, the sweeper runs every 1.2 s.
 TIME_SCALE = 0.02
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+# Most a wait on a job that keeps moving may take, in its bound (Client.wait).
+WAIT_CAP = 4
 
 
 @pytest.fixture(scope="session")
@@ -76,15 +78,28 @@ class Client:
     def wait(
         self, job_id: str, until: Callable[[dict[str, Any]], bool] | None = None, timeout: float = 60
     ) -> dict[str, Any]:
-        """Polls the job until `until` holds (default: it ended)."""
+        """Polls the job until `until` holds (default: it ended).
+
+        Fails once the job has gone `timeout` seconds without moving (its status or a count of its
+        tasks), or after WAIT_CAP times `timeout` in all: a busy machine stretches a job that keeps
+        moving (the local stack is one process, sharing the cores with the other lanes), while a
+        job that is stuck still fails in bounded time."""
         until = until or (lambda job: job["status"] in TERMINAL)
-        deadline = time.monotonic() + timeout
+        started = last_move = time.monotonic()
+        seen: tuple[Any, ...] | None = None
         while True:
             job = self.job(job_id)
             if until(job):
                 return job
-            if time.monotonic() > deadline:
-                raise AssertionError(f"job {job_id} still {job['status']} {job['counts']} after {timeout}s")
+            now = time.monotonic()
+            moved = (job["status"], tuple(sorted(job["counts"].items())))
+            if moved != seen:
+                seen, last_move = moved, now
+            if now - last_move > timeout or now - started > WAIT_CAP * timeout:
+                raise AssertionError(
+                    f"job {job_id} still {job['status']} {job['counts']} after {now - started:.0f}s"
+                    f" ({now - last_move:.0f}s without moving; bound {timeout}s)"
+                )
             time.sleep(0.1)
 
     def credits(self) -> dict[str, Any]:
