@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from genjobs.logic.admission import admission_of, limits_of, opens_at, pools_of, taken
 from genjobs.logic.plans import UserPlan, plan_of_account
 from genjobs.logic.ports import Collaborators
+from genjobs.logic.task_end import task_event
 from genjobs.models.domain import Job
 from genjobs.models.messages import SubmitTask
 from genjobs.models.persistence import Held, PoolState, Refused
@@ -160,6 +161,12 @@ class _Pass:
         self.in_flight[held.user_id] = self.in_flight.get(held.user_id, 0) + 1
         self.admitted += 1
         metrics.add_metric(name="TasksDispatched", unit="Count", value=1)
+        # After the hand-back, so the submitter is not kept waiting for it: how long the task waited
+        # for its place shows on its job's timeline next to its task.held.
+        waited = round(self.waited(held), 3)
+        deps.timeline.add(
+            task_event(held.job_id, "task.admitted", held.index, pool=self.provider, waitedSeconds=waited)
+        )
         return True
 
 

@@ -136,6 +136,10 @@ def test_a_model_limit_holds_across_users_and_a_newcomer_goes_before_a_big_jobs_
     assert behind >= 3, f"only {behind} of A's tasks were still held when B's was: too late to tell"
     b_at = submitted_at(small_job)[0]
     assert sum(at > b_at for at in submitted_at(big_job)) >= behind - 2, (behind, b_at, submitted_at(big_job))
+    # AND B's timeline shows its wait: held, then admitted to a place of the provider's pool
+    b_events = [e for e in b.events(small) if e["kind"] in ("task.held", "task.admitted")]
+    assert [e["kind"] for e in b_events] == ["task.held", "task.admitted"]
+    assert b_events[1]["detail"]["pool"] == "simulator" and b_events[1]["detail"]["waitedSeconds"] > 0
     # AND everything completed, credits exact
     assert (big_job["status"], small_job["status"]) == ("COMPLETED", "COMPLETED")
     assert_credits_exact(stack, a, charged=6 * 3)
