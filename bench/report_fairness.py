@@ -24,6 +24,37 @@ def _na(value: Any) -> str:
     return "n/a" if value is None else str(value)
 
 
+def _throughput(r: dict[str, Any]) -> str:
+    if r.get("a_tasks_per_minute") is not None:
+        return str(r["a_tasks_per_minute"])
+    if r.get("a_tasks_per_minute_at_most") is not None:
+        return f"at most {r['a_tasks_per_minute_at_most']} (A still running after {r.get('a_watched_s')} s)"
+    return "n/a"
+
+
+# B's phases (bench.scenarios.fairness.PHASES), in the order a task goes through them.
+PHASE_LABELS = {
+    "to_task": "to its task",
+    "to_held": "to held",
+    "held": "held",
+    "to_submitted": "to submitted",
+    "submitted_to_end": "at the provider to its end",
+    "end_to_job_end": "to the job's end",
+}
+
+
+def _phases(r: dict[str, Any]) -> str:
+    def one(found: dict[str, float] | None) -> str:
+        return " / ".join(_na((found or {}).get(name)) for name in PHASE_LABELS)
+
+    return f"alone {one(r.get('b_idle_phases'))}; while A runs {one(r.get('b_loaded_phases'))}"
+
+
+def _busy(r: dict[str, Any]) -> str:
+    share = r.get("a_provider_busy")
+    return "n/a" if share is None else f"{share:.0%}"
+
+
 def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "**missed**")
 
@@ -34,6 +65,8 @@ def verdicts(s: dict[str, Any]) -> dict[str, bool | None]:
     limit, prio = _part(s, "fair", "limit"), _part(s, "fair", "priority")
     ratio = burst.get("b_ratio")
     ours, theirs = burst.get("a_tasks_per_minute"), fifo_burst.get("a_tasks_per_minute")
+    # fifo's A still running when the part ended: its throughput is at most what it completed by then.
+    theirs = theirs if theirs is not None else fifo_burst.get("a_tasks_per_minute_at_most")
     high, low = (prio.get(role) or {} for role in ("high", "low"))
     high_wait, low_wait = ((r.get("wait_s") or {}).get("median") for r in (high, low))
     return {
@@ -58,8 +91,8 @@ def target_rows(s: dict[str, Any]) -> list[str]:
         f"| fair dispatch: a 1-task job while another user runs big jobs within 1.5x of idle | "
         f"{_spread(fair.get('b_ratio'), 'x')} (min / median / max; fifo {_spread(fifo.get('b_ratio'), 'x')}) | "
         f"{_verdict(v['b_ratio'])} |",
-        f"| fair dispatch: the big jobs' throughput not lower than fifo's | {_na(fair.get('a_tasks_per_minute'))} "
-        f"tasks/min (fifo {_na(fifo.get('a_tasks_per_minute'))}) | {_verdict(v['a_throughput'])} |",
+        f"| fair dispatch: the big jobs' throughput not lower than fifo's | {_throughput(fair)} "
+        f"tasks/min (fifo {_throughput(fifo)}) | {_verdict(v['a_throughput'])} |",
         f"| a provider limit of N never exceeded at the provider | peak {limit.get('peak_in_flight', 'n/a')} for "
         f"N = {limit.get('limit', 'n/a')} (fifo {_part(s, 'fifo', 'limit').get('peak_in_flight', 'n/a')}) | "
         f"{_verdict(v['limit'])} |",
@@ -119,7 +152,10 @@ def section(s: dict[str, Any]) -> list[str]:
         f"{z['a_concurrency']}, both on `{u['burst_plan']}` (B's first {z['b_first_s']:g} s after A's jobs, then every {z['b_gap_s']:g} s); "
         f"the model's capacity is {z['capacity']} in flight at the provider (the simulator answers 429 beyond "
         "it in both modes; fair mode has it as ProviderLimits). B's time is its job item's `createdAt` to "
-        "`finishedAt`; A's throughput is A's completed tasks over its first creation to its last end. "
+        "`finishedAt`, and its phases go from one record of the job to the next (its task created, held, "
+        "admitted, submitted, ended; the job ended). A's throughput is A's completed tasks over its first "
+        "creation to its last end (when A had not ended, at most its completed tasks over the time watched). "
+        "The places A kept busy tell whether the provider was the bottleneck, as the targets presume. "
         f"(b) {z['limit_jobs']} concurrent 1-task jobs ({m['limit']}, from {u['limit_users']} users) with ProviderLimits "
         f"concurrency {z['limit']}; the simulator accepts everything and counts its peak in flight. (c) A "
         f"`{u['low_plan']}` user's job of {z['priority_tasks']} tasks, then a `{u['high_plan']}` user's, on "
@@ -147,9 +183,19 @@ def section(s: dict[str, Any]) -> list[str]:
         ),
         _row(
             "(a) A's throughput, tasks / min",
-            _cells(s, "burst", lambda r: _na(r.get("a_tasks_per_minute"))),
+            _cells(s, "burst", _throughput),
             "≥ fifo's",
             _verdict(v["a_throughput"]),
+        ),
+        _row(
+            "(a) where B's job's time went, median s: "
+            + " / ".join(PHASE_LABELS.values())
+            + " (n/a: a phase it did not go through)",
+            _cells(s, "burst", _phases),
+        ),
+        _row(
+            f"(a) the provider's places A kept busy (A's completed tasks times {f['latency_s']:g} s, over the capacity times A's span)",
+            _cells(s, "burst", _busy),
         ),
         _row(
             "(a) A's tasks completed / failed of all; A's span, s; A's jobs",

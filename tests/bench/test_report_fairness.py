@@ -176,3 +176,45 @@ def test_no_section_and_no_target_rows_when_the_scenario_did_not_run() -> None:
     assert report_fairness.target_rows({}) == []
     failed = {"fairness": {"error": "exit 1", "log_tail": "..."}}
     assert report_fairness.section(failed)[2] == "Not measured (exit 1)."
+
+
+def test_a_fifo_run_whose_big_jobs_had_not_ended_is_judged_by_the_most_it_could_have_done() -> None:
+    # GIVEN fifo's A still running when its part ended: 858 tasks completed in the 1,800 s watched
+    s = _scenarios()
+    fifo = s["fairness"]["modes"]["fifo"]["burst"]
+    fifo.update(a_tasks_per_minute=None, a_tasks_per_minute_at_most=28.6, a_watched_s=1800.0)
+    for fair_rate, verdict in ((52.1, "met"), (20.0, "**missed**")):
+        s["fairness"]["modes"]["fair"]["burst"]["a_tasks_per_minute"] = fair_rate
+        # WHEN the section is rendered
+        row = _row(report_fairness.section(s), "(a) A's throughput")
+        # THEN fifo's cell says it is a bound, and fair mode is judged against that bound
+        assert row[1] == "at most 28.6 (A still running after 1800.0 s)"
+        assert row[3:] == ["≥ fifo's", verdict]
+
+
+def test_where_b_s_time_went_is_shown_phase_by_phase_alone_and_under_load() -> None:
+    # GIVEN B held for a place only under load, and the provider's places A kept busy
+    s = _scenarios()
+    burst = s["fairness"]["modes"]["fair"]["burst"]
+    burst["b_idle_phases"] = {
+        "to_task": 0.3,
+        "to_submitted": 0.3,
+        "submitted_to_end": 5.1,
+        "end_to_job_end": 0.2,
+    }
+    burst["b_loaded_phases"] = {
+        "to_task": 2.9,
+        "to_held": 4.7,
+        "held": 4.9,
+        "to_submitted": 1.2,
+        "submitted_to_end": 7.3,
+        "end_to_job_end": 3.1,
+    }
+    burst["a_provider_busy"] = 0.434
+    lines = report_fairness.section(s)
+    # THEN each phase's median is in order, n/a where B did not go through it
+    assert _row(lines, "(a) where B's job's time went")[2] == (
+        "alone 0.3 / n/a / n/a / 0.3 / 5.1 / 0.2; while A runs 2.9 / 4.7 / 4.9 / 1.2 / 7.3 / 3.1"
+    )
+    # AND the provider's places in use say whether the provider was the bottleneck
+    assert _row(lines, "(a) the provider's places A kept busy")[2] == "43%"
