@@ -139,7 +139,8 @@ def test_a_model_limit_holds_across_users_and_a_newcomer_goes_before_a_big_jobs_
     # AND B's timeline shows its wait: held, then admitted to a place of the provider's pool
     b_events = [e for e in b.events(small) if e["kind"] in ("task.held", "task.admitted")]
     assert [e["kind"] for e in b_events] == ["task.held", "task.admitted"]
-    assert b_events[1]["detail"]["pool"] == "simulator" and b_events[1]["detail"]["waitedSeconds"] > 0
+    assert b_events[1]["detail"]["pool"] == "simulator"
+    assert b_events[1]["detail"]["waitedSeconds"] > 0
     # AND everything completed, credits exact
     assert (big_job["status"], small_job["status"]) == ("COMPLETED", "COMPLETED")
     assert_credits_exact(stack, a, charged=6 * 3)
