@@ -68,6 +68,10 @@ class JobChannel:
             return
         frame = json.loads(raw)
         if frame.get("type") == "change" and frame.get("jobId") == self.job_id:
+            if isinstance(frame.get("seq"), int) and frame["seq"] > self.last_seq + 1:
+                # Changes came before it that this connection never carried (made before it opened):
+                # read them first, so every change is seen once and in order.
+                yield from self.missed()
             yield from self._new([frame])
 
     def _reconnect(self) -> Iterator[dict[str, Any]]:
