@@ -279,7 +279,8 @@ def test_operators_cancel_the_running_jobs_of_a_model_keeping_what_finished(
     # GIVEN a user's job of a model that hangs at its provider, running
     since = datetime.now(UTC).isoformat()
     user = make_user(5)
-    job_id = user.create(job_of({"latency": 600}, {"latency": 600}))["jobId"]
+    # (6000 s: two minutes of the test, so the job cannot end before the cancel on a slow machine)
+    job_id = user.create(job_of({"latency": 6000}, {"latency": 6000}))["jobId"]
     user.wait(job_id, until=lambda j: j["counts"]["PROCESSING"] == 2)
     # WHEN an operator cancels every running job of that model
     stuck = {
