@@ -115,14 +115,15 @@ def held_now(app: Client, job_id: str) -> int:
 def test_a_model_limit_holds_across_users_and_a_newcomer_goes_before_a_big_jobs_later_tasks(
     stack: LocalStack, make_user: Callable[..., Client]
 ) -> None:
-    # GIVEN user A's 6 long tasks on a model limited to 2 at once, the others held (500 s: 10 s of
-    # the test for each wave, so B is held while most of A's are, however slowly a busy machine runs)
+    # GIVEN user A's 6 long tasks on a model limited to 2 at once, the others held (1500 s: 30 s of
+    # the test for each wave, so B is held while most of A's are: at 10 s a busy CI machine held B
+    # only after A's first wave had ended)
     a, b = make_user(30), make_user(30)
     with peaks(stack) as most:
-        big = a.create(sim_job(6, model=LIMITED_MODEL, latency=500) | {"concurrency": 6})["jobId"]
+        big = a.create(sim_job(6, model=LIMITED_MODEL, latency=1500) | {"concurrency": 6})["jobId"]
         wait_for(lambda: held(a, big), timeout=60, what="A's tasks held")
         # WHEN user B asks for one task of the same model, and is held too
-        small = b.create(sim_job(1, model=LIMITED_MODEL, latency=500))["jobId"]
+        small = b.create(sim_job(1, model=LIMITED_MODEL, latency=1500))["jobId"]
         wait_for(lambda: held(b, small), timeout=60, what="B's task held")
         behind = held_now(a, big)
         small_job = b.wait(small, timeout=120)
