@@ -62,20 +62,21 @@ def test_a_cancelled_prediction_leaves_the_count_at_once(sim: SimulatorServer) -
 def test_a_model_at_capacity_refuses_new_predictions_with_429_until_a_slot_frees(
     limited: SimulatorServer,
 ) -> None:
-    # GIVEN the model's two slots taken, by predictions of 10 and 50 schedule seconds
-    assert create(limited, "sim-image", "a", latency=10).status_code == 201
-    assert create(limited, "sim-image", "b", latency=50).status_code == 201
+    # GIVEN the model's two slots taken, by predictions of 100 and 500 schedule seconds (long enough
+    # that neither ends before the third create on a busy machine)
+    assert create(limited, "sim-image", "a", latency=100).status_code == 201
+    assert create(limited, "sim-image", "b", latency=500).status_code == 201
     # WHEN a third is created
     refused = create(limited, "sim-image", "c", latency=1)
     # THEN it is refused with the wait until the first slot frees, and nothing was created
     assert refused.status_code == 429
-    assert 0 < float(refused.headers["Retry-After"]) <= 10 * SCALE + 0.01
+    assert 0 < float(refused.headers["Retry-After"]) <= 100 * SCALE + 0.01
     assert limited.stats()["over_capacity"] == 1
     assert limited.stats()["predictions_created"] == 2
     assert limited.stats()["peak_in_flight"]["by_model"] == {"sim-image": 2}
     # AND another model is not limited, and a replay of a created prediction is not refused
     assert create(limited, "sim-video", "d", latency=1).status_code == 201
-    assert create(limited, "sim-image", "a", latency=10).status_code == 201
+    assert create(limited, "sim-image", "a", latency=100).status_code == 201
     # WHEN the first slot frees, the refused create goes through
     time.sleep(float(refused.headers["Retry-After"]) + 0.01)
     assert create(limited, "sim-image", "c", latency=1).status_code == 201
