@@ -384,22 +384,22 @@ def peak_in_flight(tasks: list[dict[str, Any]]) -> int:
 
 
 @pytest.mark.parametrize(
-    ("tasks", "concurrency", "children"),
-    [(6, 2, 1), (4, 4, 1)],
+    ("tasks", "concurrency", "children", "latency"),
+    [(6, 2, 1, 600), (4, 4, 1, 1500)],
     ids=["more-tasks-than-concurrency", "all-at-once"],
 )
 def test_a_job_runs_in_batches_never_more_in_flight_than_its_concurrency(
-    stack: LocalStack, app: Client, tasks: int, concurrency: int, children: int
+    stack: LocalStack, app: Client, tasks: int, concurrency: int, children: int, latency: int
 ) -> None:
     from genjobs_local import metering
 
-    # GIVEN webhook tasks of 300 s each (6 s of wall time: they overlap however a busy machine spreads
-    # the submissions), and the meter
+    # GIVEN webhook tasks of `latency` s each (12 s or 30 s of wall time: long enough that a wave's
+    # submissions overlap however a busy CI machine spreads them), and the meter
     meter = metering.enable()
     meter.reset()
     try:
         # WHEN a job of `tasks` tasks runs `concurrency` at a time
-        body = sim_job(tasks, model="sim-image-webhook", latency=300) | {"concurrency": concurrency}
+        body = sim_job(tasks, model="sim-image-webhook", latency=latency) | {"concurrency": concurrency}
         job = app.wait(app.create(body)["jobId"], timeout=60)
         started = meter.snapshot()["executions"]["child"]
     finally:
