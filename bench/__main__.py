@@ -74,6 +74,8 @@ def _scenarios(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
         # Both DispatchModes side by side, a stack each, on the real clock (B's 5 s task against
         # local processing): fifo then fair, each a burst, a provider limit and two priorities.
         "fairness": lambda: fairness.run(quick),
+        # (a) of fairness again at TIME_SCALE 10, where the provider's capacity is the bottleneck.
+        "fairness-slow": lambda: fairness.run_slow(quick),
     }
 
 
@@ -92,6 +94,7 @@ NAMES = [
     "concurrent",
     "pipelines",
     "fairness",
+    "fairness-slow",
     "live",
 ]
 

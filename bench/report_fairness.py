@@ -9,9 +9,20 @@ MODES = ("fifo", "fair")
 TARGETS = {"b_ratio": 1.5}
 
 
-def _part(s: dict[str, Any], mode: str, part: str) -> dict[str, Any]:
-    found = ((s.get("fairness") or {}).get("modes") or {}).get(mode, {}).get(part)
+SLOW = "fairness-slow"  # (a) again on a slower clock, where the provider is the bottleneck
+
+
+def _part(s: dict[str, Any], mode: str, part: str, scenario: str = "fairness") -> dict[str, Any]:
+    found = ((s.get(scenario) or {}).get("modes") or {}).get(mode, {}).get(part)
     return found if isinstance(found, dict) else {}
+
+
+def _slow_ratio_met(r: dict[str, Any]) -> bool | None:
+    """Every sample of B within the target, none left unended (an unended one is slower than any)."""
+    ratio = r.get("b_ratio")
+    if not ratio:
+        return False if r.get("b_unended") else None
+    return ratio["max"] <= TARGETS["b_ratio"] and not r.get("b_unended")
 
 
 def _spread(value: dict[str, float] | None, unit: str = "") -> str:
@@ -76,6 +87,7 @@ def verdicts(s: dict[str, Any]) -> dict[str, bool | None]:
         "limit": limit["peak_in_flight"] <= limit["limit"] if "peak_in_flight" in limit else None,
         "priority": high_wait < low_wait if high_wait is not None and low_wait is not None else None,
         "low_completes": low["completed"] == prio["tasks_per_user"] if low else None,
+        "b_ratio_slow": _slow_ratio_met(_part(s, "fair", "burst", SLOW)),
     }
 
 
@@ -87,10 +99,19 @@ def target_rows(s: dict[str, Any]) -> list[str]:
     fair, fifo = _part(s, "fair", "burst"), _part(s, "fifo", "burst")
     limit, prio = _part(s, "fair", "limit"), _part(s, "fair", "priority")
     high, low = prio.get("high") or {}, prio.get("low") or {}
+    slow = []
+    if SLOW in s:
+        fair_slow, fifo_slow = _part(s, "fair", "burst", SLOW), _part(s, "fifo", "burst", SLOW)
+        slow = [
+            f"| fair dispatch, the same at a {_scale(s)} slower clock (the provider the bottleneck): "
+            f"within 1.5x of idle | {_ratio(fair_slow)} (fifo {_ratio(fifo_slow)}) | "
+            f"{_verdict(v['b_ratio_slow'])} |"
+        ]
     return [
         f"| fair dispatch: a 1-task job while another user runs big jobs within 1.5x of idle | "
         f"{_spread(fair.get('b_ratio'), 'x')} (min / median / max; fifo {_spread(fifo.get('b_ratio'), 'x')}) | "
         f"{_verdict(v['b_ratio'])} |",
+        *slow,
         f"| fair dispatch: the big jobs' throughput not lower than fifo's | {_throughput(fair)} "
         f"tasks/min (fifo {_throughput(fifo)}) | {_verdict(v['a_throughput'])} |",
         f"| a provider limit of N never exceeded at the provider | peak {limit.get('peak_in_flight', 'n/a')} for "
@@ -103,14 +124,30 @@ def target_rows(s: dict[str, Any]) -> list[str]:
     ]
 
 
+def _scale(s: dict[str, Any]) -> str:
+    scale = (s.get(SLOW) or {}).get("time_scale")
+    return f"{scale:g}x" if scale else "n/a"
+
+
+def _ratio(r: dict[str, Any]) -> str:
+    """B's ratios (min / median / max), and how many of B's jobs had not ended at the part's end."""
+    if not r:
+        return "not measured"
+    if "error" in r:
+        return f"error: {r['error']}"
+    unended = r.get("b_unended") or 0
+    suffix = f"; {unended} of {len(r.get('b_loaded_s') or []) + unended} not ended" if unended else ""
+    return f"{_spread(r.get('b_ratio'), 'x')}{suffix}"
+
+
 def _row(label: str, cells: dict[str, str], target: str = "", verdict: str = "") -> str:
     return f"| {label} | {cells['fifo']} | {cells['fair']} | {target} | {verdict} |"
 
 
-def _cells(s: dict[str, Any], part: str, show: Any) -> dict[str, str]:
+def _cells(s: dict[str, Any], part: str, show: Any, scenario: str = "fairness") -> dict[str, str]:
     out = {}
     for mode in MODES:
-        found = _part(s, mode, part)
+        found = _part(s, mode, part, scenario)
         out[mode] = (
             "not measured" if not found else (f"error: {found['error']}" if "error" in found else show(found))
         )
@@ -216,6 +253,7 @@ def section(s: dict[str, Any]) -> list[str]:
                 lambda r: f"{r['peak_in_flight']} (capacity {z['capacity']}); {r['over_capacity_429']}",
             ),
         ),
+        *_slow_rows(s, v),
         _row(
             "(b) peak in flight at the provider",
             _cells(s, "limit", lambda r: f"{r['peak_in_flight']} (N = {r['limit']})"),
@@ -245,3 +283,41 @@ def section(s: dict[str, Any]) -> list[str]:
         "",
     ]
     return lines
+
+
+def _slow_rows(s: dict[str, Any], v: dict[str, bool | None]) -> list[str]:
+    """(a) again at the slower clock (bench.scenarios.fairness.SLOW_SCALE), when it ran."""
+    f = s.get(SLOW)
+    if not f:
+        return []
+    if "modes" not in f:
+        return [
+            _row(
+                f"(a') at a slower clock: not measured ({f.get('error', 'not run')})",
+                dict.fromkeys(MODES, ""),
+            )
+        ]
+    at = f"(a') at a {_scale(s)} slower clock"
+    return [
+        _row(
+            f"{at} (TIME_SCALE {f['time_scale']:g}: the stack's processing a tenth of what it is above, each "
+            f"task still {f['latency_s']:g} s at the provider; A not waited for; `{f.get('_command', '')}`): "
+            "B's job alone, s",
+            _cells(s, "burst", lambda r: _spread(r.get("b_idle")), SLOW),
+        ),
+        _row(f"{at}: B's job while A runs, s", _cells(s, "burst", _loaded, SLOW)),
+        _row(
+            f"{at}: B's job while A runs, over its median alone",
+            _cells(s, "burst", _ratio, SLOW),
+            f"≤ {TARGETS['b_ratio']}x every sample",
+            _verdict(v["b_ratio_slow"]),
+        ),
+        _row(
+            f"{at}: where B's job's time went, median s (as above)",
+            _cells(s, "burst", _phases, SLOW),
+        ),
+        _row(
+            f"{at}: the provider's places A kept busy while B's jobs ran; A's tasks completed then",
+            _cells(s, "burst", lambda r: f"{_busy(r)}; {r['a_completed']} of {r['a_tasks']}", SLOW),
+        ),
+    ]

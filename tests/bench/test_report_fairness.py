@@ -94,7 +94,45 @@ def _scenarios() -> dict[str, Any]:
                 "fair": _mode(_spread(1.0, 1.2, 1.4), 550.0, 10, high=3.0, low=25.0),
             },
             "_command": COMMAND,
-        }
+        },
+        # (a) again on a slower clock: fair within the target, fifo far over it with one B unended
+        "fairness-slow": {
+            "latency_s": 5.0,
+            "time_scale": 10.0,
+            "modes": {
+                "fifo": {"burst": _slow_burst([5.1, 5.2, 5.2], [20.6, 31.2], unended=1)},
+                "fair": {"burst": _slow_burst([5.1, 5.2, 5.2], [5.2, 6.2, 7.1])},
+            },
+            "_command": "uv run python -m bench --only fairness-slow",
+        },
+    }
+
+
+def _slow_burst(idle: list[float], loaded: list[float], unended: int = 0) -> dict[str, Any]:
+    """A burst part that did not wait for A's jobs, as bench.scenarios.fairness.burst records it."""
+    median = sorted(idle)[1]
+    ratios = [round(x / median, 2) for x in loaded]
+    return {
+        "all_ended": not unended,
+        "a_waited_for": False,
+        "b_unended": unended,
+        "b_idle_s": idle,
+        "b_loaded_s": loaded,
+        "b_ended_while_a_ran": [True] * len(loaded),
+        "b_idle": _spread(min(idle), median, max(idle)),
+        "b_loaded": _spread(min(loaded), sorted(loaded)[len(loaded) // 2], max(loaded)),
+        "b_ratio": _spread(min(ratios), sorted(ratios)[len(ratios) // 2], max(ratios)),
+        "b_idle_phases": {
+            "to_task": 0.1,
+            "to_submitted": 0.04,
+            "submitted_to_end": 5.0,
+            "end_to_job_end": 0.05,
+        },
+        "b_loaded_phases": {"to_task": 0.1, "to_held": 0.2, "held": 0.9, "to_submitted": 0.04},
+        "a_tasks": 900,
+        "a_completed": 79,
+        "a_failed": 0,
+        "a_provider_busy": 0.83,
     }
 
 
@@ -126,7 +164,7 @@ def test_both_modes_are_side_by_side_with_the_targets_met_by_fair_mode() -> None
     assert any(f"`{COMMAND}`" in line for line in lines)
     # AND the targets table gets one row per target, all met
     rows = report_fairness.target_rows(_scenarios())
-    assert len(rows) == 4
+    assert len(rows) == 5
     assert all(row.endswith("| met |") for row in rows)
 
 
@@ -154,7 +192,7 @@ def test_fair_mode_missing_a_target_is_reported_missed(change: Any, target: str)
 def test_fifo_overrunning_the_limit_is_shown_but_does_not_fail_the_target() -> None:
     # fifo has no provider limits: its overrun is the comparison, not a miss
     assert report_fairness.verdicts(_scenarios())["limit"] is True
-    assert "fifo 57" in report_fairness.target_rows(_scenarios())[2]
+    assert "fifo 57" in report_fairness.target_rows(_scenarios())[3]
 
 
 def test_a_part_that_failed_shows_its_error_and_the_others_still_render() -> None:
@@ -168,7 +206,7 @@ def test_a_part_that_failed_shows_its_error_and_the_others_still_render() -> Non
         "n/a",
     ]
     assert _row(lines, "(a) A's throughput")[-1] == "met"
-    assert "| peak n/a for N = n/a (fifo 57) | n/a |" in report_fairness.target_rows(scenarios)[2]
+    assert "| peak n/a for N = n/a (fifo 57) | n/a |" in report_fairness.target_rows(scenarios)[3]
 
 
 def test_no_section_and_no_target_rows_when_the_scenario_did_not_run() -> None:
@@ -218,3 +256,40 @@ def test_where_b_s_time_went_is_shown_phase_by_phase_alone_and_under_load() -> N
     )
     # AND the provider's places in use say whether the provider was the bottleneck
     assert _row(lines, "(a) the provider's places A kept busy")[2] == "43%"
+
+
+def test_the_burst_on_a_slower_clock_is_shown_beside_the_real_one_and_judged_on_its_own() -> None:
+    # WHEN the section is rendered from a run with the burst also on a 10x slower clock
+    s = _scenarios()
+    lines = report_fairness.section(s)
+    # THEN its rows follow (a)'s, fifo then fair, an unended B counted rather than dropped
+    assert _row(lines, "(a') at a 10x slower clock: B's job while A runs, over")[1:] == [
+        "3.96x / 6x / 6x; 1 of 3 not ended",
+        "1x / 1.19x / 1.37x",
+        "≤ 1.5x every sample",
+        "met",
+    ]
+    assert _row(lines, "(a') at a 10x slower clock: the provider's places")[2] == "83%; 79 of 900"
+    assert _row(lines, "(a') at a 10x slower clock: where")[2].endswith("0.1 / 0.2 / 0.9 / 0.04 / n/a / n/a")
+    # AND the targets table has its own row for it, next to the real clock's
+    row = report_fairness.target_rows(s)[1]
+    assert "10x slower clock" in row
+    assert row.endswith("| 1x / 1.19x / 1.37x (fifo 3.96x / 6x / 6x; 1 of 3 not ended) | met |")
+
+
+def test_on_the_slower_clock_a_b_that_never_ended_is_a_miss() -> None:
+    # GIVEN fair mode's B within 1.5x in the samples that ended, but one that had not ended
+    s = _scenarios()
+    s["fairness-slow"]["modes"]["fair"]["burst"] = _slow_burst([5.1, 5.2, 5.2], [5.2, 6.2], unended=1)
+    # THEN the slower clock's target is missed, and only it
+    verdicts = report_fairness.verdicts(s)
+    assert [name for name, ok in verdicts.items() if not ok] == ["b_ratio_slow"]
+    assert "**missed**" in report_fairness.target_rows(s)[1]
+
+
+def test_without_the_slower_clock_run_there_are_no_rows_for_it() -> None:
+    s = _scenarios()
+    del s["fairness-slow"]
+    assert not any(line.startswith("| (a')") for line in report_fairness.section(s))
+    assert len(report_fairness.target_rows(s)) == 4
+    assert report_fairness.verdicts(s)["b_ratio_slow"] is None
