@@ -107,8 +107,11 @@ def test_cancel_while_a_webhook_task_cannot_keep_its_output_ends_cancelled_promp
     assert cancel(app, job_id).status_code == 202
     started = time.monotonic()
     job = app.wait(job_id, timeout=BOUND)
-    # THEN the job ends CANCELLED at once (not at the task deadline), nothing charged, credit back
-    assert time.monotonic() - started < 60 * TIME_SCALE * 3  # within a few sweeper intervals
+    # THEN the job ends CANCELLED at once, nothing charged, credit back: not when the task would
+    # have ended without the cancel (its tenth failed look, ~2,700 s overdue, or its heartbeat's
+    # timeout, 3,600 s: 54 and 72 s here). A loaded machine takes seconds for the cancel's chain
+    # (API, queue, submitter, provider, token, workflow): 5.3 s in one CI run.
+    assert time.monotonic() - started < 500 * TIME_SCALE
     assert job["status"] == "CANCELLED"
     (task,) = job["tasks"]
     assert task["status"] == "CANCELLED"

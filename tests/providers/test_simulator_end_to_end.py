@@ -68,12 +68,13 @@ def terminal(status: ProviderStatus) -> bool:
 def test_submitted_task_queues_runs_with_progress_and_succeeds_with_downloadable_outputs(
     provider: SimulatorProvider, sim: SimulatorServer
 ) -> None:
-    # GIVEN a task that queues 1 s, runs 20 s in 4 progress steps and makes 2 outputs
-    submission = provider.submit(task(queueSeconds=1, latency=20, progressSteps=4, outputs=2))
+    # GIVEN a task that queues 1 s, runs 100 s in 4 progress steps and makes 2 outputs (each step
+    # lasts 0.5 s of the test: a status read on a loaded machine takes longer than a 20 s task's)
+    submission = provider.submit(task(queueSeconds=1, latency=100, progressSteps=4, outputs=2))
     assert submission.status is not None
     assert submission.status.state is TaskState.QUEUED
     # WHEN it is polled to the end
-    seen = poll_until(provider, submission.provider_id, terminal)
+    seen = poll_until(provider, submission.provider_id, terminal, timeout=15.0)
     # THEN it went through running with stepwise progress and succeeded with two outputs
     running = sorted({s.progress for s in seen if s.state is TaskState.RUNNING and s.progress is not None})
     assert set(running) <= {0.0, 25.0, 50.0, 75.0}
