@@ -31,7 +31,7 @@ def messages() -> dict[str, tuple[str, Any]]:
         titled[model.__name__] = model
     for model in (m.FailTaskInput, m.FailTaskOutput, m.SettleJobInput, m.SettleJobOutput):
         titled[model.__name__] = model
-    for model in (m.JobEvent, m.ReceivedWebhook):
+    for model in (m.JobEvent, m.ReceivedWebhook, m.SweeperSchedule):
         titled[model.__name__] = model
     # RunQueue's message, and the contract of the app functions a pipeline step invokes.
     titled["RunQueueMessage"] = m.RunTask

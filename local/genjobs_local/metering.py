@@ -463,10 +463,10 @@ def _hook_schedules() -> None:
 
     fire = Scheduler.fire
 
-    def metered_fire(self: Scheduler, schedule: Schedule) -> tuple[str, bool]:
+    def metered_fire(self: Scheduler, schedule: Schedule, at: float | None = None) -> tuple[str, bool]:
         if _enabled:
             meter.trace_root("schedule")
-        return fire(self, schedule)
+        return fire(self, schedule, at)
 
     Scheduler.fire = metered_fire  # type: ignore[method-assign]
 

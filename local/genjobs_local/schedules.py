@@ -42,10 +42,29 @@ def rate_seconds(expression: str) -> int:
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
 
 
-def schedule_event(schedule: Schedule) -> Any:
-    """Target.Input if the schedule has one, else Scheduler's default notification."""
+def scheduled_time(at: float) -> str:
+    """<aws.scheduler.scheduled-time> for a fire meant for `at` (epoch seconds). Scheduler writes
+    whole seconds; here a minute may last a second, so the milliseconds are kept."""
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at))
+    return f"{whole}.{int(at * 1000) % 1000:03d}Z"
+
+
+def schedule_event(schedule: Schedule, at: float | None = None) -> Any:
+    """Target.Input if the schedule has one, its context attributes filled in as Scheduler fills
+    them, else Scheduler's default notification. `at` is the time the fire was meant for (epoch
+    seconds; now by default)."""
+    meant_for = time.time() if at is None else at
     if schedule.input is not None:
-        return json.loads(schedule.input)
+        attributes = {
+            "schedule-arn": schedule.arn,
+            "scheduled-time": scheduled_time(meant_for),
+            "execution-id": uuid.uuid4().hex[:16],
+            "attempt-number": "1",  # the template retries schedules 0 times
+        }
+        text = schedule.input
+        for name, value in attributes.items():
+            text = text.replace(f"<aws.scheduler.{name}>", value)
+        return json.loads(text)
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -90,9 +109,9 @@ class Scheduler:
         for fire in fires:
             fire.join()
 
-    def fire(self, schedule: Schedule) -> tuple[str, bool]:
+    def fire(self, schedule: Schedule, at: float | None = None) -> tuple[str, bool]:
         # Scheduler invokes Lambda asynchronously; an error is logged (the template retries 0 times).
-        payload, errored = self._run(schedule.target_arn, schedule_event(schedule))
+        payload, errored = self._run(schedule.target_arn, schedule_event(schedule, at))
         if errored:
             log.error("schedule %s: %s", schedule.name, payload)
         return payload, errored
@@ -104,10 +123,11 @@ class Scheduler:
         period = wall_seconds(schedule.period_s)
         due = time.monotonic() + period
         while not self._stop.wait(max(0.0, due - time.monotonic())):
+            # The fire is meant for `due`, however late this thread woke or the invocation starts.
+            self._fire_async(schedule, time.time() - (time.monotonic() - due))
             due += period
-            self._fire_async(schedule)
 
-    def _fire_async(self, schedule: Schedule) -> None:
+    def _fire_async(self, schedule: Schedule, at: float) -> None:
         with self._lock:
             running = [t for t in self._fires if t.name == f"fire-{schedule.name}"]
             if len(running) >= MAX_OVERLAPPING_FIRES:
@@ -118,14 +138,14 @@ class Scheduler:
                 )
                 return
             thread = threading.Thread(
-                target=self._fire_then_forget, args=(schedule,), name=f"fire-{schedule.name}"
+                target=self._fire_then_forget, args=(schedule, at), name=f"fire-{schedule.name}"
             )
             self._fires.add(thread)
         thread.start()
 
-    def _fire_then_forget(self, schedule: Schedule) -> None:
+    def _fire_then_forget(self, schedule: Schedule, at: float) -> None:
         try:
-            self.fire(schedule)
+            self.fire(schedule, at)
         finally:
             with self._lock:
                 self._fires.discard(threading.current_thread())

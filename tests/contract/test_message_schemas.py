@@ -104,6 +104,13 @@ def _live_stream(event: dict[str, Any]) -> Any:
     return DynamoDBStreamModel.model_validate(event)
 
 
+def _sweeper_schedule(event: dict[str, Any]) -> Any:
+    # The schedule's Input: a console event stands for a pass meant for its time.
+    parsed = m.SweeperSchedule.model_validate(event)
+    assert parsed.scheduled_time is not None
+    return parsed
+
+
 EVENT_PARSERS = {
     "live-function": _live_stream,
     "live-socket-function": _live_socket,
@@ -120,7 +127,7 @@ EVENT_PARSERS = {
     "webhook-function": _webhook,
     "api-function": APIGatewayProxyEventV2Model.model_validate,
     "console-function": APIGatewayProxyEventV2Model.model_validate,
-    "sweeper-function": EventBridgeModel.model_validate,
+    "sweeper-function": _sweeper_schedule,
     # Nudges from its queue, or its schedule's event.
     "dispatcher-function": lambda e: (
         _sqs_records(DispatchQueueRecord)(e) if "Records" in e else EventBridgeModel.model_validate(e)

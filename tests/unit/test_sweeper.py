@@ -229,6 +229,52 @@ def test_a_pass_looks_at_a_task_only_when_one_of_its_looks_fell_in_the_last_inte
     assert sweeper.looks_now(deps, utcnow() - timedelta(seconds=overdue_for)) is looks
 
 
+def test_passes_meant_for_each_minute_take_every_look_once_however_late_each_starts(deps: FakeDeps) -> None:
+    # GIVEN a task overdue since `due`, and 60 passes meant for each minute after it (the schedule's
+    # time for each), all starting now: from 30 s to an hour late
+    now = utcnow()
+    due = now - timedelta(seconds=3600)
+    taken: list[float] = []
+    for minute in range(60):
+        meant_for = due + timedelta(seconds=60 * minute + 30)
+        # WHEN each pass decides by the time it was meant for
+        if sweeper.looks_now(deps, due, meant_for):
+            taken.append(60 * minute + 30)
+    # THEN each look fell in exactly one pass: the first after it (looks at 0, 60, 180, 420, 900,
+    # 1800, 2700 s overdue)
+    looks = list(itertools.takewhile(lambda at: at < 3600, sweeper.look_offsets(deps)))
+    assert taken == [at + 30 for at in looks]
+
+
+def test_a_pass_that_starts_late_looks_at_the_tasks_its_minute_was_due_for(
+    deps: FakeDeps, provider: FakeProvider
+) -> None:
+    # GIVEN a webhook task 120 s overdue: its second look (60 s overdue) fell in the minute before
+    # a pass meant for 50 s ago, not in the minute before now
+    job_id = webhook_job(deps)
+    deps.world.task_due[(job_id, 0)] = utcnow() - timedelta(seconds=120)
+    # WHEN that pass starts now, 50 s late
+    sweeper.sweep(deps, scheduled_for=utcnow() - timedelta(seconds=50))
+    # THEN it looks at the task (a pass reading the clock would skip that look)
+    assert provider.polled
+
+
+@pytest.mark.parametrize(
+    ("meant_for", "stands_for"),
+    [(-50, "meant"), (None, "now"), (-901, "now"), (30, "now")],
+    ids=["late", "no time", "older than the longest gap (a replay)", "ahead of our clock"],
+)
+def test_a_pass_stands_for_its_scheduled_time_unless_it_cannot_be_a_late_start(
+    deps: FakeDeps, meant_for: int | None, stands_for: str
+) -> None:
+    scheduled = None if meant_for is None else utcnow() + timedelta(seconds=meant_for)
+    at = sweeper.pass_time(deps, scheduled)
+    if stands_for == "meant":
+        assert at == scheduled
+    else:
+        assert abs((at - utcnow()).total_seconds()) < 5
+
+
 def test_a_task_not_due_for_a_look_in_this_pass_is_not_read(deps: FakeDeps, provider: FakeProvider) -> None:
     # GIVEN an overdue webhook task between two of its looks (150 s overdue: looked at 0 and 60 s)
     job_id = webhook_job(deps)

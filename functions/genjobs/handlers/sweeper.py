@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from genjobs.deps import deps
 from genjobs.logic.pause_expiry import expire_pauses
 from genjobs.logic.sweeper import sweep
+from genjobs.models.messages import SweeperSchedule
 from genjobs.observability import bind, logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+@event_parser(model=SweeperSchedule)
+def handler(event: SweeperSchedule, context: LambdaContext) -> dict[str, int]:
     bind()  # a sweep is about many jobs: their ids go on the lines that concern them
-    result = sweep(deps()) | {"pausesExpired": expire_pauses(deps())}
+    result = sweep(deps(), event.scheduled_time) | {"pausesExpired": expire_pauses(deps())}
     logger.info("sweep done", extra=result)
     return result

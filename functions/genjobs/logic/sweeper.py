@@ -23,9 +23,11 @@ from genjobs.observability import logger, metrics
 from genjobs.providers.base import CancelOutcome, ProviderError, ProviderStatus, TaskState
 
 
-def sweep(deps: Collaborators) -> dict[str, int]:
+def sweep(deps: Collaborators, scheduled_for: datetime | None = None) -> dict[str, int]:
+    """One pass. `scheduled_for` is the time the schedule meant this pass for (see `pass_time`)."""
     settings = deps.settings
     now = deps.clock.now()
+    pass_at = pass_time(deps, scheduled_for)
     started = 0
     for job_id in deps.jobs.not_started(now - deps.clock.duration(settings.sweeper_interval_seconds)):
         job = deps.jobs.get(job_id)  # a retried job's run is named after its retry
@@ -39,7 +41,9 @@ def sweep(deps: Collaborators) -> dict[str, int]:
         except Exception:  # noqa: BLE001 - one bad job must not stop the sweep
             logger.exception("cancel sweep of a job failed", extra={"jobId": job_id})
     rescued = 0
-    for job_id, index in deps.tasks.webhooks_overdue(now, wanted=lambda due: looks_now(deps, due)):
+    for job_id, index in deps.tasks.webhooks_overdue(
+        pass_at, wanted=lambda due: looks_now(deps, due, pass_at)
+    ):
         try:
             if rescue_task(deps, TaskRef(jobId=job_id, taskIndex=index)):
                 rescued += 1
@@ -142,10 +146,30 @@ def look_offsets(deps: Collaborators) -> Iterator[float]:
         gap *= 2
 
 
-def looks_now(deps: Collaborators, due: datetime) -> bool:
-    """Whether this pass looks at a task due at `due`: one of its looks fell within the last
-    interval. Derived from its age, so that a look that finds it still running writes nothing."""
-    overdue_for = deps.clock.seconds_since(due)
+def pass_time(deps: Collaborators, scheduled_for: datetime | None) -> datetime:
+    """The moment a pass stands for: the time its schedule meant it for, else (a replayed or
+    hand-made event, one older than the longest gap between two looks, or one from a clock ahead
+    of ours) now.
+
+    Passes meant for times one interval apart cover every moment exactly once between them, however
+    late each one starts: a pass that reads the clock instead skips the looks that fell between a
+    late start and the next one's, and takes twice those of an early start's. A skipped look can be
+    the one that keeps a task's wait alive (`heartbeat_due`)."""
+    now = deps.clock.now()
+    if scheduled_for is None:
+        return now
+    late = deps.clock.seconds_since(scheduled_for)
+    if 0 <= late <= deps.settings.sweep_backoff_max_seconds:
+        return scheduled_for
+    return now
+
+
+def looks_now(deps: Collaborators, due: datetime, pass_at: datetime | None = None) -> bool:
+    """Whether the pass for `pass_at` (now by default) looks at a task due at `due`: one of its
+    looks fell within the interval before it. Derived from its age, so that a look that finds it
+    still running writes nothing."""
+    before = 0.0 if pass_at is None else deps.clock.seconds_since(pass_at)
+    overdue_for = deps.clock.seconds_since(due) - before
     for at in look_offsets(deps):
         if at > overdue_for:
             return False

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -288,6 +289,15 @@ class BulkPage(_Message):
 
     operation_id: str = Field(alias="operationId")
     start_key: dict[str, str] | None = Field(default=None, alias="startKey")
+
+
+# ----------------------------------------------------------------------------- schedules
+class SweeperSchedule(_Message):
+    """The sweeper's scheduled event: the schedule's Input, in which EventBridge Scheduler puts the
+    time it meant the pass for. An event without it (a hand-made one, or Scheduler's default
+    notification) is a pass for now."""
+
+    scheduled_time: AwareDatetime | None = Field(default=None, alias="scheduledTime")
 
 
 # ----------------------------------------------------------------------------- webhooks
