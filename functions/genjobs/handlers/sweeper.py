@@ -18,6 +18,9 @@ from genjobs.observability import bind, logger, metrics, tracer
 @event_parser(model=SweeperSchedule)
 def handler(event: SweeperSchedule, context: LambdaContext) -> dict[str, int]:
     bind()  # a sweep is about many jobs: their ids go on the lines that concern them
+    # How late the pass started after the time it was meant for, in schedule seconds: its looks
+    # are its minute's however late, but a pass later than a minute overlaps the next one.
+    late = None if event.scheduled_time is None else deps().clock.seconds_since(event.scheduled_time)
     result = sweep(deps(), event.scheduled_time) | {"pausesExpired": expire_pauses(deps())}
-    logger.info("sweep done", extra=result)
+    logger.info("sweep done", extra=result | {"lateSeconds": None if late is None else round(late, 1)})
     return result
