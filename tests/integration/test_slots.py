@@ -16,6 +16,7 @@ from genjobs import deps as deps_module
 from genjobs.deps import Deps
 from genjobs.logic import dispatch
 from genjobs.logic.admission import admission_of, pools_of
+from genjobs.logic.plans import plan_of
 from genjobs.logic.task_end import end_task
 from genjobs.models.domain import Job, TaskStatus
 from genjobs.models.limits import PlanLimits
@@ -256,3 +257,38 @@ def test_a_counter_that_drifted_is_recounted_from_the_slots_held(fair: Deps) -> 
     dispatch.recount(fair, ["simulator"])
     # THEN it counts the one slot held
     assert fair.slots.pool(SCOPE).in_flight == 1
+
+
+def test_a_pass_that_finds_its_choice_taken_by_another_pass_chooses_again_by_the_truth(
+    fair: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN user A's 3 tasks held before user B's 1, both users with nothing in flight, the model
+    # (2 at once) free
+    big, small = prepared_job(fair, "rh", 3), prepared_job(fair, "ri", 1)
+    now = fair.clock.now()
+    for index in range(3):
+        assert fair.slots.hold(
+            Held(big.job_id, index, "rh", 0, now - timedelta(seconds=10 - index)), "simulator", f"a-{index}"
+        )
+    assert fair.slots.hold(Held(small.job_id, 0, "ri", 0, now), "simulator", "b-0")
+    # AND another pass that, after this one read who waits and who has what in flight, admits A's
+    # oldest task (the same choice)
+    other = dispatch._Pass(fair, "simulator", plans={"rh": plan_of(fair, "rh")}, in_flight={"rh": 0})
+    read_job = dispatch._Pass.job
+    raced: list[bool] = []
+
+    def job_then_race(self: dispatch._Pass, job_id: str) -> Job | None:
+        if self is not other and not raced:
+            raced.append(other.release(fair.slots.held("simulator")[0]))
+        return read_job(self, job_id)
+
+    monkeypatch.setattr(dispatch._Pass, "job", job_then_race)
+    # WHEN this pass runs
+    dispatch.dispatch_pool(fair, "simulator")
+    # THEN the other pass took A's first task, and this one, finding it taken, gave the model's
+    # other place to B (A had one in flight by then, B none), not to A's next task
+    assert raced == [True]
+    assert sorted((m.job_id, m.task_index) for m in fair.submit_queue.sent) == sorted(
+        [(big.job_id, 0), (small.job_id, 0)]
+    )
+    assert in_flight(fair, "ri") == (1, 2)

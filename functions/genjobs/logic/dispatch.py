@@ -24,7 +24,7 @@ from genjobs.logic.ports import Collaborators
 from genjobs.logic.task_end import task_event
 from genjobs.models.domain import Job
 from genjobs.models.messages import SubmitTask
-from genjobs.models.persistence import Held, PoolState, Refused
+from genjobs.models.persistence import Held, Limit, PoolState, Refused
 from genjobs.observability import logger, metrics
 
 
@@ -100,6 +100,16 @@ class _Pass:
             if not self.release(chosen):
                 return self.admitted
 
+    def reread(self, user: str, limits: Iterable[Limit]) -> None:
+        """Another pass admitted the task this one chose (or it ended): what this pass counted on
+        is behind. Its user's tasks in flight and its pools are read again, so that the next choice
+        is by the truth (two passes each admitting by its own first reading gave one user two
+        places in a row while another user with nothing in flight waited)."""
+        self.in_flight[user] = self.deps.credits.account(user).in_flight
+        for limit in limits:
+            self.pools.pop(limit.scope, None)
+        self.pools.pop(self.provider, None)
+
     def release(self, held: Held) -> bool:
         """Tries the held task; False when its pool can take nothing more now."""
         deps, job = self.deps, self.job(held.job_id)
@@ -143,8 +153,9 @@ class _Pass:
             )
             return False
         parked = deps.slots.held_token(held.job_id, held.index)
-        if parked is None:
-            return True  # another pass took it
+        if parked is None:  # another pass took it
+            self.reread(held.user_id, admission.limits)
+            return True
         try:
             deps.slots.admit(admission, pools)
         except Refused as refused:
@@ -154,6 +165,8 @@ class _Pass:
                 return False
             elif refused.what != "task":
                 self.full_scopes.add(refused.what)
+            else:
+                self.reread(held.user_id, admission.limits)
             return True
         taken(self.pools, admission)
         task = SubmitTask(jobId=held.job_id, taskIndex=held.index, taskToken=parked[0])
