@@ -295,7 +295,12 @@ def plans_tables(view: dict[str, Any]) -> str:
         for p in view["plans"]
     ]
     limits = [
-        (scope, _limit(entry["limits"]["concurrency"]), _limit(entry["limits"]["ratePerMinute"]))
+        (
+            scope,
+            _limit(entry["limits"]["concurrency"]),
+            str(entry["limits"].get("reserve") or "-"),
+            _limit(entry["limits"]["ratePerMinute"]),
+        )
         for provider in view["providers"]
         for scope, entry in [
             (provider["provider"], provider),
@@ -305,7 +310,7 @@ def plans_tables(view: dict[str, Any]) -> str:
     return "\n\n".join(
         [
             table(("PLAN", "MAX IN FLIGHT", "PRIORITY"), plans),
-            table(("PROVIDER / MODEL", "CONCURRENCY", "PER MINUTE"), limits),
+            table(("PROVIDER / MODEL", "CONCURRENCY", "KEPT FOR NEWCOMERS", "PER MINUTE"), limits),
         ]
     )
 

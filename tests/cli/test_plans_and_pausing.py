@@ -30,8 +30,13 @@ PLANS = {
         {"provider": "replicate", "limits": {"concurrency": None, "ratePerMinute": 600}, "models": []},
         {
             "provider": "fal",
-            "limits": {"concurrency": 10, "ratePerMinute": None},
-            "models": [{"model": "fal-ai/flux/dev", "limits": {"concurrency": 4, "ratePerMinute": None}}],
+            "limits": {"concurrency": 10, "ratePerMinute": None, "reserve": 2},
+            "models": [
+                {
+                    "model": "fal-ai/flux/dev",
+                    "limits": {"concurrency": 4, "ratePerMinute": None, "reserve": 0},
+                }
+            ],
         },
     ],
 }
@@ -128,10 +133,10 @@ def test_pausing_a_job_that_ended_or_does_not_exist_exits_non_zero_with_the_apis
                 "pro             400            20",
                 "free (default)  20             0",
                 "",
-                "PROVIDER / MODEL     CONCURRENCY  PER MINUTE",
-                "replicate            -            600",
-                "fal                  10           -",
-                "fal/fal-ai/flux/dev  4            -",
+                "PROVIDER / MODEL     CONCURRENCY  KEPT FOR NEWCOMERS  PER MINUTE",
+                "replicate            -            -                   600",
+                "fal                  10           2                   -",
+                "fal/fal-ai/flux/dev  4            -                   -",
             ],
             id="plans lists the plans with the default and the provider limits",
         ),

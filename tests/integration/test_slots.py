@@ -32,6 +32,16 @@ SCOPE = "simulator/sim-image"
 @pytest.fixture
 def fair(deps: Deps) -> Deps:
     """Deps with a plan of 3 in flight, sim-image limited to 2, and in-memory queues and workflow."""
+    return fair_deps(deps, {"concurrency": MODEL_LIMIT})
+
+
+@pytest.fixture
+def reserved(deps: Deps) -> Deps:
+    """As `fair`, with sim-image limited to 3, of which 1 is kept for users with nothing in flight."""
+    return fair_deps(deps, {"concurrency": 3, "reserve": 1})
+
+
+def fair_deps(deps: Deps, model_limits: dict[str, int]) -> Deps:
     queue = boto3.client("sqs").create_queue(QueueName="dispatch")["QueueUrl"]
     settings = Settings.model_validate(
         {
@@ -43,7 +53,7 @@ def fair(deps: Deps) -> Deps:
             "DISPATCH_QUEUE_URL": queue,
             "PLANS": {"free": PlanLimits(maxInFlight=3).model_dump(by_alias=True)},
             "DEFAULT_PLAN": "free",
-            "PROVIDER_LIMITS": {SCOPE: {"concurrency": MODEL_LIMIT}},
+            "PROVIDER_LIMITS": {SCOPE: model_limits},
         }
     )
     d = Deps(settings=settings)
@@ -257,6 +267,80 @@ def test_a_counter_that_drifted_is_recounted_from_the_slots_held(fair: Deps) -> 
     dispatch.recount(fair, ["simulator"])
     # THEN it counts the one slot held
     assert fair.slots.pool(SCOPE).in_flight == 1
+
+
+# ------------------------------------------------------------------------------ a limit's reserve
+def test_a_limits_reserved_places_go_only_to_users_with_nothing_in_flight(reserved: Deps) -> None:
+    # GIVEN a model limited to 3 at once, 1 of them kept for users with nothing in flight, and a
+    # big job of user A
+    big = prepared_job(reserved, "ra", 3)
+    # WHEN A's tasks are admitted
+    admit(reserved, big, 0)
+    admit(reserved, big, 1)
+    # THEN A stops at 2: the third place is not for a user with tasks in flight
+    with pytest.raises(Refused) as refused:
+        admit(reserved, big, 2)
+    assert refused.value.what == SCOPE
+    assert in_flight(reserved, "ra") == (2, 2)
+    # AND user B, with nothing in flight, takes it at once; B's second task may not
+    small = prepared_job(reserved, "rb", 2)
+    admit(reserved, small, 0)
+    assert in_flight(reserved, "rb") == (1, 3)
+    with pytest.raises(Refused) as full:
+        admit(reserved, small, 1)
+    assert full.value.what == SCOPE
+
+
+def test_a_user_that_took_a_place_since_it_was_read_is_refused_a_reserved_one(reserved: Deps) -> None:
+    # GIVEN A with one task in flight, and both of B's tasks' admissions read while B had none
+    admit(reserved, prepared_job(reserved, "rc", 1), 0)
+    small = prepared_job(reserved, "rd", 2)
+    first, second = admission_of(reserved, small, 0), admission_of(reserved, small, 1)
+    assert (first.newcomer, second.newcomer) == (True, True)
+    # WHEN both are written, one after the other
+    reserved.slots.admit(first, pools_of(reserved, first))
+    # THEN the second is refused as the user's: B has a task in flight now, so the place left (the
+    # reserved one) is not B's
+    with pytest.raises(Refused) as refused:
+        reserved.slots.admit(second, pools_of(reserved, second))
+    assert refused.value.what == "user"
+    assert in_flight(reserved, "rd") == (1, 2)
+
+
+def test_a_newcomers_tasks_arriving_at_once_are_not_refused_where_no_reserved_place_is_needed(
+    reserved: Deps,
+) -> None:
+    # GIVEN an idle model, and both of B's tasks' admissions read while B had nothing in flight
+    small = prepared_job(reserved, "rg", 2)
+    first, second = admission_of(reserved, small, 0), admission_of(reserved, small, 1)
+    # WHEN both are written
+    reserved.slots.admit(first, pools_of(reserved, first))
+    reserved.slots.admit(second, pools_of(reserved, second))
+    # THEN both took a place open to everyone: neither needed the newcomer's condition
+    assert in_flight(reserved, "rg") == (2, 2)
+
+
+def test_a_pass_gives_the_reserved_place_to_a_newcomer_before_a_higher_plan_with_tasks_in_flight(
+    reserved: Deps,
+) -> None:
+    # GIVEN A's 2 tasks in flight (all but the reserve) and 2 more held at a higher priority,
+    # held before B's task
+    big = prepared_job(reserved, "re", 4)
+    admit(reserved, big, 0)
+    admit(reserved, big, 1)
+    now = reserved.clock.now()
+    for index in (2, 3):
+        assert reserved.slots.hold(
+            Held(big.job_id, index, "re", 20, now - timedelta(seconds=10)), "simulator", f"a-{index}"
+        )
+    small = prepared_job(reserved, "rf", 1)
+    assert reserved.slots.hold(Held(small.job_id, 0, "rf", 0, now), "simulator", "b-0")
+    # WHEN the dispatcher passes
+    assert dispatch.dispatch_pool(reserved, "simulator") == 1
+    # THEN B's task took the reserved place, and A's still wait
+    assert [(m.job_id, m.task_token) for m in reserved.submit_queue.sent] == [(small.job_id, "b-0")]
+    assert sorted(h.index for h in reserved.slots.held("simulator")) == [2, 3]
+    assert in_flight(reserved, "re") == (2, 3)
 
 
 def test_a_pass_that_finds_its_choice_taken_by_another_pass_chooses_again_by_the_truth(

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from genjobs.catalog import get_catalog
-from genjobs.logic import accounts, credits
+from genjobs.logic import accounts, admission, credits
 from genjobs.logic.errors import BadRequest
 from genjobs.models.api import GrantCreditsRequest
 from genjobs.models.limits import ProviderLimits
@@ -137,6 +137,25 @@ def test_a_model_override_is_the_models_own_and_an_explicit_null_lifts_a_limit()
     assert untouched.provider.concurrency == 10
 
 
+def test_a_reserve_is_in_force_per_limit_and_keeps_at_least_one_place_for_everyone() -> None:
+    # GIVEN a reserve of 3 over fal's catalog concurrency (10), and a model's own limit of 2 with 1
+    overrides = {"fal": {"reserve": 3}, "fal/fal-ai/flux/dev": {"concurrency": 2, "reserve": 1}}
+    deps = fake_deps(PROVIDER_LIMITS=json.dumps(overrides))
+    # THEN each limit keeps its reserve for users with nothing in flight, the rest for everyone
+    limits = {limit.scope: limit for limit in admission.limits_of(deps, "fal", "fal-ai/flux/dev")}
+    assert (limits["fal"].concurrency, limits["fal"].reserve) == (10, 3)
+    assert (limits["fal"].places_for(newcomer=False), limits["fal"].places_for(newcomer=True)) == (7, 10)
+    assert limits["fal/fal-ai/flux/dev"].places_for(newcomer=False) == 1
+    # AND the plans view shows each reserve in force
+    providers = {p.provider: p for p in accounts.plans_view(deps).providers}
+    assert providers["fal"].limits.reserve == 3
+    assert [(m.model, m.limits.reserve) for m in providers["fal"].models] == [("fal-ai/flux/dev", 1)]
+    assert providers["replicate"].limits.reserve == 0
+    # AND a concurrency cut below a reserve already set (merged, not checked again) leaves one place
+    cut = ProviderLimits(concurrency=10, reserve=3).model_copy(update={"concurrency": 2})
+    assert cut.reserve_in_force == 1
+
+
 def test_the_plans_view_shows_every_providers_limits_in_force_and_the_models_own() -> None:
     # GIVEN an operator's override of one fal model
     deps = fake_deps(PROVIDER_LIMITS=json.dumps({"fal/fal-ai/flux/dev": {"concurrency": 4}}))
@@ -163,6 +182,11 @@ def test_the_plans_view_shows_every_providers_limits_in_force_and_the_models_own
         ({"PLANS": '{"pro": {"maxInFlight": 5}}'}, "DEFAULT_PLAN 'free' is not one of PLANS"),
         ({"PROVIDER_LIMITS": "[1"}, "PROVIDER_LIMITS\n  Value error, not valid JSON"),
         ({"PROVIDER_LIMITS": '{"fal": {"concurency": 3}}'}, "PROVIDER_LIMITS.fal.concurency"),
+        (
+            {"PROVIDER_LIMITS": '{"fal": {"concurrency": 3, "reserve": 3}}'},
+            "PROVIDER_LIMITS.fal\n  Value error, reserve (3) must be less than concurrency (3)",
+        ),
+        ({"PROVIDER_LIMITS": '{"fal": {"reserve": -1}}'}, "PROVIDER_LIMITS.fal.reserve"),
         (
             {"PROVIDER_LIMITS": '{"replicat": {"concurrency": 3}}'},
             "PROVIDER_LIMITS: the catalog has no provider or provider/model 'replicat'",

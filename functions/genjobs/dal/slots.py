@@ -230,16 +230,21 @@ class SlotRepository(TableRepository):
             names={"#s": "status"},
             values=values,
         )
+        # A newcomer may count into a limit's reserved places only while it has nothing in flight.
+        reserved = admission.takes_reserved(pools)
+        in_flight = "inFlight = :none" if reserved else "inFlight < :max"
         account = update(
             account_key(admission.user_id),
             add={"inFlight": 1, REVISION: 1},
-            condition="attribute_exists(pk) AND (attribute_not_exists(inFlight) OR inFlight < :max)",
-            values={":max": admission.max_in_flight},
+            condition=f"attribute_exists(pk) AND (attribute_not_exists(inFlight) OR {in_flight})",
+            values={":none": 0} if reserved else {":max": admission.max_in_flight},
         )
         items = [self.update_op(task), self.update_op(account)]
         unheld = admission.provider if admission.held is not None else None  # one fewer waits there
         items += [
-            self.update_op(self._take(lim, pools.get(lim.scope, PoolState()), admission, lim.scope == unheld))
+            self.update_op(
+                self._take(lim, pools.get(lim.scope, PoolState()), admission, lim.scope == unheld, reserved)
+            )
             for lim in admission.limits
         ]
         if unheld is not None and unheld not in slot.scopes:
@@ -255,15 +260,18 @@ class SlotRepository(TableRepository):
         return slot
 
     @staticmethod
-    def _take(limit: Limit, state: PoolState, admission: Admission, unheld: bool) -> dict[str, Any]:
+    def _take(
+        limit: Limit, state: PoolState, admission: Admission, unheld: bool, reserved: bool
+    ) -> dict[str, Any]:
         conditions = ["(attribute_not_exists(blockedUntil) OR blockedUntil <= :now)"]
         values: dict[str, Any] = {":now": iso(admission.at)}
         add: dict[str, int] = {REVISION: 1, **({HELD: -1} if unheld else {})}
         sets: dict[str, Any] = {}
-        if limit.concurrency is not None:
+        places = limit.places_for(reserved)
+        if places is not None:
             add["inFlight"] = 1
             conditions.append("(attribute_not_exists(inFlight) OR inFlight < :limit)")
-            values[":limit"] = limit.concurrency
+            values[":limit"] = places
         if limit.rate_per_minute is not None:
             window = admission.window
             values[":window"] = window

@@ -90,4 +90,8 @@ def plans_view(deps: Collaborators) -> PlansView:
 
 
 def _limits_view(limits: ProviderLimits) -> LimitsView:
-    return LimitsView(concurrency=limits.concurrency, ratePerMinute=limits.rate_per_minute)
+    return LimitsView(
+        concurrency=limits.concurrency,
+        ratePerMinute=limits.rate_per_minute,
+        reserve=limits.reserve_in_force,
+    )

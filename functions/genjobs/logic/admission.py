@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from genjobs.logic.plans import UserPlan, plan_of
+from genjobs.logic.plans import UserPlan, plan_of_account
 from genjobs.logic.ports import Collaborators
 from genjobs.logic.task_end import task_event
 from genjobs.models.domain import Job, StepKind, Task, TaskStatus
@@ -39,9 +39,9 @@ def limits_of(deps: Collaborators, provider: str, model: str) -> tuple[Limit, ..
     own = _merged(entry.model_limits if entry else ProviderLimits(), overrides.get(scope))
     found = []
     if account.concurrency or account.rate_per_minute:
-        found.append(Limit(provider, account.concurrency, account.rate_per_minute))
+        found.append(Limit(provider, account.concurrency, account.rate_per_minute, account.reserve_in_force))
     if own.concurrency:
-        found.append(Limit(scope, own.concurrency))
+        found.append(Limit(scope, own.concurrency, reserve=own.reserve_in_force))
     return tuple(found)
 
 
@@ -59,10 +59,19 @@ def rate_window(deps: Collaborators, at: datetime) -> tuple[str, datetime]:
 
 
 def admission_of(
-    deps: Collaborators, job: Job, index: int, held: Held | None = None, plan: UserPlan | None = None
+    deps: Collaborators,
+    job: Job,
+    index: int,
+    held: Held | None = None,
+    plan: UserPlan | None = None,
+    in_flight: int | None = None,
 ) -> Admission:
-    """The admission of a job's task, under `plan` (read from the user's account when not given)."""
-    plan = plan or plan_of(deps, job.user_id)
+    """The admission of a job's task, under `plan` with the user's `in_flight` tasks (both read from
+    the user's account when not given)."""
+    if plan is None or in_flight is None:
+        account = deps.credits.account(job.user_id)
+        plan = plan or plan_of_account(deps, account)
+        in_flight = account.in_flight if in_flight is None else in_flight
     at = deps.clock.now()
     return Admission(
         job_id=job.job_id,
@@ -75,6 +84,7 @@ def admission_of(
         priority=plan.limits.priority,
         window=rate_window(deps, at)[0],
         held=held,
+        newcomer=in_flight == 0,
     )
 
 

@@ -134,7 +134,8 @@ class _Pass:
         if self.in_flight.get(held.user_id, 0) >= plan.limits.max_in_flight:
             self.full_users.add(held.user_id)
             return True
-        admission = admission_of(deps, job, held.index, held=held, plan=plan)
+        in_flight = self.in_flight.get(held.user_id, 0)
+        admission = admission_of(deps, job, held.index, held=held, plan=plan, in_flight=in_flight)
         pools = pools_of(deps, admission, self.pools)
         full = [
             limit.scope
@@ -145,6 +146,15 @@ class _Pass:
             return False  # the whole pool is full: the next slot given back asks for a pass
         if full:
             self.full_scopes.update(full)  # as read: no transaction that would be refused
+            return True
+        if any(
+            pools[lim.scope].in_flight >= (lim.places_for(admission.takes_reserved(pools)) or 0)
+            for lim in admission.limits
+            if lim.concurrency
+        ):
+            # Only the places kept for users with nothing in flight are left, and this user has
+            # some: none of its tasks goes in this pass, a newcomer's may.
+            self.full_users.add(held.user_id)
             return True
         opens = opens_at(deps, admission, pools)
         if opens is not None:  # blocked by a 429, or its rate window is full: come back then

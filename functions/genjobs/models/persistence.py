@@ -144,6 +144,15 @@ class Limit:
     scope: str
     concurrency: int | None = None
     rate_per_minute: int | None = None
+    # Of `concurrency`, the places only a user with nothing in flight may take.
+    reserve: int = 0
+
+    def places_for(self, newcomer: bool) -> int | None:
+        """The places of this limit a task may be counted into: all of them for a user with
+        nothing in flight, all but the reserve for the others."""
+        if self.concurrency is None:
+            return None
+        return self.concurrency if newcomer else self.concurrency - self.reserve
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,20 @@ class Admission:
     window: str = ""
     # Set by the dispatcher: the hold it releases (the task must still be held so).
     held: Held | None = None
+    # The user had nothing in flight (as read): it may take a limit's reserved places, on the
+    # condition that it still has nothing in flight when the admission is written.
+    newcomer: bool = False
+
+    def takes_reserved(self, pools: dict[str, PoolState]) -> bool:
+        """Whether this admission counts into a limit's reserved places, as `pools` were read: only
+        a newcomer, and only where the other places are taken (elsewhere it is admitted as anyone,
+        so that its job's tasks arriving at once are not refused as the same newcomer's)."""
+        return self.newcomer and any(
+            limit.reserve
+            and limit.concurrency is not None
+            and pools.get(limit.scope, PoolState()).in_flight >= limit.concurrency - limit.reserve
+            for limit in self.limits
+        )
 
 
 class Refused(Exception):

@@ -53,6 +53,13 @@ class LimitsView(_Response):
     rate_per_minute: int | None = Field(
         alias="ratePerMinute", description="Creates per minute; null: no limit."
     )
+    reserve: int = Field(
+        default=0,
+        description=(
+            "Of the concurrency, the places kept for users with nothing in flight (another user's "
+            "big jobs never fill them); 0: none."
+        ),
+    )
 
 
 class ModelLimitsView(_Response):

@@ -18,6 +18,8 @@ from tests.e2e.invariants import assert_everything_settled
 PLANS = {"free": {"maxInFlight": 3, "priority": 0}, "pro": {"maxInFlight": 50, "priority": 100}}
 # sim-background is limited to 2 at once across every user.
 LIMITED_MODEL, MODEL_LIMIT = "sim-background", 2
+# sim-3d to 3, 1 of them kept for users with nothing in flight.
+RESERVED_MODEL, RESERVED_LIMIT, RESERVE = "sim-3d", 3, 1
 PAUSE_TIMEOUT = 600
 
 
@@ -26,7 +28,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     parameters = {
         "Plans": json.dumps(PLANS),
         "DefaultPlan": "free",
-        "ProviderLimits": json.dumps({f"simulator/{LIMITED_MODEL}": {"concurrency": MODEL_LIMIT}}),
+        "ProviderLimits": json.dumps(
+            {
+                f"simulator/{LIMITED_MODEL}": {"concurrency": MODEL_LIMIT},
+                f"simulator/{RESERVED_MODEL}": {"concurrency": RESERVED_LIMIT, "reserve": RESERVE},
+            }
+        ),
         "PauseTimeoutSeconds": str(PAUSE_TIMEOUT),
     }
     with LocalStack.start(

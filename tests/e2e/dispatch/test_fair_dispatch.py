@@ -15,7 +15,14 @@ import pytest
 
 from genjobs_local.stack import LocalStack
 from tests.e2e.conftest import Client, job_keys, sim_job, sim_stats, wait_for
-from tests.e2e.dispatch.conftest import LIMITED_MODEL, MODEL_LIMIT, PLANS
+from tests.e2e.dispatch.conftest import (
+    LIMITED_MODEL,
+    MODEL_LIMIT,
+    PLANS,
+    RESERVE,
+    RESERVED_LIMIT,
+    RESERVED_MODEL,
+)
 from tests.e2e.invariants import scan_jobs_table
 
 pytestmark = [pytest.mark.e2e]
@@ -146,6 +153,38 @@ def test_a_model_limit_holds_across_users_and_a_newcomer_goes_before_a_big_jobs_
     assert (big_job["status"], small_job["status"]) == ("COMPLETED", "COMPLETED")
     assert_credits_exact(stack, a, charged=6 * 3)
     assert_credits_exact(stack, b, charged=3)
+
+
+def test_a_newcomer_takes_a_place_kept_for_it_at_once_while_a_big_job_waits_for_its_own(
+    stack: LocalStack, make_user: Callable[..., Client]
+) -> None:
+    # GIVEN a model limited to 3 at once with 1 kept for users with nothing in flight, and user A's
+    # 5 long tasks on it (3000 s: a minute of the test; cancelled once B's ended), the ones past
+    # A's 2 places held
+    a, b = make_user(30), make_user(30)
+    with peaks(stack) as most:
+        big = a.create(sim_job(5, model=RESERVED_MODEL, latency=3000) | {"concurrency": 5})["jobId"]
+        wait_for(lambda: held(a, big), timeout=60, what="A's tasks held")
+        # WHEN user B asks for one task of the same model
+        small = b.create(sim_job(1, model=RESERVED_MODEL, latency=20))["jobId"]
+        small_job = b.wait(small, timeout=120)
+        # THEN B's task completed while A's first tasks were still running: it did not wait for one
+        # of them to end
+        big_job = a.job(big)
+        assert small_job["status"] == "COMPLETED"
+        assert big_job["counts"]["COMPLETED"] == 0, big_job["counts"]
+        a_places = most[a.user]
+        assert a.post(f"/jobs/{big}/cancel").status_code == 202
+        big_job = a.wait(big, timeout=120)
+    # AND A never had more than the places not kept (2), the model never more than 3
+    assert a_places == RESERVED_LIMIT - RESERVE, most
+    assert most[f"simulator/{RESERVED_MODEL}"] <= RESERVED_LIMIT, most
+    # AND none of A's held tasks reached the provider before the cancel
+    assert sum(bool(t.get("submittedAt")) for t in big_job["tasks"]) == RESERVED_LIMIT - RESERVE
+    # AND credits are exact: B charged for its task, A's cancelled job charged nothing
+    assert big_job["status"] == "CANCELLED"
+    assert_credits_exact(stack, b, charged=3)
+    assert_credits_exact(stack, a, charged=0)
 
 
 def test_a_higher_plan_goes_first_when_capacity_is_short_and_a_lower_plan_still_completes(
