@@ -10,6 +10,8 @@ TARGETS = {"b_ratio": 1.5}
 
 
 SLOW = "fairness-slow"  # (a) again on a slower clock, where the provider is the bottleneck
+# There also in fair mode with places of the burst model kept for newcomers (ProviderLimits' reserve).
+RESERVE_MODE = "fair-reserve"
 
 
 def _part(s: dict[str, Any], mode: str, part: str, scenario: str = "fairness") -> dict[str, Any]:
@@ -88,6 +90,7 @@ def verdicts(s: dict[str, Any]) -> dict[str, bool | None]:
         "priority": high_wait < low_wait if high_wait is not None and low_wait is not None else None,
         "low_completes": low["completed"] == prio["tasks_per_user"] if low else None,
         "b_ratio_slow": _slow_ratio_met(_part(s, "fair", "burst", SLOW)),
+        "b_ratio_reserve": _slow_ratio_met(_part(s, RESERVE_MODE, "burst", SLOW)),
     }
 
 
@@ -107,6 +110,13 @@ def target_rows(s: dict[str, Any]) -> list[str]:
             f"within 1.5x of idle | {_ratio(fair_slow)} (fifo {_ratio(fifo_slow)}) | "
             f"{_verdict(v['b_ratio_slow'])} |"
         ]
+        kept = _part(s, RESERVE_MODE, "burst", SLOW)
+        if kept:
+            slow.append(
+                f"| fair dispatch with {_kept(s)} kept for users with nothing in flight, at the "
+                f"{_scale(s)} slower clock: within 1.5x of idle | {_ratio(kept)} | "
+                f"{_verdict(v['b_ratio_reserve'])} |"
+            )
     return [
         f"| fair dispatch: a 1-task job while another user runs big jobs within 1.5x of idle | "
         f"{_spread(fair.get('b_ratio'), 'x')} (min / median / max; fifo {_spread(fifo.get('b_ratio'), 'x')}) | "
@@ -122,6 +132,11 @@ def target_rows(s: dict[str, Any]) -> list[str]:
         f"{low.get('completed', 'n/a')} of {prio.get('tasks_per_user', 'n/a')} | "
         f"{_verdict(None if v['priority'] is None else bool(v['priority'] and v['low_completes']))} |",
     ]
+
+
+def _kept(s: dict[str, Any]) -> str:
+    sizes = (s.get(SLOW) or {}).get("sizes") or {}
+    return f"{sizes.get('reserve', 'n/a')} of the {sizes.get('capacity', 'n/a')} places"
 
 
 def _scale(s: dict[str, Any]) -> str:
@@ -319,5 +334,34 @@ def _slow_rows(s: dict[str, Any], v: dict[str, bool | None]) -> list[str]:
         _row(
             f"{at}: the provider's places A kept busy while B's jobs ran; A's tasks completed then",
             _cells(s, "burst", lambda r: f"{_busy(r)}; {r['a_completed']} of {r['a_tasks']}", SLOW),
+        ),
+        *_reserve_rows(s, v),
+    ]
+
+
+def _reserve_rows(s: dict[str, Any], v: dict[str, bool | None]) -> list[str]:
+    """(a'') fair mode with a reserve, in the fair column (fifo has none), when it ran."""
+    r = _part(s, RESERVE_MODE, "burst", SLOW)
+    if not r:
+        return []
+    kept = f"(a'') the same, fair with {_kept(s)} kept for users with nothing in flight"
+
+    def row(label: str, show: Any, target: str = "", verdict: str = "") -> str:
+        cell = f"error: {r['error']}" if "error" in r else show(r)
+        return _row(label, {"fifo": "n/a", "fair": cell}, target, verdict)
+
+    return [
+        row(f"{kept}: B's job alone, s", lambda r: _spread(r.get("b_idle"))),
+        row(f"{kept}: B's job while A runs, s", _loaded),
+        row(
+            f"{kept}: B's job while A runs, over its median alone",
+            _ratio,
+            f"≤ {TARGETS['b_ratio']}x every sample",
+            _verdict(v["b_ratio_reserve"]),
+        ),
+        row(f"{kept}: where B's job's time went, median s (as above)", _phases),
+        row(
+            f"{kept}: the provider's places A kept busy while B's jobs ran; A's tasks completed then",
+            lambda r: f"{_busy(r)}; {r['a_completed']} of {r['a_tasks']}",
         ),
     ]

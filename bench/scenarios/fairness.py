@@ -30,6 +30,9 @@ from bench.harness import Bench, sim_job
 from bench.scenarios.overhead import _epoch
 
 MODES = ("fifo", "fair")
+# Fair mode with `Sizes.reserve` of the burst model's places kept for users with nothing in flight
+# (ProviderLimits' reserve): measured on the slower clock, beside the other two.
+RESERVE_MODE = "fair-reserve"
 SCALE = 1.0  # the real clock: B's 5-second task against the local stack's own processing
 LATENCY = 5.0  # schedule seconds of every task here
 # One model per part, so each part's provider limit and peak are its own.
@@ -60,6 +63,7 @@ class Sizes:
     priority_tasks: int  # (c) tasks per user
     priority_capacity: int  # (c) the model's provider capacity
     timeout_s: float  # per part, wall seconds
+    reserve: int = 1  # the burst model's places kept for newcomers in RESERVE_MODE
 
 
 # The burst model's capacity (BENCH_FAIRNESS_CAPACITY, default 10). The targets presume the
@@ -89,13 +93,14 @@ SLOW_TIMEOUT_S = 600.0
 
 
 def parameters(mode: str, sizes: Sizes) -> dict[str, str]:
+    burst = {"concurrency": sizes.capacity} | ({"reserve": sizes.reserve} if mode == RESERVE_MODE else {})
     limits = {
-        f"simulator/{BURST_MODEL}": {"concurrency": sizes.capacity},
+        f"simulator/{BURST_MODEL}": burst,
         f"simulator/{LIMITED_MODEL}": {"concurrency": sizes.limit},
         f"simulator/{PRIORITY_MODEL}": {"concurrency": sizes.priority_capacity},
     }
     return {
-        "DispatchMode": mode,
+        "DispatchMode": "fair" if mode == RESERVE_MODE else mode,
         "Plans": json.dumps(PLANS),
         "DefaultPlan": "free",
         "ProviderLimits": json.dumps(limits),
@@ -376,8 +381,8 @@ def run(quick: bool) -> dict[str, Any]:
 
 
 def run_slow(quick: bool) -> dict[str, Any]:
-    """(a) alone, on the slower clock (see SLOW_SCALE), in both modes."""
+    """(a) alone, on the slower clock (see SLOW_SCALE), in both modes and in fair mode with a reserve."""
     sizes = replace(QUICK if quick else FULL, timeout_s=SLOW_TIMEOUT_S)
     return _described(sizes, SLOW_SCALE) | {
-        "modes": {mode: run_mode(mode, sizes, SLOW_SCALE, slow=True) for mode in MODES}
+        "modes": {mode: run_mode(mode, sizes, SLOW_SCALE, slow=True) for mode in (*MODES, RESERVE_MODE)}
     }

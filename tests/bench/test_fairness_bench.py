@@ -20,6 +20,20 @@ def test_the_two_stacks_differ_only_by_dispatch_mode(sizes: fairness.Sizes) -> N
 
 
 @pytest.mark.parametrize("sizes", [fairness.QUICK, fairness.FULL])
+def test_the_reserve_stack_is_fair_mode_with_places_of_the_burst_model_kept_and_nothing_else(
+    sizes: fairness.Sizes,
+) -> None:
+    fair, reserve = fairness.parameters("fair", sizes), fairness.parameters(fairness.RESERVE_MODE, sizes)
+    assert reserve["DispatchMode"] == "fair"
+    limits, kept = json.loads(fair.pop("ProviderLimits")), json.loads(reserve.pop("ProviderLimits"))
+    burst = f"simulator/{fairness.BURST_MODEL}"
+    assert kept.pop(burst) == {"concurrency": sizes.capacity, "reserve": sizes.reserve}
+    assert limits.pop(burst) == {"concurrency": sizes.capacity}
+    assert (kept, reserve) == (limits, fair)
+    assert 0 < sizes.reserve < sizes.capacity
+
+
+@pytest.mark.parametrize("sizes", [fairness.QUICK, fairness.FULL])
 def test_the_provider_refuses_beyond_the_limits_fair_mode_is_given_except_where_its_peak_is_measured(
     sizes: fairness.Sizes,
 ) -> None:

@@ -97,11 +97,13 @@ def _scenarios() -> dict[str, Any]:
         },
         # (a) again on a slower clock: fair within the target, fifo far over it with one B unended
         "fairness-slow": {
+            "sizes": {"capacity": 10, "reserve": 1},
             "latency_s": 5.0,
             "time_scale": 10.0,
             "modes": {
                 "fifo": {"burst": _slow_burst([5.1, 5.2, 5.2], [20.6, 31.2], unended=1)},
                 "fair": {"burst": _slow_burst([5.1, 5.2, 5.2], [5.2, 6.2, 7.1])},
+                "fair-reserve": {"burst": _slow_burst([5.1, 5.2, 5.2], [5.3, 5.4, 5.5])},
             },
             "_command": "uv run python -m bench --only fairness-slow",
         },
@@ -164,7 +166,7 @@ def test_both_modes_are_side_by_side_with_the_targets_met_by_fair_mode() -> None
     assert any(f"`{COMMAND}`" in line for line in lines)
     # AND the targets table gets one row per target, all met
     rows = report_fairness.target_rows(_scenarios())
-    assert len(rows) == 5
+    assert len(rows) == 6
     assert all(row.endswith("| met |") for row in rows)
 
 
@@ -192,7 +194,7 @@ def test_fair_mode_missing_a_target_is_reported_missed(change: Any, target: str)
 def test_fifo_overrunning_the_limit_is_shown_but_does_not_fail_the_target() -> None:
     # fifo has no provider limits: its overrun is the comparison, not a miss
     assert report_fairness.verdicts(_scenarios())["limit"] is True
-    assert "fifo 57" in report_fairness.target_rows(_scenarios())[3]
+    assert "fifo 57" in report_fairness.target_rows(_scenarios())[4]
 
 
 def test_a_part_that_failed_shows_its_error_and_the_others_still_render() -> None:
@@ -206,7 +208,7 @@ def test_a_part_that_failed_shows_its_error_and_the_others_still_render() -> Non
         "n/a",
     ]
     assert _row(lines, "(a) A's throughput")[-1] == "met"
-    assert "| peak n/a for N = n/a (fifo 57) | n/a |" in report_fairness.target_rows(scenarios)[3]
+    assert "| peak n/a for N = n/a (fifo 57) | n/a |" in report_fairness.target_rows(scenarios)[4]
 
 
 def test_no_section_and_no_target_rows_when_the_scenario_did_not_run() -> None:
@@ -293,3 +295,38 @@ def test_without_the_slower_clock_run_there_are_no_rows_for_it() -> None:
     assert not any(line.startswith("| (a')") for line in report_fairness.section(s))
     assert len(report_fairness.target_rows(s)) == 4
     assert report_fairness.verdicts(s)["b_ratio_slow"] is None
+
+
+def test_fair_mode_with_a_reserve_is_shown_in_the_fair_column_and_judged_on_its_own() -> None:
+    # WHEN the section is rendered from a slower-clock run that also ran fair mode with a reserve
+    s = _scenarios()
+    lines = report_fairness.section(s)
+    # THEN its rows follow the slower clock's, in the fair column (fifo keeps no places)
+    kept = "(a'') the same, fair with 1 of the 10 places kept for users with nothing in flight"
+    assert _row(lines, f"{kept}: B's job while A runs, over")[1:] == [
+        "n/a",
+        "1.02x / 1.04x / 1.06x",
+        "≤ 1.5x every sample",
+        "met",
+    ]
+    assert _row(lines, f"{kept}: the provider's places")[1:3] == ["n/a", "83%; 79 of 900"]
+    # AND the targets table has a row for it after the slower clock's
+    row = report_fairness.target_rows(s)[2]
+    assert "1 of the 10 places kept" in row
+    assert row.endswith("| 1.02x / 1.04x / 1.06x | met |")
+
+
+def test_with_a_reserve_a_b_over_the_target_is_a_miss_of_that_row_only() -> None:
+    s = _scenarios()
+    s["fairness-slow"]["modes"]["fair-reserve"]["burst"] = _slow_burst([5.1, 5.2, 5.2], [5.3, 9.4, 5.5])
+    verdicts = report_fairness.verdicts(s)
+    assert [name for name, ok in verdicts.items() if not ok] == ["b_ratio_reserve"]
+    assert report_fairness.target_rows(s)[2].endswith("| **missed** |")
+
+
+def test_without_the_reserve_run_there_are_no_rows_for_it() -> None:
+    s = _scenarios()
+    del s["fairness-slow"]["modes"]["fair-reserve"]
+    assert not any(line.startswith("| (a'')") for line in report_fairness.section(s))
+    assert len(report_fairness.target_rows(s)) == 5
+    assert report_fairness.verdicts(s)["b_ratio_reserve"] is None
