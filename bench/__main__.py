@@ -76,6 +76,8 @@ def _scenarios(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
         "fairness": lambda: fairness.run(quick),
         # (a) of fairness again at TIME_SCALE 10, where the provider's capacity is the bottleneck.
         "fairness-slow": lambda: fairness.run_slow(quick),
+        # (a) of fairness on the real clock in fair mode with places kept for newcomers, A waited for.
+        "fairness-reserve": lambda: fairness.run_reserve(quick),
     }
 
 
@@ -95,6 +97,7 @@ NAMES = [
     "pipelines",
     "fairness",
     "fairness-slow",
+    "fairness-reserve",
     "live",
 ]
 

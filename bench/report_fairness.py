@@ -12,6 +12,8 @@ TARGETS = {"b_ratio": 1.5}
 SLOW = "fairness-slow"  # (a) again on a slower clock, where the provider is the bottleneck
 # There also in fair mode with places of the burst model kept for newcomers (ProviderLimits' reserve).
 RESERVE_MODE = "fair-reserve"
+# (a) on the real clock in that mode alone, A's jobs waited for: what the reserve costs A.
+RESERVE = "fairness-reserve"
 
 
 def _part(s: dict[str, Any], mode: str, part: str, scenario: str = "fairness") -> dict[str, Any]:
@@ -80,6 +82,7 @@ def verdicts(s: dict[str, Any]) -> dict[str, bool | None]:
     ours, theirs = burst.get("a_tasks_per_minute"), fifo_burst.get("a_tasks_per_minute")
     # fifo's A still running when the part ended: its throughput is at most what it completed by then.
     theirs = theirs if theirs is not None else fifo_burst.get("a_tasks_per_minute_at_most")
+    kept = _part(s, RESERVE_MODE, "burst", RESERVE)
     high, low = (prio.get(role) or {} for role in ("high", "low"))
     high_wait, low_wait = ((r.get("wait_s") or {}).get("median") for r in (high, low))
     return {
@@ -91,7 +94,21 @@ def verdicts(s: dict[str, Any]) -> dict[str, bool | None]:
         "low_completes": low["completed"] == prio["tasks_per_user"] if low else None,
         "b_ratio_slow": _slow_ratio_met(_part(s, "fair", "burst", SLOW)),
         "b_ratio_reserve": _slow_ratio_met(_part(s, RESERVE_MODE, "burst", SLOW)),
+        # The same burst on the real clock with the reserve, and A's throughput there against fifo's.
+        "b_ratio_reserve_real": _slow_ratio_met(kept) if kept and "error" not in kept else None,
+        "a_throughput_reserve": _at_least(kept, theirs),
     }
+
+
+def _at_least(r: dict[str, Any], theirs: float | None) -> bool | None:
+    """A's throughput in `r` not lower than `theirs`; A still running: missed when even the most it
+    could have done is lower, unknown otherwise."""
+    ours, most = r.get("a_tasks_per_minute"), r.get("a_tasks_per_minute_at_most")
+    if theirs is None or (ours is None and most is None):
+        return None
+    if ours is not None:
+        return bool(ours >= theirs)
+    return None if most is not None and most >= theirs else False
 
 
 def target_rows(s: dict[str, Any]) -> list[str]:
@@ -113,7 +130,7 @@ def target_rows(s: dict[str, Any]) -> list[str]:
         kept = _part(s, RESERVE_MODE, "burst", SLOW)
         if kept:
             slow.append(
-                f"| fair dispatch with {_kept(s)} kept for users with nothing in flight, at the "
+                f"| fair dispatch with {_kept(s, SLOW)} kept for users with nothing in flight, at the "
                 f"{_scale(s)} slower clock: within 1.5x of idle | {_ratio(kept)} | "
                 f"{_verdict(v['b_ratio_reserve'])} |"
             )
@@ -124,6 +141,7 @@ def target_rows(s: dict[str, Any]) -> list[str]:
         *slow,
         f"| fair dispatch: the big jobs' throughput not lower than fifo's | {_throughput(fair)} "
         f"tasks/min (fifo {_throughput(fifo)}) | {_verdict(v['a_throughput'])} |",
+        *_reserve_target_rows(s, v),
         f"| a provider limit of N never exceeded at the provider | peak {limit.get('peak_in_flight', 'n/a')} for "
         f"N = {limit.get('limit', 'n/a')} (fifo {_part(s, 'fifo', 'limit').get('peak_in_flight', 'n/a')}) | "
         f"{_verdict(v['limit'])} |",
@@ -134,8 +152,22 @@ def target_rows(s: dict[str, Any]) -> list[str]:
     ]
 
 
-def _kept(s: dict[str, Any]) -> str:
-    sizes = (s.get(SLOW) or {}).get("sizes") or {}
+def _reserve_target_rows(s: dict[str, Any], v: dict[str, bool | None]) -> list[str]:
+    """The real clock's burst with a reserve (a run of its own), when it ran."""
+    kept = _part(s, RESERVE_MODE, "burst", RESERVE)
+    if not kept:
+        return []
+    fifo = _part(s, "fifo", "burst")
+    return [
+        f"| fair dispatch with {_kept(s, RESERVE)} kept for users with nothing in flight, real clock: "
+        f"within 1.5x of idle | {_ratio(kept)} | {_verdict(v['b_ratio_reserve_real'])} |",
+        f"| the same: the big jobs' throughput not lower than fifo's | {_throughput(kept)} tasks/min "
+        f"(fifo {_throughput(fifo)}, in the run above) | {_verdict(v['a_throughput_reserve'])} |",
+    ]
+
+
+def _kept(s: dict[str, Any], scenario: str) -> str:
+    sizes = (s.get(scenario) or {}).get("sizes") or {}
     return f"{sizes.get('reserve', 'n/a')} of the {sizes.get('capacity', 'n/a')} places"
 
 
@@ -268,6 +300,7 @@ def section(s: dict[str, Any]) -> list[str]:
                 lambda r: f"{r['peak_in_flight']} (capacity {z['capacity']}); {r['over_capacity_429']}",
             ),
         ),
+        *_real_reserve_rows(s, v),
         *_slow_rows(s, v),
         _row(
             "(b) peak in flight at the provider",
@@ -298,6 +331,54 @@ def section(s: dict[str, Any]) -> list[str]:
         "",
     ]
     return lines
+
+
+def _real_reserve_rows(s: dict[str, Any], v: dict[str, bool | None]) -> list[str]:
+    """(a*) the burst again on the real clock, fair with a reserve, in a run of its own; fair column."""
+    f = s.get(RESERVE)
+    r = _part(s, RESERVE_MODE, "burst", RESERVE)
+    if not f:
+        return []
+    at = (
+        f"(a*) the same, fair with {_kept(s, RESERVE)} kept for users with nothing in flight "
+        f"(a run of its own: `{f.get('_command', '')}`)"
+    )
+    if not r:
+        return [_row(f"{at}: not measured ({f.get('error', 'not run')})", dict.fromkeys(MODES, ""))]
+
+    def row(label: str, show: Any, target: str = "", verdict: str = "") -> str:
+        cell = f"error: {r['error']}" if "error" in r else show(r)
+        return _row(label, {"fifo": "n/a", "fair": cell}, target, verdict)
+
+    return [
+        row(f"{at}: B's job alone, s", lambda r: _spread(r.get("b_idle"))),
+        row(f"{at}: B's job while A runs, s", _loaded),
+        row(
+            f"{at}: B's job while A runs, over its median alone",
+            _ratio,
+            f"≤ {TARGETS['b_ratio']}x every sample",
+            _verdict(v["b_ratio_reserve_real"]),
+        ),
+        row(
+            f"{at}: A's throughput, tasks / min",
+            _throughput,
+            "≥ fifo's (above)",
+            _verdict(v["a_throughput_reserve"]),
+        ),
+        row(f"{at}: where B's job's time went, median s (as above)", _phases),
+        row(f"{at}: the provider's places A kept busy", _busy),
+        row(
+            f"{at}: A's tasks completed / failed of all; A's span, s; A's jobs",
+            lambda r: (
+                f"{r['a_completed']} / {r['a_failed']} of {r['a_tasks']}; {_na(r['a_makespan_s'])}; "
+                f"jobs {_counts(r['a_statuses'])}"
+            ),
+        ),
+        row(
+            f"{at}: at the provider: peak in flight; creates refused (429)",
+            lambda r: f"{r['peak_in_flight']}; {r['over_capacity_429']}",
+        ),
+    ]
 
 
 def _slow_rows(s: dict[str, Any], v: dict[str, bool | None]) -> list[str]:
@@ -344,7 +425,7 @@ def _reserve_rows(s: dict[str, Any], v: dict[str, bool | None]) -> list[str]:
     r = _part(s, RESERVE_MODE, "burst", SLOW)
     if not r:
         return []
-    kept = f"(a'') the same, fair with {_kept(s)} kept for users with nothing in flight"
+    kept = f"(a'') the same, fair with {_kept(s, SLOW)} kept for users with nothing in flight"
 
     def row(label: str, show: Any, target: str = "", verdict: str = "") -> str:
         cell = f"error: {r['error']}" if "error" in r else show(r)

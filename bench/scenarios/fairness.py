@@ -31,7 +31,8 @@ from bench.scenarios.overhead import _epoch
 
 MODES = ("fifo", "fair")
 # Fair mode with `Sizes.reserve` of the burst model's places kept for users with nothing in flight
-# (ProviderLimits' reserve): measured on the slower clock, beside the other two.
+# (ProviderLimits' reserve): measured on the slower clock beside the other two, and its burst on the
+# real clock in a run of its own (`fairness-reserve`).
 RESERVE_MODE = "fair-reserve"
 SCALE = 1.0  # the real clock: B's 5-second task against the local stack's own processing
 LATENCY = 5.0  # schedule seconds of every task here
@@ -332,25 +333,27 @@ def priority(bench: Bench, sizes: Sizes) -> dict[str, Any]:
     return out
 
 
-def run_mode(mode: str, sizes: Sizes, scale: float = SCALE, slow: bool = False) -> dict[str, Any]:
-    """The three parts on a stack in `mode`; `slow`: only the burst, not waiting for A's jobs."""
-    parts: dict[str, Any] = (
-        {"burst": lambda b: burst(b, sizes, until_a_ends=False)}
-        if slow
-        else {
-            "burst": lambda b: burst(b, sizes),
-            "limit": lambda b: provider_limit(b, sizes),
-            "priority": lambda b: priority(b, sizes),
-        }
-    )
+def run_mode(
+    mode: str,
+    sizes: Sizes,
+    scale: float = SCALE,
+    parts: tuple[str, ...] = ("burst", "limit", "priority"),
+    wait_for_a: bool = True,
+) -> dict[str, Any]:
+    """`parts` on a stack in `mode`; `wait_for_a`: the burst ends with A's jobs, else with B's."""
+    known = {
+        "burst": lambda b: burst(b, sizes, until_a_ends=wait_for_a),
+        "limit": lambda b: provider_limit(b, sizes),
+        "priority": lambda b: priority(b, sizes),
+    }
     bench = Bench.start(scale, parameters=parameters(mode, sizes), warm_models=(BURST_MODEL,))
     try:
         bench.stack._simulator.set_capacity(capacity(sizes))
         out: dict[str, Any] = {"mode": mode}
-        for name, part in parts.items():
+        for name in parts:
             _fresh(bench)
             try:
-                out[name] = part(bench)
+                out[name] = known[name](bench)
             except (RuntimeError, TimeoutError, requests.RequestException) as error:
                 # One part failing must not hide the others' figures.
                 out[name] = {"error": f"{type(error).__name__}: {error}"[:500]}
@@ -384,5 +387,18 @@ def run_slow(quick: bool) -> dict[str, Any]:
     """(a) alone, on the slower clock (see SLOW_SCALE), in both modes and in fair mode with a reserve."""
     sizes = replace(QUICK if quick else FULL, timeout_s=SLOW_TIMEOUT_S)
     return _described(sizes, SLOW_SCALE) | {
-        "modes": {mode: run_mode(mode, sizes, SLOW_SCALE, slow=True) for mode in (*MODES, RESERVE_MODE)}
+        "modes": {
+            mode: run_mode(mode, sizes, SLOW_SCALE, ("burst",), wait_for_a=False)
+            for mode in (*MODES, RESERVE_MODE)
+        }
+    }
+
+
+def run_reserve(quick: bool) -> dict[str, Any]:
+    """(a) alone on the real clock in fair mode with a reserve, A's jobs waited for: what the places
+    kept for newcomers cost A's throughput, beside `fairness`' figures (a run of its own, so that
+    `fairness` keeps its length)."""
+    sizes = QUICK if quick else FULL
+    return _described(sizes, SCALE) | {
+        "modes": {RESERVE_MODE: run_mode(RESERVE_MODE, sizes, SCALE, ("burst",))}
     }

@@ -107,7 +107,20 @@ def _scenarios() -> dict[str, Any]:
             },
             "_command": "uv run python -m bench --only fairness-slow",
         },
+        # (a) on the real clock, fair with a reserve, in a run of its own: B within 1.5x, A's rate above fifo's
+        "fairness-reserve": {
+            "sizes": {"capacity": 10, "reserve": 1},
+            "latency_s": 5.0,
+            "time_scale": 1.0,
+            "modes": {"fair-reserve": {"burst": _real_burst(_spread(1.1, 1.2, 1.3), 545.0)}},
+            "_command": "uv run python -m bench --only fairness-reserve",
+        },
     }
+
+
+def _real_burst(b_ratio: dict[str, float], a_rate: float) -> dict[str, Any]:
+    """A burst part that waited for A's jobs, as bench.scenarios.fairness.burst records it."""
+    return _mode(b_ratio, a_rate, 10, 1.0, 2.0)["burst"] | {"b_unended": 0, "a_provider_busy": 0.4}
 
 
 def _slow_burst(idle: list[float], loaded: list[float], unended: int = 0) -> dict[str, Any]:
@@ -166,7 +179,7 @@ def test_both_modes_are_side_by_side_with_the_targets_met_by_fair_mode() -> None
     assert any(f"`{COMMAND}`" in line for line in lines)
     # AND the targets table gets one row per target, all met
     rows = report_fairness.target_rows(_scenarios())
-    assert len(rows) == 6
+    assert len(rows) == 8
     assert all(row.endswith("| met |") for row in rows)
 
 
@@ -194,7 +207,7 @@ def test_fair_mode_missing_a_target_is_reported_missed(change: Any, target: str)
 def test_fifo_overrunning_the_limit_is_shown_but_does_not_fail_the_target() -> None:
     # fifo has no provider limits: its overrun is the comparison, not a miss
     assert report_fairness.verdicts(_scenarios())["limit"] is True
-    assert "fifo 57" in report_fairness.target_rows(_scenarios())[4]
+    assert "fifo 57" in report_fairness.target_rows(_scenarios())[6]
 
 
 def test_a_part_that_failed_shows_its_error_and_the_others_still_render() -> None:
@@ -208,7 +221,7 @@ def test_a_part_that_failed_shows_its_error_and_the_others_still_render() -> Non
         "n/a",
     ]
     assert _row(lines, "(a) A's throughput")[-1] == "met"
-    assert "| peak n/a for N = n/a (fifo 57) | n/a |" in report_fairness.target_rows(scenarios)[4]
+    assert "| peak n/a for N = n/a (fifo 57) | n/a |" in report_fairness.target_rows(scenarios)[6]
 
 
 def test_no_section_and_no_target_rows_when_the_scenario_did_not_run() -> None:
@@ -293,7 +306,7 @@ def test_without_the_slower_clock_run_there_are_no_rows_for_it() -> None:
     s = _scenarios()
     del s["fairness-slow"]
     assert not any(line.startswith("| (a')") for line in report_fairness.section(s))
-    assert len(report_fairness.target_rows(s)) == 4
+    assert len(report_fairness.target_rows(s)) == 6
     assert report_fairness.verdicts(s)["b_ratio_slow"] is None
 
 
@@ -328,5 +341,74 @@ def test_without_the_reserve_run_there_are_no_rows_for_it() -> None:
     s = _scenarios()
     del s["fairness-slow"]["modes"]["fair-reserve"]
     assert not any(line.startswith("| (a'')") for line in report_fairness.section(s))
-    assert len(report_fairness.target_rows(s)) == 5
+    assert len(report_fairness.target_rows(s)) == 7
     assert report_fairness.verdicts(s)["b_ratio_reserve"] is None
+
+
+REAL_KEPT = (
+    "(a*) the same, fair with 1 of the 10 places kept for users with nothing in flight "
+    "(a run of its own: `uv run python -m bench --only fairness-reserve`)"
+)
+
+
+def test_the_real_clock_burst_with_a_reserve_is_shown_after_a_and_judged_against_fifo_s_throughput() -> None:
+    # WHEN the section is rendered with the real clock's burst also run in fair mode with a reserve
+    s = _scenarios()
+    lines = report_fairness.section(s)
+    # THEN its rows come after (a)'s and before the slower clock's, in the fair column
+    starts = [line.split(" | ")[0] for line in lines if line.startswith("| (a")]
+    first_kept, first_slow = (
+        next(n for n, start in enumerate(starts) if start.startswith(f"| {prefix}"))
+        for prefix in ("(a*)", "(a')")
+    )
+    assert starts[first_kept - 1].startswith("| (a) ")
+    assert first_kept < first_slow
+    assert _row(lines, f"{REAL_KEPT}: B's job while A runs, over")[1:] == [
+        "n/a",
+        "1.1x / 1.2x / 1.3x",
+        "≤ 1.5x every sample",
+        "met",
+    ]
+    # AND A's throughput with places kept is judged against fifo's in the run above
+    assert _row(lines, f"{REAL_KEPT}: A's throughput")[1:] == ["n/a", "545.0", "≥ fifo's (above)", "met"]
+    assert _row(lines, f"{REAL_KEPT}: A's tasks")[2] == "900 / 0 of 900; 100.0; jobs 3 COMPLETED"
+    # AND the targets table has a row for each, after the big jobs' throughput
+    rows = report_fairness.target_rows(s)
+    assert rows[4].endswith("| 1.1x / 1.2x / 1.3x | met |")
+    assert "real clock" in rows[4]
+    assert rows[5].endswith("| 545.0 tasks/min (fifo 540.0, in the run above) | met |")
+
+
+@pytest.mark.parametrize(
+    ("change", "target"),
+    [
+        (lambda burst: burst.update(b_ratio=_spread(1.1, 1.2, 1.6)), "b_ratio_reserve_real"),
+        (lambda burst: burst.update(a_tasks_per_minute=539.0), "a_throughput_reserve"),
+        # A's jobs not all ended, and even the most they could have done is below fifo's
+        (
+            lambda burst: burst.update(
+                a_tasks_per_minute=None, a_tasks_per_minute_at_most=500.0, a_watched_s=1800.0
+            ),
+            "a_throughput_reserve",
+        ),
+    ],
+)
+def test_the_real_clock_reserve_missing_a_target_is_a_miss_of_that_target_only(
+    change: Any, target: str
+) -> None:
+    s = _scenarios()
+    change(s["fairness-reserve"]["modes"]["fair-reserve"]["burst"])
+    verdicts = report_fairness.verdicts(s)
+    assert [name for name, ok in verdicts.items() if not ok] == [target]
+    assert sum("**missed**" in row for row in report_fairness.target_rows(s)) == 1
+
+
+def test_without_the_real_clock_reserve_run_there_are_no_rows_for_it_and_a_failed_run_says_so() -> None:
+    s = _scenarios()
+    del s["fairness-reserve"]
+    assert not any(line.startswith("| (a*)") for line in report_fairness.section(s))
+    assert len(report_fairness.target_rows(s)) == 6
+    assert report_fairness.verdicts(s)["b_ratio_reserve_real"] is None
+    assert report_fairness.verdicts(s)["a_throughput_reserve"] is None
+    s["fairness-reserve"] = {"error": "exit 1"}
+    assert any("(a*)" in line and "not measured (exit 1)" in line for line in report_fairness.section(s))
