@@ -156,6 +156,23 @@ def test_a_reserve_is_in_force_per_limit_and_keeps_at_least_one_place_for_everyo
     assert cut.reserve_in_force == 1
 
 
+def test_the_catalog_keeps_one_of_fals_ten_places_for_newcomers_and_an_operator_can_take_it_back() -> None:
+    # GIVEN no override: fal's catalog concurrency (10) with 1 place kept for users with nothing in flight
+    (kept,) = admission.limits_of(fake_deps(), "fal", "fal-ai/flux/dev")
+    assert (kept.scope, kept.concurrency, kept.reserve) == ("fal", 10, 1)
+    assert (kept.places_for(newcomer=False), kept.places_for(newcomer=True)) == (9, 10)
+    # WHEN an operator sets the reserve to 0, or lowers fal's concurrency to 1
+    for override, places in (({"reserve": 0}, (10, 10)), ({"concurrency": 1}, (1, 1))):
+        deps = fake_deps(PROVIDER_LIMITS=json.dumps({"fal": override}))
+        (limit,) = admission.limits_of(deps, "fal", "fal-ai/flux/dev")
+        # THEN everyone may use every place (a concurrency of 1 keeps none: at least one for everyone)
+        assert (limit.places_for(newcomer=False), limit.places_for(newcomer=True)) == places
+    # AND providers the catalog gives no concurrency keep nothing
+    replicate = get_catalog().limits_for("replicate", "black-forest-labs/flux-dev", {})
+    assert replicate is not None
+    assert replicate.provider.reserve_in_force == 0
+
+
 def test_the_plans_view_shows_every_providers_limits_in_force_and_the_models_own() -> None:
     # GIVEN an operator's override of one fal model
     deps = fake_deps(PROVIDER_LIMITS=json.dumps({"fal/fal-ai/flux/dev": {"concurrency": 4}}))
