@@ -333,6 +333,27 @@ def section(s: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _fair_row(r: dict[str, Any], label: str, show: Any, target: str = "", verdict: str = "") -> str:
+    """A row of a run in fair mode only (fifo has no reserve): its cell in the fair column."""
+    cell = f"error: {r['error']}" if "error" in r else show(r)
+    return _row(label, {"fifo": "n/a", "fair": cell}, target, verdict)
+
+
+def _b_rows(r: dict[str, Any], at: str, met: bool | None) -> list[str]:
+    """B's times alone and under load, and their ratio judged against the target, fair column."""
+    return [
+        _fair_row(r, f"{at}: B's job alone, s", lambda r: _spread(r.get("b_idle"))),
+        _fair_row(r, f"{at}: B's job while A runs, s", _loaded),
+        _fair_row(
+            r,
+            f"{at}: B's job while A runs, over its median alone",
+            _ratio,
+            f"≤ {TARGETS['b_ratio']}x every sample",
+            _verdict(met),
+        ),
+    ]
+
+
 def _real_reserve_rows(s: dict[str, Any], v: dict[str, bool | None]) -> list[str]:
     """(a*) the burst again on the real clock, fair with a reserve, in a run of its own; fair column."""
     f = s.get(RESERVE)
@@ -347,35 +368,27 @@ def _real_reserve_rows(s: dict[str, Any], v: dict[str, bool | None]) -> list[str
         return [_row(f"{at}: not measured ({f.get('error', 'not run')})", dict.fromkeys(MODES, ""))]
 
     def row(label: str, show: Any, target: str = "", verdict: str = "") -> str:
-        cell = f"error: {r['error']}" if "error" in r else show(r)
-        return _row(label, {"fifo": "n/a", "fair": cell}, target, verdict)
+        return _fair_row(r, f"{at}: {label}", show, target, verdict)
 
     return [
-        row(f"{at}: B's job alone, s", lambda r: _spread(r.get("b_idle"))),
-        row(f"{at}: B's job while A runs, s", _loaded),
+        *_b_rows(r, at, v["b_ratio_reserve_real"]),
         row(
-            f"{at}: B's job while A runs, over its median alone",
-            _ratio,
-            f"≤ {TARGETS['b_ratio']}x every sample",
-            _verdict(v["b_ratio_reserve_real"]),
-        ),
-        row(
-            f"{at}: A's throughput, tasks / min",
+            "A's throughput, tasks / min",
             _throughput,
             "≥ fifo's (above)",
             _verdict(v["a_throughput_reserve"]),
         ),
-        row(f"{at}: where B's job's time went, median s (as above)", _phases),
-        row(f"{at}: the provider's places A kept busy", _busy),
+        row("where B's job's time went, median s (as above)", _phases),
+        row("the provider's places A kept busy", _busy),
         row(
-            f"{at}: A's tasks completed / failed of all; A's span, s; A's jobs",
+            "A's tasks completed / failed of all; A's span, s; A's jobs",
             lambda r: (
                 f"{r['a_completed']} / {r['a_failed']} of {r['a_tasks']}; {_na(r['a_makespan_s'])}; "
                 f"jobs {_counts(r['a_statuses'])}"
             ),
         ),
         row(
-            f"{at}: at the provider: peak in flight; creates refused (429)",
+            "at the provider: peak in flight; creates refused (429)",
             lambda r: f"{r['peak_in_flight']}; {r['over_capacity_429']}",
         ),
     ]
@@ -427,21 +440,11 @@ def _reserve_rows(s: dict[str, Any], v: dict[str, bool | None]) -> list[str]:
         return []
     kept = f"(a'') the same, fair with {_kept(s, SLOW)} kept for users with nothing in flight"
 
-    def row(label: str, show: Any, target: str = "", verdict: str = "") -> str:
-        cell = f"error: {r['error']}" if "error" in r else show(r)
-        return _row(label, {"fifo": "n/a", "fair": cell}, target, verdict)
-
     return [
-        row(f"{kept}: B's job alone, s", lambda r: _spread(r.get("b_idle"))),
-        row(f"{kept}: B's job while A runs, s", _loaded),
-        row(
-            f"{kept}: B's job while A runs, over its median alone",
-            _ratio,
-            f"≤ {TARGETS['b_ratio']}x every sample",
-            _verdict(v["b_ratio_reserve"]),
-        ),
-        row(f"{kept}: where B's job's time went, median s (as above)", _phases),
-        row(
+        *_b_rows(r, kept, v["b_ratio_reserve"]),
+        _fair_row(r, f"{kept}: where B's job's time went, median s (as above)", _phases),
+        _fair_row(
+            r,
             f"{kept}: the provider's places A kept busy while B's jobs ran; A's tasks completed then",
             lambda r: f"{_busy(r)}; {r['a_completed']} of {r['a_tasks']}",
         ),
