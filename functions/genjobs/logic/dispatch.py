@@ -147,8 +147,9 @@ class _Pass:
         if full:
             self.full_scopes.update(full)  # as read: no transaction that would be refused
             return True
+        reserved = admission.takes_reserved(pools)
         if any(
-            pools[lim.scope].in_flight >= (lim.places_for(admission.takes_reserved(pools)) or 0)
+            pools[lim.scope].in_flight >= (lim.places_for(reserved) or 0)
             for lim in admission.limits
             if lim.concurrency
         ):
